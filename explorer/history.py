@@ -1,0 +1,120 @@
+"""The history store: every record of a run, by kind, bounded in memory.
+
+Step scalars are kept column-wise; when a kind grows past ``max_rows`` its older half is
+thinned by two, so recent steps stay at full resolution and memory stays flat over hours
+(DESIGN.md, "History is bounded"). Unit tables are kept the same way, by table. Events, knob
+changes, spectra and phases are rare and kept whole.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+
+import numpy as np
+
+#: record kinds that are thinned when they grow long
+THINNED = {"step", "eval", "tradeoff"}
+#: scalar columns of a step record that hold lists (one value per hidden layer)
+LIST_COLUMNS = {"sizes"}
+
+
+class History:
+    def __init__(self, max_rows: int = 20_000, max_tables: int = 400) -> None:
+        self.max_rows, self.max_tables = max_rows, max_tables
+        self.rows: dict[str, list[dict]] = defaultdict(list)
+        self.tables: list[dict] = []  # "units" records: per-unit arrays at one step
+        self._lock = threading.Lock()
+
+    def add(self, record: dict) -> None:
+        kind = record.get("kind")
+        if kind is None:
+            raise ValueError(f"a record needs a 'kind' key, got keys {sorted(record)}")
+        with self._lock:
+            if kind == "units":
+                self.tables.append(record)
+                if len(self.tables) > self.max_tables:
+                    self.tables = _thin(self.tables)
+                return
+            rows = self.rows[kind]
+            rows.append(record)
+            if kind in THINNED and len(rows) > self.max_rows:
+                self.rows[kind] = _thin(rows)
+
+    def extend(self, records) -> None:
+        for r in records:
+            self.add(r)
+
+    # -- reading ---------------------------------------------------------------------------
+    def kinds(self) -> list[str]:
+        return sorted(k for k, v in self.rows.items() if v) + (["units"] if self.tables else [])
+
+    def columns(self, kind: str) -> dict[str, np.ndarray]:
+        """One kind as a dict of equal-length arrays (list columns split per layer)."""
+        if kind == "units":
+            return self._unit_columns()
+        with self._lock:
+            rows = list(self.rows.get(kind, ()))
+        if not rows:
+            return {}
+        keys: list[str] = []
+        for r in rows:
+            keys += [k for k in r if k not in keys and k != "kind"]
+        out: dict[str, np.ndarray] = {}
+        for key in keys:
+            values = [r.get(key) for r in rows]
+            if key in LIST_COLUMNS:
+                width = max(len(v) for v in values if v is not None)
+                for i in range(width):
+                    out[f"{key}_{i}"] = np.array(
+                        [v[i] if v is not None and i < len(v) else np.nan for v in values],
+                        dtype=float)
+                continue
+            out[key] = _column(values)
+        return out
+
+    def _unit_columns(self) -> dict[str, np.ndarray]:
+        with self._lock:
+            tables = list(self.tables)
+        if not tables:
+            return {}
+        out = {k: np.concatenate([t[k] for t in tables]) for k in tables[0]
+               if k not in ("kind", "step")}
+        out["step"] = np.concatenate([np.full(len(t["unit_id"]), t["step"]) for t in tables])
+        return out
+
+    def latest_units(self) -> dict | None:
+        with self._lock:
+            return self.tables[-1] if self.tables else None
+
+    def frame(self, kind: str):
+        """A pandas DataFrame of one record kind (pandas is imported lazily)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.columns(kind))
+
+    def frames(self) -> dict:
+        return {kind: self.frame(kind) for kind in self.kinds()}
+
+    def last(self, kind: str) -> dict | None:
+        with self._lock:
+            rows = self.rows.get(kind)
+            return rows[-1] if rows else None
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self.rows.values()) + len(self.tables)
+
+
+def _thin(rows: list) -> list:
+    """Keep every second item of the older half and the newer half whole."""
+    half = len(rows) // 2
+    return rows[:half:2] + rows[half:]
+
+
+def _column(values: list) -> np.ndarray:
+    if all(isinstance(v, (bool, int, np.integer)) for v in values if v is not None) \
+            and None not in values:
+        return np.asarray(values, dtype=np.int64)
+    if all(isinstance(v, (int, float, np.number)) or v is None for v in values):
+        return np.asarray([np.nan if v is None else v for v in values], dtype=float)
+    return np.asarray(["" if v is None else str(v) for v in values])

@@ -1,0 +1,144 @@
+"""The few verbs every sizing method speaks, so the trainer and the views never ask which
+method they hold.
+
+Per training step the trainer calls, in order::
+
+    loss = task_loss + method.regularize(model, knobs)      # penalty in the objective
+    loss.backward(); method.configure(optimizer, knobs, ctx); optimizer.step()
+    method.after_step(ctx)                                  # proximal steps, statistics
+    proposal = method.propose(ctx)                          # which units to add / remove
+    events = method.apply(ctx, proposal)                    # the surgery itself
+    extra = method.records(ctx)                             # spectra, switch values, ...
+
+``knobs`` is any object with the knob attributes (the explorer passes a param.Parameterized;
+tests pass a SimpleNamespace). Knobs are read afresh every step, so a live slider acts on the
+very next step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from kernels import surgery
+from kernels.dynamic_mlp import DynamicMLP
+
+
+@dataclass
+class StepContext:
+    """What a method may look at during one training step."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    knobs: Any
+    step: int
+    epoch: float
+    x: torch.Tensor
+    y: torch.Tensor
+    n_train: int
+    steps_per_epoch: int
+    generator: torch.Generator
+    loss_fn: Any = None
+    val_history: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Addition:
+    """Units to add to one layer, and why (the cause is shown on hover in the views)."""
+
+    layer: int
+    fan_in: torch.Tensor
+    fan_out: torch.Tensor | None = None
+    cause: str = "added at random"
+    details: list[dict] | None = None  # one dict per unit, e.g. {"lambda_k": 0.3}
+
+
+@dataclass
+class Removal:
+    layer: int
+    positions: np.ndarray
+    cause: str
+
+
+@dataclass
+class Proposal:
+    removals: list[Removal] = field(default_factory=list)
+    additions: list[Addition] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.removals or self.additions)
+
+
+class SizingMethod:
+    """Base class: a fixed-size network trained with Adam (the static baseline)."""
+
+    name = "base"
+    description = ""
+    #: knob names this method reads; the UI shows only these
+    knobs: tuple[str, ...] = ("lr",)
+    #: whether the network's hidden layers change size
+    dynamic = False
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+
+    # -- network and optimizer --------------------------------------------------------
+    def build(self, in_features: int, out_features: int, hidden: list[int], *,
+              image_shape=None, generator: torch.Generator | None = None) -> torch.nn.Module:
+        return DynamicMLP(in_features, hidden, out_features, generator=generator)
+
+    def make_optimizer(self, model: torch.nn.Module, knobs) -> torch.optim.Optimizer:
+        return torch.optim.Adam(model.parameters(), lr=knobs.lr)
+
+    def configure(self, optimizer: torch.optim.Optimizer, knobs, ctx: StepContext) -> None:
+        """Copy live knob values into the optimizer before its step."""
+        for group in optimizer.param_groups:
+            group["lr"] = knobs.lr
+
+    # -- the verbs ------------------------------------------------------------------------
+    def regularize(self, model: torch.nn.Module, knobs) -> torch.Tensor:
+        return torch.zeros((), device=next(model.parameters()).device)
+
+    def after_step(self, ctx: StepContext) -> None:
+        """Non-structural updates after the optimizer step (proximal steps, statistics)."""
+
+    def propose(self, ctx: StepContext) -> Proposal:
+        return Proposal()
+
+    def apply(self, ctx: StepContext, proposal: Proposal) -> list[dict]:
+        """Carry out a proposal with :mod:`kernels.surgery`; return unit events."""
+        events: list[dict] = []
+        for rem in proposal.removals:
+            ids = surgery.prune(ctx.model, rem.layer, rem.positions, ctx.optimizer)
+            events += [unit_event(ctx.step, rem.layer, int(i), "died", rem.cause) for i in ids]
+        for add in proposal.additions:
+            ids = surgery.grow(ctx.model, add.layer, add.fan_in, add.fan_out, ctx.optimizer,
+                               step=ctx.step)
+            details = add.details or [{}] * len(ids)
+            events += [unit_event(ctx.step, add.layer, int(i), "born", add.cause, d)
+                       for i, d in zip(ids, details, strict=True)]
+        return events
+
+    def records(self, ctx: StepContext) -> list[dict]:
+        return []
+
+    # -- snapshots ----------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+def unit_event(step: int, layer: int, unit_id: int, event: str, cause: str,
+               details: dict | None = None) -> dict:
+    """A unit's birth or death, as a plain record."""
+    rec = {"kind": "event", "step": int(step), "layer": int(layer), "unit_id": int(unit_id),
+           "event": event, "cause": cause}
+    if details:
+        rec.update({k: float(v) if isinstance(v, (int, float, np.floating)) else v
+                    for k, v in details.items()})
+    return rec
