@@ -109,17 +109,25 @@ class SizingMethod:
         return Proposal()
 
     def apply(self, ctx: StepContext, proposal: Proposal) -> list[dict]:
-        """Carry out a proposal with :mod:`kernels.surgery`; return unit events."""
+        """Carry out a proposal with :mod:`kernels.surgery`; return unit events.
+
+        Layers are operated on from the top down, so every fan-in drawn by ``propose`` still
+        has the width of the layer below when it is inserted; that layer's later changes then
+        resize it (zero columns for new units, sliced columns for removed ones).
+        """
         events: list[dict] = []
-        for rem in proposal.removals:
-            ids = surgery.prune(ctx.model, rem.layer, rem.positions, ctx.optimizer)
-            events += [unit_event(ctx.step, rem.layer, int(i), "died", rem.cause) for i in ids]
-        for add in proposal.additions:
-            ids = surgery.grow(ctx.model, add.layer, add.fan_in, add.fan_out, ctx.optimizer,
-                               step=ctx.step)
-            details = add.details or [{}] * len(ids)
-            events += [unit_event(ctx.step, add.layer, int(i), "born", add.cause, d)
-                       for i, d in zip(ids, details, strict=True)]
+        layers = sorted({r.layer for r in proposal.removals}
+                        | {a.layer for a in proposal.additions}, reverse=True)
+        for layer in layers:
+            for rem in (r for r in proposal.removals if r.layer == layer):
+                ids = surgery.prune(ctx.model, layer, rem.positions, ctx.optimizer)
+                events += [unit_event(ctx.step, layer, int(i), "died", rem.cause) for i in ids]
+            for add in (a for a in proposal.additions if a.layer == layer):
+                ids = surgery.grow(ctx.model, layer, add.fan_in, add.fan_out, ctx.optimizer,
+                                   step=ctx.step)
+                details = add.details or [{}] * len(ids)
+                events += [unit_event(ctx.step, layer, int(i), "born", add.cause, d)
+                           for i, d in zip(ids, details, strict=True)]
         return events
 
     def records(self, ctx: StepContext) -> list[dict]:

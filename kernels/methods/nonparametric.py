@@ -120,7 +120,9 @@ class Nonparametric(SizingMethod):
                 proposal.removals.append(Removal(layer, dead, cause))
         every = int(ctx.knobs.growth_every) or ctx.steps_per_epoch
         if self.phase == "grow" and ctx.step > 0 and ctx.step % every == 0:
-            for layer in range(model.n_hidden):
+            # top layer first, as Algorithm 1 (l = L..1): a lower layer's new units then pad
+            # the fan-ins just drawn above with zero columns
+            for layer in reversed(range(model.n_hidden)):
                 k = self._draw_count(float(ctx.knobs.growth_rate), ctx.generator)
                 if k:
                     proposal.additions.append(self._new_units(model, layer, k, ctx.generator))
