@@ -112,6 +112,13 @@ def arrays_to_dataset(
 
 def read_npz(path: Path) -> tuple[np.ndarray, ...]:
     """(X, y, X_test or None, y_test or None) from an .npz file, never unpickling."""
+    # np.load decides by content, not name: a non-zip file would be read as .npy or tried
+    # as a pickle, so check for the zip signature first.
+    if not zipfile.is_zipfile(path):
+        raise DataError(
+            f"{path.name}: not a valid .npz archive (no zip signature); accepted: a file "
+            f"written by np.savez holding {NPZ_ARRAYS}"
+        )
     try:
         with np.load(path, allow_pickle=False) as archive:
             found = list(archive.files)
