@@ -14,7 +14,8 @@ def _hidden(text: str) -> list[int]:
         sizes = [int(s) for s in text.replace("x", ",").split(",") if s.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"hidden sizes must be integers separated by commas, e.g. 10,10; got '{text}'") from None
+            f"hidden sizes must be integers separated by commas, e.g. 10,10; got '{text}'"
+        ) from None
     if not sizes or min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"hidden sizes must be >= 1, got '{text}'")
     return sizes

@@ -42,7 +42,9 @@ class Knobs(param.Parameterized):
     angular_lr = param.Number(
         3.0, bounds=(0.0, 1e5), softbounds=(0.0, 100.0),
         doc="alpha_phi: AdaRad's angular step size; the general speed of learning "
-            "(Philipp & Carbonell sec. 3.3). The rotation angle scales with alpha_phi times the batch share |B|/|D|: the paper used 30 at 1000/50000; 3 suits 128/1200 on digits.")
+            "(Philipp & Carbonell sec. 3.3). The rotation angle scales with alpha_phi times "
+            "the batch share |B|/|D|: the paper used 30 at 1000/50000; 3 suits 128/1200 "
+            "(digits).")
     radial_lr = param.Number(
         20.0, bounds=(0.0, 1e7), softbounds=(0.0, 1000.0),
         doc="alpha_r: AdaRad's radial step size. Shrinkage per epoch is alpha_r * lambda, so "

@@ -22,6 +22,7 @@ from explorer.knobs import Knobs
 from kernels.methods import StepContext, get_method
 
 Sink = Callable[[dict], None]
+SPLITS = ("train", "val", "test")
 
 
 class TrainingError(RuntimeError):
@@ -39,11 +40,10 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(config.seed)
         self.data = dataset if dataset is not None else load_dataset(
             config.dataset, seed=config.seed, **config.dataset_options)
-        as_x = lambda a: torch.as_tensor(a, dtype=torch.float32, device=self.device)  # noqa: E731
-        as_y = lambda a: torch.as_tensor(a, dtype=torch.long, device=self.device)  # noqa: E731
         d = self.data
-        self.X = {"train": as_x(d.X_train), "val": as_x(d.X_val), "test": as_x(d.X_test)}
-        self.Y = {"train": as_y(d.y_train), "val": as_y(d.y_val), "test": as_y(d.y_test)}
+        # the whole data set lives on the device: no loader workers in the hot loop
+        self.X = {s: self._to_device(getattr(d, f"X_{s}"), torch.float32) for s in SPLITS}
+        self.Y = {s: self._to_device(getattr(d, f"y_{s}"), torch.long) for s in SPLITS}
         self.n_train = len(d.y_train)
         self.batch_size = min(config.batch_size, self.n_train)
         self.steps_per_epoch = max(1, self.n_train // self.batch_size)
@@ -61,6 +61,9 @@ class Trainer:
         self._knob_values = self.knobs.values()
         self._started = time.perf_counter()
         self._emit_units()
+
+    def _to_device(self, array, dtype) -> torch.Tensor:
+        return torch.tensor(np.asarray(array), dtype=dtype, device=self.device)
 
     # -- batches ---------------------------------------------------------------------------
     def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
