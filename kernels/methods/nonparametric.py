@@ -113,8 +113,11 @@ class Nonparametric(SizingMethod):
             lengths = (model.fan_in_norm(layer) if self.regularizer == "fan_in"
                        else model.fan_out_norm(layer))
             dead = torch.nonzero(lengths == 0).flatten().cpu().numpy()
-            # never empty a layer: a network with a zero-width layer computes a constant
-            if dead.size and dead.size < model.hidden_sizes[layer]:
+            # never empty a layer (a zero-width layer cannot grow back through a Linear of
+            # width 0): keep one unit, which stays a harmless zero unit until it regrows
+            if dead.size == model.hidden_sizes[layer]:
+                dead = dead[1:]
+            if dead.size:
                 cause = "fan-in shrunk to zero" if self.regularizer == "fan_in" \
                     else "fan-out shrunk to zero"
                 proposal.removals.append(Removal(layer, dead, cause))
