@@ -9,9 +9,9 @@ The format is described in :mod:`explorer.snapshot.schema`.
 """
 
 from explorer.snapshot.data import SnapshotData, capture, restore
-from explorer.snapshot.read import load_snapshot
+from explorer.snapshot.load import load_snapshot
+from explorer.snapshot.save import write
 from explorer.snapshot.schema import SCHEMA_VERSION, SnapshotError
-from explorer.snapshot.write import write
 
 
 def save_snapshot(trainer, history, path, summary: dict | None = None):

@@ -2,7 +2,7 @@
 
 ``capture`` is the fast half of saving: it copies the trainer's tensors to CPU and the
 history's record lists on the calling thread, between two steps. ``write`` (in
-:mod:`explorer.snapshot.write`) is the slow half and may run on another thread.
+:mod:`explorer.snapshot.save`) is the slow half and may run on another thread.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ import numpy as np
 import safetensors.torch
 
 from explorer.snapshot.data import SnapshotData
+from explorer.snapshot.save import TRAINER_SCALARS
 from explorer.snapshot.schema import (
     FILES,
     FORMAT,
@@ -28,7 +29,6 @@ from explorer.snapshot.schema import (
     decode_tree,
     loads,
 )
-from explorer.snapshot.write import TRAINER_SCALARS
 
 #: a member larger than this is refused before it is decompressed
 MAX_MEMBER_BYTES = 8 << 30
