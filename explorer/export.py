@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -204,7 +205,11 @@ def export_model(trainer, out_dir: str | Path, tolerance: float = 1e-5) -> dict:
         model.train(was_training)
     got = plain(x)
     diff = max_relative_diff(reference, got)
-    scripted = torch.jit.script(plain)
+    with warnings.catch_warnings():
+        # TorchScript is deprecated in recent torch, but its file loads without this code
+        # (torch.jit.load) and scripts a Sequential in milliseconds; torch.export takes seconds
+        warnings.simplefilter("ignore", DeprecationWarning)
+        scripted = torch.jit.script(plain)
     diff_scripted = max_relative_diff(reference, scripted(x))
     if max(diff, diff_scripted) >= tolerance:
         raise ExportError(f"the plain model differs from the trained one on the test split "
@@ -212,9 +217,11 @@ def export_model(trainer, out_dir: str | Path, tolerance: float = 1e-5) -> dict:
                           "nothing was written")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    safetensors.torch.save_file({k: v.contiguous() for k, v in plain.state_dict().items()},
-                                str(out / "model.safetensors"))
-    torch.jit.save(scripted, str(out / "model.pt"))
+    (out / "model.safetensors").write_bytes(safetensors.torch.save(
+        {k: v.contiguous() for k, v in plain.state_dict().items()}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.save(scripted, str(out / "model.pt"))
     report = {
         "format": "torch.nn.Sequential of Linear/ReLU; model.safetensors holds its state_dict",
         "in_features": int(x.shape[1]),
@@ -296,6 +303,8 @@ def dashboard(history: History, title: str = "Sizing Explorer run"):
                   line_width=2)
         acc.line("step", "val_acc", source=src, legend_label="validation", color="#d62728",
                  line_width=2)
+    if acc.legend:
+        acc.legend.location = "bottom_right"
     for knob in history.rows.get("knob", []):  # where a knob moved, on both plots
         for fig in (loss, acc):
             fig.add_layout(Span(location=knob["step"], dimension="height", line_dash="dashed",
@@ -411,3 +420,40 @@ def export_png(html_path: str | Path, png_path: str | Path, width: int = 1200,
         raise ExportError(f"Chromium wrote no PNG (exit {proc.returncode}): "
                           f"{proc.stderr.strip()[-500:]}")
     return png_path
+
+
+# -- the CLI's ``export`` command ---------------------------------------------------------------
+def export_command(args) -> int:
+    """``python -m explorer export SNAPSHOT --csv DIR --parquet DIR --html FILE --png FILE
+    --model DIR`` (any combination, at least one)."""
+    from explorer.snapshot import load_snapshot, restore
+
+    wanted = {k: getattr(args, k, None) for k in ("csv", "parquet", "html", "png", "model")}
+    if not any(wanted.values()):
+        raise ExportError("nothing to export; give one or more of --csv DIR, --parquet DIR, "
+                          "--html FILE, --png FILE, --model DIR")
+    data = load_snapshot(args.snapshot)
+    history = data.history()
+    for fmt in TABLE_FORMATS:
+        if wanted[fmt]:
+            paths = export_tables(history, wanted[fmt], fmt)
+            names = ", ".join(p.stem for p in paths)
+            print(f"{fmt}: {len(paths)} tables in {wanted[fmt]} ({names})")
+    if wanted["html"] or wanted["png"]:
+        title = f"{data.method} on {data.config.get('dataset')}, step {data.step}"
+        with tempfile.TemporaryDirectory() as tmp:
+            html_path = Path(wanted["html"] or Path(tmp) / "dashboard.html")
+            export_html(history, html_path, title)
+            if wanted["html"]:
+                print(f"html: {html_path}")
+            if wanted["png"]:
+                print(f"png: {export_png(html_path, wanted['png'])}")
+    if wanted["model"]:
+        trainer, _ = restore(data, device="cpu")
+        report = export_model(trainer, wanted["model"])
+        check = report["check"]
+        print(f"model: {wanted['model']} (hidden sizes {report['sizes_trained']} -> "
+              f"{report['sizes']}, max relative diff on {check['n']} test samples "
+              f"{check['max_relative_diff']:.2e}, argmax agreement "
+              f"{check['argmax_agreement']:.4f})")
+    return 0

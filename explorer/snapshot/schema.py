@@ -38,8 +38,10 @@ FILES = ("session.json", "state.json", "state.safetensors", "weights.safetensors
          "units.npz", "records.json", "records.npz", "history.npz")
 
 
-class SnapshotError(Exception):
-    """A snapshot cannot be written or read; the message names the file and the problem."""
+class SnapshotError(ValueError):
+    """A snapshot cannot be written or read; the message names the file and the problem.
+
+    A ValueError, so the CLI reports it as bad input rather than a crash."""
 
 
 # -- JSON -------------------------------------------------------------------------------------
