@@ -22,6 +22,7 @@ from explorer.snapshot import (
     restore,
     save_snapshot,
     write,
+    write_in_background,
 )
 from explorer.snapshot import save as save_module
 from explorer.snapshot.schema import FILES, MANIFEST, decode_tree, encode_tree
@@ -117,6 +118,32 @@ def test_tree_encoding_round_trips_types_tensors_and_non_finite_floats():
     assert same(back, tree)
 
 
+def test_records_of_every_shape_round_trip():
+    """Method-specific kinds pass through the history untouched, so the column encoding must
+    give back any mix: missing keys, mixed int/float, nested lists, arrays, NaN, strings."""
+    from explorer.snapshot.schema import decode_records, encode_records
+
+    rows = [{"kind": "spectrum", "step": 3, "eigenvalues": [0.5, 0.25], "accepted": 1,
+             "layer_sizes": [4, 5], "note": "first", "ok": True, "x": 1},
+            {"kind": "spectrum", "step": 7, "eigenvalues": [], "accepted": 0,
+             "layer_sizes": [4], "ok": False, "x": 2.5, "lambda_k": math.nan,
+             "nested": {"a": [1, (2, 3)], 4: None}, "arr": np.arange(3, dtype=np.int16)},
+            {"kind": "spectrum", "step": 9, "eigenvalues": [math.inf], "accepted": 2,
+             "layer_sizes": [], "ok": True, "x": 3, "note": "",
+             "arr": np.array([1.5, -0.0], dtype=np.float32)}]
+    arrays = {}
+    spec = encode_records(rows, "k0.", arrays)
+    back = decode_records(json.loads(json.dumps(spec)), arrays, "test")
+    expected = [dict(r) for r in rows]
+    expected[1]["arr"] = expected[1]["arr"].astype(np.float32)  # one column, one dtype
+    assert same(back, expected)
+    types = {c["key"]: c["type"] for c in spec["columns"]}
+    assert types == {"kind": "str", "step": "int", "eigenvalues": "float_list",
+                     "accepted": "int", "layer_sizes": "int_list", "note": "str",
+                     "ok": "bool", "x": "json", "lambda_k": "float", "nested": "json",
+                     "arr": "array"}
+
+
 @pytest.mark.parametrize("which", ["folder", "zip"])
 def test_round_trip_is_exact(live, saved, which):
     trainer, history = live
@@ -153,6 +180,16 @@ def test_restore_gives_back_trainer_and_history(saved, live):
     assert len(h2) == len(history)
     restored.step()  # records now go to the restored history
     assert h2.rows["step"][-1]["step"] == trainer.step_count + 1
+
+
+def test_write_in_background_while_training_goes_on(tmp_path):
+    trainer, history = session(20)
+    data = capture(trainer, history)
+    future = write_in_background(data, tmp_path / "bg.zip")
+    trainer.run(10)  # training continues while the snapshot is written
+    assert future.result(timeout=60) == tmp_path / "bg.zip"
+    loaded = load_snapshot(tmp_path / "bg.zip")
+    assert loaded.step == 20 and same(loaded.trainer["model"], data.trainer["model"])
 
 
 def test_capture_copies_so_training_on_does_not_change_it():

@@ -15,8 +15,10 @@ import io
 import os
 import shutil
 import tempfile
+import threading
 import uuid
 import zipfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -113,6 +115,20 @@ def _default_mode(folder: bool) -> int:
     mask = os.umask(0)
     os.umask(mask)
     return (0o777 if folder else 0o666) & ~mask
+
+
+_background: ThreadPoolExecutor | None = None
+_background_lock = threading.Lock()
+
+
+def write_in_background(data: SnapshotData, path: str | Path) -> Future:
+    """``write`` on one shared background thread, so a session's saves never overlap and land
+    in the order they were asked for; the Future gives the path or the error."""
+    global _background
+    with _background_lock:
+        if _background is None:
+            _background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot")
+        return _background.submit(write, data, path)
 
 
 def _write_file(path: Path, blob: bytes) -> None:
