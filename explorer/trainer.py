@@ -251,10 +251,13 @@ class Trainer:
 
         The model is built as the config says, then every parameter and buffer takes the saved
         tensor (and so the saved number of units), so the same steps follow as if the run had
-        never stopped.
+        never stopped. Passed ``knobs`` are set to the saved values.
         """
-        trainer = cls(config, knobs=knobs if knobs is not None else Knobs(**state["knobs"]),
-                      sink=None, dataset=dataset)
+        if knobs is None:
+            knobs = Knobs(**state["knobs"])
+        else:  # the caller's knobs (a UI's sliders) take the saved values
+            knobs.param.update(**state["knobs"])
+        trainer = cls(config, knobs=knobs, sink=None, dataset=dataset)
         trainer.load_state(state)
         trainer.sink = sink or (lambda record: None)
         return trainer

@@ -177,7 +177,7 @@ def test_restore_gives_back_trainer_and_history(saved, live):
     assert restored.knobs.lam == pytest.approx(0.02)
     assert restored.val_history == trainer.val_history
     assert same(restored.generator.get_state(), trainer.generator.get_state())
-    assert len(h2) == len(history)
+    assert len(h2) == len(history) and h2.max_rows == history.max_rows
     restored.step()  # records now go to the restored history
     assert h2.rows["step"][-1]["step"] == trainer.step_count + 1
 
@@ -229,6 +229,21 @@ def test_resume_is_bit_for_bit(tmp_path, options, knobs):
                               for r in rows]
     assert same(drop_time(h_resumed.rows["step"]), drop_time(h_straight.rows["step"]))
     assert same(h_resumed.rows["event"], h_straight.rows["event"])
+
+
+def test_restore_sets_the_callers_knobs(saved):
+    from explorer.knobs import Knobs
+
+    sliders = Knobs(lam=0.5)
+    trainer, history = restore(load_snapshot(saved[0]), knobs=sliders)
+    assert trainer.knobs is sliders and sliders.lam == pytest.approx(0.02)
+    n_knob = len(history.rows["knob"])
+    trainer.step()  # the saved value is no change: no new knob record
+    sliders.lam = 0.03  # a slider moved after reopening: recorded at the next step
+    trainer.step()
+    assert len(history.rows["knob"]) == n_knob + 1
+    last = history.rows["knob"][-1]
+    assert (last["knob"], last["old"], last["new"]) == ("lam", pytest.approx(0.02), 0.03)
 
 
 def test_restore_refuses_state_of_another_model(saved):

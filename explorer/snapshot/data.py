@@ -93,12 +93,14 @@ def capture(trainer, history: History | None = None, summary: dict | None = None
                         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
 
 
-def restore(data: SnapshotData, sink=None, dataset=None, device: str | None = None):
+def restore(data: SnapshotData, sink=None, dataset=None, device: str | None = None,
+            knobs=None):
     """Rebuild ``(Trainer, History)`` from a snapshot; training continues where it stopped.
 
     The trainer's records go to ``sink``, by default into the returned History. The data set
     is loaded again from the config (pass ``dataset`` to reuse one in memory); ``device``
-    overrides the saved device (a snapshot taken on CUDA resumes on CPU).
+    overrides the saved device (a snapshot taken on CUDA resumes on CPU). ``knobs`` (e.g. the
+    app's sliders) are set to the saved values and drive the trainer.
     """
     from explorer.trainer import Trainer
 
@@ -111,8 +113,8 @@ def restore(data: SnapshotData, sink=None, dataset=None, device: str | None = No
         raise SnapshotError(f"session.json: the saved config is not valid: {exc}") from None
     history = data.history()
     try:
-        trainer = Trainer.from_state(config, data.trainer, sink=sink or history.add,
-                                     dataset=dataset)
+        trainer = Trainer.from_state(config, data.trainer, knobs=knobs,
+                                     sink=sink or history.add, dataset=dataset)
     except (KeyError, ValueError, RuntimeError, TypeError) as exc:
         raise SnapshotError(f"the snapshot's state does not fit a {config.method} trainer on "
                             f"{config.dataset}: {exc}") from exc
