@@ -469,3 +469,16 @@ def test_write_rejects_unstorable_state(live, tmp_path):
     with pytest.raises(SnapshotError, match="builtin_function_or_method cannot be stored"):
         write(data, tmp_path / "x.zip")
     assert not any(tmp_path.iterdir())
+
+
+def test_snapshot_at_step_zero_of_a_static_run(tmp_path):
+    """Nothing trained yet (empty epoch order, no optimizer state), no history given."""
+    history = History()
+    trainer = Trainer(config(method="static", knobs={}), sink=history.add)
+    save_snapshot(trainer, None, tmp_path / "zero")
+    resumed, h2 = restore(load_snapshot(tmp_path / "zero"))
+    assert len(h2) == 0 and resumed.step_count == 0
+    trainer.run(5)
+    resumed.run(5)
+    assert same(resumed.model.state_dict(), trainer.model.state_dict())
+    assert same(resumed.optimizer.state_dict(), trainer.optimizer.state_dict())
