@@ -1,4 +1,4 @@
-"""Command line: ``python -m explorer {run,bench,list}``."""
+"""Command line: ``python -m explorer {run,resume,export,bench,list}``."""
 
 from __future__ import annotations
 
@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--eval-every", type=int, default=50)
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
-    run.add_argument("--out", help="folder for session.json and history.npz")
+    run.add_argument("--out", help="write a snapshot of the finished run here: a folder "
+                     "(session.json, history.npz, weights, ...) or a .zip")
     run.add_argument("--option", action="append", metavar="KEY=VALUE",
                      help="method option, e.g. optimizer=adam, capnorm=false (repeatable)")
     run.add_argument("--data-option", action="append", metavar="KEY=VALUE",
@@ -63,6 +64,22 @@ def build_parser() -> argparse.ArgumentParser:
         run.add_argument(f"--{name.replace('_', '-')}", dest=name, type=float,
                          default=getattr(defaults, name),
                          help=Knobs.param[name].doc.split(".")[0])
+
+    resume = sub.add_parser("resume", help="continue training from a snapshot")
+    resume.add_argument("snapshot", help="snapshot folder or .zip")
+    resume.add_argument("--steps", type=int, required=True, help="further steps to train")
+    resume.add_argument("--out", help="write the new snapshot here (folder or .zip)")
+    resume.add_argument("--device", help="override the saved device (auto, cpu, cuda)")
+    resume.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    export = sub.add_parser("export", help="export a snapshot: tables, plain model, HTML, PNG")
+    export.add_argument("snapshot", help="snapshot folder or .zip")
+    export.add_argument("--csv", metavar="DIR", help="history as one CSV per record kind")
+    export.add_argument("--parquet", metavar="DIR", help="history as one Parquet per kind")
+    export.add_argument("--html", metavar="FILE", help="static dashboard page (no server)")
+    export.add_argument("--png", metavar="FILE", help="picture of the dashboard (Chromium)")
+    export.add_argument("--model", metavar="DIR",
+                        help="final network as a plain torch model (safetensors + TorchScript)")
 
     bench = sub.add_parser("bench", help="benchmarks (AdaRad vs Adam step, ...)")
     bench.add_argument("--device", default="auto")
@@ -77,6 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "resume":
+            return _resume(args)
+        if args.command == "export":
+            from explorer.export import export_command
+
+            return export_command(args)
         if args.command == "bench":
             from explorer.bench import main as bench_main
 
@@ -105,7 +128,7 @@ def _list() -> int:
 def _run(args) -> int:
     from explorer.config import RunConfig
     from explorer.history import History
-    from explorer.run_output import write_run
+    from explorer.snapshot import save_snapshot
     from explorer.trainer import Trainer
 
     knobs = {name: getattr(args, name) for name in knob_names()}
@@ -120,11 +143,29 @@ def _run(args) -> int:
     trainer.run(progress=not args.quiet)
     summary = trainer.summary()
     if args.out:
-        write_run(args.out, config, summary, history, trainer.knobs.values())
+        save_snapshot(trainer, history, args.out, summary=summary)
+    _report(config, summary, history, args.out)
+    return 0
+
+
+def _resume(args) -> int:
+    from explorer.snapshot import load_snapshot, restore, save_snapshot
+
+    if args.steps < 1:
+        raise ValueError(f"--steps must be >= 1, got {args.steps}")
+    trainer, history = restore(load_snapshot(args.snapshot), device=args.device)
+    trainer.run(args.steps, progress=not args.quiet)
+    summary = trainer.summary()
+    if args.out:
+        save_snapshot(trainer, history, args.out, summary=summary)
+    _report(trainer.config, summary, history, args.out)
+    return 0
+
+
+def _report(config, summary: dict, history, out) -> None:
     events = history.rows.get("event", [])
     born = sum(e["event"] == "born" for e in events)
     print(f"{config.method} on {config.dataset}: sizes {config.hidden} -> {summary['sizes']}, "
           f"test acc {summary['test_acc']:.4f}, val loss {summary['val_loss']:.4f}, "
           f"{born} born / {len(events) - born} died, {summary['seconds']:.1f}s on "
-          f"{summary['device']}" + (f", written to {args.out}" if args.out else ""))
-    return 0
+          f"{summary['device']}" + (f", snapshot written to {out}" if out else ""))

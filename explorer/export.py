@@ -1,0 +1,459 @@
+"""Exports of a run: history tables (CSV/Parquet), the final network as a plain torch model,
+a static self-contained HTML dashboard, and a PNG of it through headless Chromium.
+
+Each export reads a History or a Trainer (a snapshot gives both through
+:func:`explorer.snapshot.restore`); none needs a server.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from explorer.history import History
+
+
+class ExportError(ValueError):
+    """An export cannot be made; the message says why and what is accepted."""
+
+
+# -- tables ---------------------------------------------------------------------------------
+TABLE_FORMATS = ("csv", "parquet")
+
+
+def export_tables(history: History, out_dir: str | Path, fmt: str = "csv") -> list[Path]:
+    """One file per record kind (``step.csv``, ``event.csv``, ``units.csv``, ...)."""
+    if fmt not in TABLE_FORMATS:
+        raise ExportError(f"unknown table format '{fmt}'; accepted: {', '.join(TABLE_FORMATS)}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for kind in history.kinds():
+        frame = history.frame(kind)
+        path = out / f"{kind}.{fmt}"
+        if fmt == "csv":
+            frame.to_csv(path, index=False)
+        else:
+            try:
+                frame.to_parquet(path, index=False)
+            except ImportError as exc:
+                raise ExportError(f"Parquet export needs pyarrow ({exc}); use --csv or "
+                                  "`pip install pyarrow`") from None
+        paths.append(path)
+    return paths
+
+
+# -- plain model ----------------------------------------------------------------------------
+def _unit_scales(post: nn.ModuleList, n: int, where: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-unit affine map ``z -> a * z + c`` of a hidden layer's unit-wise modules in eval
+    mode (what ``Trainer.evaluate`` computes), composed in order.
+
+    Switch (ShrinkNets eq. 1): a = theta. CapNorm eval (Philipp & Carbonell sec. 3.2):
+    (z - mu) / max(sigma, 1). BatchNorm1d eval: gamma (z - mu) / sqrt(var + eps) + beta.
+    """
+    a, c = torch.ones(n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64)
+    for m in post:
+        if hasattr(m, "switch"):
+            s = m.switch.detach().double().cpu()
+            a, c = a * s, c * s
+        elif isinstance(m, nn.BatchNorm1d):
+            inv = torch.rsqrt(m.running_var.double().cpu() + m.eps)
+            g = m.weight.detach().double().cpu() if m.weight is not None else torch.ones(n)
+            beta = m.bias.detach().double().cpu() if m.bias is not None else torch.zeros(n)
+            a, c = a * g * inv, (c - m.running_mean.double().cpu()) * g * inv + beta
+        elif hasattr(m, "running_mean") and hasattr(m, "running_var"):  # CapNorm
+            inv = 1.0 / torch.sqrt(torch.clamp(m.running_var.double().cpu(), min=1.0))
+            a, c = a * inv, (c - m.running_mean.double().cpu()) * inv
+        else:
+            raise ExportError(f"{where}: cannot fold a {type(m).__name__} module into the "
+                              "Linear before it; accepted: switch layers, CapNorm, BatchNorm1d")
+    return a, c
+
+
+def _fold_mlp(model) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(W, b) per Linear of a DynamicMLP with its unit-wise modules multiplied in, float64."""
+    layers = []
+    for i, lin in enumerate(model.linears):
+        w = lin.weight.detach().double().cpu()
+        b = lin.bias.detach().double().cpu() if lin.bias is not None else \
+            torch.zeros(w.shape[0], dtype=torch.float64)
+        if i < model.n_hidden:
+            a, c = _unit_scales(model.post[i], w.shape[0], f"hidden layer {i}")
+            w, b = a[:, None] * w, a * b + c
+        layers.append((w, b))
+    return layers
+
+
+def _linears_of(seq: nn.Sequential) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
+    """(W, b) per Linear when ``seq`` is Linear, ReLU, ..., Linear; else None."""
+    mods = list(seq)
+    if len(mods) % 2 == 0 or not all(isinstance(m, nn.Linear) for m in mods[::2]) or \
+            not all(isinstance(m, nn.ReLU) for m in mods[1::2]):
+        return None
+    return [(m.weight.detach().double().cpu(),
+             m.bias.detach().double().cpu() if m.bias is not None
+             else torch.zeros(m.out_features, dtype=torch.float64)) for m in mods[::2]]
+
+
+def _drop_dead(layers, ids: list[np.ndarray]):
+    """Remove hidden units that cannot change the output: a zero fan-out, or a zero fan-in
+    whose ReLU output is the constant relu(b), which is moved into the next layer's bias."""
+    layers = [(w.clone(), b.clone()) for w, b in layers]
+    ids = [np.array(i) for i in ids]
+    for li in range(len(layers) - 1):
+        w, b = layers[li]
+        nw, nb = layers[li + 1]
+        const = (w == 0).all(dim=1)
+        nb = nb + nw[:, const] @ torch.relu(b[const])
+        keep = ~(const | (nw == 0).all(dim=0))
+        if not keep.any():  # keep one unit so the layer stays a layer (it is inert)
+            keep[0] = True
+            w[0], b[0] = 0.0, 0.0
+        layers[li] = (w[keep], b[keep])
+        layers[li + 1] = (nw[:, keep], nb)
+        ids[li] = ids[li][keep.numpy()]
+    return layers, ids
+
+
+def plain_model(model) -> tuple[nn.Sequential, dict]:
+    """The trained network as Linear/ReLU layers: unit-wise modules folded in (switches via
+    ``kernels.fold`` when present, ShrinkNets sec. 3.6), dead units removed. Returns the
+    model (float32, eval mode) and a description (sizes, kept unit ids, what was folded)."""
+    info: dict = {"folded_by": "explorer.export"}
+    layers = None
+    ids = [np.asarray(u) for u in getattr(model, "unit_ids", [])]
+    try:
+        from kernels.fold import fold as shrinknets_fold
+    except ImportError:
+        shrinknets_fold = None
+    has_linears = hasattr(model, "linears") and hasattr(model, "post")
+    only_switches = has_linears and all(hasattr(m, "switch") for p in model.post for m in p)
+    if shrinknets_fold is not None and (only_switches or not has_linears):
+        try:
+            folded = shrinknets_fold(model)
+        except ValueError:
+            folded = None
+        if folded is not None:
+            info["folded_by"] = "kernels.fold"
+            layers = _linears_of(folded)
+            if layers is None:  # a CNN: keep kernels.fold's network as it is
+                info["sizes"] = None
+                return folded.float().eval(), info
+            if ids:  # kernels.fold drops units whose switch product is 0
+                ids = [i[_switch_product(model.post[li], len(i)).numpy() != 0]
+                       for li, i in enumerate(ids)]
+    if layers is None:
+        if not has_linears:
+            raise ExportError(f"cannot export a {type(model).__name__} as a plain model; "
+                              "accepted: DynamicMLP (and DynamicCNN through kernels.fold)")
+        layers = _fold_mlp(model)
+    if len(ids) != len(layers) - 1:
+        ids = [np.arange(w.shape[0]) for w, _ in layers[:-1]]
+    layers, ids = _drop_dead(layers, ids)
+    mods: list[nn.Module] = []
+    for i, (w, b) in enumerate(layers):
+        lin = nn.Linear(w.shape[1], w.shape[0])
+        with torch.no_grad():
+            lin.weight.copy_(w.float())
+            lin.bias.copy_(b.float())
+        mods += [lin] if i == len(layers) - 1 else [lin, nn.ReLU()]
+    info["sizes"] = [int(w.shape[0]) for w, _ in layers[:-1]]
+    info["unit_ids"] = [i.tolist() for i in ids]
+    return nn.Sequential(*mods).eval(), info
+
+
+def _switch_product(post, n: int) -> torch.Tensor:
+    s = torch.ones(n)
+    for m in post:
+        s = s * m.switch.detach().cpu()
+    return s
+
+
+def max_relative_diff(a: torch.Tensor, b: torch.Tensor) -> float:
+    """max |a - b| / max |a|: the largest error relative to the output's scale (elementwise
+    ratios blow up where an output is near zero)."""
+    scale = float(a.abs().max()) or 1.0
+    return float((a - b).abs().max()) / scale
+
+
+@torch.no_grad()
+def export_model(trainer, out_dir: str | Path, tolerance: float = 1e-5) -> dict:
+    """Save the final network as ``model.safetensors`` (weights), ``model.pt`` (TorchScript,
+    loads with ``torch.jit.load`` without this code) and ``model.json`` (architecture, kept
+    unit ids, the equality check). Its outputs on the test split must equal the trained
+    model's (eval mode) to ``tolerance`` in max relative difference, else ExportError and
+    nothing is written."""
+    import safetensors.torch
+
+    model = trainer.model
+    plain, info = plain_model(model)
+    x = trainer.X["test"].detach().cpu().float()
+    was_training = model.training
+    model.eval()
+    try:
+        reference = torch.cat([model(x[i:i + 4096].to(trainer.device)).cpu()
+                               for i in range(0, len(x), 4096)])
+    finally:
+        model.train(was_training)
+    got = plain(x)
+    diff = max_relative_diff(reference, got)
+    with warnings.catch_warnings():
+        # TorchScript is deprecated in recent torch, but its file loads without this code
+        # (torch.jit.load) and scripts a Sequential in milliseconds; torch.export takes seconds
+        warnings.simplefilter("ignore", DeprecationWarning)
+        scripted = torch.jit.script(plain)
+    diff_scripted = max_relative_diff(reference, scripted(x))
+    if max(diff, diff_scripted) >= tolerance:
+        raise ExportError(f"the plain model differs from the trained one on the test split "
+                          f"(max relative diff {max(diff, diff_scripted):.3g} >= {tolerance}); "
+                          "nothing was written")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "model.safetensors").write_bytes(safetensors.torch.save(
+        {k: v.contiguous() for k, v in plain.state_dict().items()}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.save(scripted, str(out / "model.pt"))
+    report = {
+        "format": "torch.nn.Sequential of Linear/ReLU; model.safetensors holds its state_dict",
+        "in_features": int(x.shape[1]),
+        "sizes_trained": list(getattr(model, "hidden_sizes", [])),
+        **info,
+        "check": {"split": "test", "n": int(len(x)), "max_relative_diff": diff,
+                  "max_relative_diff_torchscript": diff_scripted,
+                  "argmax_agreement": float((reference.argmax(1) == got.argmax(1))
+                                            .float().mean()),
+                  "tolerance": tolerance},
+        "method": trainer.config.method, "dataset": trainer.config.dataset,
+        "step": trainer.step_count,
+    }
+    (out / "model.json").write_text(json.dumps(report, indent=1))
+    return report
+
+
+# -- HTML dashboard --------------------------------------------------------------------------
+def _finite_list(a) -> list:
+    """Plain floats with None for NaN (Bokeh draws a gap), so the data shows in the HTML."""
+    return [None if (isinstance(v, float) and v != v) else v for v in np.asarray(a).tolist()]
+
+
+def unit_lifetimes(history: History) -> dict[str, list]:
+    """One row per unit ever seen: layer, birth step, death step (or the last step), cause.
+
+    Units present from the start have no birth event and are born at step 0."""
+    last_step = 0
+    for kind in ("step", "eval"):
+        rec = history.last(kind)
+        if rec:
+            last_step = max(last_step, int(rec["step"]))
+    units: dict[int, dict] = {}
+    for table in history.tables:
+        last_step = max(last_step, int(table["step"]))
+        for layer, uid in zip(table["layer"].tolist(), table["unit_id"].tolist(), strict=True):
+            units.setdefault(uid, {"layer": layer, "born": 0, "died": None, "cause": ""})
+    for e in history.rows.get("event", []):
+        u = units.setdefault(int(e["unit_id"]), {"layer": int(e["layer"]), "born": 0,
+                                                 "died": None, "cause": ""})
+        if e["event"] == "born":
+            u["born"] = int(e["step"])
+        else:
+            u["died"], u["cause"] = int(e["step"]), str(e.get("cause", ""))
+    ids = sorted(units)
+    return {"unit_id": ids,
+            "layer": [units[i]["layer"] for i in ids],
+            "born": [units[i]["born"] for i in ids],
+            "end": [units[i]["died"] if units[i]["died"] is not None else last_step for i in ids],
+            "alive": [units[i]["died"] is None for i in ids],
+            "cause": [units[i]["cause"] or "alive" for i in ids]}
+
+
+def dashboard(history: History, title: str = "Sizing Explorer run"):
+    """Bokeh layout of a run: loss, accuracy, layer sizes, fan-in vs fan-out of the last unit
+    table, unit lifetimes (pan, zoom and hover; no server needed)."""
+    from bokeh.layouts import column, gridplot
+    from bokeh.models import ColumnDataSource, Div, HoverTool, Span
+    from bokeh.palettes import Category10_10
+    from bokeh.plotting import figure
+
+    tools = "pan,wheel_zoom,box_zoom,reset,save"
+    step, ev = history.columns("step"), history.columns("eval")
+
+    loss = figure(title="loss", x_axis_label="step", tools=tools, height=300, width=560)
+    acc = figure(title="accuracy", x_axis_label="step", tools=tools, height=300, width=560,
+                 x_range=loss.x_range)
+    if step:
+        src = ColumnDataSource({"step": _finite_list(step["step"]),
+                                "loss": _finite_list(step["loss"]),
+                                "acc": _finite_list(step["acc"])})
+        loss.line("step", "loss", source=src, legend_label="train (batch)", color="#1f77b4")
+        acc.line("step", "acc", source=src, legend_label="train (batch)", color="#1f77b4")
+    if ev:
+        src = ColumnDataSource({"step": _finite_list(ev["step"]),
+                                "val_loss": _finite_list(ev["val_loss"]),
+                                "val_acc": _finite_list(ev["val_acc"])})
+        loss.line("step", "val_loss", source=src, legend_label="validation", color="#d62728",
+                  line_width=2)
+        acc.line("step", "val_acc", source=src, legend_label="validation", color="#d62728",
+                 line_width=2)
+    if acc.legend:
+        acc.legend.location = "bottom_right"
+    for knob in history.rows.get("knob", []):  # where a knob moved, on both plots
+        for fig in (loss, acc):
+            fig.add_layout(Span(location=knob["step"], dimension="height", line_dash="dashed",
+                                line_color="gray", line_alpha=0.6))
+    for fig in (loss, acc):
+        fig.add_tools(HoverTool(tooltips=[("step", "@step"), ("value", "$y")]))
+
+    sizes = figure(title="hidden layer sizes", x_axis_label="step", y_axis_label="units",
+                   tools=tools, height=300, width=560, x_range=loss.x_range)
+    size_cols = sorted((k for k in step if k.startswith("sizes_")),
+                       key=lambda k: int(k.split("_")[1]))
+    if size_cols:
+        src = ColumnDataSource({"step": _finite_list(step["step"]),
+                                **{k: _finite_list(step[k]) for k in size_cols}})
+        for i, k in enumerate(size_cols):
+            sizes.step(x="step", y=k, source=src, legend_label=f"layer {i}",
+                       color=Category10_10[i % 10], mode="after")
+        sizes.add_tools(HoverTool(tooltips=[("step", "@step"), ("units", "$y{0}")]))
+
+    scatter = figure(title="fan-in vs fan-out length (last unit table)", tools=tools,
+                     x_axis_label="fan-in length", y_axis_label="fan-out length", height=300,
+                     width=560)
+    table = history.latest_units()
+    if table is not None:
+        colors = [Category10_10[int(layer) % 10] for layer in table["layer"].tolist()]
+        src = ColumnDataSource({"unit_id": table["unit_id"].tolist(),
+                                "layer": table["layer"].tolist(),
+                                "fan_in": _finite_list(table["fan_in"].astype(float)),
+                                "fan_out": _finite_list(table["fan_out"].astype(float)),
+                                "age": table["age"].tolist(), "color": colors})
+        scatter.scatter("fan_in", "fan_out", source=src, color="color", size=8, alpha=0.8)
+        scatter.add_tools(HoverTool(tooltips=[("unit", "@unit_id"), ("layer", "@layer"),
+                                              ("fan-in", "@fan_in"), ("fan-out", "@fan_out"),
+                                              ("age", "@age")]))
+
+    life = unit_lifetimes(history)
+    lifetimes = figure(title="unit lifetimes (one bar per unit id)", x_axis_label="step",
+                       y_axis_label="unit id", tools=tools, height=300, width=560,
+                       x_range=loss.x_range)
+    if life["unit_id"]:
+        life["color"] = [Category10_10[int(layer) % 10] for layer in life["layer"]]
+        src = ColumnDataSource(life)
+        lifetimes.segment(x0="born", x1="end", y0="unit_id", y1="unit_id", source=src,
+                          color="color", line_width=2)
+        lifetimes.add_tools(HoverTool(tooltips=[("unit", "@unit_id"), ("layer", "@layer"),
+                                                ("born", "@born"), ("until", "@end"),
+                                                ("end", "@cause")]))
+    events = history.rows.get("event", [])
+    born = sum(e["event"] == "born" for e in events)
+    last = history.last("step") or {}
+    header = Div(text=f"<h2>{_escape(title)}</h2><p>steps: {last.get('step', 0)}, sizes: "
+                      f"{last.get('sizes', [])}, units born: {born}, died: "
+                      f"{len(events) - born}</p>")
+    grid = gridplot([[loss, acc], [sizes, lifetimes], [scatter, None]])
+    return column(header, grid)
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(str(text))
+
+
+def dashboard_html(history: History, title: str = "Sizing Explorer run") -> str:
+    """The dashboard as one HTML page with Bokeh's JavaScript inlined (no CDN, no server)."""
+    from bokeh.embed import file_html
+    from bokeh.resources import INLINE
+
+    return file_html(dashboard(history, title), INLINE, title=title)
+
+
+def export_html(history: History, path: str | Path, title: str = "Sizing Explorer run") -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(dashboard_html(history, title), encoding="utf-8")
+    return path
+
+
+# -- PNG through headless Chromium ------------------------------------------------------------
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome",
+                       "google-chrome-stable")
+
+
+def find_chromium(chromium: str | None = None) -> str:
+    for name in ([chromium] if chromium else CHROMIUM_CANDIDATES):
+        found = shutil.which(name)
+        if found:
+            return found
+    looked = chromium or ", ".join(CHROMIUM_CANDIDATES)
+    raise ExportError(f"PNG export needs Chromium and none was found (looked for: {looked}). "
+                      "Install chromium, pass its path, or open the HTML export in a browser "
+                      "and save the picture from there")
+
+
+def export_png(html_path: str | Path, png_path: str | Path, width: int = 1200,
+               height: int = 1100, chromium: str | None = None, timeout: float = 120) -> Path:
+    """Screenshot of an HTML page (e.g. ``export_html``'s) with headless Chromium."""
+    exe = find_chromium(chromium)
+    html_path, png_path = Path(html_path).resolve(), Path(png_path).resolve()
+    if not html_path.is_file():
+        raise ExportError(f"{html_path}: no such HTML file to render")
+    png_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as profile:
+        cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+               f"--user-data-dir={profile}", f"--window-size={int(width)},{int(height)}",
+               "--virtual-time-budget=5000", f"--screenshot={png_path}",
+               html_path.as_uri()]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise ExportError(f"Chromium did not finish the screenshot in {timeout}s") from None
+    if not png_path.is_file() or png_path.read_bytes()[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ExportError(f"Chromium wrote no PNG (exit {proc.returncode}): "
+                          f"{proc.stderr.strip()[-500:]}")
+    return png_path
+
+
+# -- the CLI's ``export`` command ---------------------------------------------------------------
+def export_command(args) -> int:
+    """``python -m explorer export SNAPSHOT --csv DIR --parquet DIR --html FILE --png FILE
+    --model DIR`` (any combination, at least one)."""
+    from explorer.snapshot import load_snapshot, restore
+
+    wanted = {k: getattr(args, k, None) for k in ("csv", "parquet", "html", "png", "model")}
+    if not any(wanted.values()):
+        raise ExportError("nothing to export; give one or more of --csv DIR, --parquet DIR, "
+                          "--html FILE, --png FILE, --model DIR")
+    data = load_snapshot(args.snapshot)
+    history = data.history()
+    for fmt in TABLE_FORMATS:
+        if wanted[fmt]:
+            paths = export_tables(history, wanted[fmt], fmt)
+            names = ", ".join(p.stem for p in paths)
+            print(f"{fmt}: {len(paths)} tables in {wanted[fmt]} ({names})")
+    if wanted["html"] or wanted["png"]:
+        title = f"{data.method} on {data.config.get('dataset')}, step {data.step}"
+        with tempfile.TemporaryDirectory() as tmp:
+            html_path = Path(wanted["html"] or Path(tmp) / "dashboard.html")
+            export_html(history, html_path, title)
+            if wanted["html"]:
+                print(f"html: {html_path}")
+            if wanted["png"]:
+                print(f"png: {export_png(html_path, wanted['png'])}")
+    if wanted["model"]:
+        trainer, _ = restore(data, device="cpu")
+        report = export_model(trainer, wanted["model"])
+        check = report["check"]
+        print(f"model: {wanted['model']} (hidden sizes {report['sizes_trained']} -> "
+              f"{report['sizes']}, max relative diff on {check['n']} test samples "
+              f"{check['max_relative_diff']:.2e}, argmax agreement "
+              f"{check['argmax_agreement']:.4f})")
+    return 0

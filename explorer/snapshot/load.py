@@ -1,0 +1,164 @@
+"""Reading a snapshot: checked, and never unpickling or executing anything from the file.
+
+Every file is checked against the manifest's sha256 before it is parsed; JSON is parsed
+strictly, npz with ``allow_pickle=False``, tensors with safetensors. Whatever is wrong (a
+missing file, a wrong checksum, an unknown schema version, a truncated array, malformed
+JSON, an inconsistent structure) comes out as ``SnapshotError`` naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import safetensors.torch
+
+from explorer.snapshot.data import SnapshotData
+from explorer.snapshot.save import TRAINER_SCALARS
+from explorer.snapshot.schema import (
+    FILES,
+    FORMAT,
+    MANIFEST,
+    SCHEMA_VERSION,
+    SnapshotError,
+    decode_records,
+    decode_tree,
+    loads,
+)
+
+#: a member larger than this is refused before it is decompressed
+MAX_MEMBER_BYTES = 8 << 30
+
+
+@contextmanager
+def _reading(where: str, problem: str):
+    """Turn any parser failure into a SnapshotError that names the file."""
+    try:
+        yield
+    except SnapshotError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the loader promises SnapshotError only
+        raise SnapshotError(f"{where}: {problem} ({type(exc).__name__}: {exc})") from None
+
+
+def _read_container(path: Path) -> dict[str, bytes]:
+    if not path.exists():
+        raise SnapshotError(f"{path}: no snapshot there (no such file or folder)")
+    names = (MANIFEST, *FILES)
+    if path.is_dir():
+        out = {}
+        for name in names:
+            f = path / name
+            if f.is_file():
+                with _reading(f"{path}/{name}", "cannot be read"):
+                    out[name] = f.read_bytes()
+        return out
+    with _reading(str(path), "not a readable snapshot .zip or folder"):
+        zf = zipfile.ZipFile(path)
+    out = {}
+    with zf:
+        for info in zf.infolist():
+            if info.filename not in names:
+                continue
+            if info.file_size > MAX_MEMBER_BYTES:
+                raise SnapshotError(f"{path}/{info.filename}: claims {info.file_size} bytes, "
+                                    "more than a snapshot file can hold")
+            with _reading(f"{path}/{info.filename}", "cannot be read from the zip"):
+                out[info.filename] = zf.read(info)
+    return out
+
+
+def _check_manifest(path: Path, files: dict[str, bytes]) -> dict:
+    if MANIFEST not in files:
+        raise SnapshotError(f"{path}/{MANIFEST}: missing; {path} is not a snapshot")
+    manifest = loads(files[MANIFEST], f"{path}/{MANIFEST}")
+    if not isinstance(manifest, dict):
+        raise SnapshotError(f"{path}/{MANIFEST}: expected a JSON object")
+    version = manifest.get("schema_version")
+    if version != SCHEMA_VERSION or isinstance(version, bool):
+        raise SnapshotError(f"{path}/{MANIFEST}: unknown schema_version {version!r}; this "
+                            f"version of the explorer reads schema {SCHEMA_VERSION}")
+    if manifest.get("format") != FORMAT:
+        raise SnapshotError(f"{path}/{MANIFEST}: format is {manifest.get('format')!r}, "
+                            f"expected {FORMAT!r}")
+    listed = manifest.get("files")
+    if not isinstance(listed, dict):
+        raise SnapshotError(f"{path}/{MANIFEST}: 'files' must map file names to checksums")
+    for name in FILES:
+        entry = listed.get(name)
+        if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
+            raise SnapshotError(f"{path}/{MANIFEST}: no sha256 listed for {name}")
+        if name not in files:
+            raise SnapshotError(f"{path}/{name}: missing from the snapshot")
+        digest = hashlib.sha256(files[name]).hexdigest()
+        if digest != entry["sha256"]:
+            raise SnapshotError(f"{path}/{name}: checksum mismatch (sha256 {digest[:12]}..., "
+                                f"manifest says {entry['sha256'][:12]}...); the file is "
+                                "corrupted or was changed after saving")
+    return manifest
+
+
+def _npz(blob: bytes, where: str) -> dict[str, np.ndarray]:
+    with _reading(where, "truncated or malformed array file"), \
+            np.load(io.BytesIO(blob), allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def _tensors(blob: bytes, where: str) -> dict:
+    with _reading(where, "truncated or malformed safetensors file"):
+        return safetensors.torch.load(blob)
+
+
+def load_snapshot(path: str | Path) -> SnapshotData:
+    """Read and check a snapshot folder or ``.zip``; raises SnapshotError on any problem."""
+    path = Path(path)
+    files = _read_container(path)
+    manifest = _check_manifest(path, files)
+    at = {name: f"{path}/{name}" for name in FILES}
+    session = loads(files["session.json"], at["session.json"])
+    state = loads(files["state.json"], at["state.json"])
+    spec = loads(files["records.json"], at["records.json"])
+    tensors = _tensors(files["state.safetensors"], at["state.safetensors"])
+    weights = _tensors(files["weights.safetensors"], at["weights.safetensors"])
+    units = _npz(files["units.npz"], at["units.npz"])
+    records = _npz(files["records.npz"], at["records.npz"])
+    _npz(files["history.npz"], at["history.npz"])  # checked, though resume does not need it
+
+    with _reading(at["session.json"], "unexpected structure"):
+        if session.get("schema_version") != SCHEMA_VERSION:
+            raise SnapshotError(f"{at['session.json']}: schema_version "
+                                f"{session.get('schema_version')!r} differs from the manifest")
+        where = at["session.json"]
+        config = decode_tree(session["config"], None, where)
+        scalars = decode_tree(session["trainer"], None, where)
+        trainer = {k: scalars[k] for k in TRAINER_SCALARS}
+        trainer["knobs"] = decode_tree(session["knobs"], None, where)
+        summary = decode_tree(session["summary"], None, where)
+        if not isinstance(config, dict) or not isinstance(summary, dict):
+            raise SnapshotError(f"{where}: config and summary must be JSON objects")
+    with _reading(at["state.json"], "unexpected structure"):
+        for name in ("optimizer", "method", "rng", "order"):
+            trainer[name] = decode_tree(state[name], tensors, at["state.json"])
+    trainer["model"] = weights
+    with _reading(at["units.npz"], "unexpected structure"):
+        n_layers = sum(1 for k in units if k.startswith("unit_ids."))
+        trainer["unit_ids"] = [units[f"unit_ids.{i}"] for i in range(n_layers)]
+        trainer["birth_step"] = [units[f"birth_step.{i}"] for i in range(n_layers)]
+        if [len(a) for a in trainer["unit_ids"]] != [len(a) for a in trainer["birth_step"]]:
+            raise SnapshotError(f"{at['units.npz']}: unit ids and birth steps differ in length")
+        unit_table = {k[len("table."):]: v for k, v in units.items() if k.startswith("table.")}
+    with _reading(at["records.json"], "unexpected structure"):
+        rows = {}
+        for entry in spec["kinds"]:
+            rows[str(entry["kind"])] = decode_records(entry, records, at["records.npz"])
+        tables = decode_records(spec["units"], records, at["records.npz"])
+        limits = {"max_rows": int(spec["limits"]["max_rows"]),
+                  "max_tables": int(spec["limits"]["max_tables"])}
+    return SnapshotData(config=config, trainer=trainer, history_rows=rows, history_tables=tables,
+                        history_limits=limits, unit_table=unit_table, summary=summary,
+                        schema_version=manifest["schema_version"],
+                        created=str(manifest.get("created", "")))
