@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data-option", action="append", metavar="KEY=VALUE",
                      help="data set option, e.g. limit=2000 (repeatable)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--export-model", metavar="DIR",
+                     help="write the trained network, switches folded away (ShrinkNets sec. "
+                          "3.6), as safetensors + torch.export program")
     defaults = Knobs()
     for name in knob_names():
         run.add_argument(f"--{name.replace('_', '-')}", dest=name, type=float,
@@ -120,6 +123,11 @@ def _run(args) -> int:
     summary = trainer.summary()
     if args.out:
         write_run(args.out, config, summary, history, trainer.knobs.values())
+    if args.export_model:
+        from explorer.model_export import export_model
+
+        export_model(trainer.model, args.export_model, trainer.X["test"])
+        print(f"folded model written to {args.export_model}")
     events = history.rows.get("event", [])
     born = sum(e["event"] == "born" for e in events)
     print(f"{config.method} on {config.dataset}: sizes {config.hidden} -> {summary['sizes']}, "

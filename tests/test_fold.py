@@ -89,3 +89,26 @@ def test_fold_refuses_what_it_cannot_fold():
         fold(DynamicMLP(4, [3], 2, post=lambda n: [CapNorm(n)]))
     with pytest.raises(ValueError, match="accepted: DynamicMLP, DynamicCNN"):
         fold(nn.Linear(3, 2))
+
+
+def test_cli_export_model_round_trip(tmp_path):
+    import json
+
+    from safetensors.torch import load_file
+
+    from explorer.cli import main
+    from explorer.data import load_dataset
+
+    out = tmp_path / "model"
+    rc = main(["run", "--method", "shrinknets", "--hidden", "12", "--steps", "20", "--quiet",
+               "--lam", "0.02", "--gamma", "1", "--export-model", str(out)])
+    assert rc == 0
+    program = torch.export.load(str(out / "model.pt2")).module()
+    layers = json.loads((out / "model.json").read_text())["layers"]
+    rebuilt = nn.Sequential(*[nn.Linear(e["in_features"], e["out_features"])
+                              if e["type"] == "Linear" else nn.ReLU() for e in layers])
+    rebuilt.load_state_dict(load_file(str(out / "model.safetensors")))
+    x = torch.as_tensor(load_dataset("digits", seed=0).X_test[:7], dtype=torch.float32)
+    with torch.no_grad():
+        assert torch.allclose(program(x), rebuilt(x), atol=1e-6)
+    assert not any(e["type"] == "Switch" for e in layers)
