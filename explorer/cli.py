@@ -71,6 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=int, default=50)
 
     sub.add_parser("list", help="list the sizing methods and data sets")
+
+    gs = sub.add_parser("groupsparsity",
+                        help="switches vs group lasso: loss/sparsity table (ShrinkNets fig. 1)")
+    gs.add_argument("--dataset", action="append", choices=["synthetic", "linnerud", "digits"],
+                    help="repeatable; default all three")
+    gs.add_argument("--points", type=int, default=10, help="lambdas per method (default 10)")
+    gs.add_argument("--lam2", type=float, default=1e-3,
+                    help="weight penalty of the switch relaxation (eq. 8), default 1e-3")
     return p
 
 
@@ -85,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
             return bench_main(device=args.device, repeats=args.repeats)
         if args.command == "list":
             return _list()
+        if args.command == "groupsparsity":
+            from explorer.group_sparsity import DATASETS, main as gs_main
+
+            return gs_main(args.dataset or DATASETS, args.points, args.lam2)
     except (ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
