@@ -12,8 +12,8 @@ from kernels.group_sparsity import (
     lambda_max,
     null_loss,
     sparsity,
-    switch_objective,
     sweep,
+    switch_objective,
 )
 from kernels.prox import group_shrink_
 
