@@ -285,3 +285,21 @@ def test_trainer_run_on_digits_shrinks_with_large_lambda(network):
     if network == "mlp":  # sec. 4.4: cost = input neurons (64 pixels + hidden) summed over steps
         steps = history.rows["step"]
         assert steps[-1]["cost"] == sum(64 + sum(s["sizes"]) for s in steps)
+
+
+def test_history_keeps_switch_records_per_unit():
+    from explorer.history import History
+
+    history = History(max_tables=4)
+    for step in range(6):
+        history.add({"kind": "switch", "step": step, "layer": np.array([0, 0, 1]),
+                     "unit_id": np.array([0, 1, 2]), "value": np.array([0.5, -1.0, 0.0],
+                                                                     dtype=np.float32),
+                     "input_neurons": 70})
+    cols = history.columns("switch")
+    assert len(history.rows["switch"]) <= 4
+    n = len(history.rows["switch"])
+    assert cols["unit_id"].tolist() == [0, 1, 2] * n
+    assert cols["step"].tolist() == np.repeat([r["step"] for r in history.rows["switch"]],
+                                              3).tolist()
+    assert cols["value"].dtype == np.float32 and cols["input_neurons"].tolist() == [70] * 3 * n
