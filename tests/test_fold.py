@@ -112,3 +112,24 @@ def test_cli_export_model_round_trip(tmp_path):
     with torch.no_grad():
         assert torch.allclose(program(x), rebuilt(x), atol=1e-6)
     assert not any(e["type"] == "Switch" for e in layers)
+
+
+def test_fold_cnn_without_hidden_fc_after_pruning():
+    from kernels import surgery
+
+    g = torch.Generator().manual_seed(5)
+    model = DynamicCNN((2, 6, 6), [3, 4], [], 5, post=lambda n: [Switch(n, g)], generator=g)
+    for _ in range(2):
+        model(torch.randn(8, 72, generator=g))
+    with torch.no_grad():
+        model.post[1][0].switch[2] = 0.0
+    surgery.prune(model, 1, [2])
+    with torch.no_grad():
+        model.post[0][0].switch[0] = 0.0  # dead but not collected: fold drops it
+    model.eval()
+    folded = fold(model)
+    x = torch.randn(9, 72, generator=g)
+    with torch.no_grad():
+        assert rel_err(folded(x), model(x)) < 1e-5
+    assert [m.out_channels for m in folded if isinstance(m, nn.Conv2d)] == [2, 3]
+    assert [m.in_features for m in folded if isinstance(m, nn.Linear)] == [3]  # 6 -> 3 -> 1
