@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data-option", action="append", metavar="KEY=VALUE",
                      help="data set option, e.g. limit=2000 (repeatable)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--export-model", metavar="DIR",
+                     help="write the trained network, switches folded away (ShrinkNets sec. "
+                          "3.6), as safetensors + torch.export program")
     defaults = Knobs()
     for name in knob_names():
         run.add_argument(f"--{name.replace('_', '-')}", dest=name, type=float,
@@ -86,6 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=int, default=50)
 
     sub.add_parser("list", help="list the sizing methods and data sets")
+
+    gs = sub.add_parser("groupsparsity",
+                        help="switches vs group lasso: loss/sparsity table (ShrinkNets fig. 1)")
+    gs.add_argument("--dataset", action="append", choices=["synthetic", "linnerud", "digits"],
+                    help="repeatable; default all three")
+    gs.add_argument("--points", type=int, default=10, help="lambdas per method (default 10)")
+    gs.add_argument("--lam2", type=float, default=1e-3,
+                    help="weight penalty of the switch relaxation (eq. 8), default 1e-3")
     return p
 
 
@@ -106,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
             return bench_main(device=args.device, repeats=args.repeats)
         if args.command == "list":
             return _list()
+        if args.command == "groupsparsity":
+            from explorer.group_sparsity import DATASETS, main as gs_main
+
+            return gs_main(args.dataset or DATASETS, args.points, args.lam2)
     except (ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -144,6 +159,11 @@ def _run(args) -> int:
     summary = trainer.summary()
     if args.out:
         save_snapshot(trainer, history, args.out, summary=summary)
+    if args.export_model:
+        from explorer.model_export import export_model
+
+        export_model(trainer.model, args.export_model, trainer.X["test"])
+        print(f"folded model written to {args.export_model}")
     _report(config, summary, history, args.out)
     return 0
 

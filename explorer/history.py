@@ -15,6 +15,9 @@ import numpy as np
 
 #: record kinds that are thinned when they grow long
 THINNED = {"step", "eval", "tradeoff"}
+#: record kinds that hold per-unit arrays (e.g. ShrinkNets "switch" records): kept like unit
+#: tables (thinned past ``max_tables``) and read in long format, one row per unit and step
+PER_UNIT = {"switch"}
 #: scalar columns of a step record that hold lists (one value per hidden layer)
 LIST_COLUMNS = {"sizes"}
 
@@ -38,7 +41,8 @@ class History:
                 return
             rows = self.rows[kind]
             rows.append(record)
-            if kind in THINNED and len(rows) > self.max_rows:
+            limit = self.max_tables if kind in PER_UNIT else self.max_rows
+            if (kind in THINNED or kind in PER_UNIT) and len(rows) > limit:
                 self.rows[kind] = _thin(rows)
 
     def extend(self, records) -> None:
@@ -57,6 +61,8 @@ class History:
             rows = list(self.rows.get(kind, ()))
         if not rows:
             return {}
+        if kind in PER_UNIT:
+            return _long_columns(rows)
         keys: list[str] = []
         for r in rows:
             keys += [k for k in r if k not in keys and k != "kind"]
@@ -103,6 +109,19 @@ class History:
 
     def __len__(self) -> int:
         return sum(len(v) for v in self.rows.values()) + len(self.tables)
+
+
+def _long_columns(rows: list[dict]) -> dict[str, np.ndarray]:
+    """Per-unit records in long format: array fields concatenated, scalars repeated per unit."""
+    out: dict[str, list[np.ndarray]] = {}
+    for r in rows:
+        n = max((len(v) for v in r.values() if isinstance(v, np.ndarray)), default=0)
+        for key, value in r.items():
+            if key == "kind":
+                continue
+            out.setdefault(key, []).append(
+                np.asarray(value) if isinstance(value, np.ndarray) else np.full(n, value))
+    return {k: np.concatenate(v) for k, v in out.items()}
 
 
 def _thin(rows: list) -> list:

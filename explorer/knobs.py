@@ -19,7 +19,9 @@ class Knobs(param.Parameterized):
     gamma = param.Number(
         0.5, bounds=(0.0, 1.0),
         doc="gamma: neuron-killing aggressiveness (ShrinkNets sec. 3.5.1). Higher gamma kills "
-            "units earlier, saving cost at some loss.")
+            "units earlier, saving cost at some loss; 0 turns killing off. Threshold: kill when "
+            "|switch| <= gamma * threshold; sign change / sign variance: fewer flips / a lower "
+            "sign variance in the window suffice as gamma rises.")
     lam2 = param.Number(
         0.0, bounds=(0.0, 1.0), softbounds=(0.0, 1e-2),
         doc="lambda_2: Lp weight penalty beside the switch penalty (ShrinkNets eq. 2, 9).")
