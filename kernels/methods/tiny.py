@@ -48,6 +48,7 @@ neurons: "added at random (TINY amplitude search)" and ``gain``, their linearise
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass
@@ -121,7 +122,7 @@ class Tiny(SizingMethod):
         self._buffered = 0
         self._batch: list[float] = []  # compound rule: the current size per layer
         self._last_growth: float | None = None
-        self._pending_updates: list[tuple[int, torch.Tensor]] = []
+        self._plan: list[tuple[int, torch.Tensor | None, TinyAddition | None]] = []
         self._pending_records: list[dict] = []
         self.growth_steps = 0
         #: cumulative wall-clock seconds of the growth work, for the time-share figures
@@ -172,36 +173,45 @@ class Tiny(SizingMethod):
         return torch.cat(xs)[:n], torch.cat(ys)[:n]
 
     def propose(self, ctx: StepContext) -> Proposal:
+        """Plan the growth step layer by layer, from the top hidden layer down, on a scratch
+        copy of the network: each layer's capture, eigen-solve and line search see the moves
+        already planned above it (the paper applies its method to one layer after the other,
+        appendix C). Planning every layer from one capture and applying all the independently
+        line-searched moves at once overshoots: on digits from [1, 1] the training loss went
+        from 2.26 to 3.65 across the first growth step."""
         if not self._buffer or not self._due(ctx):
             return Proposal()
         model, knobs = ctx.model, ctx.knobs
         cap = max(int(round(float(knobs.growth_rate))), 0)
         sizes = self.estimation_sizes(model)
-        t0 = time.perf_counter()
-        x, y = self._estimation_data(max(sizes))
-        acts = capture(model, x, y, F.cross_entropy)
-        capture_seconds = time.perf_counter() - t0
-        self.seconds["capture"] += capture_seconds
+        x_all, y_all = self._estimation_data(max(sizes))
+        work = copy.deepcopy(model)
         proposal = Proposal()
-        self._pending_updates, self._pending_records = [], []
-        for layer in range(model.n_hidden):
-            n = min(sizes[layer], len(y))
-            sliced = [type(a)(a.inputs[:n], a.pre[:n], a.v_goal[:n]) for a in acts]
-            plan = plan_layer(model, sliced, layer, y[:n], tau=float(knobs.tau),
+        self._plan, self._pending_records = [], []
+        for layer in reversed(range(model.n_hidden)):
+            n = min(sizes[layer], len(y_all))
+            x, y = x_all[:n], y_all[:n]
+            t0 = time.perf_counter()
+            acts = capture(work, x, y, F.cross_entropy)
+            capture_seconds = time.perf_counter() - t0
+            self.seconds["capture"] += capture_seconds
+            plan = plan_layer(work, acts, layer, y, tau=float(knobs.tau),
                               tau_mode=self.tau_mode, cap=cap, neurons=self.neurons,
                               route=self.route, use_best_update=self.best_update,
                               generator=ctx.generator)
             self.seconds["solve"] += plan.solution.seconds
             self.seconds["line_search"] += plan.line_search_seconds
-            if plan.update is not None:
-                self._pending_updates.append((layer + 1, plan.update))
+            _add_update(work, layer + 1, plan.update)
+            surgery.grow(work, layer, plan.fan_in, plan.fan_out, bias=plan.bias)
+            addition = None
             if plan.count:
                 key = "lambda_k" if self.neurons == "optimal" else "gain"
                 cause = ("added by eigen-solve" if self.neurons == "optimal"
                          else "added at random (TINY amplitude search)")
-                proposal.additions.append(TinyAddition(
-                    layer, plan.fan_in, plan.fan_out, cause, [{key: g} for g in plan.gains],
-                    bias=plan.bias))
+                addition = TinyAddition(layer, plan.fan_in, plan.fan_out, cause,
+                                        [{key: g} for g in plan.gains], bias=plan.bias)
+                proposal.additions.append(addition)
+            self._plan.append((layer, plan.update, addition))
             self._pending_records.append({
                 "kind": "spectrum", "step": int(ctx.step), "layer": layer,
                 "eigenvalues": plan.solution.eigenvalues.detach().cpu().double().numpy(),
@@ -222,38 +232,26 @@ class Tiny(SizingMethod):
         return proposal
 
     def apply(self, ctx: StepContext, proposal: Proposal) -> list[dict]:
-        """gamma_0 dW* first (shapes as planned), then the new units from the top layer down.
-
-        A lower layer's new units get fan-outs planned for the old width of the layer above;
-        the rows of units just added above are zero (at first order the two sets of neurons
-        do not interact), so the fan-out is padded with zeros to the current width.
-        """
+        """Replay the planned moves in the planned order (top layer down): gamma_0 dW* on
+        Linear l+1, then the new units of layer l, so every shape is the one planned.
+        A proposal not made by ``propose`` (no plan) goes through the base class."""
+        if not self._plan:
+            return super().apply(ctx, proposal)
         t0 = time.perf_counter()
         model = ctx.model
-        with torch.no_grad():
-            for j, update in self._pending_updates:
-                lin = model.linears[j]
-                cols = lin.in_features
-                lin.weight.add_(update[:, :cols].to(lin.weight.dtype))
-                if lin.bias is not None:
-                    lin.bias.add_(update[:, cols].to(lin.bias.dtype))
-        self._pending_updates = []
         events: list[dict] = []
         by_layer = {r["layer"]: r for r in self._pending_records}
-        for add in sorted(proposal.additions, key=lambda a: a.layer, reverse=True):
-            rows = model.linears[add.layer + 1].out_features
-            fan_out = add.fan_out
-            if fan_out is not None and fan_out.shape[0] < rows:
-                pad = torch.zeros(rows - fan_out.shape[0], fan_out.shape[1],
-                                  dtype=fan_out.dtype, device=fan_out.device)
-                fan_out = torch.cat([fan_out, pad])
-            ids = surgery.grow(model, add.layer, add.fan_in, fan_out, ctx.optimizer,
-                               step=ctx.step, bias=getattr(add, "bias", None))
-            details = add.details or [{}] * len(ids)
-            events += [unit_event(ctx.step, add.layer, int(i), "born", add.cause, d)
-                       for i, d in zip(ids, details, strict=True)]
-            if add.layer in by_layer:
-                by_layer[add.layer]["unit_ids"] = [int(i) for i in ids]
+        for layer, update, add in self._plan:
+            _add_update(model, layer + 1, update)
+            if add is None or add not in proposal.additions:
+                continue
+            ids = surgery.grow(model, layer, add.fan_in, add.fan_out, ctx.optimizer,
+                               step=ctx.step, bias=add.bias)
+            events += [unit_event(ctx.step, layer, int(i), "born", add.cause, d)
+                       for i, d in zip(ids, add.details, strict=True)]
+            if layer in by_layer:
+                by_layer[layer]["unit_ids"] = [int(i) for i in ids]
+        self._plan = []
         self.seconds["surgery"] += time.perf_counter() - t0
         return events
 
@@ -270,6 +268,17 @@ class Tiny(SizingMethod):
         self._batch = [float(b) for b in state.get("batch", [])]
         self.growth_steps = int(state.get("growth_steps", 0))
         self.seconds.update(state.get("seconds", {}))
+
+
+def _add_update(model, j: int, update: torch.Tensor | None) -> None:
+    """W_j += update[:, :-1], b_j += update[:, -1] (the gamma_0 dW* move of sec. 3.3)."""
+    if update is None:
+        return
+    lin = model.linears[j]
+    with torch.no_grad():
+        lin.weight.add_(update[:, :lin.in_features].to(lin.weight.dtype))
+        if lin.bias is not None:
+            lin.bias.add_(update[:, lin.in_features].to(lin.bias.dtype))
 
 
 __all__ = ["Tiny", "TinyAddition"]
