@@ -87,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="benchmarks (AdaRad vs Adam step, ...)")
     bench.add_argument("--device", default="auto")
     bench.add_argument("--repeats", type=int, default=50)
+    bench.add_argument("--tiny", action="store_true",
+                       help="TINY eigen-solve: Cholesky + SVD vs LOBPCG at widths 256-4096")
 
     sub.add_parser("list", help="list the sizing methods and data sets")
 
@@ -111,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
             from explorer.export import export_command
 
             return export_command(args)
+        if args.command == "bench" and args.tiny:
+            from explorer.bench_tiny import main as bench_tiny_main
+
+            return bench_tiny_main(device=args.device, repeats=min(args.repeats, 3))
         if args.command == "bench":
             from explorer.bench import main as bench_main
 

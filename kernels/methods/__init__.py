@@ -1,6 +1,6 @@
 """Sizing methods. Importing this package registers every method in ``METHODS``."""
 
-from kernels.methods import nonparametric, shrinknets, static  # noqa: F401  (registration)
+from kernels.methods import nonparametric, shrinknets, static, tiny  # noqa: F401  (registration)
 from kernels.methods.base import Addition, Proposal, Removal, SizingMethod, StepContext
 from kernels.methods.registry import METHODS, UnknownMethodError, get_method, register
 

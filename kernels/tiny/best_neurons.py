@@ -1,0 +1,177 @@
+"""Best neurons to add to a layer: the spectrum of S^{-1/2} N (TINY paper prop. 3.2, 3.3,
+appendix B.3-B.4).
+
+Given S = (1/n) B^T B (inputs of layer l, with the bias column) and N = (1/n) B^T V_proj
+(V_proj: the desired update of layer l+1's pre-activations that its own best update dW*
+cannot realise), the K neurons (alpha_k, omega_k) minimising
+(1/n) ||V_proj - sum_k (B alpha_k) omega_k^T||^2 come from the SVD
+S^{-1/2} N = sum_k lambda_k u_k v_k^T (Eckart-Young): alpha_k = S^{-T/2} u_k, omega_k = v_k,
+scaled so that omega_k alpha_k^T carries lambda_k. Each neuron lowers the bottleneck, and the
+loss at first order, by lambda_k^2 (prop. 3.2, (10)-(11)). Equivalently (prop. 3.3, B.4)
+the alpha_k are the top generalised eigenvectors of N N^T alpha = mu S alpha with
+mu_k = lambda_k^2 and N^T alpha_k = lambda_k v_k.
+
+Routes:
+
+- ``cholesky``: S = L L^T, SVD of L^{-1} N (prop. 3.2); every lambda_k (the whole spectrum).
+- ``psd``: S only semi-definite (dead inputs, collinear features; appendix B.3). B.3 builds a
+  square root from the SVD S = U Sigma U^T (the QR of sqrt(Sigma) U^T only rotates it,
+  leaving lambda_k and alpha_k unchanged), so this route uses F^+ = Sigma_r^{-1/2} U_r^T on
+  the numerically non-zero part of the spectrum: alpha_k lies in the span of the data.
+- ``lobpcg``: the top k of the generalised eigenproblem with ``torch.lobpcg`` (prop. 3.3),
+  no factorisation of S; for large layers (see ``LOBPCG_FROM``).
+
+Inputs that are exactly zero on the whole batch (blank pixels) give zero rows and columns in
+S; every route first drops them (their alpha entries are set to 0, which changes nothing on
+this batch).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+
+#: S sizes (layer width + 1) from which ``route="auto"`` uses LOBPCG for the top k instead of
+#: Cholesky + SVD. Measured with ``python -m explorer bench --tiny`` (2-core CPU, float64,
+#: d_out = width, k = 16): see explorer/bench_tiny.py; the numbers are in its module doc.
+LOBPCG_FROM = 10**9
+#: relative eigenvalue cut-off of S below which a direction counts as absent (psd route)
+PSD_RTOL = 1e-10
+ROUTES = ("auto", "cholesky", "psd", "lobpcg")
+
+
+@dataclass
+class BestNeurons:
+    """Solution of prop. 3.2/3.3 for one layer, sorted by decreasing lambda_k.
+
+    eigenvalues: lambda_k >= 0 (singular values of S^{-1/2} N); lambda_k^2 are the
+        generalised eigenvalues of N N^T alpha = mu S alpha and the first-order gains;
+    alpha: (d_in + 1) x R fan-ins, S-normalised (alpha_k^T S alpha_k = 1);
+    omega: d_out x R unit fan-outs v_k, N^T alpha_k = lambda_k v_k.
+    """
+
+    eigenvalues: torch.Tensor
+    alpha: torch.Tensor
+    omega: torch.Tensor
+    route: str
+    seconds: float
+
+    def scaled(self, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first ``count`` neurons with the product omega_k alpha_k^T = lambda_k v_k u_k^T
+        S^{-1/2} split evenly: fan-in sqrt(lambda_k) alpha_k, fan-out sqrt(lambda_k) v_k."""
+        root = self.eigenvalues[:count].clamp_min(0).sqrt()
+        return self.alpha[:, :count] * root, self.omega[:, :count] * root
+
+
+def _support(s: torch.Tensor) -> torch.Tensor:
+    """Indices of inputs that are not identically zero on the batch (diag(S) > 0)."""
+    d = torch.diagonal(s)
+    return torch.nonzero(d > d.abs().max().clamp_min(1e-300) * 1e-14).flatten()
+
+
+def _cholesky(s: torch.Tensor, n: torch.Tensor):
+    lower, info = torch.linalg.cholesky_ex(s)
+    if int(info) != 0:
+        return None
+    diag = torch.diagonal(lower)
+    if float((diag.max() / diag.min()) ** 2) > 1.0 / PSD_RTOL:  # too ill-conditioned
+        return None
+    m = torch.linalg.solve_triangular(lower, n, upper=False)
+    u, lam, vh = torch.linalg.svd(m, full_matrices=False)
+    alpha = torch.linalg.solve_triangular(lower.T, u, upper=True)
+    return lam, alpha, vh.T
+
+
+def _psd(s: torch.Tensor, n: torch.Tensor):
+    evals, evecs = torch.linalg.eigh(s)
+    keep = evals > evals.max().clamp_min(0) * PSD_RTOL
+    if not bool(keep.any()):
+        d = s.shape[0]
+        return (torch.zeros(0, dtype=s.dtype, device=s.device),
+                torch.zeros(d, 0, dtype=s.dtype, device=s.device),
+                torch.zeros(n.shape[1], 0, dtype=s.dtype, device=s.device))
+    root_inv = evecs[:, keep] / evals[keep].sqrt()  # U_r Sigma_r^{-1/2}
+    u, lam, vh = torch.linalg.svd(root_inv.T @ n, full_matrices=False)
+    return lam, root_inv @ u, vh.T
+
+
+def _lobpcg(s: torch.Tensor, n: torch.Tensor, k: int, generator: torch.Generator | None):
+    d = s.shape[0]
+    x0 = torch.randn(d, k, generator=generator, dtype=s.dtype).to(s.device)
+    a = n @ n.T
+    mu, alpha = torch.lobpcg(a, k=k, B=s, X=x0, largest=True, niter=200, tol=1e-9)
+    mu = mu.clamp_min(0)
+    order = torch.argsort(mu, descending=True)
+    mu, alpha = mu[order], alpha[:, order]
+    # B-normalise (lobpcg returns B-orthonormal vectors up to rounding) and check the solution
+    alpha = alpha / torch.sqrt(torch.einsum("ik,ij,jk->k", alpha, s, alpha)).clamp_min(1e-300)
+    resid = a @ alpha - (s @ alpha) * mu
+    scale = (a @ alpha).norm(dim=0) + (s @ alpha).norm(dim=0) * mu.max()
+    if not bool(torch.isfinite(resid).all()) or float((resid.norm(dim=0) / scale.clamp_min(
+            1e-300)).max()) > 1e-5:
+        return None
+    lam = mu.sqrt()
+    omega = (n.T @ alpha) / lam.clamp_min(1e-300)
+    return lam, alpha, omega
+
+
+def best_neurons(s: torch.Tensor, n: torch.Tensor, *, route: str = "auto", k: int | None = None,
+                 generator: torch.Generator | None = None) -> BestNeurons:
+    """Solve prop. 3.2/3.3 for S ((d+1) x (d+1)) and N ((d+1) x d_out), in float64.
+
+    ``k`` bounds how many neurons LOBPCG computes (it needs 3k <= size); the direct routes
+    return every lambda_k (min(rank S, d_out) of them). ``route="auto"``: LOBPCG from
+    ``LOBPCG_FROM`` on, else Cholesky, falling back to the semi-definite route when S is
+    singular or ill-conditioned (and to the direct routes when LOBPCG fails).
+    """
+    if route not in ROUTES:
+        raise ValueError(f"unknown route '{route}'; accepted: {', '.join(ROUTES)}")
+    if s.ndim != 2 or s.shape[0] != s.shape[1] or n.ndim != 2 or n.shape[0] != s.shape[0]:
+        raise ValueError(f"S must be square and N have as many rows: got S {tuple(s.shape)}, "
+                         f"N {tuple(n.shape)}")
+    t0 = time.perf_counter()
+    dtype, full = s.dtype, s.shape[0]
+    s64, n64 = s.double(), n.double()
+    idx = _support(s64)
+    s_r, n_r = s64[idx][:, idx], n64[idx]
+    size = s_r.shape[0]
+    result, used = None, route
+    want_lobpcg = route == "lobpcg" or (route == "auto" and size >= LOBPCG_FROM)
+    if want_lobpcg:
+        kk = min(int(k) if k else 16, n.shape[1], size // 3)
+        if kk >= 1:
+            try:
+                result = _lobpcg(s_r, n_r, kk, generator)
+            except (RuntimeError, ValueError, torch.linalg.LinAlgError):
+                result = None
+        used = "lobpcg"
+    if result is None and route in ("auto", "cholesky", "lobpcg"):
+        result, used = _cholesky(s_r, n_r), "cholesky"
+        if result is None and route == "cholesky":
+            raise torch.linalg.LinAlgError("S is not positive definite (or too ill-conditioned)"
+                                           " for the Cholesky route; use route='psd' or 'auto'")
+    if result is None:
+        result, used = _psd(s_r, n_r), "psd"
+    lam, alpha_r, omega = result
+    alpha = torch.zeros(full, alpha_r.shape[1], dtype=torch.float64, device=s.device)
+    alpha[idx] = alpha_r
+    if s.device.type == "cuda":
+        torch.cuda.synchronize(s.device)
+    return BestNeurons(lam.to(dtype), alpha.to(dtype), omega.to(dtype), used,
+                       time.perf_counter() - t0)
+
+
+def accepted_count(eigenvalues: torch.Tensor, tau: float, mode: str = "absolute",
+                   cap: int | None = None) -> int:
+    """How many neurons pass the threshold: lambda_k^2 > tau (``absolute``) or
+    lambda_k^2 > tau * lambda_1^2 (``relative``) (sec. 3.2, end), at most ``cap``."""
+    if mode not in ("absolute", "relative"):
+        raise ValueError(f"tau_mode must be 'absolute' or 'relative', got '{mode}'")
+    gains = eigenvalues.double() ** 2
+    if gains.numel() == 0:
+        return 0
+    limit = tau * float(gains.max()) if mode == "relative" else tau
+    count = int((gains > limit).sum())
+    return count if cap is None else min(count, max(int(cap), 0))

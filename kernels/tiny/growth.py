@@ -1,0 +1,145 @@
+"""One growth step of one hidden layer: best update, best (or random) neurons, amplitudes.
+
+For hidden layer l (the l-th Linear's outputs) the quantities of the TINY paper are, with
+acts = ``capture(...)``:
+
+- B_{l-1} = acts[l].inputs (inputs of Linear l, with the ones column);
+- B_l = acts[l+1].inputs and V_goal^{l+1} = acts[l+1].v_goal (sec. 2.3);
+- dW*_{l+1} = best update of Linear l+1 (prop. 3.1), V_proj = V_goal - B_l dW*^T;
+- bottleneck before = (1/n)||V_proj||^2 (def. 3.1 / n), after = (1/n)||V_proj - V(theta)||^2
+  with V(theta) = (B_{l-1} alpha) omega^T the linearised activity update of the added
+  neurons (prop. 3.2 (10): after = before - sum of the accepted lambda_k^2);
+- neurons from ``best_neurons`` on S = (1/n) B_{l-1}^T B_{l-1}, N = (1/n) B_{l-1}^T V_proj,
+  accepted while lambda_k^2 passes tau, at most ``cap``;
+- amplitudes (sec. 3.3): gamma_0* = argmin loss(W_{l+1} + gamma_0 dW*), then
+  gamma* = argmin loss with the neurons (sqrt(gamma) alpha_k, sqrt(gamma) omega_k) added (the
+  remark of sec. 3.3 with gamma_1 = gamma_2, so fan-in and fan-out keep equal lengths).
+
+``neurons="random"`` (appendix C.4): the same count of random fan-ins (S-normalised), the
+fan-outs that best use them (least squares on V_proj, i.e. the desired update projected on the
+random directions), the same line search.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F  # noqa: N812  (the torch convention)
+
+from kernels.tiny.best_neurons import BestNeurons, accepted_count, best_neurons
+from kernels.tiny.bottleneck import best_update, cross_moment, lack_of_expressivity, second_moment
+from kernels.tiny.capture import LayerActivity, forward_from
+from kernels.tiny.line_search import line_search
+from kernels.tiny.network import activation_of
+
+NEURONS = ("optimal", "random")
+
+
+@dataclass
+class LayerGrowth:
+    """The planned move of one layer (tensors in the model's dtype and device)."""
+
+    layer: int
+    update: torch.Tensor | None  # gamma_0* dW*_{l+1}: d_out x (d_in_{l+1} + 1), or None
+    fan_in: torch.Tensor  # k x d_in_l: new rows of Linear l's weight
+    bias: torch.Tensor | None  # k: their biases (None when the layer has no bias)
+    fan_out: torch.Tensor  # d_out_{l+1} x k: new columns of Linear l+1
+    solution: BestNeurons
+    count: int
+    gains: list[float]  # per new unit: lambda_k (optimal) or its linearised gain (random)
+    bottleneck_before: float
+    bottleneck_after: float
+    gamma0: float
+    gamma: float
+    loss_before: float
+    loss_after: float
+    line_search_seconds: float
+    batch: int
+
+
+def random_neurons(s: torch.Tensor, n: torch.Tensor, count: int,
+                   generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random fan-ins alpha (S-normalised) and least-squares fan-outs (appendix C.4).
+
+    Omega^T = (A^T S A)^+ A^T N minimises (1/n)||V_proj - (B A) Omega^T||^2 for fixed A; each
+    pair is then rescaled so that fan-in (S-norm) and fan-out have the same length.
+    """
+    s64, n64 = s.double(), n.double()
+    d = s.shape[0]
+    a = torch.randn(d, count, generator=generator, dtype=torch.float64).to(s.device)
+    a[torch.diagonal(s64) <= 0] = 0.0
+    a = a / torch.sqrt(torch.einsum("ik,ij,jk->k", a, s64, a)).clamp_min(1e-300)
+    omega = (torch.linalg.pinv(a.T @ s64 @ a, hermitian=True) @ (a.T @ n64)).T
+    length = omega.norm(dim=0).clamp_min(1e-300).sqrt()
+    return (a * length).to(s.dtype), (omega / length).to(s.dtype)
+
+
+def plan_layer(model, acts: list[LayerActivity], layer: int, y: torch.Tensor, *, tau: float,
+               tau_mode: str = "absolute", cap: int | None = None, neurons: str = "optimal",
+               route: str = "auto", use_best_update: bool = True,
+               generator: torch.Generator | None = None, loss_fn=F.cross_entropy,
+               line_search_kw: dict | None = None) -> LayerGrowth:
+    """Plan the growth of hidden layer ``layer`` from the captured activities ``acts``."""
+    if neurons not in NEURONS:
+        raise ValueError(f"neurons must be one of {', '.join(NEURONS)}, got '{neurons}'")
+    if not 0 <= layer < model.n_hidden:
+        raise IndexError(f"hidden layer {layer} does not exist (0..{model.n_hidden - 1})")
+    if len(model.post[layer]):
+        raise ValueError("TINY's linearisation assumes no unit-wise modules between a hidden "
+                         f"Linear and its activation; layer {layer} has {len(model.post[layer])}")
+    b_prev, b_l = acts[layer].inputs, acts[layer + 1].inputs
+    a_next, v_goal = acts[layer + 1].pre, acts[layer + 1].v_goal
+    dtype = a_next.dtype
+    dw = best_update(b_l, v_goal) if use_best_update else None
+    v_proj = v_goal - b_l @ dw.T if dw is not None else v_goal
+    before = lack_of_expressivity(b_prev, v_proj)
+    s, n = second_moment(b_prev.double()), cross_moment(b_prev.double(), v_proj.double())
+    sol = best_neurons(s, n, route=route, k=cap, generator=generator)
+    count = accepted_count(sol.eigenvalues, tau, tau_mode, cap)
+    if neurons == "optimal":
+        alpha, omega = sol.scaled(count)
+        gains = [float(v) for v in sol.eigenvalues[:count]]
+    else:
+        alpha, omega = random_neurons(s, n, count, generator)
+        v_k = (b_prev.double() @ alpha.double())  # n x k
+        gains = [float(((v_k[:, k:k + 1] @ omega[:, k:k + 1].double().T) * v_proj.double())
+                       .sum() / v_proj.shape[0]) for k in range(count)]
+    alpha, omega = alpha.to(dtype), omega.to(dtype)
+    pre_new = b_prev @ alpha  # n x k: linearised pre-activations of the new units
+    after = lack_of_expressivity(b_prev, v_proj, extra=pre_new @ omega.T)
+
+    t0 = time.perf_counter()
+    act = activation_of(model)
+    kw = line_search_kw or {}
+    with torch.no_grad():
+        def loss_at(z: torch.Tensor) -> float:
+            value = float(loss_fn(forward_from(model, layer + 1, z), y))
+            return value if math.isfinite(value) else math.inf
+
+        base, gamma0 = a_next, 0.0
+        loss_before = loss_at(a_next)
+        if dw is not None:
+            move = b_l @ dw.T
+            res0 = line_search(lambda g: loss_at(a_next + g * move), **kw)
+            if res0.loss < res0.loss_at_zero:
+                gamma0, base = res0.gamma, a_next + res0.gamma * move
+        loss_after = loss_at(base)
+        gamma = 0.0
+        if count:
+            res = line_search(lambda g: loss_at(
+                base + math.sqrt(g) * act(math.sqrt(g) * pre_new) @ omega.T), **kw)
+            gamma, loss_after = res.gamma, res.loss
+    ls_seconds = time.perf_counter() - t0
+
+    root = math.sqrt(gamma)
+    lin = model.linears[layer]
+    rows = (alpha * root).T.contiguous()
+    fan_in, bias = (rows[:, :-1].contiguous(), rows[:, -1].contiguous()) \
+        if lin.bias is not None else (rows, None)
+    update = gamma0 * dw if dw is not None and gamma0 > 0 else None
+    return LayerGrowth(layer, update, fan_in, bias, (omega * root).contiguous(), sol, count,
+                       gains, before, after, gamma0, gamma, loss_before, loss_after,
+                       ls_seconds, int(b_prev.shape[0]))

@@ -1,0 +1,113 @@
+"""The 'tiny' sizing method in the trainer and the CLI: growth schedule, spectrum records,
+unit events and ids, options."""
+
+import numpy as np
+import pytest
+import torch
+
+from explorer.cli import main
+from explorer.config import RunConfig
+from explorer.history import History
+from explorer.trainer import Trainer
+from kernels.methods import get_method
+
+SPECTRUM_FIELDS = {"kind", "step", "layer", "eigenvalues", "accepted", "tau", "tau_mode",
+                   "bottleneck_before", "bottleneck_after", "unit_ids", "solve_seconds",
+                   "route", "line_search_seconds", "capture_seconds", "gamma0", "gamma",
+                   "loss_before", "loss_after", "batch", "neurons"}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def run(steps=41, hidden=(1, 1), options=None, **knobs):
+    knobs = {"growth_every": 20, "growth_rate": 4, "tau": 1e-6, "lr": 3e-3, **knobs}
+    config = RunConfig(method="tiny", dataset="digits", hidden=list(hidden), steps=steps,
+                       batch_size=64, eval_every=1000, method_options=options or {},
+                       knobs=knobs)
+    history = History()
+    trainer = Trainer(config, sink=history.add)
+    trainer.run()
+    return trainer, history.rows
+
+
+def test_grows_from_one_unit_per_layer_with_spectrum_records_and_events():
+    trainer, rows = run()
+    spectra, events = rows["spectrum"], rows["event"]
+    assert len(spectra) == 4  # 2 growth steps x 2 hidden layers
+    assert trainer.model.hidden_sizes[0] > 1 and trainer.model.hidden_sizes[1] > 1
+    born = {}
+    for e in events:
+        assert e["event"] == "born" and e["cause"] == "added by eigen-solve"
+        born.setdefault((e["step"], e["layer"]), []).append(e)
+    for rec in spectra:
+        assert set(rec) >= SPECTRUM_FIELDS
+        lam = rec["eigenvalues"]
+        assert isinstance(lam, np.ndarray) and np.all(np.diff(lam) <= 1e-12)
+        assert 0 <= rec["accepted"] <= 4 and rec["route"] in ("cholesky", "psd", "lobpcg")
+        assert rec["bottleneck_after"] <= rec["bottleneck_before"] + 1e-9
+        assert rec["bottleneck_after"] == pytest.approx(
+            rec["bottleneck_before"] - float((lam[:rec["accepted"]] ** 2).sum()),
+            rel=1e-4, abs=1e-6)
+        assert rec["loss_after"] <= rec["loss_before"]
+        mine = born.get((rec["step"], rec["layer"]), [])
+        assert rec["unit_ids"] == [e["unit_id"] for e in mine]
+        assert [e["lambda_k"] for e in mine] == pytest.approx(lam[:rec["accepted"]].tolist(),
+                                                               rel=1e-5)
+    # every live unit id is unique and the born ones are in the network
+    live = np.concatenate(trainer.model.unit_ids)
+    assert len(set(live.tolist())) == len(live)
+    assert {e["unit_id"] for e in events} <= set(live.tolist())
+    steps = rows["step"]
+    assert steps[-1]["sizes"] == trainer.model.hidden_sizes
+
+
+def test_threshold_and_growth_rate_limit_the_additions():
+    _, rows = run(steps=21, tau=1.0, options={"tau_mode": "relative"})
+    assert all(r["accepted"] == 0 for r in rows["spectrum"]) and "event" not in rows
+    trainer, rows = run(steps=21, growth_rate=1.4, tau=0.0)
+    assert trainer.model.hidden_sizes == [2, 2]
+    _, rows = run(steps=21, tau=0.5, growth_rate=64, options={"tau_mode": "relative"})
+    for r in rows["spectrum"]:
+        assert r["accepted"] == int((r["eigenvalues"] ** 2 > 0.5 * r["eigenvalues"][0] ** 2)
+                                    .sum())
+
+
+def test_random_neurons_and_the_seconds_schedule():
+    trainer, rows = run(steps=4, growth_every=1000,
+                        options={"neurons": "random", "growth_seconds": 1e-9})
+    assert len(rows["spectrum"]) == 2 * 3  # steps 1, 2, 3 (the clock starts at step 0)
+    assert all(e["cause"] == "added at random (TINY amplitude search)" and "gain" in e
+               for e in rows["event"])
+    assert sum(trainer.model.hidden_sizes) > 2
+
+
+def test_compound_batch_rule_and_method_state_round_trip():
+    trainer, rows = run(steps=41, options={"batch_rule": "compound", "estimation_batch": 50})
+    b = [r["batch"] for r in rows["spectrum"] if r["layer"] == 0]
+    assert b[1] > b[0]
+    state = trainer.method.state_dict()
+    other = get_method("tiny")()
+    other.load_state_dict(state)
+    assert other.state_dict() == state
+
+
+def test_bad_options_are_named():
+    cls = get_method("tiny")
+    with pytest.raises(ValueError, match="neurons must be one of optimal, random"):
+        cls(neurons="best")
+    with pytest.raises(ValueError, match="tau_mode must be absolute or relative"):
+        cls(tau_mode="log")
+
+
+def test_cli_runs_tiny(capsys):
+    assert main(["run", "--method", "tiny", "--dataset", "digits", "--hidden", "1,1",
+                 "--steps", "21", "--growth-every", "10", "--growth-rate", "3", "--tau",
+                 "1e-6", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "tiny on digits: sizes [1, 1] ->" in out
