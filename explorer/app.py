@@ -445,7 +445,7 @@ class ExplorerApp(pn.viewable.Viewer):
         return [
             self.method_select, pn.pane.Markdown(self._method_doc, margin=(0, 10)),
             self.dataset_select, self.upload, self.hidden_input,
-            pn.Row(self.seed_input, self.device_select), self.steps_input,
+            self.seed_input, self.device_select, self.steps_input,
             pn.Row(b["start"], b["pause"], b["resume"]),
             pn.Row(b["step"], b["stop"], b["reset"]),
             pn.pane.Markdown("### knobs (act on the next step)"),
@@ -483,7 +483,8 @@ class ExplorerApp(pn.viewable.Viewer):
     def template(self) -> pn.template.BaseTemplate:
         tmpl = pn.template.FastListTemplate(
             title="Sizing Explorer", sidebar=self.sidebar(), main=self.main(),
-            sidebar_width=340, accent="#1f77b4", theme_toggle=False)
+            sidebar_width=340, accent="#1f77b4", theme_toggle=False,
+            font_url="")  # no web font: the page works offline
         self._start_session()
         return tmpl
 

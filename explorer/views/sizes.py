@@ -30,6 +30,8 @@ class SizesView(View):
         self.fig.add_tools(HoverTool(renderers=[marks], tooltips=[
             ("unit", "@unit_id"), ("layer", "@layer"), ("step", "@step"), ("", "@event"),
             ("cause", "@cause")]))
+        for item in self.fig.legend.items:
+            item.visible = False
         self.fig.legend.location = "top_left"
         self.fig.legend.click_policy = "hide"
         self.fig.xaxis.axis_label = "step"
@@ -43,13 +45,17 @@ class SizesView(View):
     def reset(self):
         super().reset()
         self._sizes_at, self._last_sizes = {}, []
+        for line, item in zip(self.lines, self.fig.legend.items, strict=True):
+            line.visible = item.visible = False
 
     def update(self, records_by_kind):
         steps = records_by_kind.get("step", ())
         if steps:
             n = max(len(r["sizes"]) for r in steps)
             for i in range(min(n, MAX_LAYERS)):
-                self.lines[i].visible = True
+                if not self.lines[i].visible:
+                    self.lines[i].visible = True
+                    self.fig.legend.items[i].visible = True
             new = {"step": [r["step"] for r in steps]}
             for i in range(MAX_LAYERS):
                 new[f"size_{i}"] = [r["sizes"][i] if i < len(r["sizes"]) else float("nan")

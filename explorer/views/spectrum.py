@@ -21,7 +21,7 @@ from explorer.views.palette import ACCEPTED_COLOR, REJECTED_COLOR, layer_color
 
 POINT_COLUMNS = ("step", "x", "layer", "rank", "eigenvalue", "shown", "accepted", "color",
                  "unit_id", "born")
-SUMMARY_COLUMNS = ("step", "layer", "mean_sq", "max", "color", "tau", "accepted_count",
+SUMMARY_COLUMNS = ("step", "x", "layer", "mean_sq", "max", "color", "tau", "accepted_count",
                    "bottleneck_before", "bottleneck_after", "route", "solve_seconds")
 #: log axes cannot show 0 or negative eigenvalues: they are drawn at this floor
 FLOOR = 1e-12
@@ -104,6 +104,7 @@ class SpectrumView(View):
                 pts["unit_id"].append(int(uid))
                 pts["born"].append(str(uid) if uid >= 0 else "-")
             summ["step"].append(step)
+            summ["x"].append(x)
             summ["layer"].append(layer)
             summ["mean_sq"].append(max(float(np.mean(eig ** 2)) if n else FLOOR, FLOOR))
             summ["max"].append(max(float(eig.max()) if n else FLOOR, FLOOR))
