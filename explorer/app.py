@@ -152,23 +152,23 @@ class ExplorerApp(pn.viewable.Viewer):
     # -- controls -------------------------------------------------------------------------
     def _build_controls(self) -> None:
         w = pn.widgets
-        self.method_select = w.Select.from_param(self.param.method, name="sizing method")
-        self.dataset_select = w.Select.from_param(self.param.dataset, name="data set")
+        self.method_select = w.Select.from_param(self.param.method, label="sizing method")
+        self.dataset_select = w.Select.from_param(self.param.dataset, label="data set")
         self.upload = w.FileInput(accept=".npz,.csv", visible=False,
                                   description="X and y arrays (.npz) or a CSV whose last "
                                               "column is the label")
         self.upload.param.watch(self._on_upload, "value")
-        self.hidden_input = w.TextInput.from_param(self.param.hidden, name="hidden sizes")
+        self.hidden_input = w.TextInput.from_param(self.param.hidden, label="hidden sizes")
         self.seed_input = w.IntInput.from_param(self.param.seed)
         self.device_select = w.Select.from_param(self.param.device)
-        self.steps_input = w.IntInput.from_param(self.param.max_steps, name="steps")
+        self.steps_input = w.IntInput.from_param(self.param.max_steps, label="steps")
         self.buttons = {
-            "start": w.Button(name="start", button_type="primary"),
-            "pause": w.Button(name="pause"),
-            "resume": w.Button(name="resume"),
-            "step": w.Button(name="step once"),
-            "stop": w.Button(name="stop", button_type="warning"),
-            "reset": w.Button(name="reset"),
+            "start": w.Button(label="start", button_type="primary"),
+            "pause": w.Button(label="pause"),
+            "resume": w.Button(label="resume"),
+            "step": w.Button(label="step once"),
+            "stop": w.Button(label="stop", button_type="warning"),
+            "reset": w.Button(label="reset"),
         }
         for name, button in self.buttons.items():
             button.on_click(lambda event, name=name: self._safe(getattr(self, name)))
@@ -186,8 +186,7 @@ class ExplorerApp(pn.viewable.Viewer):
                                             name="status_line")
         self.progress = pn.indicators.Progress(value=0, max=100, sizing_mode="stretch_width",
                                                height=12, bar_color="primary")
-        self.size_axis = w.RadioButtonGroup(options=["units", "params"], value="units",
-                                            button_type="light")
+        self.size_axis = w.RadioButtonGroup(options=["units", "params"], value="units")
         self.size_axis.param.watch(lambda e: self.tradeoff.set_size_axis(e.new), "value")
         self._refresh_status()
 
@@ -197,7 +196,7 @@ class ExplorerApp(pn.viewable.Viewer):
             lo, hi = LOG_KNOBS[name]
             shown = min(max(value, lo), hi) if value > 0 else lo
             widget = pn.widgets.FloatSlider(
-                name=f"{name} (log scale)", start=math.log10(lo), end=math.log10(hi),
+                label=f"{name} (log scale)", start=math.log10(lo), end=math.log10(hi),
                 step=0.05, value=math.log10(shown), sizing_mode="stretch_width",
                 format=CustomJSTickFormatter(code="return (10 ** tick).toExponential(1)"))
             widget.param.watch(lambda e, n=name: self._safe(self.set_knob, n, 10 ** e.new),
@@ -205,7 +204,7 @@ class ExplorerApp(pn.viewable.Viewer):
         else:
             lo, hi, step = LINEAR_KNOBS[name]
             cls = pn.widgets.IntSlider if isinstance(value, int) else pn.widgets.FloatSlider
-            widget = cls(name=name, start=lo, end=hi, step=step, value=min(max(value, lo), hi),
+            widget = cls(label=name, start=lo, end=hi, step=step, value=min(max(value, lo), hi),
                          sizing_mode="stretch_width")
             widget.param.watch(lambda e, n=name: self._safe(self.set_knob, n, e.new),
                                "value_throttled")
