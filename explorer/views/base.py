@@ -1,0 +1,67 @@
+"""What every view shares: increments in, Bokeh sources out.
+
+A view takes ``update(records_by_kind)`` with only the records that arrived since the last
+call and pushes only new rows to its ColumnDataSources (``stream``/``patch``), never a
+redraw (notes/panel-streaming.md, "Streaming rates"). ``records_by_kind`` maps a record kind
+("step", "eval", "units", ...) to the list of new records of that kind, oldest first.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import panel as pn
+import param
+from bokeh.models import DataRange1d
+
+#: points of a step line kept on screen; the full data stays in the History
+ROLLOVER = 2000
+
+
+def group_records(records) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = defaultdict(list)
+    for r in records:
+        out[r.get("kind", "")].append(r)
+    return dict(out)
+
+
+def history_records(history) -> dict[str, list[dict]]:
+    """All of a History as one increment (replaying a recorded run)."""
+    out = {kind: list(rows) for kind, rows in history.rows.items() if rows}
+    if history.tables:
+        out["units"] = list(history.tables)
+    return out
+
+
+def step_range() -> DataRange1d:
+    """The x range shared by every plot whose x axis is the training step."""
+    return DataRange1d(name="step_range", range_padding=0.02, only_visible=True)
+
+
+class View(pn.viewable.Viewer):
+    """Base of the plots: subclasses build figures and implement ``update`` and ``reset``."""
+
+    title = param.String(default="", doc="heading shown above the plot")
+
+    def update(self, records_by_kind: dict[str, list[dict]]) -> None:
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Empty every source (a new run starts)."""
+        for source in self.sources():
+            source.data = {k: [] for k in source.data}
+            source.selected.indices = []
+
+    def sources(self) -> list:
+        return []
+
+    def _pane(self, *figures) -> pn.viewable.Viewable:
+        panes = [pn.pane.Bokeh(f, sizing_mode="stretch_width") for f in figures]
+        return pn.Column(*panes, sizing_mode="stretch_width") if len(panes) > 1 else panes[0]
+
+
+def figure_defaults(**overrides) -> dict:
+    base = dict(height=260, sizing_mode="stretch_width", toolbar_location="above",
+                tools="pan,wheel_zoom,box_zoom,reset,save", output_backend="canvas")
+    base.update(overrides)
+    return base

@@ -1,0 +1,116 @@
+"""Unit lifetimes (Philipp & Carbonell 2017, fig. 3D): one bar per unit from its birth step
+to its death (or to now), survivors in their layer's colour, eliminated units grey; hover
+names the cause of birth and of death.
+
+New units are streamed, a death patches its row, and the survivors' right ends move with one
+column patch (a slice) per refresh.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from bokeh.models import ColumnDataSource, HoverTool
+from bokeh.plotting import figure
+
+from explorer.views.base import View, figure_defaults, step_range
+from explorer.views.palette import DIED_COLOR, layer_color
+from explorer.views.selection import UnitSelection
+
+COLUMNS = ("unit_id", "row", "layer", "birth", "end", "alive", "status", "born_cause",
+           "died_cause", "color")
+
+
+class LifetimeView(View):
+    def __init__(self, selection: UnitSelection | None = None, x_range=None, **params) -> None:
+        super().__init__(**params)
+        self.selection = selection if selection is not None else UnitSelection()
+        self.source = ColumnDataSource({k: [] for k in COLUMNS}, name="lifetimes")
+        x_range = x_range if x_range is not None else step_range()
+        self.fig = figure(title="unit lifetimes (grey: eliminated)", x_range=x_range,
+                          name="lifetimes_figure",
+                          **figure_defaults(height=320, tools="xpan,xwheel_zoom,box_select,"
+                                            "tap,reset,save"))
+        self.fig.hbar(y="row", left="birth", right="end", height=0.9, source=self.source,
+                      color="color", nonselection_alpha=0.15, selection_line_color="black")
+        self.fig.add_tools(HoverTool(tooltips=[
+            ("unit", "@unit_id"), ("layer", "@layer"), ("born", "@birth (@born_cause)"),
+            ("", "@status"), ("ended", "@end"), ("cause of death", "@died_cause")]))
+        self.fig.xaxis.axis_label = "step"
+        self.fig.yaxis.axis_label = "units in order of birth"
+        self.selection.attach(self.source)
+        self._row: dict[int, int] = {}
+        self._alive: list[bool] = []
+        self.now = 0
+
+    def sources(self):
+        return [self.source]
+
+    def reset(self):
+        super().reset()
+        self._row, self._alive, self.now = {}, [], 0
+
+    def _append(self, rows: list[dict]) -> None:
+        if not rows:
+            return
+        base = len(self._row)
+        for i, r in enumerate(rows):
+            self._row[r["unit_id"]] = base + i
+            self._alive.append(True)
+        self.source.stream({k: [r[k] for r in rows] for k in COLUMNS})
+
+    def update(self, records_by_kind):
+        new_rows: list[dict] = []
+        seen = set()
+
+        def add(uid, layer, birth, cause):
+            if uid in self._row or uid in seen:
+                return
+            seen.add(uid)
+            new_rows.append({"unit_id": uid, "row": len(self._row) + len(new_rows),
+                             "layer": layer, "birth": birth, "end": max(self.now, birth),
+                             "alive": True, "status": "alive", "born_cause": cause,
+                             "died_cause": "", "color": layer_color(layer)})
+
+        for step in records_by_kind.get("step", ()):
+            self.now = max(self.now, int(step["step"]))
+        tables = records_by_kind.get("units", ())
+        for t in tables:
+            self.now = max(self.now, int(t["step"]))
+        events = [e for e in records_by_kind.get("event", ()) if e.get("event") in
+                  ("born", "died")]
+        # units present from the start carry no birth event: the first table shows them
+        if tables:
+            t = tables[0]
+            for uid, layer, age in zip(t["unit_id"], t["layer"], t["age"], strict=True):
+                add(int(uid), int(layer), int(t["step"]) - int(age), "initial network")
+        for e in events:
+            if e["event"] == "born":
+                add(int(e["unit_id"]), int(e["layer"]), int(e["step"]), e.get("cause", ""))
+        for t in tables[1:]:
+            for uid, layer, age in zip(t["unit_id"], t["layer"], t["age"], strict=True):
+                add(int(uid), int(layer), int(t["step"]) - int(age), "")
+        self._append(new_rows)
+        deaths = [e for e in events if e["event"] == "died" and int(e["unit_id"]) in self._row]
+        if deaths:
+            patch = {"end": [], "alive": [], "status": [], "died_cause": [], "color": []}
+            for e in deaths:
+                i = self._row[int(e["unit_id"])]
+                self._alive[i] = False
+                patch["end"].append((i, int(e["step"])))
+                patch["alive"].append((i, False))
+                patch["status"].append((i, "eliminated"))
+                patch["died_cause"].append((i, e.get("cause", "")))
+                patch["color"].append((i, DIED_COLOR))
+            self.source.patch(patch)
+        n = len(self._alive)
+        if n:
+            alive = np.asarray(self._alive)
+            end = np.asarray(self.source.data["end"], dtype=float).copy()
+            if np.any(end[alive] != self.now):
+                end[alive] = self.now
+                self.source.patch({"end": [(slice(0, n), end)]})
+        if new_rows:
+            self.selection.apply(self.source)
+
+    def __panel__(self):
+        return self._pane(self.fig)

@@ -1,0 +1,73 @@
+"""Loss and accuracy, train and validation, over training steps; a vertical mark at each
+knob change (hover: which knob, old and new value)."""
+
+from __future__ import annotations
+
+import math
+
+from bokeh.models import ColumnDataSource, HoverTool
+from bokeh.plotting import figure
+
+from explorer.views.base import ROLLOVER, View, figure_defaults, step_range
+from explorer.views.palette import KNOB_COLOR, TRAIN_COLOR, VAL_COLOR
+
+
+class LossView(View):
+    def __init__(self, x_range=None, rollover: int = ROLLOVER, **params) -> None:
+        super().__init__(**params)
+        self.rollover = rollover
+        x_range = x_range if x_range is not None else step_range()
+        self.steps = ColumnDataSource({"step": [], "loss": [], "acc": []}, name="loss_steps")
+        self.evals = ColumnDataSource({"step": [], "val_loss": [], "val_acc": []},
+                                      name="loss_eval")
+        self.knob_marks = ColumnDataSource({"step": [], "knob": [], "old": [], "new": []},
+                                           name="knob_marks")
+        self.loss_fig = figure(title="loss", x_range=x_range, y_axis_type="log",
+                               name="loss_figure", **figure_defaults(height=240))
+        self.acc_fig = figure(title="accuracy", x_range=x_range, name="accuracy_figure",
+                              **figure_defaults(height=200))
+        for fig, train, val in ((self.loss_fig, "loss", "val_loss"),
+                                (self.acc_fig, "acc", "val_acc")):
+            marks = fig.vspan(x="step", source=self.knob_marks, line_color=KNOB_COLOR,
+                              line_width=2, line_alpha=0.7, line_dash="dashed")
+            fig.line("step", train, source=self.steps, color=TRAIN_COLOR, legend_label="train")
+            fig.line("step", val, source=self.evals, color=VAL_COLOR, line_width=2,
+                     legend_label="validation")
+            fig.scatter("step", val, source=self.evals, color=VAL_COLOR, size=4)
+            fig.add_tools(HoverTool(renderers=[marks], tooltips=[
+                ("step", "@step"), ("knob", "@knob"), ("old", "@old{0.[000000]}"),
+                ("new", "@new{0.[000000]}")]))
+            fig.legend.location = "top_right"
+            fig.legend.click_policy = "hide"
+            fig.xaxis.axis_label = "step"
+
+    def sources(self):
+        return [self.steps, self.evals, self.knob_marks]
+
+    def update(self, records_by_kind):
+        steps = records_by_kind.get("step", ())
+        if steps:
+            self.steps.stream({"step": [r["step"] for r in steps],
+                               "loss": [_positive(r["loss"]) for r in steps],
+                               "acc": [r["acc"] for r in steps]}, rollover=self.rollover)
+        evals = records_by_kind.get("eval", ())
+        if evals:
+            self.evals.stream({"step": [r["step"] for r in evals],
+                               "val_loss": [_positive(r["val_loss"]) for r in evals],
+                               "val_acc": [r["val_acc"] for r in evals]},
+                              rollover=self.rollover)
+        knobs = records_by_kind.get("knob", ())
+        if knobs:
+            self.knob_marks.stream({"step": [r["step"] for r in knobs],
+                                    "knob": [r["knob"] for r in knobs],
+                                    "old": [r["old"] for r in knobs],
+                                    "new": [r["new"] for r in knobs]}, rollover=self.rollover)
+
+    def __panel__(self):
+        return self._pane(self.loss_fig, self.acc_fig)
+
+
+def _positive(value: float) -> float:
+    """Log axes cannot show 0 or NaN: a NaN loss stays NaN (a gap), 0 becomes tiny."""
+    value = float(value)
+    return value if not math.isfinite(value) or value > 0 else 1e-12

@@ -1,0 +1,86 @@
+"""Hidden layer sizes over training steps, one line per layer; unit births (up triangles)
+and deaths (down triangles) as marks on the line of their layer."""
+
+from __future__ import annotations
+
+from bokeh.models import ColumnDataSource, HoverTool
+from bokeh.plotting import figure
+
+from explorer.views.base import ROLLOVER, View, figure_defaults, step_range
+from explorer.views.palette import BORN_COLOR, DIED_COLOR, MAX_LAYERS, layer_color
+
+
+class SizesView(View):
+    def __init__(self, x_range=None, rollover: int = ROLLOVER, **params) -> None:
+        super().__init__(**params)
+        self.rollover = rollover
+        x_range = x_range if x_range is not None else step_range()
+        self.steps = ColumnDataSource({"step": [], **{f"size_{i}": [] for i in range(MAX_LAYERS)}},
+                                      name="sizes_steps")
+        self.events = ColumnDataSource({k: [] for k in ("step", "y", "layer", "unit_id",
+                                                        "event", "cause", "color", "marker")},
+                                       name="sizes_events")
+        self.fig = figure(title="hidden layer sizes", x_range=x_range, name="sizes_figure",
+                          **figure_defaults(height=240))
+        self.lines = [self.fig.line("step", f"size_{i}", source=self.steps,
+                                    color=layer_color(i), line_width=2, visible=False,
+                                    legend_label=f"layer {i}") for i in range(MAX_LAYERS)]
+        marks = self.fig.scatter("step", "y", source=self.events, color="color",
+                                 marker="marker", size=7, alpha=0.8)
+        self.fig.add_tools(HoverTool(renderers=[marks], tooltips=[
+            ("unit", "@unit_id"), ("layer", "@layer"), ("step", "@step"), ("", "@event"),
+            ("cause", "@cause")]))
+        for item in self.fig.legend.items:
+            item.visible = False
+        self.fig.legend.location = "top_left"
+        self.fig.legend.click_policy = "hide"
+        self.fig.xaxis.axis_label = "step"
+        self.fig.yaxis.axis_label = "units"
+        self._sizes_at: dict[int, list[int]] = {}
+        self._last_sizes: list[int] = []
+
+    def sources(self):
+        return [self.steps, self.events]
+
+    def reset(self):
+        super().reset()
+        self._sizes_at, self._last_sizes = {}, []
+        for line, item in zip(self.lines, self.fig.legend.items, strict=True):
+            line.visible = item.visible = False
+
+    def update(self, records_by_kind):
+        steps = records_by_kind.get("step", ())
+        if steps:
+            n = max(len(r["sizes"]) for r in steps)
+            for i in range(min(n, MAX_LAYERS)):
+                if not self.lines[i].visible:
+                    self.lines[i].visible = True
+                    self.fig.legend.items[i].visible = True
+            new = {"step": [r["step"] for r in steps]}
+            for i in range(MAX_LAYERS):
+                new[f"size_{i}"] = [r["sizes"][i] if i < len(r["sizes"]) else float("nan")
+                                    for r in steps]
+            self.steps.stream(new, rollover=self.rollover)
+            # the step record of step s+1 holds the sizes after step s's surgery
+            self._sizes_at = {r["step"] - 1: r["sizes"] for r in steps}
+        events = [e for e in records_by_kind.get("event", ()) if e.get("event") in
+                  ("born", "died")]
+        if events:
+            ys = []
+            for e in events:
+                sizes = self._sizes_at.get(e["step"], self._last_sizes)
+                ys.append(sizes[e["layer"]] if e["layer"] < len(sizes) else 0)
+            self.events.stream({
+                "step": [e["step"] for e in events], "y": ys,
+                "layer": [e["layer"] for e in events],
+                "unit_id": [e["unit_id"] for e in events],
+                "event": [e["event"] for e in events],
+                "cause": [e.get("cause", "") for e in events],
+                "color": [BORN_COLOR if e["event"] == "born" else DIED_COLOR for e in events],
+                "marker": ["triangle" if e["event"] == "born" else "inverted_triangle"
+                           for e in events]}, rollover=self.rollover)
+        if steps:
+            self._last_sizes = list(steps[-1]["sizes"])
+
+    def __panel__(self):
+        return self._pane(self.fig)

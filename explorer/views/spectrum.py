@@ -1,0 +1,121 @@
+"""TINY (Verbockhaven et al. 2024): the eigenvalue spectrum of the proposed neurons at each
+growth step and layer. Each lambda_k of the generalized eigenproblem (sec. 3, Prop. 3.2) is a
+point at its growth step on a log axis, green when the neuron was accepted (added) and grey
+when rejected; the threshold tau of that step is a dash. Hover names the unit id born from an
+accepted lambda_k. A second plot follows mean lambda_k^2 (circles) and max lambda_k (squares)
+per layer over growth steps.
+
+Input records, kind "spectrum": step, layer, eigenvalues (sorted descending), accepted (a
+count of leading eigenvalues, or one bool per eigenvalue), tau, unit_ids (born, in rank
+order), and optionally bottleneck_before/after, route, solve_seconds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from bokeh.models import ColumnDataSource, HoverTool
+from bokeh.plotting import figure
+
+from explorer.views.base import ROLLOVER, View, figure_defaults, step_range
+from explorer.views.palette import ACCEPTED_COLOR, REJECTED_COLOR, layer_color
+
+POINT_COLUMNS = ("step", "x", "layer", "rank", "eigenvalue", "shown", "accepted", "color",
+                 "unit_id", "born")
+SUMMARY_COLUMNS = ("step", "x", "layer", "mean_sq", "max", "color", "tau", "accepted_count",
+                   "bottleneck_before", "bottleneck_after", "route", "solve_seconds")
+#: log axes cannot show 0 or negative eigenvalues: they are drawn at this floor
+FLOOR = 1e-12
+
+
+def accepted_mask(accepted, n: int) -> np.ndarray:
+    """``accepted`` as one bool per eigenvalue (a count means the leading ones)."""
+    if accepted is None:
+        return np.zeros(n, dtype=bool)
+    if np.ndim(accepted) == 0:
+        return np.arange(n) < int(accepted)
+    mask = np.asarray(accepted, dtype=bool)
+    if mask.shape != (n,):
+        raise ValueError(f"spectrum record: accepted has shape {mask.shape}, expected ({n},) "
+                         "or a count")
+    return mask
+
+
+class SpectrumView(View):
+    def __init__(self, x_range=None, **params) -> None:
+        super().__init__(**params)
+        x_range = x_range if x_range is not None else step_range()
+        self.points = ColumnDataSource({k: [] for k in POINT_COLUMNS}, name="spectrum_points")
+        self.summary = ColumnDataSource({k: [] for k in SUMMARY_COLUMNS},
+                                        name="spectrum_summary")
+        self.fig = figure(title="TINY: eigenvalues lambda_k of proposed neurons (green: added)",
+                          x_range=x_range, y_axis_type="log", name="spectrum_figure",
+                          **figure_defaults(height=280, tools="pan,wheel_zoom,box_select,tap,"
+                                            "reset,save"))
+        pts = self.fig.scatter("x", "shown", source=self.points, color="color", size=7,
+                               alpha=0.8, nonselection_alpha=0.15)
+        self.fig.scatter("x", "tau", source=self.summary, marker="dash", size=16,
+                         color="black", legend_label="tau")
+        self.fig.add_tools(HoverTool(renderers=[pts], tooltips=[
+            ("step", "@step"), ("layer", "@layer"), ("k", "@rank"),
+            ("lambda_k", "@eigenvalue{0.[0000]e}"), ("", "@accepted"),
+            ("born unit", "@born")]))
+        self.fig.xaxis.axis_label = "growth step (layers side by side)"
+        self.fig.yaxis.axis_label = "lambda_k"
+        self.fig.legend.location = "top_right"
+        self.summary_fig = figure(title="mean lambda_k^2 (circles), max lambda_k (squares)",
+                                  x_range=x_range, y_axis_type="log",
+                                  name="spectrum_summary_figure", **figure_defaults(height=220))
+        self.summary_fig.scatter("step", "mean_sq", source=self.summary, color="color", size=7)
+        marks = self.summary_fig.scatter("step", "max", source=self.summary, color="color",
+                                         marker="square", size=7)
+        self.summary_fig.add_tools(HoverTool(renderers=[marks], tooltips=[
+            ("step", "@step"), ("layer", "@layer"), ("added", "@accepted_count"),
+            ("bottleneck before", "@bottleneck_before{0.[0000]e}"),
+            ("bottleneck after", "@bottleneck_after{0.[0000]e}"), ("route", "@route"),
+            ("solve", "@solve_seconds{0.000} s")]))
+        self.summary_fig.xaxis.axis_label = "step"
+
+    def sources(self):
+        return [self.points, self.summary]
+
+    def update(self, records_by_kind):
+        recs = records_by_kind.get("spectrum", ())
+        if not recs:
+            return
+        pts = {k: [] for k in POINT_COLUMNS}
+        summ = {k: [] for k in SUMMARY_COLUMNS}
+        for r in recs:
+            eig = np.asarray(r["eigenvalues"], dtype=float).ravel()
+            n, layer, step = len(eig), int(r["layer"]), int(r["step"])
+            mask = accepted_mask(r.get("accepted"), n)
+            born = list(r.get("unit_ids", []) or [])
+            born_iter = iter(born)
+            x = step + 0.15 * layer  # layers side by side at one growth step
+            for k in range(n):
+                uid = next(born_iter, -1) if mask[k] else -1
+                pts["step"].append(step)
+                pts["x"].append(x)
+                pts["layer"].append(layer)
+                pts["rank"].append(k + 1)
+                pts["eigenvalue"].append(float(eig[k]))
+                pts["shown"].append(max(abs(float(eig[k])), FLOOR))
+                pts["accepted"].append("accepted" if mask[k] else "rejected")
+                pts["color"].append(ACCEPTED_COLOR if mask[k] else REJECTED_COLOR)
+                pts["unit_id"].append(int(uid))
+                pts["born"].append(str(uid) if uid >= 0 else "-")
+            summ["step"].append(step)
+            summ["x"].append(x)
+            summ["layer"].append(layer)
+            summ["mean_sq"].append(max(float(np.mean(eig ** 2)) if n else FLOOR, FLOOR))
+            summ["max"].append(max(float(eig.max()) if n else FLOOR, FLOOR))
+            summ["color"].append(layer_color(layer))
+            summ["tau"].append(max(float(r.get("tau", np.nan)), FLOOR))
+            summ["accepted_count"].append(int(mask.sum()))
+            for key in ("bottleneck_before", "bottleneck_after", "solve_seconds"):
+                summ[key].append(float(r.get(key, np.nan)))
+            summ["route"].append(str(r.get("route", "")))
+        self.points.stream(pts, rollover=20 * ROLLOVER)
+        self.summary.stream(summ, rollover=ROLLOVER)
+
+    def __panel__(self):
+        return self._pane(self.fig, self.summary_fig)

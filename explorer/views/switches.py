@@ -1,0 +1,85 @@
+"""ShrinkNets (Kamath et al. 2018): switch value of every unit over training steps, one
+point per unit per "switch" record, coloured by layer; killed units (sec. 3.5.1) are marked
+with a cross at their death step. Points are keyed by unit id, so selecting units elsewhere
+highlights their switch trajectories.
+
+Input records, kind "switch": step, layer, unit_id (array), value (array).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from bokeh.models import ColumnDataSource, HoverTool
+from bokeh.plotting import figure
+
+from explorer.views.base import ROLLOVER, View, figure_defaults, step_range
+from explorer.views.palette import layer_colors
+from explorer.views.selection import UnitSelection
+
+POINT_COLUMNS = ("step", "layer", "unit_id", "value", "color")
+KILLED_COLUMNS = ("step", "layer", "unit_id", "value", "cause")
+
+
+class SwitchView(View):
+    def __init__(self, selection: UnitSelection | None = None, x_range=None,
+                 rollover: int = 25 * ROLLOVER, **params) -> None:
+        super().__init__(**params)
+        self.selection = selection if selection is not None else UnitSelection()
+        self.rollover = rollover
+        x_range = x_range if x_range is not None else step_range()
+        self.points = ColumnDataSource({k: [] for k in POINT_COLUMNS}, name="switch_points")
+        self.killed = ColumnDataSource({k: [] for k in KILLED_COLUMNS}, name="switch_killed")
+        self.fig = figure(title="ShrinkNets: switch values (x: killed)", x_range=x_range,
+                          name="switch_figure",
+                          **figure_defaults(height=280, tools="pan,wheel_zoom,box_select,tap,"
+                                            "reset,save"))
+        self.fig.scatter("step", "value", source=self.points, color="color", size=3,
+                         alpha=0.6, nonselection_alpha=0.05, selection_line_color="black")
+        kills = self.fig.scatter("step", "value", source=self.killed, marker="x", size=10,
+                                 color="black", line_width=2)
+        self.fig.add_tools(HoverTool(renderers=[kills], tooltips=[
+            ("unit", "@unit_id"), ("layer", "@layer"), ("step", "@step"),
+            ("cause", "@cause")]))
+        self.fig.xaxis.axis_label = "step"
+        self.fig.yaxis.axis_label = "switch value"
+        self.selection.attach(self.points)
+        self._last_value: dict[int, float] = {}
+
+    def sources(self):
+        return [self.points, self.killed]
+
+    def reset(self):
+        super().reset()
+        self._last_value = {}
+
+    def update(self, records_by_kind):
+        recs = records_by_kind.get("switch", ())
+        if recs:
+            cols = {k: [] for k in POINT_COLUMNS}
+            for r in recs:
+                ids = np.asarray(r["unit_id"], dtype=np.int64).ravel()
+                values = np.asarray(r["value"], dtype=float).ravel()
+                if ids.shape != values.shape:
+                    raise ValueError(f"switch record at step {r.get('step')}: {len(ids)} unit "
+                                     f"ids but {len(values)} values")
+                n = len(ids)
+                cols["step"].append(np.full(n, int(r["step"])))
+                cols["layer"].append(np.full(n, int(r["layer"])))
+                cols["unit_id"].append(ids)
+                cols["value"].append(values)
+                cols["color"].append(np.asarray(layer_colors(np.full(n, int(r["layer"])))))
+                self._last_value.update(zip(ids.tolist(), values.tolist(), strict=True))
+            self.points.stream({k: np.concatenate(v) for k, v in cols.items()},
+                               rollover=self.rollover)
+            if self.selection.unit_ids:
+                self.selection.apply(self.points)
+        deaths = [e for e in records_by_kind.get("event", ()) if e.get("event") == "died"]
+        if deaths and self._last_value:
+            self.killed.stream({
+                "step": [e["step"] for e in deaths], "layer": [e["layer"] for e in deaths],
+                "unit_id": [e["unit_id"] for e in deaths],
+                "value": [self._last_value.get(int(e["unit_id"]), 0.0) for e in deaths],
+                "cause": [e.get("cause", "") for e in deaths]}, rollover=ROLLOVER)
+
+    def __panel__(self):
+        return self._pane(self.fig)

@@ -1,0 +1,221 @@
+"""The app's Python objects driven like the buttons and sliders do: knobs act on the next
+step, commands change state, errors end a run without killing the session."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from explorer.app import ExplorerApp, parse_hidden
+from explorer.config import RunConfig
+from explorer.history import History
+from explorer.runner import TrainerThread
+from explorer.trainer import Trainer
+from kernels.methods import METHODS
+from kernels.methods.static import Static
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Busy 2-core machine: one OpenMP thread per trainer (see explorer/runner.py)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def wait_until(app, condition, timeout=60.0):
+    """Drain like the periodic callback does until ``condition()`` holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        app.drain()
+        if condition():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out; state {app.status}, messages {app.messages}")
+
+
+@pytest.fixture
+def app():
+    a = ExplorerApp(RunConfig(hidden=[8, 8], eval_every=10, units_every=5,
+                              knobs={"growth_every": 5}))
+    yield a
+    a.close()
+    assert a.runner is None or not a.runner.alive
+
+
+def steps(app):
+    return app._last["step"]["step"] if app._last["step"] else 0
+
+
+def test_knob_change_acts_on_the_next_step(app):
+    app.step()  # a new run, paused after one step
+    wait_until(app, lambda: steps(app) == 1 and app.status == "paused")
+    app.set_knob("lam", 0.02)
+    app.step()
+    wait_until(app, lambda: steps(app) == 2)
+    knobs = app.history.rows["knob"]
+    assert [(k["knob"], k["step"], k["old"], k["new"]) for k in knobs] == [
+        ("lam", 1, pytest.approx(1e-3), pytest.approx(0.02))]
+    group = app.runner.trainer.optimizer.param_groups[0]
+    assert group["lam"] == pytest.approx(0.02)
+    # the plot marks it, with the old and new value for the hover
+    assert list(app.loss.knob_marks.data["knob"]) == ["lam"]
+
+
+def test_knob_change_mid_run_and_events(app):
+    app.start()
+    wait_until(app, lambda: steps(app) >= 12)
+    app.set_knob("growth_rate", 2.0)
+    wait_until(app, lambda: "knob" in app.history.rows and steps(app) >= 25)
+    app.pause()
+    wait_until(app, lambda: app.status == "paused")
+    knob = app.history.rows["knob"][0]
+    assert knob["knob"] == "growth_rate" and knob["new"] == 2.0
+    # growth steps after the change add two units per layer, before it one
+    born = [e for e in app.history.rows["event"] if e["event"] == "born"]
+    per_step = {}
+    for e in born:
+        per_step.setdefault(e["step"], []).append(e)
+    assert all(len(v) == 2 for s, v in per_step.items() if s < knob["step"])
+    assert any(len(v) == 4 for s, v in per_step.items() if s >= knob["step"])
+    assert len(app.lifetimes.source.data["unit_id"]) == 16 + len(born)
+
+
+def test_commands_pause_resume_step_stop_reset(app):
+    app.start()
+    wait_until(app, lambda: app.status == "running" and steps(app) > 3)
+    app.pause()
+    wait_until(app, lambda: app.status == "paused")
+    paused_at = app.runner.trainer.step_count
+    time.sleep(0.2)
+    app.drain()
+    assert app.runner.trainer.step_count == paused_at
+    app.step()
+    wait_until(app, lambda: steps(app) == paused_at + 1)
+    app.resume()
+    wait_until(app, lambda: steps(app) > paused_at + 3)
+    app.stop()
+    wait_until(app, lambda: app.status == "stopped")
+    n = len(app.loss.steps.data["step"])
+    assert n == len(app.history.rows["step"]) > 0
+    app.reset()
+    wait_until(app, lambda: app.status == "idle")
+    assert len(app.loss.steps.data["step"]) == 0 and app.runner.trainer is None
+    assert len(app.tradeoff.earlier.data["units"]) <= 1
+
+
+class NanMethod(Static):
+    """A method whose penalty turns every gradient into NaN: the next loss is NaN."""
+
+    name = "nan-test"
+
+    def regularize(self, model, knobs):
+        return sum(p.sum() for p in model.parameters()) * float("nan")
+
+
+class FailingMethod(Static):
+    name = "fail-test"
+
+    def after_step(self, ctx):
+        if ctx.step == 3:
+            raise RuntimeError("method exploded at step 3")
+
+
+@pytest.mark.parametrize("method,match", [(NanMethod, "loss became nan"),
+                                          (FailingMethod, "method exploded")])
+def test_error_ends_the_run_and_the_app_stays_usable(app, monkeypatch, method, match):
+    monkeypatch.setitem(METHODS, method.name, method)
+    app.param.method.objects = sorted(METHODS)
+    app.method = method.name
+    app.start()
+    wait_until(app, lambda: app.status == "error")
+    assert match in app.messages[-1]
+    assert app.alert.visible and match in app.alert.object
+    assert app.runner.alive  # the thread waits for the next command
+    recorded = len(app.history.rows["step"])
+    assert recorded >= 1
+    app.method = "static"
+    app.start()
+    wait_until(app, lambda: app.status == "running" and steps(app) > 2)
+    app.stop()
+
+
+def test_thread_dies_only_on_close():
+    runner = TrainerThread(RunConfig(method="static", hidden=[4], steps=3))
+    runner.start()
+    deadline = time.monotonic() + 60
+    states = []
+    while time.monotonic() < deadline and "finished" not in states:
+        states += [r["state"] for r in runner.drain() if r["kind"] == "state"]
+        time.sleep(0.02)
+    assert states == ["running", "finished"]
+    assert runner.alive and runner.trainer.step_count == 3
+    runner.close()
+    assert not runner.alive and runner.trainer is None
+    with pytest.raises(RuntimeError, match="closed"):
+        runner.start()
+    with pytest.raises(ValueError, match="unknown command"):
+        TrainerThread.send(runner, "jump")
+
+
+def test_bad_inputs_give_messages_and_keep_state(app, tmp_path):
+    app.set_knob("lam", 0.05)
+    app._safe(app.set_knob, "lam", 5.0)
+    assert "lam=5.0 is not accepted" in app.messages[-1] and app.knobs.lam == 0.05
+    app._safe(app.set_knob, "speed", 1.0)
+    assert "unknown knob 'speed'" in app.messages[-1]
+    app.hidden = "ten,10"
+    app._safe(app.start)
+    assert "hidden sizes must be integers" in app.messages[-1]
+    assert app.runner is None or app.runner.state == "idle"
+    # uploads: a good CSV is loaded, a broken file keeps the good one
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    rows = "\n".join(",".join(f"{v:.4f}" for v in x) + f",{int(x[0] > 0)}" for x in X)
+    app._safe(app.load_upload, rows.encode(), "blobs.csv")
+    good = app.upload_dataset
+    assert good is not None and good.n_classes == 2
+    app._safe(app.load_upload, b"not a zip", "broken.npz")
+    assert "broken.npz" in app.messages[-1] and app.upload_dataset is good
+    app._safe(app.load_upload, b"1,2", "table.xlsx")
+    assert "accepted files are .npz" in app.messages[-1]
+    app.hidden = "6"
+    app.dataset = "upload .npz/.csv"
+    app.step()
+    wait_until(app, lambda: steps(app) == 1)
+    assert app.config.dataset == good.name
+
+
+def test_parse_hidden():
+    assert parse_hidden("10, 20") == [10, 20] and parse_hidden("5x5") == [5, 5]
+    with pytest.raises(ValueError, match=">= 1"):
+        parse_hidden("0,3")
+
+
+def test_only_the_methods_knobs_are_shown(app):
+    app.method = "static"
+    shown = {n for n, row in app.knob_rows.items() if row.visible}
+    assert shown == set(METHODS["static"].knobs)
+    app.method = "nonparametric"
+    shown = {n for n, row in app.knob_rows.items() if row.visible}
+    assert shown == set(METHODS["nonparametric"].knobs)
+
+
+def test_from_history_shows_a_recorded_run_without_training():
+    history = History()
+    trainer = Trainer(RunConfig(hidden=[6, 6], eval_every=10, knobs={"growth_every": 5}),
+                      sink=history.add)
+    trainer.run(20)
+    app = ExplorerApp.from_history(history, trainer.config.to_dict())
+    assert app.status == "replay" and app.runner is None
+    assert len(app.loss.steps.data["step"]) == 20
+    assert len(app.units.source.data["unit_id"]) == sum(trainer.model.hidden_sizes)
+    born = [e for e in history.rows["event"] if e["event"] == "born"]
+    assert len(born) > 0
+    assert len(app.lifetimes.source.data["unit_id"]) == 12 + len(born)
+    app._safe(app.start)
+    assert "replays a recorded run" in app.messages[-1]

@@ -1,0 +1,251 @@
+"""The views fed recorded history: right columns and rows, increments only append, and the
+selection links plots by unit id."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from explorer.config import RunConfig
+from explorer.history import History
+from explorer.trainer import Trainer
+from explorer.views import (
+    FanHistoryView,
+    LifetimeView,
+    LossView,
+    SizesView,
+    SpectrumView,
+    SwitchView,
+    TradeoffView,
+    UnitScatterView,
+    UnitSelection,
+    group_records,
+    history_records,
+    step_range,
+)
+from explorer.views.palette import DIED_COLOR, layer_color
+
+
+@pytest.fixture(scope="module")
+def recorded():
+    """A real 60-step nonparametric run on digits: a unit is added to each layer every 10
+    steps; records in arrival order and the History they fill."""
+    records: list[dict] = []
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a busy 2-core machine: OpenMP spinning costs 10x
+    config = RunConfig(hidden=[10, 10], eval_every=20, units_every=10,
+                       knobs={"growth_every": 10, "lam": 1e-3})
+    trainer = Trainer(config, sink=records.append)
+    trainer.run(60)
+    torch.set_num_threads(threads)
+    history = History()
+    history.extend(records)
+    return records, history
+
+
+def test_loss_view_streams_only_new_rows(recorded):
+    records, _ = recorded
+    view = LossView()
+    half = next(i for i, r in enumerate(records) if r["kind"] == "step" and r["step"] == 30)
+    view.update(group_records(records[:half + 1]))
+    assert list(view.steps.data) == ["step", "loss", "acc"]
+    assert len(view.steps.data["step"]) == 30
+    first = list(view.steps.data["loss"])
+    view.update(group_records(records[half + 1:]))
+    steps = [r for r in records if r["kind"] == "step"]
+    assert len(view.steps.data["step"]) == 60
+    assert list(view.steps.data["loss"][:30]) == first  # old rows untouched
+    assert view.steps.data["step"][-1] == 60
+    np.testing.assert_allclose(view.steps.data["acc"], [r["acc"] for r in steps])
+    assert list(view.evals.data["step"]) == [20, 40, 60]
+
+
+def test_loss_view_marks_knob_changes():
+    view = LossView()
+    view.update({"knob": [{"kind": "knob", "step": 12, "knob": "lam", "old": 1e-3,
+                           "new": 1e-2}]})
+    assert dict(view.knob_marks.data) == {"step": [12], "knob": ["lam"], "old": [1e-3],
+                                          "new": [1e-2]}
+
+
+def test_rollover_bounds_rows_on_screen():
+    view = LossView(rollover=50)
+    for start in (0, 40, 80):
+        view.update({"step": [{"step": s, "loss": 1.0, "acc": 0.5} for s in
+                              range(start, start + 40)]})
+    assert len(view.steps.data["step"]) == 50
+    assert view.steps.data["step"][0] == 70
+
+
+def test_sizes_view_one_line_per_layer_and_event_marks(recorded):
+    records, _ = recorded
+    view = SizesView()
+    view.update(group_records(records))
+    assert [line.visible for line in view.lines[:3]] == [True, True, False]
+    sizes = [r["sizes"] for r in records if r["kind"] == "step"]
+    np.testing.assert_array_equal(view.steps.data["size_0"], [s[0] for s in sizes])
+    events = [r for r in records if r["kind"] == "event"]
+    assert len(view.events.data["unit_id"]) == len(events) == 10  # 5 growth steps x 2 layers
+    # a birth mark sits on its layer's line right after the growth step
+    row = view.events.data["unit_id"].index(events[0]["unit_id"])
+    step = events[0]["step"]
+    assert view.events.data["y"][row] == sizes[step][events[0]["layer"]]
+
+
+def test_unit_scatter_shows_latest_table_and_patches(recorded):
+    _, history = recorded
+    sel = UnitSelection()
+    view = UnitScatterView(sel)
+    view.update(history_records(history))
+    latest = history.latest_units()
+    data = view.source.data
+    assert set(data) == {"unit_id", "layer", "fan_in", "fan_out", "age", "size", "alpha",
+                         "color"}
+    np.testing.assert_array_equal(data["unit_id"], latest["unit_id"])
+    np.testing.assert_allclose(data["fan_in"], latest["fan_in"], rtol=1e-6)
+    assert data["color"][0] == layer_color(latest["layer"][0])
+    oldest = int(np.argmax(latest["age"]))
+    assert data["size"][oldest] == pytest.approx(12.0)
+    # same units, new lengths: a patch keeps the rows and the selection
+    sel.unit_ids = [int(latest["unit_id"][3])]
+    table = {**latest, "fan_in": latest["fan_in"] * 2, "step": latest["step"] + 1}
+    view.update({"units": [table]})
+    np.testing.assert_allclose(view.source.data["fan_in"], latest["fan_in"] * 2, rtol=1e-6)
+    assert view.source.selected.indices == [3]
+
+
+def test_unit_scatter_throttles():
+    view = UnitScatterView(min_interval=3600)
+    table = {"step": 1, "unit_id": np.arange(3), "layer": np.zeros(3, int),
+             "fan_in": np.ones(3), "fan_out": np.ones(3), "age": np.ones(3, int)}
+    view.update({"units": [table]})  # first table shows at once (nothing shown for an hour)
+    view._last = 0.0
+    view.min_interval = 3600
+    view.update({"units": [table]}, force=True)
+    assert len(view.source.data["unit_id"]) == 3
+
+
+def _lifetime_records():
+    table = {"kind": "units", "step": 0, "unit_id": np.arange(4), "layer": np.array([0, 0, 1, 1]),
+             "fan_in": np.ones(4), "fan_out": np.ones(4), "age": np.zeros(4, int)}
+    return [table,
+            {"kind": "event", "step": 5, "layer": 1, "unit_id": 4, "event": "born",
+             "cause": "added at random"},
+            {"kind": "event", "step": 7, "layer": 0, "unit_id": 1, "event": "died",
+             "cause": "shrunk to zero"},
+            {"kind": "step", "step": 10, "loss": 1.0, "acc": 0.5, "sizes": [1, 3]}]
+
+
+def test_lifetimes_birth_death_cause_and_survivor_ends():
+    view = LifetimeView()
+    view.update(group_records(_lifetime_records()))
+    d = view.source.data
+    assert list(d["unit_id"]) == [0, 1, 2, 3, 4]
+    assert list(d["birth"]) == [0, 0, 0, 0, 5]
+    assert list(d["end"]) == [10, 7, 10, 10, 10]
+    assert list(d["status"]) == ["alive", "eliminated", "alive", "alive", "alive"]
+    assert d["died_cause"][1] == "shrunk to zero"
+    assert d["born_cause"][4] == "added at random"
+    assert d["color"][1] == DIED_COLOR and d["color"][4] == layer_color(1)
+    # the next increment appends new units and moves only survivors' ends
+    view.update(group_records([
+        {"kind": "event", "step": 12, "layer": 0, "unit_id": 5, "event": "born",
+         "cause": "added at random"},
+        {"kind": "step", "step": 15, "loss": 1.0, "acc": 0.5, "sizes": [2, 3]}]))
+    assert list(view.source.data["end"]) == [15, 7, 15, 15, 15, 15]
+    assert len(view.source.data["unit_id"]) == 6
+
+
+def test_selection_links_plots_by_unit_id(recorded):
+    _, history = recorded
+    sel = UnitSelection()
+    scatter, lifetimes = UnitScatterView(sel), LifetimeView(sel)
+    fans = FanHistoryView(history, sel)
+    for view in (scatter, lifetimes, fans):
+        view.update(history_records(history))
+    ids = np.asarray(scatter.source.data["unit_id"])
+    scatter.source.selected.indices = [0, 12]  # a box select in the browser
+    chosen = sorted(int(u) for u in ids[[0, 12]])
+    assert sel.unit_ids == chosen
+    life_ids = np.asarray(lifetimes.source.data["unit_id"])
+    assert sorted(life_ids[lifetimes.source.selected.indices].tolist()) == chosen
+    # the fan history holds one fan-in and one fan-out line per selected unit, from every table
+    assert len(fans.source.data["xs"]) == 4
+    uid = chosen[1]
+    row = fans.source.data["unit_id"].index(uid)
+    cols = history.columns("units")
+    mask = cols["unit_id"] == uid
+    assert fans.source.data["xs"][row] == cols["step"][mask].tolist()
+    np.testing.assert_allclose(fans.source.data["ys"][row], cols["fan_in"][mask], rtol=1e-6)
+    # a tap in the lifetimes selects the same unit in the scatter
+    lifetimes.source.selected.indices = [int(np.flatnonzero(life_ids == uid)[0])]
+    assert sel.unit_ids == [uid]
+    assert ids[scatter.source.selected.indices].tolist() == [uid]
+    sel.clear()
+    assert scatter.source.selected.indices == [] and fans.source.data["xs"] == []
+
+
+def test_step_plots_share_one_x_range():
+    xr = step_range()
+    loss, sizes, life = LossView(x_range=xr), SizesView(x_range=xr), LifetimeView(x_range=xr)
+    assert loss.loss_fig.x_range is sizes.fig.x_range is life.fig.x_range is xr
+
+
+def test_tradeoff_path_and_earlier_runs(recorded):
+    records, _ = recorded
+    view = TradeoffView()
+    view.update(group_records(records))
+    rows = [r for r in records if r["kind"] == "tradeoff"]
+    assert list(view.run.data["units"]) == [r["units"] for r in rows]
+    view.reset()
+    assert len(view.run.data["units"]) == 0
+    assert list(view.earlier.data["val_loss"]) == [rows[-1]["val_loss"]]
+    view.set_size_axis("params")
+    assert view.path.glyph.x == "params"
+    with pytest.raises(ValueError, match="units' or 'params"):
+        view.set_size_axis("weights")
+
+
+def test_spectrum_view_accepted_born_ids_and_summary():
+    view = SpectrumView()
+    eig = np.array([3.0, 1.0, 0.1, 0.0])
+    view.update({"spectrum": [
+        {"kind": "spectrum", "step": 100, "layer": 1, "eigenvalues": eig, "accepted": 2,
+         "tau": 0.5, "bottleneck_before": 2.0, "bottleneck_after": 1.5, "unit_ids": [17, 18],
+         "route": "eig", "solve_seconds": 0.01}]})
+    d = view.points.data
+    assert list(d["born"]) == ["17", "18", "-", "-"]
+    assert list(d["accepted"]) == ["accepted", "accepted", "rejected", "rejected"]
+    assert d["shown"][3] > 0  # zero drawn at the log floor, the value kept for hover
+    assert d["eigenvalue"][3] == 0.0
+    s = view.summary.data
+    assert s["mean_sq"][0] == pytest.approx(np.mean(eig ** 2))
+    assert s["max"][0] == 3.0 and s["accepted_count"][0] == 2 and s["tau"][0] == 0.5
+    view.update({"spectrum": [{"kind": "spectrum", "step": 200, "layer": 0,
+                               "eigenvalues": [1.0, 0.5], "accepted": [False, True],
+                               "tau": 0.1, "unit_ids": [30]}]})
+    assert len(view.points.data["step"]) == 6
+    assert list(view.points.data["born"][4:]) == ["-", "30"]
+    with pytest.raises(ValueError, match="accepted has shape"):
+        view.update({"spectrum": [{"step": 1, "layer": 0, "eigenvalues": [1.0, 2.0],
+                                   "accepted": [True]}]})
+
+
+def test_switch_view_values_kills_and_selection():
+    sel = UnitSelection()
+    view = SwitchView(sel)
+    recs = [{"kind": "switch", "step": s, "layer": 0, "unit_id": np.array([0, 1, 2]),
+             "value": np.array([1.0, 0.5, 0.1]) / (s + 1)} for s in range(3)]
+    view.update({"switch": recs[:2]})
+    assert len(view.points.data["step"]) == 6
+    view.update({"switch": recs[2:], "event": [
+        {"kind": "event", "step": 3, "layer": 0, "unit_id": 2, "event": "died",
+         "cause": "killed (sign variance)"}]})
+    assert len(view.points.data["step"]) == 9
+    assert list(view.killed.data["unit_id"]) == [2]
+    assert view.killed.data["value"][0] == pytest.approx(0.1 / 3)
+    sel.unit_ids = [1]
+    assert list(np.asarray(view.points.data["unit_id"])[view.points.selected.indices]) == [1] * 3
+    with pytest.raises(ValueError, match="unit ids but"):
+        view.update({"switch": [{"step": 4, "layer": 0, "unit_id": [0, 1], "value": [1.0]}]})
