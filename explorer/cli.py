@@ -124,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list":
             return _list()
         if args.command == "groupsparsity":
-            from explorer.group_sparsity import DATASETS, main as gs_main
+            from explorer.group_sparsity import DATASETS
+            from explorer.group_sparsity import main as gs_main
 
             return gs_main(args.dataset or DATASETS, args.points, args.lam2)
     except (ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:

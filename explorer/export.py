@@ -8,6 +8,7 @@ Each export reads a History or a Trainer (a snapshot gives both through
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -373,7 +374,11 @@ def dashboard_html(history: History, title: str = "Sizing Explorer run") -> str:
     from bokeh.embed import file_html
     from bokeh.resources import INLINE
 
-    return file_html(dashboard(history, title), INLINE, title=title)
+    page = file_html(dashboard(history, title), INLINE, title=title)
+    # Importing Panel patches Bokeh's Resources to add an ES-module shim <script src=...>; the
+    # dashboard uses no Panel model and a file page cannot load that path, so drop such tags
+    # and keep the page self-contained (Bokeh's own JS is inlined above).
+    return re.sub(r'<script[^>]*\bsrc="[^"]*"[^>]*>\s*</script>\s*', "", page)
 
 
 def export_html(history: History, path: str | Path, title: str = "Sizing Explorer run") -> Path:
