@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--export-model", metavar="DIR",
                      help="write the trained network, switches folded away (ShrinkNets sec. "
-                          "3.6), as safetensors + torch.export program")
+                          "3.6), as safetensors + TorchScript, checked equal to the trained one")
     defaults = Knobs()
     for name in knob_names():
         run.add_argument(f"--{name.replace('_', '-')}", dest=name, type=float,
@@ -167,10 +167,11 @@ def _run(args) -> int:
     if args.out:
         save_snapshot(trainer, history, args.out, summary=summary)
     if args.export_model:
-        from explorer.model_export import export_model
+        from explorer.export import export_model
 
-        export_model(trainer.model, args.export_model, trainer.X["test"])
-        print(f"folded model written to {args.export_model}")
+        report = export_model(trainer, args.export_model)
+        print(f"plain model written to {args.export_model} (max relative diff "
+              f"{report['check']['max_relative_diff']:.2g} on the test split)")
     _report(config, summary, history, args.out)
     return 0
 

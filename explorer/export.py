@@ -185,6 +185,25 @@ def max_relative_diff(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).abs().max()) / scale
 
 
+def describe(module: nn.Sequential) -> list[dict]:
+    """A plain network's layers as dicts (type and sizes), so ``model.safetensors`` can be
+    loaded into a rebuilt Sequential without running code from the file."""
+    out = []
+    for m in module:
+        entry: dict = {"type": type(m).__name__}
+        if isinstance(m, nn.Linear):
+            entry.update(in_features=m.in_features, out_features=m.out_features)
+        elif isinstance(m, nn.Conv2d):
+            entry.update(in_channels=m.in_channels, out_channels=m.out_channels,
+                         kernel_size=list(m.kernel_size), padding=list(m.padding))
+        elif isinstance(m, nn.BatchNorm2d):
+            entry.update(num_features=m.num_features, eps=m.eps)
+        elif isinstance(m, nn.Unflatten):
+            entry.update(unflattened_size=list(m.unflattened_size))
+        out.append(entry)
+    return out
+
+
 @torch.no_grad()
 def export_model(trainer, out_dir: str | Path, tolerance: float = 1e-5) -> dict:
     """Save the final network as ``model.safetensors`` (weights), ``model.pt`` (TorchScript,
@@ -226,6 +245,7 @@ def export_model(trainer, out_dir: str | Path, tolerance: float = 1e-5) -> dict:
     report = {
         "format": "torch.nn.Sequential of Linear/ReLU; model.safetensors holds its state_dict",
         "in_features": int(x.shape[1]),
+        "layers": describe(plain),
         "sizes_trained": list(getattr(model, "hidden_sizes", [])),
         **info,
         "check": {"split": "test", "n": int(len(x)), "max_relative_diff": diff,

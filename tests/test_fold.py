@@ -103,7 +103,7 @@ def test_cli_export_model_round_trip(tmp_path):
     rc = main(["run", "--method", "shrinknets", "--hidden", "12", "--steps", "20", "--quiet",
                "--lam", "0.02", "--gamma", "1", "--export-model", str(out)])
     assert rc == 0
-    program = torch.export.load(str(out / "model.pt2")).module()
+    program = torch.jit.load(str(out / "model.pt"))
     layers = json.loads((out / "model.json").read_text())["layers"]
     rebuilt = nn.Sequential(*[nn.Linear(e["in_features"], e["out_features"])
                               if e["type"] == "Linear" else nn.ReLU() for e in layers])
