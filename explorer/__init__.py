@@ -1,0 +1,13 @@
+"""Sizing Explorer: watch neural networks choose their own size while they train.
+
+``explorer.Explorer`` (the notebook entry point) is imported lazily, so the CLI and the
+headless trainer do not pay for Panel's import.
+"""
+
+
+def __getattr__(name: str):
+    if name == "Explorer":
+        from explorer.notebook import Explorer
+
+        return Explorer
+    raise AttributeError(f"module 'explorer' has no attribute '{name}'")

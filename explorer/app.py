@@ -438,6 +438,55 @@ class ExplorerApp(pn.viewable.Viewer):
         self.notify(f"loaded {filename}: {len(self.upload_dataset.y_train)} training samples",
                     level="info")
 
+    # -- snapshots ------------------------------------------------------------------------
+    def capture_snapshot(self, timeout: float = 60.0):
+        """Snapshot data of the current run, taken between two steps on the trainer thread."""
+        if self.runner is None or self.runner.trainer is None:
+            raise RuntimeError("nothing to save yet: start a run first")
+        self.drain()
+        return self.runner.capture(self.history).result(timeout)
+
+    def save_snapshot(self, path, timeout: float = 60.0, writer=None):
+        """Write a snapshot (``.zip`` or folder) of the run; training goes on meanwhile."""
+        from explorer.snapshot import write
+
+        return (writer or write)(self.capture_snapshot(timeout), path)
+
+    def snapshot_bytes(self) -> bytes:
+        """The run's snapshot as the bytes of a ``.zip`` (the page's download button)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = self.save_snapshot(Path(tmp) / "snapshot.zip")
+            return Path(path).read_bytes()
+
+    @classmethod
+    def open_snapshot(cls, path, resume: bool = False, **params) -> ExplorerApp:
+        """An app showing a snapshot's recorded run; with ``resume`` its trainer is restored
+        (paused) so ``resume()`` trains on from where the snapshot was taken."""
+        from explorer.snapshot import load_snapshot, restore
+
+        data = load_snapshot(path)
+        config = RunConfig.from_dict(data.config)
+        if not resume:
+            return cls.from_history(data.history(), config, **params)
+        app = cls(config=config, **params)
+        trainer, history = restore(data, knobs=app.knobs)
+        app._adopt(trainer, history)
+        return app
+
+    def _adopt(self, trainer, history: History) -> None:
+        self._new_run()
+        self.history = history
+        self.fan_history.history = history
+        self._apply(history_records(history))
+        self.config = trainer.config
+        self._ensure_runner().adopt(trainer)
+
+    def start_callback(self) -> None:
+        """Start the periodic drain where no server session exists (a Jupyter kernel)."""
+        if self._callback is None and not self.replay:
+            self._callback = pn.state.add_periodic_callback(
+                lambda: self._safe(self.drain), period=self.period)
+
     # -- layout ---------------------------------------------------------------------------
     def sidebar(self) -> list:
         b = self.buttons

@@ -15,13 +15,15 @@ import queue
 import threading
 import time
 import traceback
+from concurrent.futures import Future
 
 from explorer.config import RunConfig
 from explorer.knobs import Knobs
 
 #: states a run can be in, as written in "state" records
 STATES = ("idle", "running", "paused", "stopped", "finished", "error")
-COMMANDS = ("start", "pause", "resume", "step", "stop", "reset", "close")
+COMMANDS = ("start", "pause", "resume", "step", "stop", "reset", "capture", "adopt",
+            "close")
 
 
 class TrainerThread:
@@ -81,6 +83,17 @@ class TrainerThread:
     def reset(self, config: RunConfig | None = None, dataset=None) -> None:
         """Drop the current run (and its model); the next start builds a fresh one."""
         self.send("reset", config=config, dataset=dataset)
+
+    def capture(self, history=None) -> Future:
+        """Snapshot data of the run, taken on the trainer thread between two steps, so a
+        save stalls training by one capture (milliseconds), never mid-step."""
+        future: Future = Future()
+        self.send("capture", future=future, history=history)
+        return future
+
+    def adopt(self, trainer) -> None:
+        """Continue from an existing Trainer (one restored from a snapshot), paused."""
+        self.send("adopt", trainer=trainer)
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop the run, join the thread and free the model."""
@@ -191,6 +204,24 @@ class TrainerThread:
             self._step()
         elif command == "stop" and state in ("running", "paused"):
             self._set_state("stopped", "stopped by the user")
+        elif command == "capture":
+            future = kwargs["future"]
+            if self.trainer is None:
+                future.set_exception(RuntimeError("nothing to save yet: start a run first"))
+                return
+            try:
+                from explorer.snapshot import capture
+
+                future.set_result(capture(self.trainer, kwargs.get("history")))
+            except Exception as exc:  # a failed capture must not end the run
+                future.set_exception(exc)
+        elif command == "adopt":
+            self._free()
+            self.trainer = kwargs["trainer"]
+            self.trainer.sink = self.out.put
+            self.config = self.trainer.config
+            self._set_state("paused", f"resumed from a snapshot at step "
+                                      f"{self.trainer.step_count}")
         elif command == "reset":
             if kwargs.get("config") is not None:
                 self.config = kwargs["config"]
