@@ -125,7 +125,8 @@ class Trainer:
         self.step_count += 1
         acc = float((logits.argmax(1) == y).float().mean())
         record = {"kind": "step", "step": self.step_count, "epoch": self.epoch,
-                  "loss": loss_value, "penalty": float(penalty.detach()), "acc": acc,
+                  "loss": loss_value, "acc": acc,
+                  "penalty": float(torch.as_tensor(penalty).detach()),
                   "sizes": list(self.model.hidden_sizes), "params": self.model.n_params(),
                   "cost": self.cost, "time": time.perf_counter() - self._started,
                   "born": sum(e["event"] == "born" for e in events),
