@@ -104,6 +104,13 @@ def test_bad_options_are_named():
         cls(neurons="best")
     with pytest.raises(ValueError, match="tau_mode must be absolute or relative"):
         cls(tau_mode="log")
+    with pytest.raises(ValueError, match="max_gamma must be in"):
+        cls(max_gamma=0.0)
+
+
+def test_max_gamma_bounds_the_amplitudes():
+    _, rows = run(steps=41, options={"max_gamma": 0.25})
+    assert all(r["gamma0"] <= 0.25 and r["gamma"] <= 0.25 for r in rows["spectrum"])
 
 
 def test_cli_runs_tiny(capsys):
