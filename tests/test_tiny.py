@@ -240,6 +240,18 @@ def test_semi_definite_s_is_handled():
     assert torch.allclose(lob.eigenvalues[:2], ref.eigenvalues[:2], rtol=1e-6)
 
 
+def test_ridge_shrinks_the_spectrum_and_keeps_the_fan_ins_bounded():
+    b, v = batch(n=300, d=9, d_out=6, seed=9)
+    s, n = second_moment(b), cross_moment(b, v)
+    exact, ridged = best_neurons(s, n), best_neurons(s, n, ridge=1e-2)
+    assert torch.all(ridged.eigenvalues <= exact.eigenvalues + 1e-12)
+    assert torch.all(ridged.eigenvalues > 0.9 * exact.eigenvalues)
+    quad = torch.einsum("ik,ij,jk->k", ridged.alpha, s, ridged.alpha)
+    assert torch.all(quad <= 1 + 1e-12)
+    with pytest.raises(ValueError, match="ridge must be >= 0"):
+        best_neurons(s, n, ridge=-1.0)
+
+
 def test_threshold_and_cap():
     lam = torch.tensor([1.0, 0.5, 0.1, 0.01])
     assert accepted_count(lam, 0.2) == 2  # lambda^2 = 1, .25 > .2

@@ -37,7 +37,7 @@ def run(steps=41, hidden=(1, 1), options=None, **knobs):
 
 
 def test_grows_from_one_unit_per_layer_with_spectrum_records_and_events():
-    trainer, rows = run()
+    trainer, rows = run(options={"ridge": 0.0})  # the exact problem: (10) holds to rounding
     spectra, events = rows["spectrum"], rows["event"]
     assert len(spectra) == 4  # 2 growth steps x 2 hidden layers
     assert trainer.model.hidden_sizes[0] > 1 and trainer.model.hidden_sizes[1] > 1
@@ -72,6 +72,7 @@ def test_threshold_and_growth_rate_limit_the_additions():
     assert all(r["accepted"] == 0 for r in rows["spectrum"]) and "event" not in rows
     trainer, rows = run(steps=21, growth_rate=1.4, tau=0.0)
     assert trainer.model.hidden_sizes == [2, 2]
+    assert all(r["bottleneck_after"] < r["bottleneck_before"] for r in rows["spectrum"])
     _, rows = run(steps=21, tau=0.5, growth_rate=64, options={"tau_mode": "relative"})
     for r in rows["spectrum"]:
         assert r["accepted"] == int((r["eigenvalues"] ** 2 > 0.5 * r["eigenvalues"][0] ** 2)
@@ -103,6 +104,13 @@ def test_bad_options_are_named():
         cls(neurons="best")
     with pytest.raises(ValueError, match="tau_mode must be absolute or relative"):
         cls(tau_mode="log")
+    with pytest.raises(ValueError, match="max_gamma must be in"):
+        cls(max_gamma=0.0)
+
+
+def test_max_gamma_bounds_the_amplitudes():
+    _, rows = run(steps=41, options={"max_gamma": 0.25})
+    assert all(r["gamma0"] <= 0.25 and r["gamma"] <= 0.25 for r in rows["spectrum"])
 
 
 def test_cli_runs_tiny(capsys):

@@ -81,8 +81,9 @@ def plan_layer(model, acts: list[LayerActivity], layer: int, y: torch.Tensor, *,
                tau_mode: str = "absolute", cap: int | None = None, neurons: str = "optimal",
                route: str = "auto", use_best_update: bool = True,
                generator: torch.Generator | None = None, loss_fn=F.cross_entropy,
-               line_search_kw: dict | None = None) -> LayerGrowth:
-    """Plan the growth of hidden layer ``layer`` from the captured activities ``acts``."""
+               line_search_kw: dict | None = None, ridge: float = 0.0) -> LayerGrowth:
+    """Plan the growth of hidden layer ``layer`` from the captured activities ``acts``
+    (``ridge``: see ``best_neurons``)."""
     if neurons not in NEURONS:
         raise ValueError(f"neurons must be one of {', '.join(NEURONS)}, got '{neurons}'")
     if not 0 <= layer < model.n_hidden:
@@ -97,7 +98,7 @@ def plan_layer(model, acts: list[LayerActivity], layer: int, y: torch.Tensor, *,
     v_proj = v_goal - b_l @ dw.T if dw is not None else v_goal
     before = lack_of_expressivity(b_prev, v_proj)
     s, n = second_moment(b_prev.double()), cross_moment(b_prev.double(), v_proj.double())
-    sol = best_neurons(s, n, route=route, k=cap, generator=generator)
+    sol = best_neurons(s, n, route=route, k=cap, generator=generator, ridge=ridge)
     count = accepted_count(sol.eigenvalues, tau, tau_mode, cap)
     if neurons == "optimal":
         alpha, omega = sol.scaled(count)
