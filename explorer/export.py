@@ -147,7 +147,7 @@ def plain_model(model) -> tuple[nn.Sequential, dict]:
             layers = _linears_of(folded)
             if layers is None:  # a CNN: keep kernels.fold's network as it is
                 info["sizes"] = None
-                return folded.float().eval(), info
+                return folded.float().cpu().eval(), info
             if ids:  # kernels.fold drops units whose switch product is 0
                 ids = [i[_switch_product(model.post[li], len(i)).numpy() != 0]
                        for li, i in enumerate(ids)]

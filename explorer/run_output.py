@@ -1,4 +1,8 @@
-"""What ``run --out DIR`` writes: ``session.json`` (summary) and ``history.npz`` (arrays).
+"""Summary output of a run: ``session.json`` (summary) and ``history.npz`` (arrays).
+
+``run --out DIR`` now writes a full snapshot (:mod:`explorer.snapshot`), which holds these two
+files too (the snapshot's ``history.npz`` comes from ``history_arrays`` below); ``write_run``
+stays for callers that want only the summary.
 
 Arrays are stored as plain numeric/unicode arrays so they load with ``allow_pickle=False``.
 """
