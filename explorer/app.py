@@ -529,10 +529,9 @@ class ExplorerApp(pn.viewable.Viewer):
         pn.state.on_session_destroyed(lambda ctx: self.close())
 
     def template(self) -> pn.template.BaseTemplate:
-        tmpl = pn.template.FastListTemplate(
+        tmpl = pn.template.BootstrapTemplate(
             title="Sizing Explorer", sidebar=self.sidebar(), main=self.main(),
-            sidebar_width=340, accent="#1f77b4", theme_toggle=False,
-            font_url="")  # no web font: the page works offline
+            sidebar_width=340, header_background="#1f77b4")
         self._start_session()
         return tmpl
 

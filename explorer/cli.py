@@ -89,6 +89,16 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=int, default=50)
     bench.add_argument("--tiny", action="store_true",
                        help="TINY eigen-solve: Cholesky + SVD vs LOBPCG at widths 256-4096")
+    bench.add_argument("--app", action="store_true",
+                       help="the live page's cost: throughput with the page open in headless "
+                            "Chromium vs headless, and slider-to-step latency")
+    bench.add_argument("--steps", type=int, default=1500, help="steps per run of --app")
+
+    serve = sub.add_parser("serve", help="serve the live explorer page (Panel)")
+    serve.add_argument("--port", type=int, default=5006)
+    serve.add_argument("--address", default="127.0.0.1",
+                       help="interface to listen on (default 127.0.0.1, this machine only)")
+    serve.add_argument("--show", action="store_true", help="open a browser tab")
 
     sub.add_parser("list", help="list the sizing methods and data sets")
 
@@ -117,6 +127,12 @@ def main(argv: list[str] | None = None) -> int:
             from explorer.bench_tiny import main as bench_tiny_main
 
             return bench_tiny_main(device=args.device, repeats=min(args.repeats, 3))
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "bench" and args.app:
+            from explorer.bench_app import main as bench_app_main
+
+            return bench_app_main(steps=args.steps)
         if args.command == "bench":
             from explorer.bench import main as bench_main
 
@@ -131,6 +147,20 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _serve(args) -> int:
+    import panel as pn
+
+    from explorer.app import ExplorerApp
+
+    if not 0 < args.port < 65536:
+        raise ValueError(f"--port must be 1..65535, got {args.port}")
+    print(f"Sizing Explorer at http://{args.address}:{args.port}/ (Ctrl-C stops)")
+    pn.serve(lambda: ExplorerApp().template(), port=args.port, address=args.address,
+             show=args.show, title="Sizing Explorer",
+             websocket_origin=[f"{args.address}:{args.port}", f"localhost:{args.port}"])
     return 0
 
 

@@ -219,3 +219,13 @@ def test_from_history_shows_a_recorded_run_without_training():
     assert len(app.lifetimes.source.data["unit_id"]) == 12 + len(born)
     app._safe(app.start)
     assert "replays a recorded run" in app.messages[-1]
+
+
+def test_cli_serve_and_bench_app_arguments():
+    from explorer.cli import build_parser, main
+
+    args = build_parser().parse_args(["serve", "--port", "5100", "--address", "0.0.0.0"])
+    assert (args.command, args.port, args.address, args.show) == ("serve", 5100, "0.0.0.0",
+                                                                  False)
+    assert build_parser().parse_args(["bench", "--app"]).app is True
+    assert main(["serve", "--port", "70000"]) == 2  # a clear error, no server
