@@ -38,7 +38,7 @@ import torch
 #: jobs, 1 thread, float64; seconds per solve, Cholesky+SVD / LOBPCG):
 #:   width 256:  d_out 10: 0.0028 / 0.63    d_out 256:  0.068 / 1.46
 #:   width 1024: d_out 10: 0.12 / 10.6      d_out 1024: 1.29 / 9.05 (LOBPCG failed the check)
-#:   width 4096: d_out 10: 1.76 / 138
+#:   width 4096: d_out 10: 1.76 / 138      d_out 4096: 151 / 289 (LOBPCG failed the check)
 #: Cholesky + SVD won at every size (torch.lobpcg is unpreconditioned and converges slowly
 #: on the spread spectra of S), so the crossover lies beyond the sizes measured: LOBPCG is
 #: used only on request (``route="lobpcg"``). On a GPU the balance may differ; re-measure
