@@ -4,7 +4,10 @@ best-neurons eigen-solve (TINY paper prop. 3.2 vs 3.3), at S sizes width + 1.
 Each route gets the same S = (1/n) B^T B (n = 1.25 x size samples of a random full-rank B with
 a ones column) and N = (1/n) B^T V, with d_out = 10 (the last hidden layer, V at the logits)
 and d_out = width (a middle layer); LOBPCG computes the top k = min(16, d_out). The faster
-route per size sets ``kernels.tiny.best_neurons.LOBPCG_FROM``.
+route per size sets ``kernels.tiny.best_neurons.LOBPCG_FROM`` (measured numbers there).
+
+``--race SECONDS`` trains TINY from [1, 1] and a static network (default [1000, 1000]) for the
+same wall-clock time each and prints sizes, accuracy and TINY's time shares.
 """
 
 from __future__ import annotations

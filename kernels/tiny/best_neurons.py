@@ -34,8 +34,15 @@ from dataclasses import dataclass
 import torch
 
 #: S sizes (layer width + 1) from which ``route="auto"`` uses LOBPCG for the top k instead of
-#: Cholesky + SVD. Measured with ``python -m explorer bench --tiny`` (2-core CPU, float64,
-#: d_out = width, k = 16): see explorer/bench_tiny.py; the numbers are in its module doc.
+#: Cholesky + SVD. ``python -m explorer.bench_tiny --threads 1`` (2-core CPU shared with other
+#: jobs, 1 thread, float64; seconds per solve, Cholesky+SVD / LOBPCG):
+#:   width 256:  d_out 10: 0.0028 / 0.63    d_out 256:  0.068 / 1.46
+#:   width 1024: d_out 10: 0.12 / 10.6      d_out 1024: 1.29 / 9.05 (LOBPCG failed the check)
+#:   width 4096: d_out 10: 1.76 / 138      d_out 4096: 151 / 289 (LOBPCG failed the check)
+#: Cholesky + SVD won at every size (torch.lobpcg is unpreconditioned and converges slowly
+#: on the spread spectra of S), so the crossover lies beyond the sizes measured: LOBPCG is
+#: used only on request (``route="lobpcg"``). On a GPU the balance may differ; re-measure
+#: with ``--device cuda``.
 LOBPCG_FROM = 10**9
 #: relative eigenvalue cut-off of S below which a direction counts as absent (psd route)
 PSD_RTOL = 1e-10
