@@ -3,6 +3,7 @@ the trainer, a selection highlights the same unit in another plot, no console er
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import time
@@ -44,9 +45,13 @@ def wait_for(condition, timeout=60.0, what="condition", page=None):
 
 @pytest.fixture
 def served():
-    pytest.importorskip("playwright.sync_api")
+    # A user's machine without Chromium skips this test; CI sets the variable so a missing
+    # browser fails instead of passing unnoticed.
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not installed")
+        message = f"{CHROMIUM} not installed (apt-get install chromium)"
+        if os.environ.get("SIZING_EXPLORER_REQUIRE_BROWSER"):
+            pytest.fail(message)
+        pytest.skip(message)
     import panel as pn
     import torch
 
