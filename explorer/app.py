@@ -317,8 +317,9 @@ class ExplorerApp(pn.viewable.Viewer):
     def reset(self) -> None:
         """Drop the run and clear the plots (earlier runs stay in the trade-off plot)."""
         if self.runner is not None:
-            self.runner.reset()
-        self._new_run()
+            self.runner.reset()  # the plots clear when its "idle" state arrives (drain)
+        else:
+            self._new_run()
 
     def close(self) -> None:
         """Stop the trainer thread and free the model (the session ends)."""
@@ -332,6 +333,7 @@ class ExplorerApp(pn.viewable.Viewer):
     def _new_run(self) -> None:
         self.history = History()
         self.fan_history.history = self.history
+        self.tradeoff.method_label = self._last_method()  # names the archived run
         for view in self.views:
             view.reset()
         self.selection.clear()
@@ -352,10 +354,13 @@ class ExplorerApp(pn.viewable.Viewer):
                 if kind == "run":
                     self._apply(group_records(batch))
                     batch = []
-                    self.tradeoff.archive(self._last_method())
                     self._new_run()
                     self._last["run_started"] = rec
                 elif kind == "state":
+                    if rec["state"] == "idle":  # reset: records after it are a new run's
+                        self._apply(group_records(batch))
+                        batch = []
+                        self._new_run()
                     self._on_state(rec)
                 else:
                     self.history.add(rec)

@@ -115,7 +115,7 @@ def with_page(hidden, first, last, drag: bool = True) -> dict:
             while app.status == "running":
                 page.wait_for_timeout(200)
                 step = app._last["step"]["step"] if app._last["step"] else 0
-                if drag and dragged is None and step > (first + last) // 2:
+                if drag and dragged is None and step > first:
                     handle = page.locator(".noUi-handle").first
                     box = handle.bounding_box()
                     y = box["y"] + box["height"] / 2
@@ -129,6 +129,8 @@ def with_page(hidden, first, last, drag: bool = True) -> dict:
         knob = [k for k in app.history.rows.get("knob", []) if k["knob"] == "lam"]
         out["rate"] = _rate(app.history.rows["step"], first, last)
         out["ticks_ms"] = [t * 1e3 for t in ticks]
+        out["drag"] = {"dragged": dragged is not None, "knob_set": len(set_at),
+                       "knob_records": len(knob)}
         if dragged is not None and knob and set_at:
             out["drag_to_set_ms"] = (set_at[0] - dragged) * 1e3
             out["set_to_step_ms"] = (knob[0]["t_out"] - set_at[0]) * 1e3
@@ -159,6 +161,8 @@ def main(steps: int = 1500, hidden: list[int] | None = None) -> int:
     if "set_to_step_ms" in page:
         print(f"slider drag -> knob set on server: {page['drag_to_set_ms']:.1f} ms; "
               f"knob set -> step {page['knob_step']} uses it: {page['set_to_step_ms']:.1f} ms")
+    else:
+        print(f"slider latency not measured: {page['drag']}")
     big = [1000, 1000, 1000, 1000]
     wide = with_page(big, 20, 120, drag=False)
     print(f"4 x 1000 units: {wide['rate']:.1f} steps/s with the page; refresh "

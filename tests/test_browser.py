@@ -26,7 +26,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(condition, timeout=60.0, what="condition", page=None):
+def wait_for(condition, timeout=120.0, what="condition", page=None):
     """Poll ``condition``; with a page, wait through Playwright so its events arrive."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -41,13 +41,14 @@ class LifetimeView(View):
         self._row: dict[int, int] = {}
         self._alive: list[bool] = []
         self.now = 0
+        self._ends_at = -1
 
     def sources(self):
         return [self.source]
 
     def reset(self):
         super().reset()
-        self._row, self._alive, self.now = {}, [], 0
+        self._row, self._alive, self.now, self._ends_at = {}, [], 0, -1
 
     def _append(self, rows: list[dict]) -> None:
         if not rows:
@@ -79,16 +80,19 @@ class LifetimeView(View):
         events = [e for e in records_by_kind.get("event", ()) if e.get("event") in
                   ("born", "died")]
         # units present from the start carry no birth event: the first table shows them
-        if tables:
+        if tables and not self._row:
             t = tables[0]
             for uid, layer, age in zip(t["unit_id"], t["layer"], t["age"], strict=True):
                 add(int(uid), int(layer), int(t["step"]) - int(age), "initial network")
         for e in events:
             if e["event"] == "born":
                 add(int(e["unit_id"]), int(e["layer"]), int(e["step"]), e.get("cause", ""))
-        for t in tables[1:]:
-            for uid, layer, age in zip(t["unit_id"], t["layer"], t["age"], strict=True):
-                add(int(uid), int(layer), int(t["step"]) - int(age), "")
+        if tables:  # a unit with no birth event (a method that emits none): vectorized check
+            t = tables[-1]
+            known = np.fromiter(self._row, dtype=np.int64, count=len(self._row))
+            ids = np.asarray(t["unit_id"], dtype=np.int64)
+            for i in np.flatnonzero(~np.isin(ids, known)):
+                add(int(ids[i]), int(t["layer"][i]), int(t["step"]) - int(t["age"][i]), "")
         self._append(new_rows)
         deaths = [e for e in events if e["event"] == "died" and int(e["unit_id"]) in self._row]
         if deaths:
@@ -103,12 +107,12 @@ class LifetimeView(View):
                 patch["color"].append((i, DIED_COLOR))
             self.source.patch(patch)
         n = len(self._alive)
-        if n:
-            alive = np.asarray(self._alive)
-            end = np.asarray(self.source.data["end"], dtype=float).copy()
-            if np.any(end[alive] != self.now):
-                end[alive] = self.now
-                self.source.patch({"end": [(slice(0, n), end)]})
+        if n and (new_rows or deaths or self.now != self._ends_at):
+            # one column patch moves every survivor's right end to now
+            end = np.asarray(self.source.data["end"], dtype=float)
+            end = np.where(np.asarray(self._alive), float(self.now), end)
+            self.source.patch({"end": [(slice(0, n), end)]})
+            self._ends_at = self.now
         if new_rows:
             self.selection.apply(self.source)
 

@@ -36,6 +36,7 @@ class TradeoffView(View):
         self.fig.yaxis.axis_label = "validation loss"
         self.set_size_axis(size)
         self._runs = 0
+        self.method_label = ""
 
     def set_size_axis(self, size: str) -> None:
         if size not in ("units", "params"):
@@ -52,7 +53,8 @@ class TradeoffView(View):
         self.archive()
         self.run.data = {k: [] for k in RUN_COLUMNS}
 
-    def archive(self, method: str = "") -> None:
+    def archive(self, method: str | None = None) -> None:
+        method = self.method_label if method is None else method
         data = self.run.data
         if not len(data["step"]):
             return
