@@ -10,6 +10,7 @@ documents"). The page never touches the model; the trainer never touches Bokeh.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import tempfile
@@ -68,6 +69,19 @@ def parse_hidden(text: str) -> list[int]:
 
 def _card(title: str, *objects) -> pn.Card:
     return pn.Card(*objects, title=title, collapsible=True, sizing_mode="stretch_width")
+
+
+def snapshot_folder() -> Path:
+    """The one folder the page may open snapshots from (no arbitrary paths from a browser)."""
+    return Path(os.environ.get("SIZING_EXPLORER_SNAPSHOTS", "snapshots")).resolve()
+
+
+def snapshot_files() -> list[str]:
+    folder = snapshot_folder()
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir()
+                  if p.suffix == ".zip" or (p / "manifest.json").is_file())
 
 
 class ExplorerApp(pn.viewable.Viewer):
@@ -186,6 +200,27 @@ class ExplorerApp(pn.viewable.Viewer):
                                             name="status_line")
         self.progress = pn.indicators.Progress(value=0, max=100, sizing_mode="stretch_width",
                                                height=12, bar_color="primary")
+        self.save_snapshot_button = w.FileDownload(
+            callback=lambda: self._safe(self._snapshot_file) or io.BytesIO(),
+            filename="sizing-explorer-snapshot.zip", label="save snapshot",
+            button_type="default", sizing_mode="stretch_width",
+            description="the whole session (weights, optimizer, history, knobs) as a .zip, "
+                        "taken between two steps; training goes on")
+        self.open_snapshot_input = w.FileInput(
+            accept=".zip", sizing_mode="stretch_width",
+            description="reopen a saved snapshot: plots as they were, training paused at "
+                        "the saved step (press resume to go on)")
+        self.open_snapshot_input.param.watch(
+            lambda e: self._safe(self.load_snapshot_bytes, e.new,
+                                 self.open_snapshot_input.filename), "value")
+        self.snapshot_select = w.Select(
+            name="snapshot folder", options=snapshot_files(), sizing_mode="stretch_width",
+            description=f"snapshots in {snapshot_folder()} (set SIZING_EXPLORER_SNAPSHOTS); "
+                        "only files in that folder can be opened from the page")
+        self.open_snapshot_button = w.Button(label="open from folder",
+                                             sizing_mode="stretch_width")
+        self.open_snapshot_button.on_click(
+            lambda e: self._safe(self.open_from_folder, self.snapshot_select.value))
         self.size_axis = w.RadioButtonGroup(options=["units", "params"], value="units")
         self.size_axis.param.watch(lambda e: self.tradeoff.set_size_axis(e.new), "value")
         self._refresh_status()
@@ -486,6 +521,52 @@ class ExplorerApp(pn.viewable.Viewer):
         self.config = trainer.config
         self._ensure_runner().adopt(trainer)
 
+    def _snapshot_file(self) -> io.BytesIO:
+        return io.BytesIO(self.snapshot_bytes())
+
+    def load_snapshot_bytes(self, content: bytes | None, filename: str | None) -> None:
+        """Reopen an uploaded snapshot in this page (paused at its step)."""
+        if not content:
+            return
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / Path(filename or "snapshot.zip").name
+            path.write_bytes(content)
+            self.open_in_page(path)
+
+    def open_from_folder(self, name: str | None) -> None:
+        """Open a snapshot by name from the configured folder; other paths are refused."""
+        if not name:
+            raise ValueError(f"no snapshot chosen; the folder {snapshot_folder()} holds "
+                             f"{len(snapshot_files())} snapshot(s)")
+        if Path(name).name != name or name not in snapshot_files():
+            raise ValueError(f"'{name}' is not a snapshot in {snapshot_folder()}; "
+                             "only files listed there can be opened")
+        self.open_in_page(snapshot_folder() / name)
+
+    def open_in_page(self, path) -> None:
+        """Replace this page's run by a snapshot's (the current run stops)."""
+        from explorer.snapshot import SnapshotError, load_snapshot, restore
+
+        try:
+            data = load_snapshot(path)
+            trainer, history = restore(data, knobs=self.knobs)
+        except SnapshotError as exc:
+            raise ValueError(str(exc)) from None
+        if self.runner is not None:
+            self.runner.stop()
+        self.method = trainer.config.method
+        self._adopt(trainer, history)
+        for name, widget in self.knob_widgets.items():
+            value = getattr(self.knobs, name)
+            if name in LOG_KNOBS:
+                lo, hi = LOG_KNOBS[name]
+                widget.value = math.log10(min(max(value, lo), hi))
+            else:
+                lo, hi, _ = LINEAR_KNOBS[name]
+                widget.value = min(max(value, lo), hi)
+        self.notify(f"opened {Path(path).name}: step {trainer.step_count}, paused "
+                    "(press resume to train on)", level="info")
+
     def start_callback(self) -> None:
         """Start the periodic drain where no server session exists (a Jupyter kernel)."""
         if self._callback is None and not self.replay:
@@ -503,6 +584,9 @@ class ExplorerApp(pn.viewable.Viewer):
             pn.Row(b["step"], b["stop"], b["reset"]),
             pn.pane.Markdown("### knobs (act on the next step)"),
             *self.knob_rows.values(),
+            pn.pane.Markdown("### snapshots"),
+            self.save_snapshot_button, self.open_snapshot_input,
+            pn.Row(self.snapshot_select, self.open_snapshot_button),
         ]
 
     @param.depends("method")

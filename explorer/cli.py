@@ -94,6 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
                             "Chromium vs headless, and slider-to-step latency")
     bench.add_argument("--steps", type=int, default=1500, help="steps per run of --app")
 
+    show = sub.add_parser("show", help="serve the explorer on a saved snapshot (replay)")
+    show.add_argument("snapshot", help="a snapshot folder or .zip (run --out writes one)")
+    show.add_argument("--resume", action="store_true",
+                      help="restore the trainer too, so the page can train on from it")
+    show.add_argument("--port", type=int, default=5006)
+    show.add_argument("--address", default="127.0.0.1")
+    show.add_argument("--show", action="store_true", help="open a browser tab")
+
     serve = sub.add_parser("serve", help="serve the live explorer page (Panel)")
     serve.add_argument("--port", type=int, default=5006)
     serve.add_argument("--address", default="127.0.0.1",
@@ -127,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             from explorer.bench_tiny import main as bench_tiny_main
 
             return bench_tiny_main(device=args.device, repeats=min(args.repeats, 3))
-        if args.command == "serve":
+        if args.command in ("serve", "show"):
             return _serve(args)
         if args.command == "bench" and args.app:
             from explorer.bench_app import main as bench_app_main
@@ -157,8 +165,16 @@ def _serve(args) -> int:
 
     if not 0 < args.port < 65536:
         raise ValueError(f"--port must be 1..65535, got {args.port}")
+    make = ExplorerApp
+    if args.command == "show":
+        from explorer.snapshot import load_snapshot
+
+        load_snapshot(args.snapshot)  # a bad file fails here, before the server starts
+
+        def make():
+            return ExplorerApp.open_snapshot(args.snapshot, resume=args.resume)
     print(f"Sizing Explorer at http://{args.address}:{args.port}/ (Ctrl-C stops)")
-    pn.serve(lambda: ExplorerApp().template(), port=args.port, address=args.address,
+    pn.serve(lambda: make().template(), port=args.port, address=args.address,
              show=args.show, title="Sizing Explorer",
              websocket_origin=[f"{args.address}:{args.port}", f"localhost:{args.port}"])
     return 0

@@ -62,3 +62,46 @@ def test_opening_a_bad_snapshot_names_the_problem(tmp_path):
     bad.write_bytes(b"not a zip at all")
     with pytest.raises(SnapshotError, match="bad.zip"):
         ExplorerApp.open_snapshot(bad)
+
+
+def test_page_download_and_upload_round_trip(app, tmp_path):
+    app.start()
+    wait_for(app, 30)
+    blob = app._snapshot_file().getvalue()
+    assert blob[:2] == b"PK"  # a zip
+    other = ExplorerApp(config=RunConfig(method="static", hidden=[3], device="cpu"))
+    try:
+        other.load_snapshot_bytes(blob, "mine.zip")
+        assert other.method == "nonparametric"
+        assert other.history.last("step")["step"] >= 30
+        assert "opened mine.zip" in other.message
+        other.resume()
+        wait_for(other, other.history.last("step")["step"] + 5)
+    finally:
+        other.close()
+
+
+def test_page_opens_only_files_of_the_snapshot_folder(app, tmp_path, monkeypatch):
+    monkeypatch.setenv("SIZING_EXPLORER_SNAPSHOTS", str(tmp_path))
+    app.start()
+    wait_for(app, 10)
+    app.save_snapshot(tmp_path / "good.zip")
+    from explorer.app import snapshot_files
+
+    assert snapshot_files() == ["good.zip"]
+    for name in ("../good.zip", "/etc/passwd", "missing.zip"):
+        with pytest.raises(ValueError, match="only files listed there"):
+            app.open_from_folder(name)
+    app._safe(app.load_snapshot_bytes, b"garbage", "bad.zip")
+    assert "bad.zip" in app.message  # shown in the page; the session goes on
+    app.open_from_folder("good.zip")
+    assert app.history.last("step")["step"] >= 10
+
+
+def test_show_command_rejects_a_bad_snapshot(tmp_path, capsys):
+    from explorer.cli import main
+
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(b"nope")
+    assert main(["show", str(bad)]) == 2
+    assert "bad.zip" in capsys.readouterr().err
