@@ -7,7 +7,6 @@ import time
 
 import numpy as np
 import pytest
-import torch
 
 from explorer.app import ExplorerApp, parse_hidden
 from explorer.config import RunConfig
@@ -16,15 +15,6 @@ from explorer.runner import TrainerThread
 from explorer.trainer import Trainer
 from kernels.methods import METHODS
 from kernels.methods.static import Static
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Busy 2-core machine: one OpenMP thread per trainer (see explorer/runner.py)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def wait_until(app, condition, timeout=60.0):

@@ -33,14 +33,6 @@ from kernels.capnorm import CapNorm
 from kernels.dynamic_mlp import DynamicMLP
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def run():
     history = History()

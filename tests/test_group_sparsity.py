@@ -18,14 +18,6 @@ from kernels.group_sparsity import (
 from kernels.prox import group_shrink_
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def problem(n=60, p=8, k=3, relevant=3, seed=0, noise=0.5):
     g = torch.Generator().manual_seed(seed)
     X = torch.randn(n, p, generator=g, dtype=torch.float64)

@@ -19,15 +19,6 @@ from kernels.methods.shrinknets import (
 from kernels.switch import Switch
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: one thread avoids oversubscription on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def knobs(**kw):
     base = dict(lam=1e-2, lam2=0.0, gamma=0.5, lr=1e-2)
     base.update(kw)

@@ -29,15 +29,6 @@ from explorer.snapshot.schema import FILES, MANIFEST, decode_tree, encode_tree
 from explorer.trainer import Trainer
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # one intra-op thread: CPU kernels are then deterministic and fast on a shared machine
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def config(**kw):
     base = dict(method="nonparametric", dataset="digits", hidden=[10, 10], seed=3,
                 device="cpu", steps=300, eval_every=20, units_every=10,

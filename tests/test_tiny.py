@@ -21,15 +21,6 @@ from kernels.tiny import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These are tiny matrices: one thread avoids spin-waiting on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def batch(n=200, d=12, d_out=7, seed=0, dtype=torch.float64):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(n, d, generator=g, dtype=dtype)

@@ -3,7 +3,6 @@ unit events and ids, options."""
 
 import numpy as np
 import pytest
-import torch
 
 from explorer.cli import main
 from explorer.config import RunConfig
@@ -16,13 +15,6 @@ SPECTRUM_FIELDS = {"kind", "step", "layer", "eigenvalues", "accepted", "tau", "t
                    "route", "line_search_seconds", "capture_seconds", "gamma0", "gamma",
                    "loss_before", "loss_after", "batch", "neurons"}
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def run(steps=41, hidden=(1, 1), options=None, **knobs):
