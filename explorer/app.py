@@ -130,11 +130,37 @@ class ExplorerApp(pn.viewable.Viewer):
         self._steps_seen = 0
         self._build_views()
         self._build_controls()
+        self.scrubber = None
         if replay is not None:
             self.history = replay
             self.fan_history.history = replay
             self._apply(history_records(replay))
             self.status = "replay"
+            last = max((r["step"] for r in replay.rows.get("step", ())), default=0)
+            self.scrubber = pn.widgets.IntSlider(label="replay: show up to step", start=0,
+                                                 end=max(last, 1), value=last,
+                                                 sizing_mode="stretch_width")
+            self.scrubber.param.watch(lambda e: self._safe(self.scrub_to, e.new),
+                                      "value_throttled")
+            self._refresh_status()
+
+    def scrub_to(self, step: int) -> None:
+        """Show a recorded run as it was at ``step`` (replay mode): the plots are rebuilt
+        from the History's records up to that step."""
+        if not self.replay:
+            raise RuntimeError("scrubbing needs a recorded run (ExplorerApp.from_history)")
+        records = {kind: [r for r in rows if r.get("step", 0) <= step]
+                   for kind, rows in history_records(self.history).items()}
+        with pn.io.hold():
+            for view in self.views:
+                view.reset()
+            self.tradeoff.earlier.data = {k: [] for k in self.tradeoff.earlier.data}
+            self.selection.clear()
+            self._last.update(step=None, eval=None)
+            self._apply({k: v for k, v in records.items() if v})
+            for view in self.views:  # the throttled scatter shows its table at once
+                if hasattr(view, "show_table") and records.get("units"):
+                    view.show_table(records["units"][-1])
             self._refresh_status()
 
     @classmethod
@@ -576,6 +602,10 @@ class ExplorerApp(pn.viewable.Viewer):
     # -- layout ---------------------------------------------------------------------------
     def sidebar(self) -> list:
         b = self.buttons
+        if self.scrubber is not None:
+            return [pn.pane.Markdown(f"### replay of a recorded run\n{self.config.method} on "
+                                     f"{self.config.dataset}, hidden {self.config.hidden}"),
+                    self.scrubber]
         return [
             self.method_select, pn.pane.Markdown(self._method_doc, margin=(0, 10)),
             self.dataset_select, self.upload, self.hidden_input,

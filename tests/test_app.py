@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import param
 import pytest
 
 from explorer.app import ExplorerApp, parse_hidden
@@ -209,6 +210,16 @@ def test_from_history_shows_a_recorded_run_without_training():
     assert len(app.lifetimes.source.data["unit_id"]) == 12 + len(born)
     app._safe(app.start)
     assert "replays a recorded run" in app.messages[-1]
+    # scrubbing to step 10 shows the run as it was then
+    with param.edit_constant(app.scrubber):  # what a slider release sends
+        app.scrubber.value_throttled = 10
+    assert list(app.loss.steps.data["step"]) == list(range(1, 11))
+    table = [t for t in history.tables if t["step"] <= 10][-1]
+    np.testing.assert_array_equal(app.units.source.data["unit_id"], table["unit_id"])
+    assert max(app.lifetimes.source.data["end"]) == 10
+    app.scrub_to(20)
+    assert len(app.loss.steps.data["step"]) == 20
+    assert app.template() is not None
 
 
 def test_cli_serve_and_bench_app_arguments():
