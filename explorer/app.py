@@ -14,6 +14,7 @@ import io
 import math
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import panel as pn
@@ -51,6 +52,10 @@ LINEAR_KNOBS = {"gamma": (0.0, 1.0, 0.01), "lam2": (0.0, 1e-2, 1e-4),
 #: records the drain handles itself (not stored in the History)
 CONTROL_KINDS = ("state", "run")
 DRAIN_LIMIT = 20_000
+#: the share of wall-clock time the page's refreshes may take (the rest is the trainer's)
+UI_SHARE = 0.05
+#: the slowest refresh the page falls back to when refreshes are expensive
+MAX_PERIOD_MS = 2000
 #: torch threads of the trainer: one core stays free for the web server (see runner.py)
 TORCH_THREADS = max(1, (os.cpu_count() or 2) - 1)
 
@@ -596,8 +601,19 @@ class ExplorerApp(pn.viewable.Viewer):
     def start_callback(self) -> None:
         """Start the periodic drain where no server session exists (a Jupyter kernel)."""
         if self._callback is None and not self.replay:
-            self._callback = pn.state.add_periodic_callback(
-                lambda: self._safe(self.drain), period=self.period)
+            self._callback = pn.state.add_periodic_callback(self._tick, period=self.period)
+
+    def _tick(self) -> None:
+        """One refresh; then stretch the refresh period so the page's Python time stays
+        within ``UI_SHARE`` of the wall clock. The drain holds the GIL that the trainer
+        thread needs, so its share is roughly what the page costs training."""
+        t0 = time.perf_counter()
+        self._safe(self.drain)
+        spent_ms = (time.perf_counter() - t0) * 1e3
+        self._tick_ms = 0.8 * getattr(self, "_tick_ms", spent_ms) + 0.2 * spent_ms
+        period = int(min(MAX_PERIOD_MS, max(self.period, self._tick_ms / UI_SHARE)))
+        if self._callback is not None and abs(period - self._callback.period) > 50:
+            self._callback.period = period
 
     # -- layout ---------------------------------------------------------------------------
     def sidebar(self) -> list:
@@ -643,8 +659,7 @@ class ExplorerApp(pn.viewable.Viewer):
             return
         if pn.state.curdoc is None or pn.state.curdoc.session_context is None:
             return
-        self._callback = pn.state.add_periodic_callback(
-            lambda: self._safe(self.drain), period=self.period)
+        self._callback = pn.state.add_periodic_callback(self._tick, period=self.period)
         pn.state.on_session_destroyed(lambda ctx: self.close())
 
     def template(self) -> pn.template.BaseTemplate:
