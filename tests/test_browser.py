@@ -132,7 +132,14 @@ def test_live_page_trains_links_and_takes_knobs(served):
             wait_for(lambda: "lam" in (_model_data(page, "knob_marks", "knob") or []),
                      what="the knob mark in the loss plot", page=page)
 
-            # select a unit in the scatter: the same unit lights up in the lifetimes
+            # select a unit in the scatter: the same unit lights up in the lifetimes. Pause
+            # first: a refresh between reading the ids and selecting would move index 3.
+            app.pause()
+            wait_for(lambda: app.runner.state == "paused", what="the run to pause", page=page)
+            settled = app.history.last("step")["step"]
+            wait_for(lambda: max(_model_data(page, "loss_steps", "step") or [0]) >= settled,
+                     what="the last step in the browser", page=page)
+            page.wait_for_timeout(500)
             ids = _model_data(page, "units_scatter", "unit_id")
             page.evaluate("() => { Bokeh.documents[0].get_model_by_name('units_scatter')"
                           ".selected.indices = [3]; }")
