@@ -250,3 +250,17 @@ def test_matches_numpy_reference_of_algorithm_1():
     assert (
         max(np.abs(p.detach().numpy() - w).max() for p, w in zip(params, init, strict=True)) > 0.05
     )
+
+
+def test_phi_max_is_a_running_maximum_over_steps_and_layers():
+    a, b = nn.Parameter(torch.randn(3, 4)), nn.Parameter(torch.randn(2, 3))
+    opt = AdaRad([{"params": [a]}, {"params": [b], "beta_quad": 0.5}], 0.0, 1.0)
+    a.grad, b.grad = torch.zeros_like(a), torch.randn_like(b) * 10
+    opt.step()
+    first = float(opt.param_groups[0]["phi_max"])
+    assert first == pytest.approx(opt.state[b]["phi_sq_avg"].max().item(), rel=1e-6)
+    b.grad = torch.zeros_like(b)  # phi_bar decays, the running maximum must not
+    opt.step()
+    assert opt.state[b]["phi_sq_avg"].max().item() < first
+    assert float(opt.param_groups[0]["phi_max"]) == pytest.approx(first, rel=1e-6)
+    assert float(opt.param_groups[0]["c_max"]) == pytest.approx(0.75)
