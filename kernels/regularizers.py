@@ -24,9 +24,7 @@ def fan_ins(W: torch.Tensor) -> torch.Tensor:
 def fan_outs(W_next: torch.Tensor) -> torch.Tensor:
     """(inputs, fan-out length): the fan-out of input unit i is ``W_next[:, i, ...]`` (eq. 3)."""
     if W_next.ndim < 2:
-        raise ValueError(
-            f"fan-outs need a weight with ndim >= 2, got shape {tuple(W_next.shape)}"
-        )
+        raise ValueError(f"fan-outs need a weight with ndim >= 2, got shape {tuple(W_next.shape)}")
     return W_next.transpose(0, 1).reshape(W_next.shape[1], -1)
 
 

@@ -71,9 +71,10 @@ def test_batch_of_one_in_training_is_finite():
 
 
 def test_conv_shaped_input_normalises_per_channel():
-    z = torch.randn(4, 3, 5, 5, dtype=torch.float64) * torch.tensor([0.5, 2.0, 7.0]).view(
-        1, 3, 1, 1
-    ).double()
+    z = (
+        torch.randn(4, 3, 5, 5, dtype=torch.float64)
+        * torch.tensor([0.5, 2.0, 7.0]).view(1, 3, 1, 1).double()
+    )
     out = CapNorm(3).double()(z)
     zn = z.transpose(0, 1).reshape(3, -1)
     mu = zn.mean(1)

@@ -1,0 +1,266 @@
+"""AdaRad (Algorithm 1) and AdaRad-M (Algorithm 2) behaviour and a numpy reference."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from kernels.adarad import AdaRad
+from kernels.capnorm import CapNorm
+
+
+def _row_norms(p):
+    return p.detach().reshape(p.shape[0], -1).norm(dim=1)
+
+
+def _cosines(a, b):
+    a, b = a.reshape(a.shape[0], -1), b.reshape(b.shape[0], -1)
+    return (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1))
+
+
+def test_angular_step_preserves_lengths_and_changes_directions():
+    torch.manual_seed(0)
+    params = [nn.Parameter(torch.randn(6, 5)), nn.Parameter(torch.randn(4, 3, 2, 2))]
+    opt = AdaRad(params, radial_lr=0.0, angular_lr=3.0, lam=0.0)
+    before = [p.detach().clone() for p in params]
+    for p in params:
+        p.grad = torch.randn_like(p)
+    opt.step()
+    for p, b in zip(params, before, strict=True):
+        torch.testing.assert_close(_row_norms(p), _row_norms(b), atol=1e-5, rtol=0)
+        assert (_cosines(p.detach(), b) < 1 - 1e-3).all(), "every fan-in should turn"
+
+
+def test_radial_step_and_shrinkage_match_hand_computation():
+    torch.manual_seed(1)
+    W = torch.randn(8, 5)
+    W[:3] *= 0.003  # short fan-ins that shrinkage must zero out
+    p = nn.Parameter(W.clone())
+    g = torch.randn(8, 5)
+    g[:3] *= 0.003  # keep their radial step small so it cannot flip and lengthen them
+    p.grad = g.clone()
+    opt = AdaRad([p], radial_lr=1.0, angular_lr=5.0)
+    # hyperparameters are read live from param_groups
+    opt.param_groups[0].update(angular_lr=0.0, radial_lr=0.2, lam=0.5, batch_fraction=0.25)
+    opt.step()
+
+    ar, lam, bf = 0.2, 0.5, 0.25
+    for j in range(8):
+        w, G = W[j].double(), g[j].double() * bf
+        radial = w - ar * (G @ w) / (w @ w) * w  # line 15
+        expected_len = max(0.0, radial.norm().item() - ar * lam * bf)  # line 17
+        got = p.detach()[j].double()
+        assert got.norm().item() == pytest.approx(expected_len, abs=1e-5)
+        if expected_len == 0:
+            assert torch.all(got == 0)
+        else:
+            expected = radial * expected_len / radial.norm()
+            torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
+    assert torch.all(p.detach()[:3] == 0)
+
+
+def test_zero_fan_in_stays_zero_and_finite():
+    p = nn.Parameter(torch.randn(4, 3))
+    with torch.no_grad():
+        p[2] = 0.0
+    opt = AdaRad([p], radial_lr=0.1, angular_lr=10.0, lam=0.1, momentum=True)
+    for _ in range(3):
+        p.grad = torch.randn_like(p)
+        opt.step()
+    assert torch.all(p.detach()[2] == 0)
+    for value in opt.state[p].values():
+        assert torch.isfinite(value).all()
+
+
+def _toy_data(n=256, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, 2, generator=g)
+    y = ((X[:, 0] * X[:, 1]) > 0).long()  # XOR quadrants
+    return X, y
+
+
+def _mlp(seed=0, hidden=16):
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Linear(2, hidden, bias=False),
+        CapNorm(hidden),
+        nn.ReLU(),
+        nn.Linear(hidden, 2, bias=False),
+    )
+
+
+def _train(net, opt, X, y, steps):
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(net(X), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
+@pytest.mark.parametrize("momentum", [False, True])
+def test_training_lowers_loss(momentum):
+    X, y = _toy_data()
+    net = _mlp()
+    opt = AdaRad(net.parameters(), radial_lr=0.5, angular_lr=1.0, lam=1e-3, momentum=momentum)
+    losses = _train(net, opt, X, y, 150)
+    assert losses[-1] < 0.5 * losses[0]
+    assert np.isfinite(losses).all()
+
+
+def _max_abs_cos(opt, p):
+    phi = opt.state[p]["phi_avg"]
+    live = phi.reshape(phi.shape[0], -1).norm(dim=1) > 0
+    return _cosines(phi, p.detach())[live].abs().max().item()
+
+
+def test_adarad_m_keeps_phi_avg_orthogonal_also_after_column_removal():
+    X, y = _toy_data()
+    net = _mlp()
+    opt = AdaRad(net.parameters(), radial_lr=0.3, angular_lr=2.0, lam=1e-3, momentum=True)
+    for _ in range(6):
+        _train(net, opt, X, y, 1)
+        for p in net.parameters():
+            assert _max_abs_cos(opt, p) < 1e-5
+
+    # Remove hidden units 0, 3, 7: columns of the output layer (its inputs).
+    out = net[3].weight
+    keep = torch.tensor([j for j in range(out.shape[1]) if j not in (0, 3, 7)])
+    out.data = out.data[:, keep]
+    out.grad = None
+    opt.state[out]["phi_avg"] = opt.state[out]["phi_avg"][:, keep]
+    assert _max_abs_cos(opt, out) > 1e-3, "slicing alone should break orthogonality"
+    opt.after_surgery(out)
+    assert _max_abs_cos(opt, out) < 1e-5
+
+
+def test_after_surgery_is_noop_without_momentum():
+    p = nn.Parameter(torch.randn(3, 4))
+    opt = AdaRad([p], radial_lr=0.1, angular_lr=1.0)
+    p.grad = torch.randn_like(p)
+    opt.step()
+    opt.after_surgery(p)
+    assert set(opt.state[p]) == {"phi_sq_avg", "capacity"}
+
+
+def test_state_shapes_and_state_dict_round_trip():
+    X, y = _toy_data()
+    net = _mlp()
+    opt = AdaRad(net.parameters(), radial_lr=0.3, angular_lr=2.0, lam=1e-2, momentum=True)
+    _train(net, opt, X, y, 3)
+    w = net[0].weight
+    assert opt.state[w]["phi_sq_avg"].shape == (16,)
+    assert opt.state[w]["capacity"].shape == (16,)
+    assert opt.state[w]["arith_capacity"].shape == (16,)
+    assert opt.state[w]["phi_avg"].shape == w.shape
+
+    twin = copy.deepcopy(net)
+    twin_opt = AdaRad(twin.parameters(), radial_lr=9.0, angular_lr=9.0, momentum=True)
+    twin_opt.load_state_dict(copy.deepcopy(opt.state_dict()))
+    assert twin_opt.param_groups[0]["radial_lr"] == 0.3
+    assert float(twin_opt.param_groups[0]["phi_max"]) == float(opt.param_groups[0]["phi_max"])
+    _train(net, opt, X, y, 3)
+    _train(twin, twin_opt, X, y, 3)
+    for a, b in zip(net.parameters(), twin.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_ndim_one_param_is_rejected():
+    with pytest.raises(ValueError, match="ndim >= 2"):
+        AdaRad([nn.Parameter(torch.randn(3))], radial_lr=0.1, angular_lr=1.0)
+    opt = AdaRad([nn.Parameter(torch.randn(3, 2))], radial_lr=0.1, angular_lr=1.0)
+    with pytest.raises(ValueError, match="ndim >= 2"):
+        opt.add_param_group({"params": [nn.Parameter(torch.randn(3))]})
+
+
+# ---------------------------------------------------------------------------
+# Independent numpy reference of Algorithm 1, in the paper's layout: W_l is
+# d_{l-1} x d_l and fan-in j is COLUMN j.  One loop over units computes the
+# statistics (lines 11-13), a second loop moves the fan-ins (lines 14-17); the
+# optimizer documents the same order (global maxima before the moves).
+# ---------------------------------------------------------------------------
+
+
+def _reference_step(Ws, grads, st, ar, aphi, lam, bf, beta=0.005, eps=1e-8):
+    Gs = [bf * g for g in grads]  # G = (1/|D|) grad of the summed losses
+    parts = []
+    for l, (W, G) in enumerate(zip(Ws, Gs, strict=True)):
+        for j in range(W.shape[1]):
+            w, g = W[:, j], G[:, j]
+            r = (g @ w) / (w @ w) * w
+            phi = g - r
+            st["phibar"][l][j] = (1 - beta) * st["phibar"][l][j] + beta * (phi @ phi)
+            st["c"][l][j] = (1 - beta) * st["c"][l][j] + beta
+            st["phi_max"] = max(st["phi_max"], st["phibar"][l][j])
+            st["c_max"] = max(st["c_max"], st["c"][l][j])
+            parts.append((l, j, r, phi))
+    for l, j, r, phi in parts:
+        W = Ws[l]
+        ratio = np.sqrt(st["phi_max"] / st["c_max"])
+        phi_adj = ratio * phi / np.sqrt(st["phibar"][l][j] / st["c"][l][j] + eps)
+        w = W[:, j] - ar * r
+        theta = aphi * np.linalg.norm(phi_adj)
+        e1 = w / np.linalg.norm(w)
+        e2 = -phi_adj / np.linalg.norm(phi_adj)
+        w = np.linalg.norm(w) * (np.cos(theta) * e1 + np.sin(theta) * e2)
+        length = np.linalg.norm(w)
+        W[:, j] = w * max(0.0, 1.0 - ar * lam * bf / length)
+
+
+def test_matches_numpy_reference_of_algorithm_1():
+    rng = np.random.default_rng(0)
+    X = torch.tensor(rng.normal(size=(40, 5)))
+    y = torch.tensor(rng.integers(0, 3, size=40))
+    dims = [5, 7, 3]
+
+    def loss_fn(W1, W2):  # torch layout (out, in)
+        return nn.functional.cross_entropy(torch.relu(X @ W1.T) @ W2.T, y)
+
+    init = [rng.normal(size=(dims[i + 1], dims[i])) / np.sqrt(dims[i]) for i in range(2)]
+    params = [nn.Parameter(torch.tensor(w)) for w in init]
+    hp = dict(radial_lr=0.5, angular_lr=2.0, lam=0.05, batch_fraction=0.5)
+    opt = AdaRad(params, **hp)
+
+    ref_W = [w.T.copy() for w in init]  # paper layout
+    st = {
+        "phibar": [np.zeros(d) for d in dims[1:]],
+        "c": [np.zeros(d) for d in dims[1:]],
+        "phi_max": 0.0,
+        "c_max": 0.0,
+    }
+    for _ in range(5):
+        opt.zero_grad()
+        loss_fn(*params).backward()
+        opt.step()
+
+        ref_params = [torch.tensor(W.T, requires_grad=True) for W in ref_W]
+        loss_fn(*ref_params).backward()
+        ref_grads = [p.grad.numpy().T for p in ref_params]
+        _reference_step(
+            ref_W, ref_grads, st, hp["radial_lr"], hp["angular_lr"], hp["lam"], hp["batch_fraction"]
+        )
+        for p, W in zip(params, ref_W, strict=True):
+            np.testing.assert_allclose(p.detach().numpy(), W.T, atol=1e-5)
+    assert float(opt.param_groups[0]["phi_max"]) == pytest.approx(st["phi_max"], rel=1e-6)
+    # the step moved the weights a real distance, so agreement is not trivial
+    assert (
+        max(np.abs(p.detach().numpy() - w).max() for p, w in zip(params, init, strict=True)) > 0.05
+    )
+
+
+def test_phi_max_is_a_running_maximum_over_steps_and_layers():
+    a, b = nn.Parameter(torch.randn(3, 4)), nn.Parameter(torch.randn(2, 3))
+    opt = AdaRad([{"params": [a]}, {"params": [b], "beta_quad": 0.5}], 0.0, 1.0)
+    a.grad, b.grad = torch.zeros_like(a), torch.randn_like(b) * 10
+    opt.step()
+    first = float(opt.param_groups[0]["phi_max"])
+    assert first == pytest.approx(opt.state[b]["phi_sq_avg"].max().item(), rel=1e-6)
+    b.grad = torch.zeros_like(b)  # phi_bar decays, the running maximum must not
+    opt.step()
+    assert opt.state[b]["phi_sq_avg"].max().item() < first
+    assert float(opt.param_groups[0]["phi_max"]) == pytest.approx(first, rel=1e-6)
+    assert float(opt.param_groups[0]["c_max"]) == pytest.approx(0.75)
