@@ -150,6 +150,8 @@ class AdaRad(torch.optim.Optimizer):
                 loss = closure()
 
         # Pass 1: decompose G (Alg. 1 line 11) and update running averages (line 12).
+        # Without momentum only row dot products are needed here: |phi|^2 = |g|^2 - (g.w)^2/|w|^2
+        # since phi is orthogonal to w; pass 2 then writes w as a per-row mix of w and g.
         work = []
         local_max = []
         for group in self.param_groups:
@@ -162,11 +164,19 @@ class AdaRad(torch.optim.Optimizer):
                 g = p.grad.detach().reshape(p.shape[0], -1) * group["batch_fraction"]
                 sq = _rowdot(w, w)
                 alive = sq > 0
-                coef = _safe_div(_rowdot(g, w), sq)
-                r = coef[:, None] * w
-                phi = g - r
+                gw = _rowdot(g, w)
+                coef = _safe_div(gw, sq)
                 live = alive.to(w.dtype)
                 phi_bar, c = state["phi_sq_avg"], state["capacity"]
+                if not group["momentum"]:
+                    phi_sq = (_rowdot(g, g) - coef * gw).clamp_min(0.0)
+                    phi_bar.add_(live * bq * (phi_sq - phi_bar))
+                    c.add_(live * bq * (1.0 - c))
+                    local_max.append(torch.stack([phi_bar.max(), c.max()]).to(torch.float64))
+                    work.append((group, p, state, w, g, (sq, gw, coef, phi_sq)))
+                    continue
+                r = coef[:, None] * w
+                phi = g - r
                 phi_bar.add_(live * bq * (_rowdot(phi, phi) - phi_bar))
                 c.add_(live * bq * (1.0 - c))
                 if group["momentum"]:  # Alg. 2 line 16
@@ -195,6 +205,9 @@ class AdaRad(torch.optim.Optimizer):
 
         # Pass 2: radial step, rotation, shrinkage (Alg. 1 lines 14-17).
         for group, p, state, w, r, phi in work:
+            if not group["momentum"]:
+                self._plain_update(group, p, state, w, r, phi, global_scale)
+                continue
             rows = p.shape[0]
             eps = group["eps"]
             phi_bar, c = state["phi_sq_avg"], state["capacity"]
@@ -231,6 +244,40 @@ class AdaRad(torch.optim.Optimizer):
             if threshold > 0:
                 group_shrink_(p, threshold)
         return loss
+
+    @staticmethod
+    def _plain_update(group, p, state, w, g, rowstats, global_scale) -> None:
+        """Alg. 1 lines 14-17 in closed form, one fused write per weight.
+
+        With r = (g.w/|w|^2) w and phi = g - r (orthogonal to w): the radial step gives
+        w1 = a w with a = 1 - alpha_r g.w/|w|^2; phi_adj = k phi with k the normalisation of
+        line 14; the rotation by theta = alpha_phi k |phi| towards -phi/|phi| gives
+        w2 = cos(theta) a w - sin(theta) |a| |w| phi/|phi|, of length |a||w|; the shrinkage
+        of line 17 scales it by max(0, 1 - t/(|a||w|)). So w_new = A w + B g per row, which
+        reads the weights a few times and writes them once (Table 1's cost per weight).
+        """
+        sq, gw, coef, phi_sq = rowstats
+        phi_bar, c = state["phi_sq_avg"], state["capacity"]
+        k = global_scale.to(w.dtype) / torch.sqrt(_safe_div(phi_bar, c) + group["eps"])
+        w_norm = torch.sqrt(sq)
+        phi_norm = torch.sqrt(phi_sq)
+        a = 1.0 - group["radial_lr"] * coef
+        theta = group["angular_lr"] * k * phi_norm
+        rotatable = (phi_norm > 0) & (w_norm > 0) & (a != 0)
+        theta = torch.where(rotatable, theta, torch.zeros_like(theta))
+        cos, sin = torch.cos(theta), torch.sin(theta)
+        # w2 = cos*a*w - sin*|a||w|/|phi| * (g - coef*w)
+        toward = _safe_div(sin * a.abs() * w_norm, phi_norm)
+        coef_w = cos * a + toward * coef
+        coef_g = -toward
+        threshold = group["radial_lr"] * group["lam"] * group["batch_fraction"]
+        if threshold > 0:
+            length = a.abs() * w_norm
+            shrink = torch.where(length > threshold, 1.0 - _safe_div(
+                torch.full_like(length, threshold), length), torch.zeros_like(length))
+            coef_w, coef_g = coef_w * shrink, coef_g * shrink
+        out = torch.addcmul(coef_w[:, None] * w, coef_g[:, None], g)
+        p.copy_(out.reshape(p.shape))
 
     @torch.no_grad()
     def after_surgery(self, param: torch.Tensor) -> None:
