@@ -14,7 +14,8 @@ from explorer.data.idx import parse_idx, read_idx, write_idx
 from explorer.data.larochelle import certified_nonconvex, convex_images, rectangle_images
 from explorer.data.split import stratified_split
 
-MNIST_DIR = Path("/work/shared/data/mnist")
+# the real MNIST test set ships with the project (assets/data/mnist, CC BY-SA 3.0)
+MNIST_DIR = Path(__file__).resolve().parents[1] / "assets" / "data" / "mnist"
 # Small sizes keep the whole file fast; the defaults are exercised by the app.
 FAST = {
     "mnist1d": {"n": 1000},
@@ -34,8 +35,6 @@ def arrays(ds: Dataset) -> list[np.ndarray]:
 
 @pytest.mark.parametrize("name", list(DATASETS))
 def test_registry_contract(name):
-    if name == "mnist" and not MNIST_DIR.is_dir():
-        pytest.skip("MNIST IDX files not present")
     entry = DATASETS[name]
     assert entry.name == name and entry.description
     ds = load_dataset(name, seed=0, **FAST.get(name, {}))
@@ -112,10 +111,8 @@ def test_bad_fractions():
 # ---------------------------------------------------------------- IDX / MNIST
 
 
-needs_mnist = pytest.mark.skipif(not MNIST_DIR.is_dir(), reason="MNIST IDX files not present")
 
 
-@needs_mnist
 def test_real_mnist_t10k_files():
     X = read_idx(MNIST_DIR / "t10k-images-idx3-ubyte.gz")
     y = read_idx(MNIST_DIR / "t10k-labels-idx1-ubyte.gz")
@@ -124,7 +121,6 @@ def test_real_mnist_t10k_files():
     assert np.bincount(y).tolist() == counts
 
 
-@needs_mnist
 def test_mnist_t10k_only_splits_8000_2000_with_fixed_test():
     a = load_dataset("mnist", seed=0, path=str(MNIST_DIR))
     b = load_dataset("mnist", seed=3, path=str(MNIST_DIR))
@@ -138,7 +134,6 @@ def test_mnist_t10k_only_splits_8000_2000_with_fixed_test():
     assert np.bincount(pooled).tolist()[:2] == [980, 1135]
 
 
-@needs_mnist
 def test_mnist_limit_and_env_var(monkeypatch):
     monkeypatch.setenv("SIZING_EXPLORER_MNIST", str(MNIST_DIR))
     ds = load_dataset("mnist", limit=500)

@@ -44,7 +44,7 @@ class View(pn.viewable.Viewer):
     title = param.String(default="", doc="heading shown above the plot")
 
     def update(self, records_by_kind: dict[str, list[dict]]) -> None:
-        raise NotImplementedError
+        raise NotImplementedError  # abstract: each view says how it takes its records
 
     def reset(self) -> None:
         """Empty every source (a new run starts)."""
