@@ -23,11 +23,15 @@ from bokeh.models import CustomJSTickFormatter
 
 from explorer.config import RunConfig
 from explorer.data import DATASETS, load_dataset
+from explorer.group_sparsity import DATASETS as SWEEP_DATASETS
+from explorer.group_sparsity import SweepThread
 from explorer.history import History
 from explorer.knobs import Knobs, knob_names
 from explorer.runner import TrainerThread
 from explorer.views import (
+    CostView,
     FanHistoryView,
+    GroupSparsityView,
     LifetimeView,
     LossView,
     SizesView,
@@ -52,6 +56,8 @@ LINEAR_KNOBS = {"gamma": (0.0, 1.0, 0.01), "lam2": (0.0, 1e-2, 1e-4),
 #: records the drain handles itself (not stored in the History)
 CONTROL_KINDS = ("state", "run")
 DRAIN_LIMIT = 20_000
+#: lambda values per method in the page's group-sparsity sweep (ShrinkNets fig. 1)
+SWEEP_POINTS = 10
 #: the share of wall-clock time the page's refreshes may take (the rest is the trainer's)
 UI_SHARE = 0.05
 #: the slowest refresh the page falls back to when refreshes are expensive
@@ -188,13 +194,65 @@ class ExplorerApp(pn.viewable.Viewer):
         self.spectrum = SpectrumView(x_range=xr)
         self.switches = SwitchView(self.selection, x_range=xr)
         self.spectrum_card = _card("TINY: eigenvalue spectra", self.spectrum)
-        self.switch_card = _card("ShrinkNets: switches", self.switches)
+        self.cost_view = CostView(x_range=xr)
+        self.groupsparsity = GroupSparsityView()
+        self.sweep = SweepThread()
+        self.sweep_dataset = pn.widgets.Select(
+            label="sweep data set", options=list(SWEEP_DATASETS), value=SWEEP_DATASETS[0],
+            description="synthetic: 30 inputs, 5 relevant; linnerud: 3 -> 3 regression; "
+                        "digits: 64-pixel logistic regression (slow: minutes)")
+        self.sweep_button = pn.widgets.Button(label="run group-sparsity sweep",
+                                              align="end")
+        self.sweep_button.on_click(
+            lambda e: self._safe(self.run_sweep, self.sweep_dataset.value))
+        self.switch_card = _card(
+            "ShrinkNets: switches, cost, group sparsity",
+            pn.Row(self.switches, self.cost_view, sizing_mode="stretch_width"),
+            pn.Row(self.sweep_dataset, self.sweep_button), self.groupsparsity)
         self.spectrum_card.visible = self.method == "tiny"
         self.switch_card.visible = self.method == "shrinknets"
         self.views = [self.loss, self.sizes, self.units, self.lifetimes, self.fan_history,
-                      self.tradeoff, self.spectrum, self.switches]
+                      self.tradeoff, self.spectrum, self.switches, self.cost_view]
 
     # -- controls -------------------------------------------------------------------------
+    # -- group-sparsity sweep (ShrinkNets fig. 1) ---------------------------------------------
+    def run_sweep(self, dataset: str | None = None, points: int = SWEEP_POINTS,
+                  max_iter: int = 3000) -> bool:
+        """Start the loss/sparsity sweep of both methods on a background thread; its points
+        reach the plot at each drain. A second call while one runs is refused with a
+        message (returns False)."""
+        dataset = dataset or self.sweep_dataset.value
+        if dataset not in SWEEP_DATASETS:
+            raise ValueError(f"unknown group-sparsity data set '{dataset}'; accepted: "
+                             f"{', '.join(SWEEP_DATASETS)}")
+        if self.sweep.running:
+            self.notify("a group-sparsity sweep is already running; wait for it to finish",
+                        level="info")
+            return False
+        self.groupsparsity.reset()
+        self.switch_card.visible = True
+        self.sweep.start(dataset, points=points, max_iter=max_iter)
+        self.notify(f"group-sparsity sweep on {dataset} started ({points} lambdas per "
+                    "method)", level="info")
+        return True
+
+    def drain_sweep(self) -> int:
+        """Move the sweep's waiting records into its plot; returns how many."""
+        records = self.sweep.drain()
+        points = [r for r in records if r.get("kind") == "groupsparsity"]
+        if points:
+            try:
+                self.groupsparsity.update({"groupsparsity": points})
+            except (ValueError, KeyError, TypeError) as exc:
+                self.notify(f"GroupSparsityView could not show a record: {exc}")
+        for r in records:
+            if r.get("kind") == "groupsparsity_error":
+                self.notify(r["message"])
+            elif r.get("kind") == "groupsparsity_done":
+                self.notify(f"group-sparsity sweep on {r['dataset']} finished: {r['fits']} "
+                            "fits", level="info")
+        return len(records)
+
     def _build_controls(self) -> None:
         w = pn.widgets
         self.method_select = w.Select.from_param(self.param.method, label="sizing method")
@@ -408,6 +466,9 @@ class ExplorerApp(pn.viewable.Viewer):
 
     def drain(self) -> int:
         """Move waiting records into the History and the plots; returns how many."""
+        if not self.sweep.queue.empty():
+            with pn.io.hold():
+                self.drain_sweep()
         if self.runner is None:
             return 0
         records = self.runner.drain(DRAIN_LIMIT)
@@ -455,7 +516,7 @@ class ExplorerApp(pn.viewable.Viewer):
         self.spectrum_card.visible = self.method == "tiny" or bool(
             self.spectrum.points.data["step"])
         self.switch_card.visible = self.method == "shrinknets" or bool(
-            self.switches.points.data["step"])
+            self.switches.points.data["step"]) or bool(self.groupsparsity.points.data["loss"])
 
     def _on_state(self, rec: dict) -> None:
         self.status = rec["state"]

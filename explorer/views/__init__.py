@@ -1,7 +1,9 @@
 """The explorer's plots: each a ``pn.viewable.Viewer`` fed increments of records."""
 
 from explorer.views.base import ROLLOVER, View, group_records, history_records, step_range
+from explorer.views.cost import CostView
 from explorer.views.fan_history import FanHistoryView
+from explorer.views.group_sparsity import GroupSparsityView
 from explorer.views.lifetimes import LifetimeView
 from explorer.views.loss import LossView
 from explorer.views.selection import UnitSelection
@@ -11,6 +13,7 @@ from explorer.views.switches import SwitchView
 from explorer.views.tradeoff import TradeoffView
 from explorer.views.units import UnitScatterView
 
-__all__ = ["ROLLOVER", "FanHistoryView", "LifetimeView", "LossView", "SizesView",
-           "SpectrumView", "SwitchView", "TradeoffView", "UnitScatterView", "UnitSelection",
-           "View", "group_records", "history_records", "step_range"]
+__all__ = ["ROLLOVER", "CostView", "FanHistoryView", "GroupSparsityView", "LifetimeView",
+           "LossView", "SizesView", "SpectrumView", "SwitchView", "TradeoffView",
+           "UnitScatterView", "UnitSelection", "View", "group_records", "history_records",
+           "step_range"]
