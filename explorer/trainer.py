@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -80,7 +81,11 @@ class Trainer:
         return self.step_count / self.steps_per_epoch
 
     # -- one step --------------------------------------------------------------------------
-    def _record_knob_changes(self) -> None:
+    def _record_knob_changes(self) -> SimpleNamespace:
+        """Record the knobs that changed since the last step; return this step's values.
+
+        The step reads knobs only from the returned snapshot, so a slider moved mid-step
+        acts from the next step on, exactly where its "knob" record says."""
         values = self.knobs.values()
         for name, new in values.items():
             old = self._knob_values.get(name)
@@ -89,19 +94,20 @@ class Trainer:
                            "old": float(old) if old is not None else math.nan,
                            "new": float(new)})
         self._knob_values = values
+        return SimpleNamespace(**values)
 
     def step(self) -> dict:
         """One training step, then surgery; returns the step record it emitted."""
-        self._record_knob_changes()
+        knobs = self._record_knob_changes()
         t0 = time.perf_counter()
         self.model.train()
         x, y = self._next_batch()
-        ctx = StepContext(self.model, self.optimizer, self.knobs, self.step_count, self.epoch,
+        ctx = StepContext(self.model, self.optimizer, knobs, self.step_count, self.epoch,
                           x, y, self.n_train, self.steps_per_epoch, self.generator,
                           loss_fn=F.cross_entropy, val_history=self.val_history)
         logits = self.model(x)
         loss = F.cross_entropy(logits, y)
-        penalty = self.method.regularize(self.model, self.knobs)
+        penalty = self.method.regularize(self.model, knobs)
         objective = loss + penalty
         loss_value = float(loss.detach())
         if not math.isfinite(loss_value):
@@ -110,7 +116,7 @@ class Trainer:
                                 "rate or lambda.")
         self.optimizer.zero_grad(set_to_none=True)
         objective.backward()
-        self.method.configure(self.optimizer, self.knobs, ctx)
+        self.method.configure(self.optimizer, knobs, ctx)
         self.optimizer.step()
         self.method.after_step(ctx)
         t1 = time.perf_counter()
