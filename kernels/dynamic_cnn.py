@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from kernels.dynamic_mlp import PostFactory, init_fan_in
+from kernels.dynamic_mlp import PostFactory, init_fan_in, switch_of
 from kernels.touch import Touch
 from kernels.unit_id import UnitIds
 
@@ -171,10 +171,7 @@ class DynamicCNN(nn.Module):
 
     def switch_values(self, layer: int) -> torch.Tensor | None:
         """The switch of each unit when the layer has a switch module, else None."""
-        for m in self.post[layer]:
-            if hasattr(m, "switch"):
-                return m.switch.detach()
-        return None
+        return switch_of(self.post[layer])
 
     # ---- the layer graph for surgery ---------------------------------------------------
     def unit_touches(self, layer: int) -> list[Touch]:

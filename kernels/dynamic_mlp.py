@@ -31,6 +31,14 @@ def init_fan_in(count: int, fan_in_dim: int, generator: torch.Generator | None =
     return (w / max(fan_in_dim, 1) ** 0.5).to(device)
 
 
+def switch_of(modules) -> torch.Tensor | None:
+    """The switch values of the first unit-wise module that has a ``switch``, else None."""
+    for m in modules:
+        if hasattr(m, "switch"):
+            return m.switch.detach()
+    return None
+
+
 class DynamicMLP(nn.Module):
     """Fully connected network with resizable hidden layers and stable unit ids.
 
@@ -105,10 +113,7 @@ class DynamicMLP(nn.Module):
 
     def switch_values(self, layer: int) -> torch.Tensor | None:
         """The switch of each unit when the layer has a switch module, else None."""
-        for m in self.post[layer]:
-            if hasattr(m, "switch"):
-                return m.switch.detach()
-        return None
+        return switch_of(self.post[layer])
 
     # ---- the layer graph for surgery ---------------------------------------------------
     def unit_touches(self, layer: int) -> list[Touch]:
