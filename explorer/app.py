@@ -58,10 +58,15 @@ CONTROL_KINDS = ("state", "run")
 DRAIN_LIMIT = 20_000
 #: lambda values per method in the page's group-sparsity sweep (ShrinkNets fig. 1)
 SWEEP_POINTS = 10
-#: the share of wall-clock time the page's refreshes may take (the rest is the trainer's)
-UI_SHARE = 0.05
+#: the share of wall-clock time the page's refreshes may take (the rest is the trainer's).
+#: Each refresh's server time also sets off the browser's redraw and the messages it sends
+#: back, so the trainer loses about 2-3x this share: with 0.05 (about one refresh a second
+#: here) the page cost 7-13% of the throughput in ``python -m explorer bench --app``; with
+#: 0.025 (about one every 2 s on this 2-core machine, faster on a faster one) the cost was
+#: below the noise.
+UI_SHARE = 0.025
 #: the slowest refresh the page falls back to when refreshes are expensive
-MAX_PERIOD_MS = 2000
+MAX_PERIOD_MS = 3000
 #: torch threads of the trainer: one core stays free for the web server (see runner.py)
 TORCH_THREADS = max(1, (os.cpu_count() or 2) - 1)
 
@@ -114,7 +119,8 @@ class ExplorerApp(pn.viewable.Viewer):
     max_steps = param.Integer(default=20_000, bounds=(1, None),
                               doc="the run finishes after this many steps")
     period = param.Integer(default=200, bounds=(50, 2000),
-                           doc="ms between refreshes of the page")
+                           doc="shortest time (ms) between refreshes of the page; it stretches "
+                                "when refreshes are expensive (UI_SHARE)")
     status = param.String(default="idle", doc="the run's state")
     message = param.String(default="", doc="the last error or notice shown")
 
@@ -726,7 +732,12 @@ class ExplorerApp(pn.viewable.Viewer):
     def template(self) -> pn.template.BaseTemplate:
         tmpl = pn.template.BootstrapTemplate(
             title="Sizing Explorer", sidebar=self.sidebar(), main=self.main(),
-            sidebar_width=340, header_background="#1f77b4")
+            sidebar_width=340, header_background="#1f77b4",
+            # Panel marks the session busy around every periodic callback; with a busy
+            # indicator each refresh sends two extra changes and re-renders the spinner: an
+            # idle page cost Chromium 0.18 cores at a 200 ms period (0.004 without it). The
+            # status line and progress bar already say what the trainer is doing.
+            busy_indicator=None)
         self._start_session()
         return tmpl
 

@@ -1,9 +1,13 @@
 """What the live page costs (``python -m explorer bench --app``).
 
-1. Training throughput of the same run headless (a TrainerThread drained into a History)
-   and with the page open in headless Chromium, refreshing at its normal rate. Steps per
-   second come from the trainer's own step records (their ``time`` field), over the same
-   window of steps in both runs.
+1. Training throughput with the page open in headless Chromium and refreshing at its
+   normal rate, against the same run with the refresh held: one run, alternating windows
+   of a few seconds (held, refreshing, held, ...); each refreshing window is compared with
+   the two held windows around it. Steps per second come from the trainer's own step
+   records (their ``time`` field). Interleaving matters on this shared machine: the same
+   trainer on a pinned core runs 210-320 steps/s from one 3-second window to the next, and
+   separate headless runs differ by +-10%, more than the effect measured. The server's
+   CPU time per refresh and Chromium's CPU use are printed beside it.
 2. Latency of a knob change: from the slider drag in the browser to the knob value set on
    the server, and from the value set to the trainer's step that uses it (the step whose
    start writes the "knob" record).
@@ -17,6 +21,7 @@ import queue
 import socket
 import statistics
 import time
+from itertools import pairwise
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -60,14 +65,64 @@ def headless(hidden, first, last) -> float:
     return _rate(history.rows["step"], first, last)
 
 
-def with_page(hidden, first, last, drag: bool = True) -> dict:
+def browser_cpu() -> float:
+    """CPU seconds used so far by the Chromium processes this benchmark started."""
+    try:
+        import psutil
+    except ImportError:  # optional: the share of the browser is then not reported
+        return float("nan")
+    total = 0.0
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            if "chrom" in proc.name().lower():
+                cpu = proc.cpu_times()
+                total += cpu.user + cpu.system
+        except psutil.Error:  # a process that ended between the listing and the read
+            continue
+    return total
+
+
+def window_rates(step_records: list[dict], toggles: list[tuple[int, bool]]) -> dict:
+    """Steps per second with the refresh on and off. ``toggles`` = (step, refresh on) in
+    order; a window runs from its toggle's step to the next toggle's step (the last toggle
+    only closes the window before it)."""
+    by_step = {r["step"]: r["time"] for r in step_records}
+    windows = []
+    for (start, on), (end, _) in pairwise(toggles):
+        if end > start and start in by_step and end in by_step:
+            windows.append((on, end - start, by_step[end] - by_step[start]))
+    rate = {}
+    for state in (True, False):
+        steps = sum(w[1] for w in windows if w[0] == state)
+        seconds = sum(w[2] for w in windows if w[0] == state)
+        rate[state] = steps / seconds if seconds else float("nan")
+    # each "on" window against the mean of the two "off" windows around it: a drift of the
+    # machine's speed or of the network's size cancels to first order
+    costs = []
+    for i in range(1, len(windows) - 1):
+        (on, n, t), before, after = windows[i], windows[i - 1], windows[i + 1]
+        if on and not before[0] and not after[0]:
+            held = statistics.fmean([before[1] / before[2], after[1] / after[2]])
+            costs.append(100 * (1 - (n / t) / held))
+    return {"on": rate[True], "off": rate[False], "windows": windows, "costs": costs}
+
+
+def with_page(hidden, first: int, last: int | None = None, drag: bool = True,
+              windows: int = 0, window_s: float = 3.0) -> dict:
+    """Serve the app, open it in headless Chromium, press start and train from ``first``
+    to ``last`` steps. With ``windows`` > 0 the run instead alternates ``windows`` windows
+    of ``window_s`` seconds, refresh held / refreshing / held / ... (held first and last)."""
     import panel as pn
     from playwright.sync_api import sync_playwright
 
     from explorer.app import ExplorerApp
 
+    if windows:
+        windows += 1 - windows % 2  # odd: every refreshing window has held ones both sides
+        last = 10**7
     apps: list[ExplorerApp] = []
-    ticks: list[float] = []
+    ticks: list[tuple[float, float]] = []  # (wall, this thread's CPU) seconds per drain
+    refresh = [True]  # the A/B switch: False holds the page's refresh
 
     def app_fn():
         app = ExplorerApp(_config(hidden, last + 1))
@@ -78,13 +133,20 @@ def with_page(hidden, first, last, drag: bool = True) -> dict:
         drain = app.drain
 
         def timed_drain():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             n = drain()
             if n:
-                ticks.append(time.perf_counter() - t0)
+                ticks.append((time.perf_counter() - t0, time.thread_time() - c0))
             return n
 
         app.drain = timed_drain
+        tick = app._tick
+
+        def held_tick():  # held: no drain and no change to the refresh period's estimate
+            if refresh[0]:
+                tick()
+
+        app._tick = held_tick
         apps.append(app)
         return app.template()
 
@@ -112,9 +174,23 @@ def with_page(hidden, first, last, drag: bool = True) -> dict:
             set_at: list[float] = []
             app.knobs.param.watch(lambda e: set_at.append(time.perf_counter()), "lam")
             dragged = None
-            while app.status == "running":
-                page.wait_for_timeout(200)
-                step = app._last["step"]["step"] if app._last["step"] else 0
+            toggles: list[tuple[int, bool]] = []
+            marks: list[tuple[float, float]] = []  # (time, browser CPU) at each toggle
+            t_toggle = 0.0
+            while app.runner.state == "running":
+                page.wait_for_timeout(100)
+                step = app.runner.trainer.step_count
+                now = time.perf_counter()
+                if windows and step >= first and now - t_toggle >= window_s:
+                    if len(toggles) == windows:  # the last window closes: stop the run
+                        toggles.append((step, True))
+                        marks.append((now, browser_cpu()))
+                        app.runner.stop()
+                        break
+                    refresh[0] = bool(len(toggles) % 2)
+                    toggles.append((step, refresh[0]))
+                    marks.append((now, browser_cpu()))
+                    t_toggle = now
                 if drag and dragged is None and step > first:
                     handle = page.locator(".noUi-handle").first
                     box = handle.bounding_box()
@@ -124,11 +200,25 @@ def with_page(hidden, first, last, drag: bool = True) -> dict:
                     page.mouse.move(box["x"] + 40, y, steps=4)
                     dragged = time.perf_counter()
                     page.mouse.up()
-            page.wait_for_timeout(500)
+            refresh[0] = True
+            page.wait_for_timeout(1500)  # the last records reach the History
             browser.close()
         knob = [k for k in app.history.rows.get("knob", []) if k["knob"] == "lam"]
-        out["rate"] = _rate(app.history.rows["step"], first, last)
-        out["ticks_ms"] = [t * 1e3 for t in ticks]
+        steps = app.history.rows["step"]
+        if windows:
+            out["ab"] = window_rates(steps, toggles)
+            use = {True: [0.0, 0.0], False: [0.0, 0.0]}  # browser CPU seconds, wall seconds
+            for ((t0, c0), (t1, c1)), (_, on) in zip(pairwise(marks), toggles, strict=False):
+                use[on][0] += c1 - c0
+                use[on][1] += t1 - t0
+            out["browser_cores"] = {on: c / t if t else float("nan")
+                                    for on, (c, t) in use.items()}
+            on_seconds = use[True][1]
+            out["server_share"] = 100 * sum(c for _, c in ticks) / on_seconds
+        else:
+            out["rate"] = _rate(steps, first, last)
+        out["ticks_ms"] = [w * 1e3 for w, _ in ticks]
+        out["tick_cpu_ms"] = [c * 1e3 for _, c in ticks]
         out["drag"] = {"dragged": dragged is not None, "knob_set": len(set_at),
                        "knob_records": len(knob)}
         if dragged is not None and knob and set_at:
@@ -148,21 +238,31 @@ def _ms(values: list[float]) -> str:
     return f"median {statistics.median(values):.1f} ms, p95 {q[18]:.1f} ms, n={len(values)}"
 
 
-def main(steps: int = 1500, hidden: list[int] | None = None) -> int:
+def main(windows: int = 31, window_s: float = 3.0, hidden: list[int] | None = None) -> int:
     hidden = hidden or [256, 256]
-    first, last = steps // 5, steps
-    print(f"run: nonparametric on digits, hidden {hidden}, steps {first}..{last}")
-    base = headless(hidden, first, last)
-    print(f"headless:   {base:8.1f} steps/s")
-    page = with_page(hidden, first, last)
-    cost = 100 * (1 - page["rate"] / base)
-    print(f"page open:  {page['rate']:8.1f} steps/s  (page costs {cost:.1f}% throughput)")
-    print(f"refresh (Python side of one drain tick): {_ms(page['ticks_ms'])}")
-    if "set_to_step_ms" in page:
-        print(f"slider drag -> knob set on server: {page['drag_to_set_ms']:.1f} ms; "
-              f"knob set -> step {page['knob_step']} uses it: {page['set_to_step_ms']:.1f} ms")
+    print(f"run: nonparametric on digits, hidden {hidden}; after step 300, {windows} windows "
+          f"of {window_s:g} s: refresh held / refreshing / held ...")
+    page = with_page(hidden, 300, windows=windows, window_s=window_s)
+    ab, costs = page["ab"], sorted(page["ab"]["costs"])
+    q = statistics.quantiles(costs, n=4) if len(costs) > 1 else costs * 3
+    print(f"page open, refreshing:   {ab['on']:6.1f} steps/s")
+    print(f"page open, refresh held: {ab['off']:6.1f} steps/s")
+    print(f"page cost per refreshing window against the held windows beside it: median "
+          f"{statistics.median(costs):.1f}%, quartiles {q[0]:.1f}% .. {q[2]:.1f}%, "
+          f"n={len(costs)}; pooled {100 * (1 - ab['on'] / ab['off']):.1f}%")
+    print(f"server CPU in the refresh (GIL the trainer waits for): {page['server_share']:.1f}% "
+          f"of wall clock; Chromium: {page['browser_cores'][True]:.2f} cores refreshing, "
+          f"{page['browser_cores'][False]:.2f} held")
+    print(f"refresh wall time {_ms(page['ticks_ms'])}; CPU {_ms(page['tick_cpu_ms'])}")
+    lat = with_page(hidden, 300, 700)
+    print(f"headless run of the same config: {headless(hidden, 300, 1500):.1f} steps/s; with "
+          f"the page (one run, steps 300..700): {lat['rate']:.1f} (separate runs vary by "
+          "+-10% here: not used for the cost)")
+    if "set_to_step_ms" in lat:
+        print(f"slider drag -> knob set on server: {lat['drag_to_set_ms']:.1f} ms; "
+              f"knob set -> step {lat['knob_step']} uses it: {lat['set_to_step_ms']:.1f} ms")
     else:
-        print(f"slider latency not measured: {page['drag']}")
+        print(f"slider latency not measured: {lat['drag']}")
     big = [1000, 1000, 1000, 1000]
     wide = with_page(big, 20, 120, drag=False)
     print(f"4 x 1000 units: {wide['rate']:.1f} steps/s with the page; refresh "

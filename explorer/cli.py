@@ -91,8 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="TINY eigen-solve: Cholesky + SVD vs LOBPCG at widths 256-4096")
     bench.add_argument("--app", action="store_true",
                        help="the live page's cost: throughput with the page open in headless "
-                            "Chromium vs headless, and slider-to-step latency")
-    bench.add_argument("--steps", type=int, default=1500, help="steps per run of --app")
+                            "Chromium, refreshing vs held (interleaved windows of one run), "
+                            "and slider-to-step latency")
+    bench.add_argument("--windows", type=int, default=31,
+                       help="--app: refresh held / refreshing windows (odd)")
+    bench.add_argument("--window-seconds", type=float, default=3.0,
+                       help="--app: seconds per window")
 
     show = sub.add_parser("show", help="serve the explorer on a saved snapshot (replay)")
     show.add_argument("snapshot", help="a snapshot folder or .zip (run --out writes one)")
@@ -140,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "bench" and args.app:
             from explorer.bench_app import main as bench_app_main
 
-            return bench_app_main(steps=args.steps)
+            return bench_app_main(windows=args.windows, window_s=args.window_seconds)
         if args.command == "bench":
             from explorer.bench import main as bench_main
 

@@ -88,7 +88,7 @@ def test_sizes_view_one_line_per_layer_and_event_marks(recorded):
     events = [r for r in records if r["kind"] == "event"]
     assert len(view.events.data["unit_id"]) == len(events) == 10  # 5 growth steps x 2 layers
     # a birth mark sits on its layer's line right after the growth step
-    row = view.events.data["unit_id"].index(events[0]["unit_id"])
+    row = list(view.events.data["unit_id"]).index(events[0]["unit_id"])
     step = events[0]["step"]
     assert view.events.data["y"][row] == sizes[step][events[0]["layer"]]
 
@@ -173,7 +173,7 @@ def test_selection_links_plots_by_unit_id(recorded):
     # the fan history holds one fan-in and one fan-out line per selected unit, from every table
     assert len(fans.source.data["xs"]) == 4
     uid = chosen[1]
-    row = fans.source.data["unit_id"].index(uid)
+    row = list(fans.source.data["unit_id"]).index(uid)
     cols = history.columns("units")
     mask = cols["unit_id"] == uid
     assert fans.source.data["xs"][row] == cols["step"][mask].tolist()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import numpy as np
 import panel as pn
 import param
 from bokeh.models import DataRange1d
@@ -23,6 +24,20 @@ def group_records(records) -> dict[str, list[dict]]:
     for r in records:
         out[r.get("kind", "")].append(r)
     return dict(out)
+
+
+def columns(data: dict) -> dict:
+    """``data`` with each numeric column as a numpy array, ready for ``stream``/``patch``.
+
+    Bokeh sends a numeric array as one binary buffer but encodes a list value by value in
+    Python, on the thread the trainer shares the GIL with: list streams made most of the
+    page's server time per refresh (measured in ``python -m explorer bench --app``).
+    Columns of strings or mixed values stay lists."""
+    out = {}
+    for key, values in data.items():
+        array = values if isinstance(values, np.ndarray) else np.asarray(values)
+        out[key] = array if array.dtype.kind in "biuf" else list(values)
+    return out
 
 
 def history_records(history) -> dict[str, list[dict]]:
@@ -56,8 +71,22 @@ class View(pn.viewable.Viewer):
         return []
 
     def _pane(self, *figures) -> pn.viewable.Viewable:
+        for fig in figures:
+            quiet_ranges(fig)
         panes = [pn.pane.Bokeh(f, sizing_mode="stretch_width") for f in figures]
         return pn.Column(*panes, sizing_mode="stretch_width") if len(panes) > 1 else panes[0]
+
+
+def quiet_ranges(fig) -> None:
+    """Keep the browser from sending a figure's ranges back to the server.
+
+    An auto-ranging figure reports its new start and end after every render; with the page
+    refreshing, those messages took more of the server's GIL than the refresh itself (about
+    30 a second, 8% of a core) and slowed the trainer thread. Nothing on the server reads
+    them: linked ranges are linked in the browser, and the server may still set a range."""
+    for axis_range in (fig.x_range, fig.y_range, *fig.extra_x_ranges.values(),
+                       *fig.extra_y_ranges.values()):
+        axis_range.syncable = False
 
 
 def figure_defaults(**overrides) -> dict:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from bokeh.models import ColumnDataSource, HoverTool, LinearAxis, Range1d
 from bokeh.plotting import figure
 
-from explorer.views.base import ROLLOVER, View, figure_defaults, step_range
+from explorer.views.base import ROLLOVER, View, columns, figure_defaults, step_range
 
 COLUMNS = ("step", "cost", "time")
 
@@ -49,9 +49,9 @@ class CostView(View):
         steps = [r for r in records_by_kind.get("step", ()) if "cost" in r]
         if not steps:
             return
-        self.steps.stream({"step": [r["step"] for r in steps],
+        self.steps.stream(columns({"step": [r["step"] for r in steps],
                            "cost": [r["cost"] for r in steps],
-                           "time": [float(r.get("time", float("nan"))) for r in steps]},
+                           "time": [float(r.get("time", float("nan"))) for r in steps]}),
                           rollover=self.rollover)
         # the second axis follows the clock (a Range1d does not auto-range)
         last = max(float(r.get("time", 0.0)) for r in steps)

@@ -12,7 +12,7 @@ import numpy as np
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
-from explorer.views.base import View, figure_defaults, step_range
+from explorer.views.base import View, columns, figure_defaults, step_range
 from explorer.views.palette import DIED_COLOR, layer_color
 from explorer.views.selection import UnitSelection
 
@@ -57,7 +57,7 @@ class LifetimeView(View):
         for i, r in enumerate(rows):
             self._row[r["unit_id"]] = base + i
             self._alive.append(True)
-        self.source.stream({k: [r[k] for r in rows] for k in COLUMNS})
+        self.source.stream(columns({k: [r[k] for r in rows] for k in COLUMNS}))
 
     def update(self, records_by_kind):
         new_rows: list[dict] = []

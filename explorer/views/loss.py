@@ -8,7 +8,7 @@ import math
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
-from explorer.views.base import ROLLOVER, View, figure_defaults, step_range
+from explorer.views.base import ROLLOVER, View, columns, figure_defaults, step_range
 from explorer.views.palette import KNOB_COLOR, TRAIN_COLOR, VAL_COLOR
 
 
@@ -47,21 +47,21 @@ class LossView(View):
     def update(self, records_by_kind):
         steps = records_by_kind.get("step", ())
         if steps:
-            self.steps.stream({"step": [r["step"] for r in steps],
+            self.steps.stream(columns({"step": [r["step"] for r in steps],
                                "loss": [_positive(r["loss"]) for r in steps],
-                               "acc": [r["acc"] for r in steps]}, rollover=self.rollover)
+                               "acc": [r["acc"] for r in steps]}), rollover=self.rollover)
         evals = records_by_kind.get("eval", ())
         if evals:
-            self.evals.stream({"step": [r["step"] for r in evals],
+            self.evals.stream(columns({"step": [r["step"] for r in evals],
                                "val_loss": [_positive(r["val_loss"]) for r in evals],
-                               "val_acc": [r["val_acc"] for r in evals]},
+                               "val_acc": [r["val_acc"] for r in evals]}),
                               rollover=self.rollover)
         knobs = records_by_kind.get("knob", ())
         if knobs:
-            self.knob_marks.stream({"step": [r["step"] for r in knobs],
+            self.knob_marks.stream(columns({"step": [r["step"] for r in knobs],
                                     "knob": [r["knob"] for r in knobs],
                                     "old": [r["old"] for r in knobs],
-                                    "new": [r["new"] for r in knobs]}, rollover=self.rollover)
+                                    "new": [r["new"] for r in knobs]}), rollover=self.rollover)
 
     def __panel__(self):
         return self._pane(self.loss_fig, self.acc_fig)

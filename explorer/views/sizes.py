@@ -6,7 +6,7 @@ from __future__ import annotations
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
-from explorer.views.base import ROLLOVER, View, figure_defaults, step_range
+from explorer.views.base import ROLLOVER, View, columns, figure_defaults, step_range
 from explorer.views.palette import BORN_COLOR, DIED_COLOR, MAX_LAYERS, layer_color
 
 
@@ -60,7 +60,7 @@ class SizesView(View):
             for i in range(MAX_LAYERS):
                 new[f"size_{i}"] = [r["sizes"][i] if i < len(r["sizes"]) else float("nan")
                                     for r in steps]
-            self.steps.stream(new, rollover=self.rollover)
+            self.steps.stream(columns(new), rollover=self.rollover)
             # the step record of step s+1 holds the sizes after step s's surgery
             self._sizes_at = {r["step"] - 1: r["sizes"] for r in steps}
         events = [e for e in records_by_kind.get("event", ()) if e.get("event") in
@@ -70,7 +70,7 @@ class SizesView(View):
             for e in events:
                 sizes = self._sizes_at.get(e["step"], self._last_sizes)
                 ys.append(sizes[e["layer"]] if e["layer"] < len(sizes) else 0)
-            self.events.stream({
+            self.events.stream(columns({
                 "step": [e["step"] for e in events], "y": ys,
                 "layer": [e["layer"] for e in events],
                 "unit_id": [e["unit_id"] for e in events],
@@ -78,7 +78,7 @@ class SizesView(View):
                 "cause": [e.get("cause", "") for e in events],
                 "color": [BORN_COLOR if e["event"] == "born" else DIED_COLOR for e in events],
                 "marker": ["triangle" if e["event"] == "born" else "inverted_triangle"
-                           for e in events]}, rollover=self.rollover)
+                           for e in events]}), rollover=self.rollover)
         if steps:
             self._last_sizes = list(steps[-1]["sizes"])
 

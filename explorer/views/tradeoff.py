@@ -6,7 +6,7 @@ from __future__ import annotations
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
-from explorer.views.base import ROLLOVER, View, figure_defaults
+from explorer.views.base import ROLLOVER, View, columns, figure_defaults
 from explorer.views.palette import TRAIN_COLOR
 
 RUN_COLUMNS = ("units", "params", "val_loss", "val_acc", "step", "lam")
@@ -65,7 +65,8 @@ class TradeoffView(View):
     def update(self, records_by_kind):
         rows = [r for r in records_by_kind.get("tradeoff", ()) if r.get("source", "run") == "run"]
         if rows:
-            self.run.stream({k: [r.get(k, float("nan")) for r in rows] for k in RUN_COLUMNS},
+            self.run.stream(columns({k: [r.get(k, float("nan")) for r in rows]
+                                     for k in RUN_COLUMNS}),
                             rollover=ROLLOVER)
 
     def __panel__(self):
