@@ -22,6 +22,7 @@ import socket
 import statistics
 import time
 from itertools import pairwise
+from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -29,11 +30,18 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
 
 
 class StampedQueue(queue.Queue):
-    """The trainer's out queue, stamping when each knob record left the trainer."""
+    """The trainer's out queue, stamping when each knob record left the trainer and keeping
+    every step record's time (the History keeps a bounded, thinned share of long runs)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps: list[dict] = []
 
     def put(self, item, block=True, timeout=None):
         if item.get("kind") == "knob":
             item = {**item, "t_out": time.perf_counter()}
+        elif item.get("kind") == "step":
+            self.steps.append({"step": item["step"], "time": item["time"]})
         super().put(item, block, timeout)
 
 
@@ -80,6 +88,17 @@ def browser_cpu() -> float:
         except psutil.Error:  # a process that ended between the listing and the read
             continue
     return total
+
+
+def sched_times(native_id: int | None) -> tuple[float, float]:
+    """(seconds on a CPU, seconds runnable but waiting for one) of a thread so far, from
+    Linux's /proc/self/task/TID/schedstat; (nan, nan) where that file does not exist."""
+    try:
+        text = Path(f"/proc/self/task/{native_id}/schedstat").read_text()
+        run_ns, wait_ns, _ = text.split()
+    except (OSError, ValueError):
+        return float("nan"), float("nan")
+    return int(run_ns) / 1e9, int(wait_ns) / 1e9
 
 
 def window_rates(step_records: list[dict], toggles: list[tuple[int, bool]]) -> dict:
@@ -175,7 +194,13 @@ def with_page(hidden, first: int, last: int | None = None, drag: bool = True,
             app.knobs.param.watch(lambda e: set_at.append(time.perf_counter()), "lam")
             dragged = None
             toggles: list[tuple[int, bool]] = []
-            marks: list[tuple[float, float]] = []  # (time, browser CPU) at each toggle
+            # (time, browser CPU, trainer thread's (on CPU, waiting for a CPU), step) per toggle
+            marks: list[tuple] = []
+            trainer_tid = app.runner._thread.native_id
+
+            def mark(now, step):
+                marks.append((now, browser_cpu(), sched_times(trainer_tid), step))
+
             t_toggle = 0.0
             while app.runner.state == "running":
                 page.wait_for_timeout(100)
@@ -184,12 +209,12 @@ def with_page(hidden, first: int, last: int | None = None, drag: bool = True,
                 if windows and step >= first and now - t_toggle >= window_s:
                     if len(toggles) == windows:  # the last window closes: stop the run
                         toggles.append((step, True))
-                        marks.append((now, browser_cpu()))
+                        mark(now, step)
                         app.runner.stop()
                         break
                     refresh[0] = bool(len(toggles) % 2)
                     toggles.append((step, refresh[0]))
-                    marks.append((now, browser_cpu()))
+                    mark(now, step)
                     t_toggle = now
                 if drag and dragged is None and step > first:
                     handle = page.locator(".noUi-handle").first
@@ -204,15 +229,23 @@ def with_page(hidden, first: int, last: int | None = None, drag: bool = True,
             page.wait_for_timeout(1500)  # the last records reach the History
             browser.close()
         knob = [k for k in app.history.rows.get("knob", []) if k["knob"] == "lam"]
-        steps = app.history.rows["step"]
+        steps = app.runner.out.steps
         if windows:
             out["ab"] = window_rates(steps, toggles)
-            use = {True: [0.0, 0.0], False: [0.0, 0.0]}  # browser CPU seconds, wall seconds
-            for ((t0, c0), (t1, c1)), (_, on) in zip(pairwise(marks), toggles, strict=False):
-                use[on][0] += c1 - c0
-                use[on][1] += t1 - t0
-            out["browser_cores"] = {on: c / t if t else float("nan")
-                                    for on, (c, t) in use.items()}
+            # per state: browser CPU s, wall s, trainer on-CPU s, run-queue s, steps
+            use = {True: [0.0] * 5, False: [0.0] * 5}
+            for (m0, m1), (_, on) in zip(pairwise(marks), toggles, strict=False):
+                deltas = (m1[1] - m0[1], m1[0] - m0[0], m1[2][0] - m0[2][0],
+                          m1[2][1] - m0[2][1], m1[3] - m0[3])
+                use[on] = [a + b for a, b in zip(use[on], deltas, strict=True)]
+            out["browser_cores"] = {on: u[0] / u[1] if u[1] else float("nan")
+                                    for on, u in use.items()}
+            # where a step's wall time goes: on a CPU, waiting for one (another thread or
+            # process had the core), asleep (waiting for the GIL, mostly)
+            out["per_step_ms"] = {on: {"wall": 1e3 * u[1] / u[4], "cpu": 1e3 * u[2] / u[4],
+                                       "run_queue": 1e3 * u[3] / u[4],
+                                       "asleep": 1e3 * (u[1] - u[2] - u[3]) / u[4]}
+                                  for on, u in use.items() if u[4]}
             on_seconds = use[True][1]
             out["server_share"] = 100 * sum(c for _, c in ticks) / on_seconds
         else:
@@ -254,6 +287,12 @@ def main(windows: int = 31, window_s: float = 3.0, hidden: list[int] | None = No
           f"of wall clock; Chromium: {page['browser_cores'][True]:.2f} cores refreshing, "
           f"{page['browser_cores'][False]:.2f} held")
     print(f"refresh wall time {_ms(page['ticks_ms'])}; CPU {_ms(page['tick_cpu_ms'])}")
+    for on, label in ((False, "held"), (True, "refreshing")):
+        d = page["per_step_ms"].get(on)
+        if d:
+            print(f"trainer, ms per step while {label}: wall {d['wall']:.3f} = on a CPU "
+                  f"{d['cpu']:.3f} + waiting for a CPU {d['run_queue']:.3f} + asleep (GIL) "
+                  f"{d['asleep']:.3f}")
     lat = with_page(hidden, 300, 700)
     print(f"headless run of the same config: {headless(hidden, 300, 1500):.1f} steps/s; with "
           f"the page (one run, steps 300..700): {lat['rate']:.1f} (separate runs vary by "

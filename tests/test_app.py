@@ -230,3 +230,25 @@ def test_cli_serve_and_bench_app_arguments():
                                                                   False)
     assert build_parser().parse_args(["bench", "--app"]).app is True
     assert main(["serve", "--port", "70000"]) == 2  # a clear error, no server
+
+
+def test_bench_window_rates_compare_each_refreshing_window_with_its_neighbours():
+    from explorer.bench_app import window_rates
+
+    # held windows at 100 steps/s, refreshing ones at 90, with the machine speeding up 10%
+    # over the run: the neighbour comparison removes the drift
+    steps, t, s = [{"step": 0, "time": 0.0}], 0.0, 0
+    toggles = []
+    for i in range(7):
+        on = bool(i % 2)
+        toggles.append((s, on))
+        rate = (90.0 if on else 100.0) * (1 + 0.1 * i / 6)
+        for _ in range(100):
+            s += 1
+            t += 1 / rate
+            steps.append({"step": s, "time": t})
+    toggles.append((s, True))
+    ab = window_rates(steps, toggles)
+    assert len(ab["windows"]) == 7 and len(ab["costs"]) == 3
+    assert all(abs(c - 10.0) < 0.5 for c in ab["costs"])
+    assert ab["off"] > ab["on"]

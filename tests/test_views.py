@@ -249,3 +249,26 @@ def test_switch_view_values_kills_and_selection():
     assert list(np.asarray(view.points.data["unit_id"])[view.points.selected.indices]) == [1] * 3
     with pytest.raises(ValueError, match="unit ids but"):
         view.update({"switch": [{"step": 4, "layer": 0, "unit_id": [0, 1], "value": [1.0]}]})
+
+
+def test_columns_send_numbers_as_arrays_and_strings_as_lists():
+    from explorer.views.base import columns
+
+    out = columns({"step": [1, 2], "loss": [0.5, float("nan")], "cause": ["a", "b"],
+                   "mixed": [1, "x"], "ready": np.arange(3)})
+    assert out["step"].dtype.kind == "i" and out["loss"].dtype.kind == "f"
+    assert np.isnan(out["loss"][1])
+    assert out["cause"] == ["a", "b"] and out["mixed"] == [1, "x"]
+    assert isinstance(out["ready"], np.ndarray)
+
+
+def test_views_keep_their_ranges_in_the_browser(recorded):
+    """Range changes made by the browser are not sent back (they cost the trainer GIL
+    time); the server still sets ranges."""
+    records, _ = recorded
+    view = LossView()
+    view.__panel__()
+    for fig in (view.loss_fig, view.acc_fig):
+        assert fig.x_range.syncable is False and fig.y_range.syncable is False
+    view.update(group_records(records))
+    assert len(view.steps.data["step"]) == 60
