@@ -1,6 +1,8 @@
 """The 'tiny' sizing method in the trainer and the CLI: growth schedule, spectrum records,
 unit events and ids, options."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -98,6 +100,17 @@ def test_bad_options_are_named():
         cls(tau_mode="log")
     with pytest.raises(ValueError, match="max_gamma must be in"):
         cls(max_gamma=0.0)
+    with pytest.raises(ValueError, match="line_search_refine must be in"):
+        cls(line_search_refine=-1)
+
+
+def test_line_search_without_refinement_keeps_grid_amplitudes():
+    """refine 0: every amplitude is a grid point 2^k (no golden-section step between)."""
+    _, rows = run(steps=41, options={"line_search_refine": 0})
+    gammas = [g for r in rows["spectrum"] for g in (r["gamma0"], r["gamma"]) if g > 0]
+    assert gammas
+    for g in gammas:
+        assert math.log2(g) == round(math.log2(g))
 
 
 def test_max_gamma_bounds_the_amplitudes():
