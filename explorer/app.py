@@ -118,9 +118,11 @@ class ExplorerApp(pn.viewable.Viewer):
                             doc="auto = CUDA when present, else CPU")
     max_steps = param.Integer(default=20_000, bounds=(1, None),
                               doc="the run finishes after this many steps")
-    period = param.Integer(default=200, bounds=(50, 2000),
-                           doc="shortest time (ms) between refreshes of the page; it stretches "
-                                "when refreshes are expensive (UI_SHARE)")
+    period = param.Integer(default=200, bounds=(50, 10_000),
+                           doc="Shortest time (ms) between two refreshes of the plots. The "
+                               "page stretches it when refreshes get expensive, so that they "
+                               "take at most 2.5% of the wall clock (UI_SHARE); a longer "
+                               "period leaves more of the machine to training.")
     status = param.String(default="idle", doc="the run's state")
     message = param.String(default="", doc="the last error or notice shown")
 
@@ -271,6 +273,8 @@ class ExplorerApp(pn.viewable.Viewer):
         self.seed_input = w.IntInput.from_param(self.param.seed)
         self.device_select = w.Select.from_param(self.param.device)
         self.steps_input = w.IntInput.from_param(self.param.max_steps, label="steps")
+        self.period_slider = w.IntSlider.from_param(self.param.period, step=50,
+                                                    label="refresh every (ms, at least)")
         self.buttons = {
             "start": w.Button(label="start", button_type="primary"),
             "pause": w.Button(label="pause"),
@@ -678,7 +682,9 @@ class ExplorerApp(pn.viewable.Viewer):
         self._safe(self.drain)
         spent_ms = (time.perf_counter() - t0) * 1e3
         self._tick_ms = 0.8 * getattr(self, "_tick_ms", spent_ms) + 0.2 * spent_ms
-        period = int(min(MAX_PERIOD_MS, max(self.period, self._tick_ms / UI_SHARE)))
+        # the user's period is a floor: the adaptive stretch never goes below it, and its
+        # own cap (MAX_PERIOD_MS) never overrides a longer choice
+        period = int(max(self.period, min(MAX_PERIOD_MS, self._tick_ms / UI_SHARE)))
         if self._callback is not None and abs(period - self._callback.period) > 50:
             self._callback.period = period
 
@@ -697,6 +703,8 @@ class ExplorerApp(pn.viewable.Viewer):
             pn.Row(b["step"], b["stop"], b["reset"]),
             pn.pane.Markdown("### knobs (act on the next step)"),
             *self.knob_rows.values(),
+            pn.Row(self.period_slider, pn.widgets.TooltipIcon(value=self.param.period.doc),
+                   sizing_mode="stretch_width"),
             pn.pane.Markdown("### snapshots"),
             self.save_snapshot_button, self.open_snapshot_input,
             pn.Row(self.snapshot_select, self.open_snapshot_button),

@@ -252,3 +252,26 @@ def test_bench_window_rates_compare_each_refreshing_window_with_its_neighbours()
     assert len(ab["windows"]) == 7 and len(ab["costs"]) == 3
     assert all(abs(c - 10.0) < 0.5 for c in ab["costs"])
     assert ab["off"] > ab["on"]
+
+
+def test_refresh_period_is_a_floor_the_adaptive_stretch_respects():
+    from types import SimpleNamespace
+
+    from explorer import app as app_module
+
+    app = ExplorerApp()
+    app._callback = SimpleNamespace(period=200)
+    app.drain = lambda: 0
+    app._tick_ms = 10.0  # cheap refreshes: the user's floor rules
+    app.period = 5000
+    app._tick()
+    assert app._callback.period == 5000  # above MAX_PERIOD_MS, the user's choice stands
+    app.period = 200
+    app._tick_ms = 1e4  # very expensive refreshes: stretched up to the cap only
+    app._tick()
+    assert app._callback.period == app_module.MAX_PERIOD_MS
+    with pytest.raises(ValueError):
+        app.period = 20  # below the bounds: refused, the old value kept
+    assert app.period == 200
+    assert app.period_slider.value == 200
+    app._callback = None
