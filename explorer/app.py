@@ -62,8 +62,8 @@ SWEEP_POINTS = 10
 #: Each refresh's server time also sets off the browser's redraw and the messages it sends
 #: back, so the trainer loses about 2-3x this share: with 0.05 (about one refresh a second
 #: here) the page cost 7-13% of the throughput in ``python -m explorer bench --app``; with
-#: 0.025 (about one every 2 s on this 2-core machine, faster on a faster one) the cost was
-#: below the noise.
+#: 0.025 (about one every 1.5-2 s on this 2-core machine, faster on a faster one) -3% to 10%
+#: over six runs, about 5% in the middle.
 UI_SHARE = 0.025
 #: the slowest refresh the page falls back to when refreshes are expensive
 MAX_PERIOD_MS = 3000
@@ -743,7 +743,7 @@ class ExplorerApp(pn.viewable.Viewer):
             sidebar_width=340, header_background="#1f77b4",
             # Panel marks the session busy around every periodic callback; with a busy
             # indicator each refresh sends two extra changes and re-renders the spinner: an
-            # idle page cost Chromium 0.18 cores at a 200 ms period (0.004 without it). The
+            # idle page cost Chromium 0.18 cores at a 200 ms period (0.006 without it). The
             # status line and progress bar already say what the trainer is doing.
             busy_indicator=None)
         self._start_session()
