@@ -410,19 +410,27 @@ class ExplorerApp(pn.viewable.Viewer):
             self.runner = TrainerThread(self.config, self.knobs, threads=TORCH_THREADS)
         return self.runner
 
-    def start(self) -> None:
-        """Start a new run with the current controls (or resume a paused one)."""
+    def _training_runner(self) -> TrainerThread:
+        """The session's runner, refusing on a replay page (it has nothing to train)."""
         if self.replay:
             raise RuntimeError("this page replays a recorded run; it does not train")
-        runner = self._ensure_runner()
+        return self._ensure_runner()
+
+    def _new_config(self, runner: TrainerThread) -> None:
+        """Load a fresh run built from the current controls into ``runner``."""
+        config, dataset = self.build_config()
+        self.config = config
+        runner.reset(config, dataset)
+
+    def start(self) -> None:
+        """Start a new run with the current controls (or resume a paused one)."""
+        runner = self._training_runner()
         if runner.state == "paused":
             runner.resume()
             return
         if runner.state == "running":
             return
-        config, dataset = self.build_config()
-        self.config = config
-        runner.reset(config, dataset)
+        self._new_config(runner)
         runner.start()
 
     def pause(self) -> None:
@@ -435,13 +443,9 @@ class ExplorerApp(pn.viewable.Viewer):
 
     def step(self) -> None:
         """One training step (a paused run goes on by one; otherwise a new run, paused)."""
-        if self.replay:
-            raise RuntimeError("this page replays a recorded run; it does not train")
-        runner = self._ensure_runner()
+        runner = self._training_runner()
         if runner.state in ("idle", "finished", "stopped", "error"):
-            config, dataset = self.build_config()
-            self.config = config
-            runner.reset(config, dataset)
+            self._new_config(runner)
         runner.step_once()
 
     def stop(self) -> None:
