@@ -1,5 +1,6 @@
 """The served explorer in headless Chromium: training fills the plots, a slider move reaches
-the trainer, a selection highlights the same unit in another plot, no console errors."""
+the trainer, a mouse click on a unit highlights the same units in another plot, no console
+errors."""
 
 from __future__ import annotations
 
@@ -86,6 +87,27 @@ def _model_data(page, name, column):
         f" return m ? Array.from(m.data[{column!r}] ?? []) : null; }}")
 
 
+#: screen position of point ``index`` of source ``source`` in figure ``figure`` (BokehJS
+#: scales of the figure's view, offset by its canvas on the page)
+POINT_ON_SCREEN = """([figure, source, index]) => {
+  const data = Bokeh.documents[0].get_model_by_name(source).data;
+  function find(view) {
+    if (view.model && view.model.name === figure) return view;
+    for (const child of (view.child_views ?? [])) {
+      const found = find(child);
+      if (found) return found;
+    }
+    return null;
+  }
+  const roots = Bokeh.index instanceof Map ? [...Bokeh.index.values()]
+                                           : Object.values(Bokeh.index);
+  const plot = roots.map(find).find((v) => v);
+  const box = plot.canvas_view.el.getBoundingClientRect();
+  return [box.left + plot.frame.x_scale.compute(data.fan_in[index]),
+          box.top + plot.frame.y_scale.compute(data.fan_out[index])];
+}"""
+
+
 def _selected(page, name):
     return page.evaluate(
         f"() => Array.from(Bokeh.documents[0].get_model_by_name({name!r}).selected.indices)")
@@ -132,8 +154,8 @@ def test_live_page_trains_links_and_takes_knobs(served):
             wait_for(lambda: "lam" in (_model_data(page, "knob_marks", "knob") or []),
                      what="the knob mark in the loss plot", page=page)
 
-            # select a unit in the scatter: the same unit lights up in the lifetimes. Pause
-            # first: a refresh between reading the ids and selecting would move index 3.
+            # click a unit in the scatter: the same units light up in the lifetimes. Pause
+            # first: a refresh between reading the ids and clicking would move index 3.
             app.pause()
             wait_for(lambda: app.runner.state == "paused", what="the run to pause", page=page)
             settled = app.history.last("step")["step"]
@@ -141,20 +163,28 @@ def test_live_page_trains_links_and_takes_knobs(served):
                      what="the last step in the browser", page=page)
             page.wait_for_timeout(500)
             ids = _model_data(page, "units_scatter", "unit_id")
-            page.evaluate("() => { Bokeh.documents[0].get_model_by_name('units_scatter')"
-                          ".selected.indices = [3]; }")
+            x, y = page.evaluate(POINT_ON_SCREEN, ["units_figure", "units_scatter", 3])
+            page.mouse.click(x, y)  # the tap tool: every unit under the cursor is selected
             uid = int(ids[3])
-            wait_for(lambda: app.selection.unit_ids == [uid], what="selection on the server",
+
+            def scatter_selected():
+                return sorted(int(ids[i]) for i in _selected(page, "units_scatter"))
+
+            wait_for(lambda: uid in scatter_selected(), what="the clicked unit selected",
                      page=page)
+            chosen = scatter_selected()
+            wait_for(lambda: sorted(app.selection.unit_ids) == chosen,
+                     what="selection on the server", page=page)
 
             def lifetime_selected():
                 rows = _selected(page, "lifetimes")
                 life_ids = _model_data(page, "lifetimes", "unit_id")
-                return [int(life_ids[i]) for i in rows]
+                return sorted(int(life_ids[i]) for i in rows)
 
-            wait_for(lambda: lifetime_selected() == [uid], what="highlight in lifetimes", page=page)
-            wait_for(lambda: len(_model_data(page, "fan_history", "unit_id") or []) == 2,
-                     what="fan history lines of the selected unit", page=page)
+            wait_for(lambda: lifetime_selected() == chosen, what="highlight in lifetimes",
+                     page=page)
+            wait_for(lambda: sorted(set(_model_data(page, "fan_history", "unit_id") or []))
+                     == chosen, what="fan history lines of the selected units", page=page)
             page.wait_for_timeout(1500)
             shots = ROOT / "test-artifacts"
             shots.mkdir(exist_ok=True)
