@@ -8,4 +8,4 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != 
 
 from explorer.app import ExplorerApp  # noqa: E402
 
-ExplorerApp().servable(title="Sizing Explorer")
+ExplorerApp(trainer_in="process").servable(title="Sizing Explorer")

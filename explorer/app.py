@@ -123,6 +123,10 @@ class ExplorerApp(pn.viewable.Viewer):
                                "page stretches it when refreshes get expensive, so that they "
                                "take at most 2.5% of the wall clock (UI_SHARE); a longer "
                                "period leaves more of the machine to training.")
+    trainer_in = param.Selector(default="thread", objects=["thread", "process"],
+                                doc="where the trainer runs: a thread of this process, or a "
+                                    "child process that does not share the web server's GIL "
+                                    "(what the served page uses)")
     status = param.String(default="idle", doc="the run's state")
     message = param.String(default="", doc="the last error or notice shown")
 
@@ -407,7 +411,11 @@ class ExplorerApp(pn.viewable.Viewer):
 
     def _ensure_runner(self) -> TrainerThread:
         if self.runner is None or not self.runner.alive:
-            self.runner = TrainerThread(self.config, self.knobs, threads=TORCH_THREADS)
+            if self.trainer_in == "process":
+                from explorer.runner_process import TrainerProcess as Runner
+            else:
+                Runner = TrainerThread  # noqa: N806 (a class picked at run time)
+            self.runner = Runner(self.config, self.knobs, threads=TORCH_THREADS)
         return self.runner
 
     def _training_runner(self) -> TrainerThread:

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import socket
 import statistics
@@ -90,15 +91,24 @@ def browser_cpu() -> float:
     return total
 
 
-def sched_times(native_id: int | None) -> tuple[float, float]:
+def sched_times(task: str) -> tuple[float, float]:
     """(seconds on a CPU, seconds runnable but waiting for one) of a thread so far, from
-    Linux's /proc/self/task/TID/schedstat; (nan, nan) where that file does not exist."""
+    Linux's /proc/PID/task/TID/schedstat (``task`` = "PID/TID"); (nan, nan) elsewhere."""
     try:
-        text = Path(f"/proc/self/task/{native_id}/schedstat").read_text()
+        pid, tid = task.split("/")
+        text = Path(f"/proc/{pid}/task/{tid}/schedstat").read_text()
         run_ns, wait_ns, _ = text.split()
     except (OSError, ValueError):
         return float("nan"), float("nan")
     return int(run_ns) / 1e9, int(wait_ns) / 1e9
+
+
+def trainer_task(runner) -> str:
+    """"PID/TID" of the thread that runs the trainer (a child process's main thread)."""
+    process = getattr(runner, "_process", None)
+    if process is not None:
+        return f"{process.pid}/{process.pid}"
+    return f"{os.getpid()}/{runner._thread.native_id}"
 
 
 def window_rates(step_records: list[dict], toggles: list[tuple[int, bool]]) -> dict:
@@ -127,7 +137,7 @@ def window_rates(step_records: list[dict], toggles: list[tuple[int, bool]]) -> d
 
 
 def with_page(hidden, first: int, last: int | None = None, drag: bool = True,
-              windows: int = 0, window_s: float = 3.0) -> dict:
+              windows: int = 0, window_s: float = 3.0, trainer_in: str = "process") -> dict:
     """Serve the app, open it in headless Chromium, press start and train from ``first``
     to ``last`` steps. With ``windows`` > 0 the run instead alternates ``windows`` windows
     of ``window_s`` seconds, refresh held / refreshing / held / ... (held first and last)."""
@@ -144,7 +154,7 @@ def with_page(hidden, first: int, last: int | None = None, drag: bool = True,
     refresh = [True]  # the A/B switch: False holds the page's refresh
 
     def app_fn():
-        app = ExplorerApp(_config(hidden, last + 1))
+        app = ExplorerApp(_config(hidden, last + 1), trainer_in=trainer_in)
         app.max_steps = last + 1
         app.hidden = ",".join(str(h) for h in hidden)
         runner = app._ensure_runner()
@@ -196,7 +206,7 @@ def with_page(hidden, first: int, last: int | None = None, drag: bool = True,
             toggles: list[tuple[int, bool]] = []
             # (time, browser CPU, trainer thread's (on CPU, waiting for a CPU), step) per toggle
             marks: list[tuple] = []
-            trainer_tid = app.runner._thread.native_id
+            trainer_tid = trainer_task(app.runner)
 
             def mark(now, step):
                 marks.append((now, browser_cpu(), sched_times(trainer_tid), step))

@@ -169,14 +169,17 @@ def _serve(args) -> int:
 
     if not 0 < args.port < 65536:
         raise ValueError(f"--port must be 1..65535, got {args.port}")
-    make = ExplorerApp
+    def make():  # served pages train in a child process (explorer/runner_process.py)
+        return ExplorerApp(trainer_in="process")
+
     if args.command == "show":
         from explorer.snapshot import load_snapshot
 
         load_snapshot(args.snapshot)  # a bad file fails here, before the server starts
 
         def make():
-            return ExplorerApp.open_snapshot(args.snapshot, resume=args.resume)
+            return ExplorerApp.open_snapshot(args.snapshot, resume=args.resume,
+                                             trainer_in="process")
     print(f"Sizing Explorer at http://{args.address}:{args.port}/ (Ctrl-C stops)")
     pn.serve(lambda: make().template(), port=args.port, address=args.address,
              show=args.show, title="Sizing Explorer",

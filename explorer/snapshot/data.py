@@ -31,8 +31,8 @@ class SnapshotData:
 
     config: dict
     trainer: dict
-    history_rows: dict[str, list[dict]]
-    history_tables: list[dict]
+    history_rows: dict[str, list[dict]] = field(default_factory=dict)
+    history_tables: list[dict] = field(default_factory=list)
     history_limits: dict = field(default_factory=lambda: {"max_rows": 20_000,
                                                           "max_tables": 400})
     unit_table: dict[str, np.ndarray] = field(default_factory=dict)
@@ -70,27 +70,33 @@ def capture(trainer, history: History | None = None, summary: dict | None = None
     ``trainer.summary()`` for the final val/test figures.
     """
     state = trainer.capture_state()
-    rows: dict[str, list[dict]] = {}
-    tables: list[dict] = []
-    limits = {"max_rows": 20_000, "max_tables": 400}
-    if history is not None:
-        # records are never mutated after History.add, so copying the lists is enough
-        with history._lock:
-            rows = {k: list(v) for k, v in history.rows.items() if v}
-            tables = list(history.tables)
-        limits = {"max_rows": history.max_rows, "max_tables": history.max_tables}
     if summary is None:
         model = trainer.model
-        last_eval = rows.get("eval", [{}])[-1]
         summary = {"steps": trainer.step_count, "epochs": trainer.epoch,
                    "sizes": list(model.hidden_sizes), "params": model.n_params(),
-                   "val_loss": last_eval.get("val_loss"), "val_acc": last_eval.get("val_acc"),
+                   "val_loss": None, "val_acc": None,
                    "cost": trainer.cost, "device": str(trainer.device),
                    "seconds": state["elapsed"], "phase_time": dict(trainer.phase_time)}
-    return SnapshotData(config=trainer.config.to_dict(), trainer=state, history_rows=rows,
-                        history_tables=tables, history_limits=limits,
+    data = SnapshotData(config=trainer.config.to_dict(), trainer=state,
                         unit_table=trainer.unit_table(), summary=dict(summary),
                         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    return attach_history(data, history) if history is not None else data
+
+
+def attach_history(data: SnapshotData, history: History) -> SnapshotData:
+    """Put a copy of ``history``'s records into ``data`` (taken where the History lives:
+    a trainer in another process captures its state alone), and the last validation
+    figures into the summary where it has none."""
+    # records are never mutated after History.add, so copying the lists is enough
+    with history._lock:
+        data.history_rows = {k: list(v) for k, v in history.rows.items() if v}
+        data.history_tables = list(history.tables)
+    data.history_limits = {"max_rows": history.max_rows, "max_tables": history.max_tables}
+    last_eval = data.history_rows.get("eval", [{}])[-1]
+    for key in ("val_loss", "val_acc"):
+        if data.summary.get(key) is None:
+            data.summary[key] = last_eval.get(key)
+    return data
 
 
 def restore(data: SnapshotData, sink=None, dataset=None, device: str | None = None,
