@@ -63,8 +63,9 @@ def served():
     apps: list[ExplorerApp] = []
 
     def app_fn():
+        # as `python -m explorer serve` builds it: the trainer in a child process
         app = ExplorerApp(RunConfig(hidden=[10, 10], eval_every=20, units_every=5,
-                                    knobs={"growth_every": 10}))
+                                    knobs={"growth_every": 10}), trainer_in="process")
         apps.append(app)
         return app.template()
 
