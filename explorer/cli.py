@@ -136,17 +136,17 @@ def main(argv: list[str] | None = None) -> int:
 
             return export_command(args)
         if args.command == "bench" and args.tiny:
-            from explorer.bench_tiny import main as bench_tiny_main
+            from explorer.bench.tiny import main as bench_tiny_main
 
             return bench_tiny_main(device=args.device, repeats=min(args.repeats, 3))
         if args.command in ("serve", "show"):
             return _serve(args)
         if args.command == "bench" and args.app:
-            from explorer.bench_app import main as bench_app_main
+            from explorer.bench.app import main as bench_app_main
 
             return bench_app_main(windows=args.windows, window_s=args.window_seconds)
         if args.command == "bench":
-            from explorer.bench import main as bench_main
+            from explorer.bench.optimizers import main as bench_main
 
             return bench_main(device=args.device, repeats=args.repeats)
         if args.command == "list":

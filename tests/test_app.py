@@ -233,7 +233,7 @@ def test_cli_serve_and_bench_app_arguments():
 
 
 def test_bench_window_rates_compare_each_refreshing_window_with_its_neighbours():
-    from explorer.bench_app import window_rates
+    from explorer.bench.app import window_rates
 
     # held windows at 100 steps/s, refreshing ones at 90, with the machine speeding up 10%
     # over the run: the neighbour comparison removes the drift

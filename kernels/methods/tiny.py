@@ -87,7 +87,7 @@ class Tiny(SizingMethod):
     MNIST the gamma_0 dW* moves kept scaling the output layer of a network that already fit
     its training data, to weights of 2e4 and a test loss of 0.5), ``line_search_refine``
     (golden-section steps after the factor-2 grid, default 8; 0 keeps the best grid point:
-    the line searches took 20-29% of a run's wall clock in ``bench_tiny --race``)."""
+    the line searches took 20-29% of a run's wall clock in ``explorer.bench.tiny --race``)."""
 
     name = "tiny"
     description = ("Grows from tiny layers: adds the neurons that best fix each layer's "

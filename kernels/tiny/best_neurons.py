@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import torch
 
 #: S sizes (layer width + 1) from which ``route="auto"`` uses LOBPCG for the top k instead of
-#: Cholesky + SVD. ``python -m explorer.bench_tiny --threads 1`` (2-core CPU shared with other
+#: Cholesky + SVD. ``python -m explorer.bench.tiny --threads 1`` (2-core CPU shared with other
 #: jobs, 1 thread, float64; seconds per solve, Cholesky+SVD / LOBPCG):
 #:   width 256:  d_out 10: 0.0028 / 0.63    d_out 256:  0.068 / 1.46
 #:   width 1024: d_out 10: 0.12 / 10.6      d_out 1024: 1.29 / 9.05 (LOBPCG failed the check)

@@ -1,6 +1,6 @@
 """How long saving and loading a snapshot takes, and how big it is, for a digits run.
 
-    python -m explorer.snapshot.bench [--steps 3000] [--method nonparametric] [--out DIR]
+    python -m explorer.bench.snapshot [--steps 3000] [--method nonparametric] [--out DIR]
 
 ``capture`` is what a training thread pays (it must fit within about one step); ``write``
 runs on another thread in the app.
@@ -24,7 +24,7 @@ def _size(path: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m explorer.snapshot.bench")
+    p = argparse.ArgumentParser(prog="python -m explorer.bench.snapshot")
     p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--method", default="nonparametric")
     p.add_argument("--dataset", default="digits")

@@ -128,7 +128,7 @@ def main(device: str = "auto", repeats: int = 3, threads: int | None = None) -> 
 if __name__ == "__main__":
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m explorer.bench_tiny")
+    parser = argparse.ArgumentParser(prog="python -m explorer.bench.tiny")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
