@@ -58,6 +58,10 @@ class View(pn.viewable.Viewer):
 
     title = param.String(default="", doc="heading shown above the plot")
 
+    #: the record kinds this view draws (others it ignores); a page shows a view's card when
+    #: the running method emits one of them
+    kinds: tuple[str, ...] = ()
+
     def update(self, records_by_kind: dict[str, list[dict]]) -> None:
         raise NotImplementedError  # abstract: each view says how it takes its records
 

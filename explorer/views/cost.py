@@ -18,6 +18,9 @@ COLUMNS = ("step", "cost", "time")
 
 
 class CostView(View):
+    #: record kinds this view draws
+    kinds = ("step",)
+
     def __init__(self, x_range=None, rollover: int = ROLLOVER, **params) -> None:
         super().__init__(**params)
         self.rollover = rollover

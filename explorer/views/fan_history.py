@@ -17,6 +17,9 @@ COLUMNS = ("xs", "ys", "unit_id", "layer", "which", "color", "dash")
 
 
 class FanHistoryView(View):
+    #: record kinds this view draws
+    kinds = ("units",)
+
     def __init__(self, history, selection: UnitSelection | None = None, x_range=None,
                  **params) -> None:
         super().__init__(**params)

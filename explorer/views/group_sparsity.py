@@ -20,6 +20,9 @@ OTHER_COLOR = "#7f7f7f"
 
 
 class GroupSparsityView(View):
+    #: record kinds this view draws
+    kinds = ("groupsparsity",)
+
     def __init__(self, rollover: int = 10_000, **params) -> None:
         super().__init__(**params)
         self.rollover = rollover

@@ -21,6 +21,9 @@ COLUMNS = ("unit_id", "row", "layer", "birth", "end", "alive", "status", "born_c
 
 
 class LifetimeView(View):
+    #: record kinds this view draws
+    kinds = ("units", "event")
+
     def __init__(self, selection: UnitSelection | None = None, x_range=None, **params) -> None:
         super().__init__(**params)
         self.selection = selection if selection is not None else UnitSelection()

@@ -13,6 +13,9 @@ from explorer.views.palette import KNOB_COLOR, TRAIN_COLOR, VAL_COLOR
 
 
 class LossView(View):
+    #: record kinds this view draws
+    kinds = ("step", "eval", "knob")
+
     def __init__(self, x_range=None, rollover: int = ROLLOVER, **params) -> None:
         super().__init__(**params)
         self.rollover = rollover

@@ -11,6 +11,9 @@ from explorer.views.palette import BORN_COLOR, DIED_COLOR, MAX_LAYERS, layer_col
 
 
 class SizesView(View):
+    #: record kinds this view draws
+    kinds = ("step", "event")
+
     def __init__(self, x_range=None, rollover: int = ROLLOVER, **params) -> None:
         super().__init__(**params)
         self.rollover = rollover

@@ -41,6 +41,9 @@ def accepted_mask(accepted, n: int) -> np.ndarray:
 
 
 class SpectrumView(View):
+    #: record kinds this view draws
+    kinds = ("spectrum",)
+
     def __init__(self, x_range=None, **params) -> None:
         super().__init__(**params)
         x_range = x_range if x_range is not None else step_range()

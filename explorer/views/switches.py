@@ -3,7 +3,8 @@ point per unit per "switch" record, coloured by layer; killed units (sec. 3.5.1)
 with a cross at their death step. Points are keyed by unit id, so selecting units elsewhere
 highlights their switch trajectories.
 
-Input records, kind "switch": step, layer, unit_id (array), value (array).
+Input records, kind "switch": step, layer (one per unit, as ShrinkNets emits it, or one for
+the whole record), unit_id (array), value (array).
 """
 
 from __future__ import annotations
@@ -20,7 +21,22 @@ POINT_COLUMNS = ("step", "layer", "unit_id", "value", "color")
 KILLED_COLUMNS = ("step", "layer", "unit_id", "value", "cause")
 
 
+def switch_layers(record: dict, n: int) -> np.ndarray:
+    """The layer of each of a switch record's ``n`` units: ``layer`` holds one entry per unit
+    (a record spans every hidden layer) or one scalar for all of them."""
+    layer = np.asarray(record["layer"], dtype=np.int64).ravel()
+    if layer.size == 1:
+        return np.full(n, int(layer[0]), dtype=np.int64)
+    if layer.size != n:
+        raise ValueError(f"switch record at step {record.get('step')}: {layer.size} layers "
+                         f"for {n} units")
+    return layer
+
+
 class SwitchView(View):
+    #: record kinds this view draws
+    kinds = ("switch",)
+
     def __init__(self, selection: UnitSelection | None = None, x_range=None,
                  rollover: int = 25 * ROLLOVER, **params) -> None:
         super().__init__(**params)
@@ -63,11 +79,12 @@ class SwitchView(View):
                     raise ValueError(f"switch record at step {r.get('step')}: {len(ids)} unit "
                                      f"ids but {len(values)} values")
                 n = len(ids)
+                layers = switch_layers(r, n)
                 cols["step"].append(np.full(n, int(r["step"])))
-                cols["layer"].append(np.full(n, int(r["layer"])))
+                cols["layer"].append(layers)
                 cols["unit_id"].append(ids)
                 cols["value"].append(values)
-                cols["color"].append(np.asarray(layer_colors(np.full(n, int(r["layer"])))))
+                cols["color"].append(np.asarray(layer_colors(layers)))
                 self._last_value.update(zip(ids.tolist(), values.tolist(), strict=True))
             self.points.stream({k: np.concatenate(v) for k, v in cols.items()},
                                rollover=self.rollover)

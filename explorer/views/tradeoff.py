@@ -14,6 +14,9 @@ EARLIER_COLUMNS = (*RUN_COLUMNS, "run", "method")
 
 
 class TradeoffView(View):
+    #: record kinds this view draws
+    kinds = ("tradeoff",)
+
     def __init__(self, size: str = "units", **params) -> None:
         super().__init__(**params)
         if size not in ("units", "params"):

@@ -30,6 +30,9 @@ def age_style(age: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class UnitScatterView(View):
+    #: record kinds this view draws
+    kinds = ("units",)
+
     def __init__(self, selection: UnitSelection | None = None, min_interval: float = 0.0,
                  **params) -> None:
         super().__init__(**params)
