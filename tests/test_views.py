@@ -6,11 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from bokeh.models import ColumnDataSource
 
 from explorer.config import RunConfig
 from explorer.history import History
 from explorer.trainer import Trainer
 from explorer.views import (
+    CostView,
     FanHistoryView,
     LifetimeView,
     LossView,
@@ -69,13 +71,56 @@ def test_loss_view_marks_knob_changes():
                                           "new": [1e-2]}
 
 
-def test_rollover_bounds_rows_on_screen():
-    view = LossView(rollover=50)
-    for start in (0, 40, 80):
-        view.update({"step": [{"step": s, "loss": 1.0, "acc": 0.5} for s in
-                              range(start, start + 40)]})
-    assert len(view.steps.data["step"]) == 50
-    assert view.steps.data["step"][0] == 70
+def test_long_run_lines_keep_their_beginning_and_recent_steps_whole(monkeypatch):
+    """After far more steps than a line shows, the loss line starts at the run's first step,
+    its newest rows are every step, and its row count stays bounded; most increments are
+    streams (the source is replaced only when the thinned course is redrawn)."""
+    view = LossView(recent=50)
+    streamed = []
+    stream = ColumnDataSource.stream
+
+    def counted(source, data, *args, **kwargs):
+        streamed.append(source.name)
+        return stream(source, data, *args, **kwargs)
+
+    monkeypatch.setattr(ColumnDataSource, "stream", counted)
+    for start in range(1, 2001, 10):
+        view.update({"step": [{"step": s, "loss": 1.0 / s, "acc": 0.5} for s in
+                              range(start, start + 10)],
+                     "eval": [{"step": start + 9, "val_loss": 1.0, "val_acc": 0.5}]})
+    steps = np.asarray(view.steps.data["step"])
+    assert steps[0] == 1 and steps[-1] == 2000
+    np.testing.assert_array_equal(steps[-50:], np.arange(1951, 2001))  # recent: every step
+    assert len(steps) <= 150 and np.all(np.diff(steps) > 0)
+    gaps = np.diff(steps)  # the past thinned evenly, then every step
+    assert gaps[0] == view.step_course.stride > 1 and np.all(np.diff(gaps) <= 0)
+    assert view.evals.data["step"][0] == 10  # fewer rows than the limit: all kept
+    # of 200 increments, a few replaced the source
+    assert 0.8 * 200 < streamed.count("loss_steps") < 200
+    view.reset()
+    assert len(view.steps.data["step"]) == 0 and view.step_course.stride == 1
+
+
+@pytest.mark.parametrize("make", [SizesView, CostView, TradeoffView, SwitchView])
+def test_every_step_line_keeps_its_beginning(make):
+    view = make(recent=20) if make is not TradeoffView else make()
+    if isinstance(view, TradeoffView):
+        view.run_course.recent = view.run_course.past = 20
+    for start in range(0, 1000, 25):
+        steps = range(start, start + 25)
+        view.update({
+            "step": [{"step": s, "loss": 1.0, "acc": 0.5, "sizes": [3, 2], "cost": 5 * s,
+                      "time": 0.01 * s} for s in steps],
+            "tradeoff": [{"step": s, "units": 5, "params": 50, "val_loss": 1.0,
+                          "val_acc": 0.5, "lam": 0.0} for s in steps],
+            "switch": [{"step": s, "layer": np.array([0, 0, 1]), "unit_id": np.arange(3),
+                        "value": np.ones(3)} for s in steps]})
+    source = view.sources()[0]
+    first = np.asarray(source.data["step"])
+    assert first[0] == 0 and first[-1] == 999
+    assert len(first) <= 3 * 60  # switch rows: 3 per record
+    if isinstance(view, SwitchView):  # a record's units are kept together
+        assert np.all(np.bincount(first)[np.unique(first)] == 3)
 
 
 def test_sizes_view_one_line_per_layer_and_event_marks(recorded):

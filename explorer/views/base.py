@@ -15,7 +15,8 @@ import panel as pn
 import param
 from bokeh.models import DataRange1d
 
-#: points of a step line kept on screen; the full data stays in the History
+#: rows of a step line drawn at full resolution (the newest); the older course of the run is
+#: drawn thinned to at most as many rows again (:class:`ThinnedStream`)
 ROLLOVER = 2000
 
 
@@ -38,6 +39,77 @@ def columns(data: dict) -> dict:
         array = values if isinstance(values, np.ndarray) else np.asarray(values)
         out[key] = array if array.dtype.kind in "biuf" else list(values)
     return out
+
+
+class ThinnedStream:
+    """A ColumnDataSource that shows a run's whole course at every moment: the newest
+    ``recent`` rows at full resolution, everything older thinned to one row in ``stride``.
+
+    Rows are numbered in arrival order (``key``; rows of one record may share a number so
+    they are kept or dropped together). Most increments are plain ``stream`` calls. When
+    the rows would pass ``recent + past``, the source is replaced once by the thinned course:
+    the older rows keep those whose number is a multiple of the stride, the stride doubling
+    until they are at most ``past // 4`` (so the next replacement is at least ``3 past / 4``
+    rows away: with the defaults, one increment in several on a busy page). The first row
+    (the run's beginning) is always kept and the past is thinned evenly, so the plot keeps
+    the run's shape, where a rollover dropped its start (the History keeps recent rows full
+    and older ones thinned too; DESIGN.md "History is bounded").
+    """
+
+    def __init__(self, source, recent: int = ROLLOVER, past: int = 2 * ROLLOVER) -> None:
+        if recent < 1 or past < 4:
+            raise ValueError(f"recent must be >= 1 and past >= 4, got {recent}, {past}")
+        self.source, self.recent, self.past = source, recent, past
+        self.reset()
+
+    def reset(self) -> None:
+        self.stride, self.count = 1, 0
+        self._keys = np.zeros(0, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def stream(self, data: dict, key=None) -> None:
+        """Append ``data`` (columns of equal length); ``key``: the rows' record numbers
+        relative to this call (0, 1, ...; default one per row)."""
+        n = len(next(iter(data.values()), ()))
+        if n == 0:
+            return
+        key = np.arange(n) if key is None else np.asarray(key, dtype=np.int64)
+        keys = self.count + key
+        self.count = int(keys[-1]) + 1
+        if len(self._keys) + n <= self.recent + self.past:
+            self.source.stream(data)
+            self._keys = np.concatenate([self._keys, keys])
+            return
+        merged = {k: _concat(self.source.data[k], data[k]) for k in data}
+        all_keys = np.concatenate([self._keys, keys])
+        old = max(len(all_keys) - self.recent, 0)
+        old = int(np.searchsorted(all_keys, all_keys[old]))  # a record stays whole
+        while True:
+            keep_old = all_keys[:old] % self.stride == 0
+            if keep_old.sum() <= self.past // 4:
+                break
+            self.stride *= 2
+        keep = np.concatenate([keep_old, np.ones(len(all_keys) - old, dtype=bool)])
+        self._keys = all_keys[keep]
+        self.source.data = {k: _take(v, keep) for k, v in merged.items()}
+
+
+def _concat(a, b):
+    if len(a) == 0:
+        return b
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a_arr, b_arr = np.asarray(a), np.asarray(b)
+        if a_arr.dtype.kind in "biuf" and b_arr.dtype.kind in "biuf":
+            return np.concatenate([a_arr, b_arr])
+    return list(a) + list(b)
+
+
+def _take(values, keep: np.ndarray):
+    if isinstance(values, np.ndarray):
+        return values[keep]
+    return [v for v, k in zip(values, keep, strict=True) if k]
 
 
 def history_records(history) -> dict[str, list[dict]]:
@@ -70,6 +142,16 @@ class View(pn.viewable.Viewer):
         for source in self.sources():
             source.data = {k: [] for k in source.data}
             source.selected.indices = []
+        for course in getattr(self, "_courses", ()):
+            course.reset()
+
+    def course(self, source, recent: int = ROLLOVER, past: int | None = None) -> ThinnedStream:
+        """``source`` drawn as a whole course (:class:`ThinnedStream`), emptied by reset."""
+        course = ThinnedStream(source, recent, 2 * recent if past is None else past)
+        if not hasattr(self, "_courses"):
+            self._courses: list[ThinnedStream] = []
+        self._courses.append(course)
+        return course
 
     def sources(self) -> list:
         return []

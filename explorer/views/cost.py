@@ -21,11 +21,11 @@ class CostView(View):
     #: record kinds this view draws
     kinds = ("step",)
 
-    def __init__(self, x_range=None, rollover: int = ROLLOVER, **params) -> None:
+    def __init__(self, x_range=None, recent: int = ROLLOVER, **params) -> None:
         super().__init__(**params)
-        self.rollover = rollover
         x_range = x_range if x_range is not None else step_range()
         self.steps = ColumnDataSource({k: [] for k in COLUMNS}, name="cost_steps")
+        self.step_course = self.course(self.steps, recent)
         self.fig = figure(title="ShrinkNets cost model: input neurons summed over steps",
                           x_range=x_range, name="cost_figure", **figure_defaults(height=240))
         self.fig.extra_y_ranges = {"time": Range1d(start=0, end=1)}
@@ -52,10 +52,9 @@ class CostView(View):
         steps = [r for r in records_by_kind.get("step", ()) if "cost" in r]
         if not steps:
             return
-        self.steps.stream(columns({"step": [r["step"] for r in steps],
-                           "cost": [r["cost"] for r in steps],
-                           "time": [float(r.get("time", float("nan"))) for r in steps]}),
-                          rollover=self.rollover)
+        self.step_course.stream(columns({
+            "step": [r["step"] for r in steps], "cost": [r["cost"] for r in steps],
+            "time": [float(r.get("time", float("nan"))) for r in steps]}))
         # the second axis follows the clock (a Range1d does not auto-range)
         last = max(float(r.get("time", 0.0)) for r in steps)
         time_range = self.fig.extra_y_ranges["time"]

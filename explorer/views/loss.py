@@ -16,15 +16,17 @@ class LossView(View):
     #: record kinds this view draws
     kinds = ("step", "eval", "knob")
 
-    def __init__(self, x_range=None, rollover: int = ROLLOVER, **params) -> None:
+    def __init__(self, x_range=None, recent: int = ROLLOVER, **params) -> None:
         super().__init__(**params)
-        self.rollover = rollover
         x_range = x_range if x_range is not None else step_range()
         self.steps = ColumnDataSource({"step": [], "loss": [], "acc": []}, name="loss_steps")
         self.evals = ColumnDataSource({"step": [], "val_loss": [], "val_acc": []},
                                       name="loss_eval")
         self.knob_marks = ColumnDataSource({"step": [], "knob": [], "old": [], "new": []},
                                            name="knob_marks")
+        self.step_course = self.course(self.steps, recent)
+        self.eval_course = self.course(self.evals, recent)
+        self.knob_course = self.course(self.knob_marks, recent)
         self.loss_fig = figure(title="loss", x_range=x_range, y_axis_type="log",
                                name="loss_figure", **figure_defaults(height=240))
         self.acc_fig = figure(title="accuracy", x_range=x_range, name="accuracy_figure",
@@ -50,21 +52,20 @@ class LossView(View):
     def update(self, records_by_kind):
         steps = records_by_kind.get("step", ())
         if steps:
-            self.steps.stream(columns({"step": [r["step"] for r in steps],
-                               "loss": [_positive(r["loss"]) for r in steps],
-                               "acc": [r["acc"] for r in steps]}), rollover=self.rollover)
+            self.step_course.stream(columns({"step": [r["step"] for r in steps],
+                                    "loss": [_positive(r["loss"]) for r in steps],
+                                    "acc": [r["acc"] for r in steps]}))
         evals = records_by_kind.get("eval", ())
         if evals:
-            self.evals.stream(columns({"step": [r["step"] for r in evals],
-                               "val_loss": [_positive(r["val_loss"]) for r in evals],
-                               "val_acc": [r["val_acc"] for r in evals]}),
-                              rollover=self.rollover)
+            self.eval_course.stream(columns({"step": [r["step"] for r in evals],
+                                    "val_loss": [_positive(r["val_loss"]) for r in evals],
+                                    "val_acc": [r["val_acc"] for r in evals]}))
         knobs = records_by_kind.get("knob", ())
         if knobs:
-            self.knob_marks.stream(columns({"step": [r["step"] for r in knobs],
-                                    "knob": [r["knob"] for r in knobs],
-                                    "old": [r["old"] for r in knobs],
-                                    "new": [r["new"] for r in knobs]}), rollover=self.rollover)
+            self.knob_course.stream(columns({"step": [r["step"] for r in knobs],
+                                     "knob": [r["knob"] for r in knobs],
+                                     "old": [r["old"] for r in knobs],
+                                     "new": [r["new"] for r in knobs]}))
 
     def __panel__(self):
         return self._pane(self.loss_fig, self.acc_fig)

@@ -14,15 +14,16 @@ class SizesView(View):
     #: record kinds this view draws
     kinds = ("step", "event")
 
-    def __init__(self, x_range=None, rollover: int = ROLLOVER, **params) -> None:
+    def __init__(self, x_range=None, recent: int = ROLLOVER, **params) -> None:
         super().__init__(**params)
-        self.rollover = rollover
         x_range = x_range if x_range is not None else step_range()
         self.steps = ColumnDataSource({"step": [], **{f"size_{i}": [] for i in range(MAX_LAYERS)}},
                                       name="sizes_steps")
         self.events = ColumnDataSource({k: [] for k in ("step", "y", "layer", "unit_id",
                                                         "event", "cause", "color", "marker")},
                                        name="sizes_events")
+        self.step_course = self.course(self.steps, recent)
+        self.event_course = self.course(self.events, recent)
         self.fig = figure(title="hidden layer sizes", x_range=x_range, name="sizes_figure",
                           **figure_defaults(height=240))
         self.lines = [self.fig.line("step", f"size_{i}", source=self.steps,
@@ -63,7 +64,7 @@ class SizesView(View):
             for i in range(MAX_LAYERS):
                 new[f"size_{i}"] = [r["sizes"][i] if i < len(r["sizes"]) else float("nan")
                                     for r in steps]
-            self.steps.stream(columns(new), rollover=self.rollover)
+            self.step_course.stream(columns(new))
             # the step record of step s+1 holds the sizes after step s's surgery
             self._sizes_at = {r["step"] - 1: r["sizes"] for r in steps}
         events = [e for e in records_by_kind.get("event", ()) if e.get("event") in
@@ -73,7 +74,7 @@ class SizesView(View):
             for e in events:
                 sizes = self._sizes_at.get(e["step"], self._last_sizes)
                 ys.append(sizes[e["layer"]] if e["layer"] < len(sizes) else 0)
-            self.events.stream(columns({
+            self.event_course.stream(columns({
                 "step": [e["step"] for e in events], "y": ys,
                 "layer": [e["layer"] for e in events],
                 "unit_id": [e["unit_id"] for e in events],
@@ -81,7 +82,7 @@ class SizesView(View):
                 "cause": [e.get("cause", "") for e in events],
                 "color": [BORN_COLOR if e["event"] == "born" else DIED_COLOR for e in events],
                 "marker": ["triangle" if e["event"] == "born" else "inverted_triangle"
-                           for e in events]}), rollover=self.rollover)
+                           for e in events]}))
         if steps:
             self._last_sizes = list(steps[-1]["sizes"])
 

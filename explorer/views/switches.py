@@ -38,13 +38,15 @@ class SwitchView(View):
     kinds = ("switch",)
 
     def __init__(self, selection: UnitSelection | None = None, x_range=None,
-                 rollover: int = 25 * ROLLOVER, **params) -> None:
+                 recent: int = 25 * ROLLOVER, **params) -> None:
         super().__init__(**params)
         self.selection = selection if selection is not None else UnitSelection()
-        self.rollover = rollover
         x_range = x_range if x_range is not None else step_range()
         self.points = ColumnDataSource({k: [] for k in POINT_COLUMNS}, name="switch_points")
         self.killed = ColumnDataSource({k: [] for k in KILLED_COLUMNS}, name="switch_killed")
+        # thinned by record (one step's points kept or dropped together)
+        self.point_course = self.course(self.points, recent)
+        self.killed_course = self.course(self.killed)
         self.fig = figure(title="ShrinkNets: switch values (x: killed)", x_range=x_range,
                           name="switch_figure",
                           **figure_defaults(height=280, tools="pan,wheel_zoom,box_select,tap,"
@@ -72,7 +74,8 @@ class SwitchView(View):
         recs = records_by_kind.get("switch", ())
         if recs:
             cols = {k: [] for k in POINT_COLUMNS}
-            for r in recs:
+            record_number = []
+            for i, r in enumerate(recs):
                 ids = np.asarray(r["unit_id"], dtype=np.int64).ravel()
                 values = np.asarray(r["value"], dtype=float).ravel()
                 if ids.shape != values.shape:
@@ -85,18 +88,19 @@ class SwitchView(View):
                 cols["unit_id"].append(ids)
                 cols["value"].append(values)
                 cols["color"].append(np.asarray(layer_colors(layers)))
+                record_number.append(np.full(n, i))
                 self._last_value.update(zip(ids.tolist(), values.tolist(), strict=True))
-            self.points.stream({k: np.concatenate(v) for k, v in cols.items()},
-                               rollover=self.rollover)
+            self.point_course.stream({k: np.concatenate(v) for k, v in cols.items()},
+                                     key=np.concatenate(record_number))
             if self.selection.unit_ids:
                 self.selection.apply(self.points)
         deaths = [e for e in records_by_kind.get("event", ()) if e.get("event") == "died"]
         if deaths and self._last_value:
-            self.killed.stream({
+            self.killed_course.stream({
                 "step": [e["step"] for e in deaths], "layer": [e["layer"] for e in deaths],
                 "unit_id": [e["unit_id"] for e in deaths],
                 "value": [self._last_value.get(int(e["unit_id"]), 0.0) for e in deaths],
-                "cause": [e.get("cause", "") for e in deaths]}, rollover=ROLLOVER)
+                "cause": [e.get("cause", "") for e in deaths]})
 
     def __panel__(self):
         return self._pane(self.fig)

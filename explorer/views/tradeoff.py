@@ -6,7 +6,7 @@ from __future__ import annotations
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
-from explorer.views.base import ROLLOVER, View, columns, figure_defaults
+from explorer.views.base import View, columns, figure_defaults
 from explorer.views.palette import TRAIN_COLOR
 
 RUN_COLUMNS = ("units", "params", "val_loss", "val_acc", "step", "lam")
@@ -24,6 +24,7 @@ class TradeoffView(View):
         self.run = ColumnDataSource({k: [] for k in RUN_COLUMNS}, name="tradeoff_run")
         self.earlier = ColumnDataSource({k: [] for k in EARLIER_COLUMNS},
                                         name="tradeoff_earlier")
+        self.run_course = self.course(self.run)
         self.fig = figure(title="size vs validation loss", name="tradeoff_figure",
                           y_axis_type="log", **figure_defaults(height=280))
         self.path = self.fig.line(size, "val_loss", source=self.run, color=TRAIN_COLOR,
@@ -55,6 +56,7 @@ class TradeoffView(View):
         """Keep the finished run's last point among the earlier runs, then empty the path."""
         self.archive()
         self.run.data = {k: [] for k in RUN_COLUMNS}
+        self.run_course.reset()
 
     def archive(self, method: str | None = None) -> None:
         method = self.method_label if method is None else method
@@ -68,9 +70,8 @@ class TradeoffView(View):
     def update(self, records_by_kind):
         rows = [r for r in records_by_kind.get("tradeoff", ()) if r.get("source", "run") == "run"]
         if rows:
-            self.run.stream(columns({k: [r.get(k, float("nan")) for r in rows]
-                                     for k in RUN_COLUMNS}),
-                            rollover=ROLLOVER)
+            self.run_course.stream(columns({k: [r.get(k, float("nan")) for r in rows]
+                                            for k in RUN_COLUMNS}))
 
     def __panel__(self):
         return self._pane(self.fig)
