@@ -20,6 +20,10 @@ import torch
 from torch import nn
 
 from explorer.history import History
+from kernels.capnorm import CapNorm
+from kernels.dynamic_mlp import DynamicMLP
+from kernels.sizable import SizableNet
+from kernels.switch import Switch
 
 
 class ExportError(ValueError):
@@ -62,7 +66,7 @@ def _unit_scales(post: nn.ModuleList, n: int, where: str) -> tuple[torch.Tensor,
     """
     a, c = torch.ones(n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64)
     for m in post:
-        if hasattr(m, "switch"):
+        if isinstance(m, Switch):
             s = m.switch.detach().double().cpu()
             a, c = a * s, c * s
         elif isinstance(m, nn.BatchNorm1d):
@@ -70,7 +74,7 @@ def _unit_scales(post: nn.ModuleList, n: int, where: str) -> tuple[torch.Tensor,
             g = m.weight.detach().double().cpu() if m.weight is not None else torch.ones(n)
             beta = m.bias.detach().double().cpu() if m.bias is not None else torch.zeros(n)
             a, c = a * g * inv, (c - m.running_mean.double().cpu()) * g * inv + beta
-        elif hasattr(m, "running_mean") and hasattr(m, "running_var"):  # CapNorm
+        elif isinstance(m, CapNorm):
             inv = 1.0 / torch.sqrt(torch.clamp(m.running_var.double().cpu(), min=1.0))
             a, c = a * inv, (c - m.running_mean.double().cpu()) * inv
         else:
@@ -79,7 +83,7 @@ def _unit_scales(post: nn.ModuleList, n: int, where: str) -> tuple[torch.Tensor,
     return a, c
 
 
-def _fold_mlp(model) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def _fold_mlp(model: SizableNet) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """(W, b) per Linear of a DynamicMLP with its unit-wise modules multiplied in, float64."""
     layers = []
     for i, lin in enumerate(model.linears):
@@ -124,20 +128,20 @@ def _drop_dead(layers, ids: list[np.ndarray]):
     return layers, ids
 
 
-def plain_model(model) -> tuple[nn.Sequential, dict]:
+def plain_model(model: SizableNet) -> tuple[nn.Sequential, dict]:
     """The trained network as Linear/ReLU layers: unit-wise modules folded in (switches via
     ``kernels.fold`` when present, ShrinkNets sec. 3.6), dead units removed. Returns the
     model (float32, eval mode) and a description (sizes, kept unit ids, what was folded)."""
     info: dict = {"folded_by": "explorer.export"}
     layers = None
-    ids = [np.asarray(u) for u in getattr(model, "unit_ids", [])]
+    ids = [np.asarray(u) for u in model.unit_ids]
     try:
         from kernels.fold import fold as shrinknets_fold
     except ImportError:
         shrinknets_fold = None
-    has_linears = hasattr(model, "linears") and hasattr(model, "post")
-    only_switches = has_linears and all(hasattr(m, "switch") for p in model.post for m in p)
-    if shrinknets_fold is not None and (only_switches or not has_linears):
+    is_mlp = isinstance(model, DynamicMLP)
+    only_switches = all(isinstance(m, Switch) for p in model.post for m in p)
+    if shrinknets_fold is not None and (only_switches or not is_mlp):
         try:
             folded = shrinknets_fold(model)
         except ValueError:
@@ -152,7 +156,7 @@ def plain_model(model) -> tuple[nn.Sequential, dict]:
                 ids = [i[_switch_product(model.post[li], len(i)).numpy() != 0]
                        for li, i in enumerate(ids)]
     if layers is None:
-        if not has_linears:
+        if not is_mlp:
             raise ExportError(f"cannot export a {type(model).__name__} as a plain model; "
                               "accepted: DynamicMLP (and DynamicCNN through kernels.fold)")
         layers = _fold_mlp(model)
@@ -246,7 +250,7 @@ def export_model(trainer, out_dir: str | Path, tolerance: float = 1e-5) -> dict:
         "format": "torch.nn.Sequential of Linear/ReLU; model.safetensors holds its state_dict",
         "in_features": int(x.shape[1]),
         "layers": describe(plain),
-        "sizes_trained": list(getattr(model, "hidden_sizes", [])),
+        "sizes_trained": list(model.hidden_sizes),
         **info,
         "check": {"split": "test", "n": int(len(x)), "max_relative_diff": diff,
                   "max_relative_diff_torchscript": diff_scripted,

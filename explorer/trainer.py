@@ -21,6 +21,7 @@ from explorer.config import RunConfig, resolve_device
 from explorer.data import load_dataset
 from explorer.knobs import Knobs
 from kernels.methods import StepContext, get_method
+from kernels.sizable import SizableNet
 
 Sink = Callable[[dict], None]
 SPLITS = ("train", "val", "test")
@@ -49,9 +50,10 @@ class Trainer:
         self.batch_size = min(config.batch_size, self.n_train)
         self.steps_per_epoch = max(1, self.n_train // self.batch_size)
         self.method = get_method(config.method)(**config.method_options)
-        self.model = self.method.build(d.n_features, d.n_classes, list(config.hidden),
-                                       image_shape=d.image_shape,
-                                       generator=self.generator).to(self.device)
+        self.model: SizableNet = self.method.build(d.n_features, d.n_classes,
+                                                   list(config.hidden), image_shape=d.image_shape,
+                                                   generator=self.generator)
+        self.model.to(self.device)
         self.optimizer = self.method.make_optimizer(self.model, self.knobs)
         self.step_count = 0
         self.cost = 0  # ShrinkNets sec. 4.4: input neurons summed over steps
@@ -285,12 +287,11 @@ class Trainer:
             for name, t in targets.items():
                 t.data = saved[name].to(device=t.device, dtype=t.dtype).clone()
                 t.grad = None
-        if len(state["unit_ids"]) != getattr(model, "n_hidden", len(state["unit_ids"])):
+        if len(state["unit_ids"]) != model.n_hidden:
             raise ValueError(f"saved unit ids cover {len(state['unit_ids'])} hidden layers, the "
                              f"model has {model.n_hidden}")
-        if hasattr(model, "sync_shapes"):
-            for layer in range(model.n_hidden):
-                model.sync_shapes(layer)
+        for layer in range(model.n_hidden):
+            model.sync_shapes(layer)
         model.unit_ids = [np.array(a, dtype=np.int64) for a in state["unit_ids"]]
         model.birth_step = [np.array(a, dtype=np.int64) for a in state["birth_step"]]
         model.ids.load_state_dict({"next_id": state["next_unit_id"]})

@@ -5,13 +5,11 @@ then flatten, then fully connected blocks ``Linear -> unit-wise modules -> ReLU`
 output Linear. ShrinkNets sec. 4.1.1 turns VGG into a ShrinkNet the same way: a switch layer
 after each BatchNorm and after each hidden fully connected layer.
 
-It speaks DynamicMLP's interface (``n_hidden``, ``hidden_sizes``, ``unit_ids``,
-``birth_step``, ``fan_in_norm``, ``fan_out_norm``, ``switch_values``, ``unit_touches``,
-``sync_shapes``, ``input_neurons``, ``n_params``), so :mod:`kernels.surgery`, the trainer and
-the sizing methods handle it unchanged. Hidden "layers" are the conv blocks (units = channels)
-followed by the hidden fully connected layers. The last conv block's channel ``c`` owns the
-``H*W`` consecutive columns ``c*H*W .. c*H*W + H*W - 1`` of the first Linear (row-major
-flatten of (C, H, W)), hence ``Touch(block=H*W)``.
+It is a :class:`~kernels.sizable.SizableNet` like DynamicMLP, so :mod:`kernels.surgery`, the
+trainer and the sizing methods handle it unchanged. Hidden "layers" are the conv blocks (units
+= channels) followed by the hidden fully connected layers. The last conv block's channel ``c``
+owns the ``H*W`` consecutive columns ``c*H*W .. c*H*W + H*W - 1`` of the first Linear (row-
+major flatten of (C, H, W)), hence ``Touch(block=H*W)``.
 
 Inputs may come flattened, (N, C*H*W) as the data sets store them, or as (N, C, H, W).
 """
@@ -25,6 +23,7 @@ import torch
 from torch import nn
 
 from kernels.dynamic_mlp import PostFactory, init_fan_in, switch_of
+from kernels.sizable import ModuleSeq
 from kernels.touch import Touch
 from kernels.unit_id import UnitIds
 
@@ -60,7 +59,9 @@ class DynamicCNN(nn.Module):
         self.out_features = int(out_features)
         self.in_features = int(np.prod(self.image_shape))
         c_in, h, w = self.image_shape
-        self.convs, self.norms, self.pools = nn.ModuleList(), nn.ModuleList(), []
+        self.convs: ModuleSeq[nn.Conv2d] = ModuleSeq()
+        self.norms: ModuleSeq[nn.BatchNorm2d] = ModuleSeq()
+        self.pools: list[bool] = []
         for c in channels:
             conv = nn.Conv2d(c_in, int(c), kernel_size, padding=kernel_size // 2, bias=False)
             with torch.no_grad():
@@ -75,7 +76,7 @@ class DynamicCNN(nn.Module):
             c_in = int(c)
         self.spatial = (h, w)
         dims = [int(channels[-1]) * h * w, *[int(n) for n in hidden], self.out_features]
-        self.linears = nn.ModuleList()
+        self.linears: ModuleSeq[nn.Linear] = ModuleSeq()
         for d_in, d_out in zip(dims[:-1], dims[1:], strict=True):
             lin = nn.Linear(d_in, d_out)
             with torch.no_grad():
@@ -83,7 +84,8 @@ class DynamicCNN(nn.Module):
                 lin.bias.zero_()
             self.linears.append(lin)
         sizes = [int(c) for c in channels] + [int(n) for n in hidden]
-        self.post = nn.ModuleList(nn.ModuleList(post(n) if post else []) for n in sizes)
+        self.post: ModuleSeq[ModuleSeq[nn.Module]] = ModuleSeq(
+            ModuleSeq(post(n) if post else []) for n in sizes)
         self.ids = ids or UnitIds()
         self.unit_ids: list[np.ndarray] = [self.ids.new(n) for n in sizes]
         self.birth_step: list[np.ndarray] = [np.zeros(n, dtype=np.int64) for n in sizes]
@@ -120,6 +122,10 @@ class DynamicCNN(nn.Module):
             return x.reshape(-1, *self.image_shape)
         return x
 
+    def activation(self, z: torch.Tensor) -> torch.Tensor:
+        """The hidden activation of every block: ReLU."""
+        return torch.relu(z)
+
     def hidden_forward(self, x: torch.Tensor, layer: int) -> torch.Tensor:
         """Apply hidden block ``layer`` (a conv block, or a fully connected block whose input
         is flattened when it follows the conv stack)."""
@@ -127,14 +133,14 @@ class DynamicCNN(nn.Module):
             z = self.norms[layer](self.convs[layer](x))
             for m in self.post[layer]:
                 z = m(z)
-            z = torch.relu(z)
+            z = self.activation(z)
             return nn.functional.max_pool2d(z, 2) if self.pools[layer] else z
         if x.ndim > 2:
             x = x.flatten(1)
         z = self.linears[layer - self.n_conv](x)
         for m in self.post[layer]:
             z = m(z)
-        return torch.relu(z)
+        return self.activation(z)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self._as_image(x)

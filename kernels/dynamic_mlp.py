@@ -9,12 +9,14 @@ without changing the output (Philipp & Carbonell 2017, sec. 3 and 3.1).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
+from kernels.sizable import ModuleSeq
+from kernels.switch import Switch
 from kernels.touch import Touch
 from kernels.unit_id import UnitIds
 
@@ -31,16 +33,17 @@ def init_fan_in(count: int, fan_in_dim: int, generator: torch.Generator | None =
     return (w / max(fan_in_dim, 1) ** 0.5).to(device)
 
 
-def switch_of(modules) -> torch.Tensor | None:
-    """The switch values of the first unit-wise module that has a ``switch``, else None."""
+def switch_of(modules: Iterable[nn.Module]) -> torch.Tensor | None:
+    """The switch values of the first :class:`~kernels.switch.Switch` module, else None."""
     for m in modules:
-        if hasattr(m, "switch"):
+        if isinstance(m, Switch):
             return m.switch.detach()
     return None
 
 
 class DynamicMLP(nn.Module):
-    """Fully connected network with resizable hidden layers and stable unit ids.
+    """Fully connected network with resizable hidden layers and stable unit ids; a
+    :class:`~kernels.sizable.SizableNet`.
 
     ``post`` builds, for a hidden layer of n units, the unit-wise modules applied between the
     Linear and the ReLU. Such modules must hold only per-unit tensors (dim 0 = unit) so that
@@ -59,7 +62,7 @@ class DynamicMLP(nn.Module):
         self.in_features, self.out_features = int(in_features), int(out_features)
         self.has_bias = bias
         dims = [self.in_features, *[int(h) for h in hidden], self.out_features]
-        self.linears = nn.ModuleList()
+        self.linears: ModuleSeq[nn.Linear] = ModuleSeq()
         for d_in, d_out in zip(dims[:-1], dims[1:], strict=True):
             lin = nn.Linear(d_in, d_out, bias=bias)
             with torch.no_grad():
@@ -67,8 +70,8 @@ class DynamicMLP(nn.Module):
                 if bias:
                     lin.bias.zero_()
             self.linears.append(lin)
-        self.post = nn.ModuleList(
-            nn.ModuleList(post(h) if post else []) for h in dims[1:-1])
+        self.post: ModuleSeq[ModuleSeq[nn.Module]] = ModuleSeq(
+            ModuleSeq(post(h) if post else []) for h in dims[1:-1])
         self.ids = ids or UnitIds()
         self.unit_ids: list[np.ndarray] = [self.ids.new(h) for h in dims[1:-1]]
         self.birth_step: list[np.ndarray] = [np.zeros(h, dtype=np.int64) for h in dims[1:-1]]
@@ -90,12 +93,16 @@ class DynamicMLP(nn.Module):
         return sum(lin.in_features for lin in self.linears)
 
     # ---- forward -----------------------------------------------------------------------
+    def activation(self, z: torch.Tensor) -> torch.Tensor:
+        """The hidden activation: ReLU (subclasses such as TINY's GrowingMLP override it)."""
+        return torch.relu(z)
+
     def hidden_forward(self, x: torch.Tensor, layer: int) -> torch.Tensor:
-        """Apply hidden block ``layer`` (Linear, unit-wise modules, ReLU)."""
+        """Apply hidden block ``layer`` (Linear, unit-wise modules, activation)."""
         z = self.linears[layer](x)
         for m in self.post[layer]:
             z = m(z)
-        return torch.relu(z)
+        return self.activation(z)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in range(self.n_hidden):

@@ -15,15 +15,18 @@ and returns an ``nn.Sequential`` taking the same (flat) input.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 import torch
 from torch import nn
 
 from kernels.dynamic_cnn import DynamicCNN
 from kernels.dynamic_mlp import DynamicMLP
+from kernels.sizable import SizableNet
 from kernels.switch import Switch
 
 
-def _switch_of(post: nn.ModuleList, n: int, device) -> torch.Tensor:
+def _switch_of(post: Iterable[nn.Module], n: int, device: torch.device) -> torch.Tensor:
     """The product of the layer's switches (ones when it has none); other modules refuse."""
     scale = torch.ones(n, device=device)
     for m in post:
@@ -44,7 +47,8 @@ def _linear(weight: torch.Tensor, bias: torch.Tensor | None) -> nn.Linear:
     return lin
 
 
-def _fold_fc(linears, posts, keep_in: torch.Tensor | None, block: int) -> list[nn.Module]:
+def _fold_fc(linears: Sequence[nn.Linear], posts: Sequence[Iterable[nn.Module]],
+             keep_in: torch.Tensor | None, block: int) -> list[nn.Module]:
     """Hidden Linear blocks then the output Linear. ``keep_in`` selects the input units kept
     from the layer below, each owning ``block`` input columns (H*W after a flatten)."""
     layers: list[nn.Module] = []
@@ -67,7 +71,7 @@ def _fold_fc(linears, posts, keep_in: torch.Tensor | None, block: int) -> list[n
 
 
 @torch.no_grad()
-def fold(model: nn.Module, fold_batchnorm: bool = True) -> nn.Sequential:
+def fold(model: SizableNet, fold_batchnorm: bool = True) -> nn.Sequential:
     """An inference copy of ``model`` without switch layers and without dead units.
 
     For a DynamicCNN the BatchNorm running statistics are used (eval mode), and with

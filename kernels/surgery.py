@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from kernels.sizable import SizableNet
 from kernels.touch import Touch
 
 
@@ -49,7 +50,8 @@ def _pad(t: torch.Tensor, dim: int, extra: torch.Tensor) -> torch.Tensor:
     return torch.cat([t, extra.to(device=t.device, dtype=t.dtype)], dim=dim)
 
 
-def prune(model, layer: int, positions: Sequence[int], optimizer=None) -> np.ndarray:
+def prune(model: SizableNet, layer: int, positions: Sequence[int] | np.ndarray,
+          optimizer: torch.optim.Optimizer | None = None) -> np.ndarray:
     """Remove the units at ``positions`` (indices into the layer) and return their ids."""
     n = model.hidden_sizes[layer]
     pos = np.unique(np.asarray(positions, dtype=np.int64))
@@ -76,8 +78,9 @@ def prune(model, layer: int, positions: Sequence[int], optimizer=None) -> np.nda
     return removed
 
 
-def grow(model, layer: int, fan_in: torch.Tensor, fan_out: torch.Tensor | None = None,
-         optimizer=None, step: int = 0, bias: torch.Tensor | None = None) -> np.ndarray:
+def grow(model: SizableNet, layer: int, fan_in: torch.Tensor,
+         fan_out: torch.Tensor | None = None, optimizer: torch.optim.Optimizer | None = None,
+         step: int = 0, bias: torch.Tensor | None = None) -> np.ndarray:
     """Append ``k = fan_in.shape[0]`` units to hidden layer ``layer``; return their new ids.
 
     ``fan_in`` has the shape of k rows of the layer's weight; ``fan_out`` the shape of the
@@ -121,7 +124,7 @@ def grow(model, layer: int, fan_in: torch.Tensor, fan_out: torch.Tensor | None =
     return new_ids
 
 
-def _after_surgery(optimizer, touches: list[Touch]) -> None:
+def _after_surgery(optimizer: torch.optim.Optimizer | None, touches: list[Touch]) -> None:
     """Let an optimizer repair invariants of its state (AdaRad-M re-orthogonalises, Alg. 2 l.33)."""
     hook = getattr(optimizer, "after_surgery", None)
     if hook is None:

@@ -31,6 +31,7 @@ from explorer.snapshot import load_snapshot
 from explorer.trainer import Trainer
 from kernels.capnorm import CapNorm
 from kernels.dynamic_mlp import DynamicMLP
+from kernels.switch import Switch
 
 
 @pytest.fixture(scope="module")
@@ -77,15 +78,12 @@ def test_unknown_table_format(run, tmp_path):
 
 
 # -- plain model ------------------------------------------------------------------------------
-class Gate(nn.Module):
-    """A ShrinkNets-style switch layer (attribute ``switch``), for folding."""
-
-    def __init__(self, n):
-        super().__init__()
-        self.switch = nn.Parameter(torch.linspace(-1.5, 2.0, n))
-
-    def forward(self, x):
-        return x * self.switch
+def gate(n):
+    """A ShrinkNets switch layer with switches spread over [-1.5, 2], for folding."""
+    switch = Switch(n)
+    with torch.no_grad():
+        switch.switch.copy_(torch.linspace(-1.5, 2.0, n))
+    return switch
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
@@ -116,7 +114,7 @@ def test_export_model_equals_trained_model(run, tmp_path):
 
 def test_dead_units_removed_and_modules_folded():
     g = torch.Generator().manual_seed(0)
-    model = DynamicMLP(6, [5, 4], 3, post=lambda n: [CapNorm(n), Gate(n)], generator=g)
+    model = DynamicMLP(6, [5, 4], 3, post=lambda n: [CapNorm(n), gate(n)], generator=g)
     with torch.no_grad():
         for layer, post in enumerate(model.post):
             post[0].running_mean.copy_(torch.randn(model.hidden_sizes[layer], generator=g))

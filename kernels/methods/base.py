@@ -25,13 +25,14 @@ import torch
 
 from kernels import surgery
 from kernels.dynamic_mlp import DynamicMLP
+from kernels.sizable import SizableNet
 
 
 @dataclass
 class StepContext:
     """What a method may look at during one training step."""
 
-    model: torch.nn.Module
+    model: SizableNet
     optimizer: torch.optim.Optimizer
     knobs: Any
     step: int
@@ -87,10 +88,10 @@ class SizingMethod:
 
     # -- network and optimizer --------------------------------------------------------
     def build(self, in_features: int, out_features: int, hidden: list[int], *,
-              image_shape=None, generator: torch.Generator | None = None) -> torch.nn.Module:
+              image_shape=None, generator: torch.Generator | None = None) -> SizableNet:
         return DynamicMLP(in_features, hidden, out_features, generator=generator)
 
-    def make_optimizer(self, model: torch.nn.Module, knobs) -> torch.optim.Optimizer:
+    def make_optimizer(self, model: SizableNet, knobs) -> torch.optim.Optimizer:
         return torch.optim.Adam(model.parameters(), lr=knobs.lr)
 
     def configure(self, optimizer: torch.optim.Optimizer, knobs, ctx: StepContext) -> None:
@@ -99,7 +100,7 @@ class SizingMethod:
             group["lr"] = knobs.lr
 
     # -- the verbs ------------------------------------------------------------------------
-    def regularize(self, model: torch.nn.Module, knobs) -> torch.Tensor:
+    def regularize(self, model: SizableNet, knobs) -> torch.Tensor:
         return torch.zeros((), device=next(model.parameters()).device)
 
     def after_step(self, ctx: StepContext) -> None:

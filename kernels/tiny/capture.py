@@ -17,8 +17,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F  # noqa: N812  (the torch convention)
 
-from kernels.tiny.network import activation_of
-
 
 @dataclass
 class LayerActivity:
@@ -38,7 +36,7 @@ def hidden_output(model, layer: int, z: torch.Tensor) -> torch.Tensor:
     """Post-activation of hidden layer ``layer`` from its Linear output ``z``."""
     for m in model.post[layer]:
         z = m(z)
-    return activation_of(model)(z)
+    return model.activation(z)
 
 
 def forward_from(model, layer: int, z: torch.Tensor) -> torch.Tensor:

@@ -33,7 +33,6 @@ from kernels.tiny.best_neurons import BestNeurons, accepted_count, best_neurons
 from kernels.tiny.bottleneck import best_update, cross_moment, lack_of_expressivity, second_moment
 from kernels.tiny.capture import LayerActivity, forward_from
 from kernels.tiny.line_search import line_search
-from kernels.tiny.network import activation_of
 
 NEURONS = ("optimal", "random")
 
@@ -113,7 +112,7 @@ def plan_layer(model, acts: list[LayerActivity], layer: int, y: torch.Tensor, *,
     after = lack_of_expressivity(b_prev, v_proj, extra=pre_new @ omega.T)
 
     t0 = time.perf_counter()
-    act = activation_of(model)
+    act = model.activation
     kw = line_search_kw or {}
     with torch.no_grad():
         def loss_at(z: torch.Tensor) -> float:

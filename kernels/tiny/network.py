@@ -6,7 +6,11 @@ DynamicMLP default) is not differentiable at 0 and is positively homogeneous, so
 order effect of a small new ReLU neuron is omega * relu(alpha^T b), not omega * alpha^T b,
 and the eigen-solve would optimise the wrong quantity. ELU (alpha = 1) satisfies both
 assumptions with sigma'(0) = 1 and is the default; SELU (the paper's experiments, sec. 4) and
-ReLU are offered for comparison, with their right derivative at 0 as the slope.
+ReLU are offered for comparison.
+
+sigma'(0) enters only the first-order loss gain of prop. 3.2 (11), which no code predicts: the
+bottleneck (10) has no sigma'(0) factor, and the amplitude line search evaluates the true
+activation, so SELU's sigma'(0) = 1.0507 is accounted for there.
 """
 
 from __future__ import annotations
@@ -19,13 +23,6 @@ import torch.nn.functional as F  # noqa: N812  (the torch convention)
 from kernels.dynamic_mlp import DynamicMLP
 
 ACTIVATIONS = {"elu": F.elu, "selu": F.selu, "tanh": torch.tanh, "relu": torch.relu}
-#: sigma'(0) (the right derivative where the two sides differ), the factor of Prop. 3.2 (11)
-SLOPE_AT_ZERO = {"elu": 1.0, "selu": 1.0507009873554805, "tanh": 1.0, "relu": 1.0}
-
-
-def activation_of(model: torch.nn.Module):
-    """The hidden activation of ``model``: its ``activation`` method, else ReLU (DynamicMLP)."""
-    return getattr(model, "activation", torch.relu)
 
 
 class GrowingMLP(DynamicMLP):
@@ -42,13 +39,3 @@ class GrowingMLP(DynamicMLP):
 
     def activation(self, z: torch.Tensor) -> torch.Tensor:
         return ACTIVATIONS[self.activation_name](z)
-
-    @property
-    def slope_at_zero(self) -> float:
-        return SLOPE_AT_ZERO[self.activation_name]
-
-    def hidden_forward(self, x: torch.Tensor, layer: int) -> torch.Tensor:
-        z = self.linears[layer](x)
-        for m in self.post[layer]:
-            z = m(z)
-        return self.activation(z)
