@@ -1,4 +1,4 @@
-"""Command line: ``python -m explorer {run,resume,export,bench,list}``."""
+"""Command line: ``python -m explorer {run,resume,export,bench,list,sweep}``."""
 
 from __future__ import annotations
 
@@ -114,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("list", help="list the sizing methods and data sets")
 
+    from explorer.sweep.cli import add_sweep_parser  # the sweep's flags live with the sweep
+
+    add_sweep_parser(sub)
+
     gs = sub.add_parser("groupsparsity",
                         help="switches vs group lasso: loss/sparsity table (ShrinkNets fig. 1)")
     gs.add_argument("--dataset", action="append", choices=["synthetic", "linnerud", "digits"],
@@ -151,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
             return bench_main(device=args.device, repeats=args.repeats)
         if args.command == "list":
             return _list()
+        if args.command == "sweep":
+            from explorer.sweep.cli import sweep_command
+
+            return sweep_command(args)
         if args.command == "groupsparsity":
             from explorer.group_sparsity import DATASETS
             from explorer.group_sparsity import main as gs_main
