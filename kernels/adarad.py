@@ -12,9 +12,10 @@ normalized by its running RMS (RMSprop at fan-in granularity).
 
 from __future__ import annotations
 
-import torch
+import math
 
-from kernels.prox import group_shrink_
+import numpy as np
+import torch
 
 
 def _rowdot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -22,15 +23,22 @@ def _rowdot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def _safe_div(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
-    """num / den where den > 0, else 0 (zero fan-ins have no direction)."""
-    ok = den > 0
-    return torch.where(ok, num / torch.where(ok, den, torch.ones_like(den)), torch.zeros_like(num))
+    """num / den where den > 0, else 0 (zero fan-ins have no direction).
+
+    The quotient's inf/nan at den = 0 is computed and discarded (no autograd here)."""
+    return torch.where(den > 0, num / den, 0.0)
 
 
 def _orthogonal_part(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """Row-wise component of x orthogonal to w (x itself on zero rows of w)."""
     coef = _safe_div(_rowdot(x, w), _rowdot(w, w))
     return x - coef[:, None] * w
+
+
+def _write_back(p: torch.Tensor, rows: torch.Tensor) -> None:
+    """``rows`` is p's (rows, fan-in) view, or a copy when p is not contiguous."""
+    if rows.data_ptr() != p.data_ptr() or not p.is_contiguous():
+        p.copy_(rows.reshape(p.shape))
 
 
 class AdaRad(torch.optim.Optimizer):
@@ -143,141 +151,106 @@ class AdaRad(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        """One iteration of Alg. 1 lines 9-17 (Alg. 2 lines 10-21) for every fan-in."""
+        """One iteration of Alg. 1 lines 9-17 (Alg. 2 lines 10-21) for every fan-in.
+
+        Cost per weight (Table 1): the statistics read w and G once each (two row norms and
+        a row dot product; with momentum also phi_tilde), the move writes w once (and
+        phi_tilde twice). The per-fan-in arithmetic in between runs once per group on the
+        fan-ins of all its params together (:mod:`numpy` on CPU, where it is a few hundred
+        numbers and torch's per-call overhead would dominate small layers).
+        """
         loss = None
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
 
-        # Pass 1: decompose G (Alg. 1 line 11) and update running averages (line 12).
-        # Without momentum only row dot products are needed here: |phi|^2 = |g|^2 - (g.w)^2/|w|^2
-        # since phi is orthogonal to w; pass 2 then writes w as a per-row mix of w and g.
+        # Pass 1: statistics and running averages (Alg. 1 lines 11-12, Alg. 2 lines 12-16).
         work = []
-        local_max = []
         for group in self.param_groups:
-            bq, ba = group["beta_quad"], group["beta_arith"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self._state_for(p, group["momentum"])
-                w = p.detach().reshape(p.shape[0], -1)
-                g = p.grad.detach().reshape(p.shape[0], -1) * group["batch_fraction"]
-                sq = _rowdot(w, w)
-                alive = sq > 0
-                gw = _rowdot(g, w)
-                coef = _safe_div(gw, sq)
-                live = alive.to(w.dtype)
-                phi_bar, c = state["phi_sq_avg"], state["capacity"]
-                if not group["momentum"]:
-                    phi_sq = (_rowdot(g, g) - coef * gw).clamp_min(0.0)
-                    phi_bar.add_(live * bq * (phi_sq - phi_bar))
-                    c.add_(live * bq * (1.0 - c))
-                    local_max.append(torch.stack([phi_bar.max(), c.max()]).to(torch.float64))
-                    work.append((group, p, state, w, g, (sq, gw, coef, phi_sq)))
-                    continue
-                r = coef[:, None] * w
-                phi = g - r
-                phi_bar.add_(live * bq * (_rowdot(phi, phi) - phi_bar))
-                c.add_(live * bq * (1.0 - c))
-                if group["momentum"]:  # Alg. 2 line 16
-                    phi_t = state["phi_avg"].view(p.shape[0], -1)
-                    a = state["arith_capacity"]
-                    phi_t.add_(live[:, None] * ba * (phi - phi_t))
-                    a.add_(live * ba * (1.0 - a))
-                    # Exact arithmetic keeps phi_tilde orthogonal to w (sec. 7.3); this
-                    # projection only removes float drift before it feeds the rotation.
-                    phi_t.copy_(_orthogonal_part(phi_t, w))
-                local_max.append(torch.stack([phi_bar.max(), c.max()]).to(torch.float64))
-                work.append((group, p, state, w, r, phi))
-
+            items = [(p, self._state_for(p, group["momentum"])) for p in group["params"]
+                     if p.grad is not None]
+            if items:
+                work.append((group, items, self._statistics(group, items)))
         if not work:
             return loss
 
         # Global running maxima over all fan-ins of all layers (Alg. 1 line 13).
         first = self.param_groups[0]
-        device = work[0][1].device
-        phi_max = first["phi_max"].to(device=device, dtype=torch.float64)
-        c_max = first["c_max"].to(device=device, dtype=torch.float64)
-        step_max = torch.stack(local_max).amax(dim=0)
-        first["phi_max"] = torch.maximum(phi_max, step_max[0])
-        first["c_max"] = torch.maximum(c_max, step_max[1])
-        global_scale = torch.sqrt(_safe_div(first["phi_max"], first["c_max"]))
+        phi_max = max([first["phi_max"]] + [stats["phi_bar"].max() for _, _, stats in work],
+                      key=float)
+        c_max = max([first["c_max"]] + [stats["c"].max() for _, _, stats in work], key=float)
+        first["phi_max"] = torch.as_tensor(phi_max, dtype=torch.float64)
+        first["c_max"] = torch.as_tensor(c_max, dtype=torch.float64)
+        global_scale = math.sqrt(float(phi_max) / float(c_max)) if float(c_max) > 0 else 0.0
 
-        # Pass 2: radial step, rotation, shrinkage (Alg. 1 lines 14-17).
-        for group, p, state, w, r, phi in work:
-            if not group["momentum"]:
-                self._plain_update(group, p, state, w, r, phi, global_scale)
-                continue
-            rows = p.shape[0]
-            eps = group["eps"]
-            phi_bar, c = state["phi_sq_avg"], state["capacity"]
-            scale = global_scale.to(w.dtype) / torch.sqrt(_safe_div(phi_bar, c) + eps)
-            if group["momentum"]:  # Alg. 2 line 17
-                phi_t = state["phi_avg"].view(rows, -1)
-                direction = _safe_div(phi_t, state["arith_capacity"][:, None])
-            else:  # Alg. 1 line 14 uses the current phi
-                direction = phi
-            phi_adj = scale[:, None] * direction
-
-            w1 = w - group["radial_lr"] * r  # line 15
-            # Line 16: rotate w1 by theta = alpha_phi * |phi_adj| towards u = -phi_adj/|phi_adj|.
-            u = -_orthogonal_part(phi_adj, w1)
-            u_norm = torch.linalg.vector_norm(u, dim=1)
-            w1_norm = torch.linalg.vector_norm(w1, dim=1)
-            rotatable = (u_norm > 0) & (w1_norm > 0)
-            theta = group["angular_lr"] * torch.linalg.vector_norm(phi_adj, dim=1)
-            theta = torch.where(rotatable, theta, torch.zeros_like(theta))
-            cos, sin = torch.cos(theta)[:, None], torch.sin(theta)[:, None]
-            u_hat = _safe_div(u, u_norm[:, None])
-            w2 = cos * w1 + sin * w1_norm[:, None] * u_hat
-
+        # Pass 2: radial step, rotation, shrinkage (Alg. 1 lines 14-17, Alg. 2 lines 17-21).
+        for group, items, stats in work:
             if group["momentum"]:
-                # Alg. 2 line 20: rotate phi_tilde by the same angle towards w1/|w1| (the
-                # plane of the rotation), which keeps it orthogonal to the rotated w.
-                phi_t_norm = torch.linalg.vector_norm(phi_t, dim=1)
-                w1_hat = _safe_div(w1, w1_norm[:, None])
-                phi_t.copy_(cos * phi_t + sin * phi_t_norm[:, None] * w1_hat)
-
-            p.copy_(w2.reshape(p.shape))
-            # Line 17: shrink(w, alpha_r * lam * |D^t|/|D|).
-            threshold = group["radial_lr"] * group["lam"] * group["batch_fraction"]
-            if threshold > 0:
-                group_shrink_(p, threshold)
+                self._move_momentum(group, items, stats, global_scale)
+            else:
+                self._move_plain(group, items, stats, global_scale)
         return loss
 
     @staticmethod
-    def _plain_update(group, p, state, w, g, rowstats, global_scale) -> None:
-        """Alg. 1 lines 14-17 in closed form, one fused write per weight.
+    def _statistics(group, items) -> dict:
+        """Row statistics of every param of ``group``, concatenated over its fan-ins, and the
+        running averages phi_bar, c (and phi_tilde, a) updated in the state."""
+        ws = [p.detach().reshape(p.shape[0], -1) for p, _ in items]
+        gs = [p.grad.detach().reshape(p.shape[0], -1) for p, _ in items]
+        ops = _ops_for(ws[0])
+        sizes = [w.shape[0] for w in ws]
+        rows = _rows_stage1(
+            ops, ops.cat([torch.linalg.vector_norm(w, dim=1) for w in ws]),
+            ops.cat([torch.linalg.vector_norm(g, dim=1) for g in gs]),
+            ops.cat([torch.linalg.vecdot(g, w, dim=1) for g, w in zip(gs, ws, strict=True)]),
+            ops.cat([st["phi_sq_avg"] for _, st in items]),
+            ops.cat([st["capacity"] for _, st in items]),
+            group["beta_quad"], group["batch_fraction"])
+        ops.scatter(rows["phi_bar"], [st["phi_sq_avg"] for _, st in items])
+        ops.scatter(rows["c"], [st["capacity"] for _, st in items])
+        stats = dict(rows, ops=ops, ws=ws, gs=gs, sizes=sizes)
+        if not group["momentum"]:
+            return stats
+        phis = [st["phi_avg"].view(w.shape[0], -1) for (_, st), w in zip(items, ws, strict=True)]
+        pw = ops.cat([torch.linalg.vecdot(phi, w, dim=1) for phi, w in zip(phis, ws, strict=True)])
+        x1, x2, x3, arith = _rows_momentum_stage1(
+            ops, rows, pw, ops.cat([st["arith_capacity"] for _, st in items]),
+            group["beta_arith"], group["batch_fraction"])
+        ops.scatter(arith, [st["arith_capacity"] for _, st in items])
+        for phi, g, w, a1, a2, a3 in zip(phis, gs, ws, ops.split(x1, sizes),
+                                         ops.split(x2, sizes), ops.split(x3, sizes), strict=True):
+            phi.mul_(a1).addcmul_(a2, g).addcmul_(a3, w)
+        stats.update(phis=phis, arith=arith,
+                     phi_norm=ops.cat([torch.linalg.vector_norm(phi, dim=1) for phi in phis]))
+        return stats
 
-        With r = (g.w/|w|^2) w and phi = g - r (orthogonal to w): the radial step gives
-        w1 = a w with a = 1 - alpha_r g.w/|w|^2; phi_adj = k phi with k the normalisation of
-        line 14; the rotation by theta = alpha_phi k |phi| towards -phi/|phi| gives
-        w2 = cos(theta) a w - sin(theta) |a| |w| phi/|phi|, of length |a||w|; the shrinkage
-        of line 17 scales it by max(0, 1 - t/(|a||w|)). So w_new = A w + B g per row, which
-        reads the weights a few times and writes them once (Table 1's cost per weight).
-        """
-        sq, gw, coef, phi_sq = rowstats
-        phi_bar, c = state["phi_sq_avg"], state["capacity"]
-        k = global_scale.to(w.dtype) / torch.sqrt(_safe_div(phi_bar, c) + group["eps"])
-        w_norm = torch.sqrt(sq)
-        phi_norm = torch.sqrt(phi_sq)
-        a = 1.0 - group["radial_lr"] * coef
-        theta = group["angular_lr"] * k * phi_norm
-        rotatable = (phi_norm > 0) & (w_norm > 0) & (a != 0)
-        theta = torch.where(rotatable, theta, torch.zeros_like(theta))
-        cos, sin = torch.cos(theta), torch.sin(theta)
-        # w2 = cos*a*w - sin*|a||w|/|phi| * (g - coef*w)
-        toward = _safe_div(sin * a.abs() * w_norm, phi_norm)
-        coef_w = cos * a + toward * coef
-        coef_g = -toward
-        threshold = group["radial_lr"] * group["lam"] * group["batch_fraction"]
-        if threshold > 0:
-            length = a.abs() * w_norm
-            shrink = torch.where(length > threshold, 1.0 - _safe_div(
-                torch.full_like(length, threshold), length), torch.zeros_like(length))
-            coef_w, coef_g = coef_w * shrink, coef_g * shrink
-        out = torch.addcmul(coef_w[:, None] * w, coef_g[:, None], g)
-        p.copy_(out.reshape(p.shape))
+    @staticmethod
+    def _move_plain(group, items, stats, global_scale: float) -> None:
+        """Alg. 1 lines 14-17: w <- A w + B grad per fan-in (see :func:`_rows_plain_move`)."""
+        ops, sizes = stats["ops"], stats["sizes"]
+        coef_w, coef_g = _rows_plain_move(ops, ops.scalar(global_scale, stats["coef"]), stats,
+                                          group)
+        for (p, _), w, g, cw, cg in zip(items, stats["ws"], stats["gs"],
+                                        ops.split(coef_w, sizes), ops.split(coef_g, sizes),
+                                        strict=True):
+            w.mul_(cw).addcmul_(cg, g)
+            _write_back(p, w)
+
+    @staticmethod
+    def _move_momentum(group, items, stats, global_scale: float) -> None:
+        """Alg. 2 lines 17-21: w <- A w + B phi_tilde and phi_tilde <- cos phi_tilde + C w per
+        fan-in (see :func:`_rows_momentum_move`)."""
+        ops, sizes = stats["ops"], stats["sizes"]
+        coef_w, coef_phi, cos, phi_w = _rows_momentum_move(
+            ops, ops.scalar(global_scale, stats["coef"]), stats, group)
+        for (p, _), w, phi, cw, cp, cs, pw in zip(
+                items, stats["ws"], stats["phis"], ops.split(coef_w, sizes),
+                ops.split(coef_phi, sizes), ops.split(cos, sizes), ops.split(phi_w, sizes),
+                strict=True):
+            towards = phi * cp
+            phi.mul_(cs).addcmul_(pw, w)  # line 20, with the old w
+            w.mul_(cw).add_(towards)
+            _write_back(p, w)
 
     @torch.no_grad()
     def after_surgery(self, param: torch.Tensor) -> None:
@@ -295,6 +268,191 @@ class AdaRad(torch.optim.Optimizer):
         rows = param.shape[0]
         w = param.detach().reshape(rows, -1)
         phi_t.copy_(_orthogonal_part(phi_t.reshape(rows, -1), w).reshape(phi_t.shape))
+
+
+# ---- per-fan-in arithmetic, written once for torch tensors and numpy arrays --------------------
+
+
+class _TorchOps:
+    """Row vectors as torch tensors (any device)."""
+
+    where = staticmethod(torch.where)
+    sqrt = staticmethod(torch.sqrt)
+    cos = staticmethod(torch.cos)
+    sin = staticmethod(torch.sin)
+    abs = staticmethod(torch.abs)
+    ones_like = staticmethod(torch.ones_like)
+
+    @staticmethod
+    def clamp0(x):
+        return x.clamp_min(0.0)
+
+    @staticmethod
+    def cat(parts: list[torch.Tensor]):
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    @staticmethod
+    def scatter(values, targets: list[torch.Tensor]) -> None:
+        for target, part in zip(targets, values.split([t.shape[0] for t in targets]),
+                                strict=True):
+            target.copy_(part)
+
+    @staticmethod
+    def split(values, sizes: list[int]) -> list[torch.Tensor]:
+        """Per-param column vectors (rows, 1), ready to broadcast over a (rows, fan-in) view."""
+        return list(values[:, None].split(sizes))
+
+    @staticmethod
+    def scalar(value: float, like):
+        return torch.tensor(value, dtype=like.dtype, device=like.device)
+
+
+class _NumpyOps:
+    """Row vectors as numpy arrays sharing memory with CPU tensors: a few hundred numbers per
+    call, where numpy's per-call cost is a fraction of torch's."""
+
+    where = staticmethod(np.where)
+    sqrt = staticmethod(np.sqrt)
+    cos = staticmethod(np.cos)
+    sin = staticmethod(np.sin)
+    abs = staticmethod(np.abs)
+    ones_like = staticmethod(np.ones_like)
+
+    @staticmethod
+    def clamp0(x):
+        return np.maximum(x, 0.0)
+
+    @staticmethod
+    def cat(parts: list[torch.Tensor]):
+        return parts[0].numpy() if len(parts) == 1 else np.concatenate([t.numpy() for t in parts])
+
+    @staticmethod
+    def scatter(values, targets: list[torch.Tensor]) -> None:
+        start = 0
+        for target in targets:
+            stop = start + target.shape[0]
+            view = target.numpy()
+            if not np.shares_memory(view, values):
+                view[...] = values[start:stop]
+            start = stop
+
+    @staticmethod
+    def split(values, sizes: list[int]) -> list[torch.Tensor]:
+        column = torch.from_numpy(np.ascontiguousarray(values).reshape(-1, 1))
+        return list(column.split(sizes))
+
+    @staticmethod
+    def scalar(value: float, like):
+        return like.dtype.type(value)
+
+
+def _ops_for(t: torch.Tensor):
+    if t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64) and USE_NUMPY_ROWS:
+        return _NumpyOps
+    return _TorchOps
+
+
+USE_NUMPY_ROWS = True
+"""Row arithmetic through numpy for CPU float32/float64 params (False: torch everywhere)."""
+
+
+def _rows_stage1(xp, w_norm, g_norm, gw, phi_bar, c, beta_quad: float, batch_fraction: float):
+    """Alg. 1 lines 11-12 per fan-in: with r = (G.w/|w|^2) w and phi = G - r orthogonal to w,
+    |phi|^2 = |G|^2 - (G.w)^2/|w|^2, so no full-size phi is formed. G = batch_fraction * grad
+    enters through the row sums. Zero fan-ins keep their averages frozen."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sq = w_norm * w_norm
+        alive = sq > 0
+        gw = gw * batch_fraction
+        coef = xp.where(alive, gw / sq, 0.0)  # r = coef w
+        phi_sq = xp.clamp0((g_norm * batch_fraction) ** 2 - coef * gw)
+        phi_bar = xp.where(alive, phi_bar + beta_quad * (phi_sq - phi_bar), phi_bar)
+        c = xp.where(alive, c + beta_quad * (1.0 - c), c)
+    return dict(sq=sq, alive=alive, w_norm=w_norm, coef=coef, phi_sq=phi_sq, phi_bar=phi_bar,
+                c=c)
+
+
+def _rows_momentum_stage1(xp, rows, pw, arith, beta_arith: float, batch_fraction: float):
+    """Alg. 2 line 16 per fan-in: phi_tilde <- (1 - ba) phi_tilde + ba phi, then the projection
+    that keeps phi_tilde orthogonal to w (exact arithmetic needs none, sec. 7.3; it removes
+    float drift). As phi.w = 0, the projected update is x1 phi_tilde + x2 grad + x3 w with
+    x3 = -(ba coef + x1 phi_tilde.w / |w|^2): one pass over phi_tilde. Also a (line 16)."""
+    alive, sq, ba = rows["alive"], rows["sq"], beta_arith
+    one = xp.ones_like(sq)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x1 = xp.where(alive, one * (1.0 - ba), one)
+        x2 = xp.where(alive, one * (ba * batch_fraction), 0.0)
+        x3 = xp.where(alive, -(ba * rows["coef"] + (1.0 - ba) * pw / sq), 0.0)
+        arith = xp.where(alive, arith + ba * (1.0 - arith), arith)
+    return x1, x2, x3, arith
+
+
+def _shrink(xp, group, length):
+    """Line 17, shrink(w, alpha_r lam |D^t|/|D|), as a per-row factor for a row of length
+    ``length``: max(0, 1 - t/length), exactly 0 where length <= t; None when t = 0."""
+    threshold = group["radial_lr"] * group["lam"] * group["batch_fraction"]
+    if threshold <= 0:
+        return None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return xp.where(length > threshold, 1.0 - threshold / length, 0.0)
+
+
+def _rows_plain_move(xp, global_scale, rows, group):
+    """Alg. 1 lines 14-17 in closed form, per fan-in.
+
+    With r = coef w and phi = G - r (orthogonal to w): the radial step gives w1 = a w with
+    a = 1 - alpha_r coef; phi_adj = k phi with k the normalisation of line 14; the rotation by
+    theta = alpha_phi k |phi| towards -phi/|phi| gives w2 = cos(theta) a w -
+    sin(theta) |a| |w| phi/|phi|, of length |a||w|; the shrinkage of line 17 scales it by
+    max(0, 1 - t/(|a||w|)). So w_new = A w + B grad per row: the weights are written once.
+    """
+    w_norm, coef, phi_sq = rows["w_norm"], rows["coef"], rows["phi_sq"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = xp.where(rows["c"] > 0, rows["phi_bar"] / rows["c"], 0.0)
+        k = global_scale / xp.sqrt(ratio + group["eps"])
+        phi_norm = xp.sqrt(phi_sq)
+        a = 1.0 - group["radial_lr"] * coef
+        length = xp.abs(a) * w_norm
+        rotatable = (phi_norm > 0) & (length > 0)
+        theta = xp.where(rotatable, group["angular_lr"] * k * phi_norm, 0.0)
+        cos, sin = xp.cos(theta), xp.sin(theta)
+        # w2 = cos a w - sin |a||w|/|phi| (G - coef w), G = batch_fraction * grad
+        toward = xp.where(rotatable, sin * length / phi_norm, 0.0)
+        coef_w = cos * a + toward * coef
+        coef_g = toward * -group["batch_fraction"]
+    shrink = _shrink(xp, group, length)
+    if shrink is not None:
+        coef_w, coef_g = coef_w * shrink, coef_g * shrink
+    return coef_w, coef_g
+
+
+def _rows_momentum_move(xp, global_scale, rows, group):
+    """Alg. 2 lines 17-21 in closed form, per fan-in.
+
+    phi_adj = k phi_tilde with k = scale / a (line 17), orthogonal to w and so to
+    w1 = alpha w (alpha = 1 - alpha_r coef, line 18). Rotating w1 by theta = alpha_phi |phi_adj|
+    towards -phi_adj (line 19) gives w2 = cos alpha w - sin |alpha||w| phi_tilde/|phi_tilde|, of
+    length |alpha||w|; line 20 rotates phi_tilde by the same angle towards w1/|w1|:
+    phi_tilde <- cos phi_tilde + sin |phi_tilde| alpha w / (|alpha||w|); line 21 shrinks.
+    """
+    w_norm, coef, phi_norm, arith = rows["w_norm"], rows["coef"], rows["phi_norm"], rows["arith"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = xp.where(rows["c"] > 0, rows["phi_bar"] / rows["c"], 0.0)
+        scale = global_scale / xp.sqrt(ratio + group["eps"])
+        k = xp.where(arith > 0, scale / arith, 0.0)  # direction = phi_tilde / a, 0 where a = 0
+        alpha = 1.0 - group["radial_lr"] * coef
+        w1_norm = xp.abs(alpha) * w_norm
+        adj_norm = k * phi_norm
+        rotatable = (adj_norm > 0) & (w1_norm > 0)
+        theta = xp.where(rotatable, group["angular_lr"] * adj_norm, 0.0)
+        cos, sin = xp.cos(theta), xp.sin(theta)
+        coef_w = cos * alpha
+        coef_phi = xp.where(rotatable, -sin * w1_norm / phi_norm, 0.0)
+        phi_w = xp.where(rotatable, sin * phi_norm * alpha / w1_norm, 0.0)
+    shrink = _shrink(xp, group, w1_norm)
+    if shrink is not None:
+        coef_w, coef_phi = coef_w * shrink, coef_phi * shrink
+    return coef_w, coef_phi, cos, phi_w
 
 
 __all__ = ["AdaRad"]

@@ -264,3 +264,106 @@ def test_phi_max_is_a_running_maximum_over_steps_and_layers():
     assert opt.state[b]["phi_sq_avg"].max().item() < first
     assert float(opt.param_groups[0]["phi_max"]) == pytest.approx(first, rel=1e-6)
     assert float(opt.param_groups[0]["c_max"]) == pytest.approx(0.75)
+
+
+# ---------------------------------------------------------------------------
+# The optimizer computes each step in closed form per fan-in (w_new = A w + B grad, no
+# full-size phi, r or u).  Oracle: the direct transcription of Alg. 1 / Alg. 2 below, which
+# forms r, phi, phi_tilde, phi_adj and u as tensors and rotates with them, in float64.
+# ---------------------------------------------------------------------------
+
+
+def _orth(x, w):
+    sq = (w * w).sum(1)
+    coef = torch.where(sq > 0, (x * w).sum(1) / sq, 0.0)
+    return x - coef[:, None] * w
+
+
+def _direct_step(params, st, hp, momentum):
+    """One step of Alg. 1 (Alg. 2 with momentum) for fan-in rows, written out directly."""
+    bq, ba, bf, eps = 0.005, 0.1, hp["batch_fraction"], 1e-8
+    moves = []
+    for i, p in enumerate(params):
+        w = p.detach().reshape(p.shape[0], -1).clone()
+        g = p.grad.reshape(p.shape[0], -1) * bf  # line 8
+        sq = (w * w).sum(1)
+        live = sq > 0
+        r = torch.where(live, (g * w).sum(1) / sq, 0.0)[:, None] * w  # line 11
+        phi = g - r
+        st["phibar"][i] = torch.where(live, (1 - bq) * st["phibar"][i] + bq * (phi * phi).sum(1),
+                                      st["phibar"][i])  # line 12
+        st["c"][i] = torch.where(live, (1 - bq) * st["c"][i] + bq, st["c"][i])
+        if momentum:  # Alg. 2 line 16 and the projection of sec. 7.3
+            st["phit"][i] = _orth(torch.where(live[:, None], (1 - ba) * st["phit"][i] + ba * phi,
+                                              st["phit"][i]), w)
+            st["a"][i] = torch.where(live, (1 - ba) * st["a"][i] + ba, st["a"][i])
+        moves.append((i, p, w, r, phi))
+    st["phi_max"] = max([st["phi_max"]] + [float(v.max()) for v in st["phibar"]])  # line 13
+    st["c_max"] = max([st["c_max"]] + [float(v.max()) for v in st["c"]])
+    ratio = np.sqrt(st["phi_max"] / st["c_max"])
+    for i, p, w, r, phi in moves:
+        norm = ratio / torch.sqrt(torch.where(st["c"][i] > 0, st["phibar"][i] / st["c"][i], 0.0)
+                                  + eps)
+        if momentum:  # Alg. 2 line 17
+            direction = torch.where(st["a"][i][:, None] > 0,
+                                    st["phit"][i] / st["a"][i][:, None], 0.0)
+        else:  # Alg. 1 line 14
+            direction = phi
+        phi_adj = norm[:, None] * direction
+        w1 = w - hp["radial_lr"] * r  # line 15
+        u = -_orth(phi_adj, w1)  # line 16: rotate towards -phi_adj in the plane of w1
+        u_len, w1_len = u.norm(dim=1), w1.norm(dim=1)
+        theta = torch.where((u_len > 0) & (w1_len > 0),
+                            hp["angular_lr"] * phi_adj.norm(dim=1), 0.0)[:, None]
+        u_hat = torch.where(u_len[:, None] > 0, u / u_len[:, None], 0.0)
+        w2 = torch.cos(theta) * w1 + torch.sin(theta) * w1_len[:, None] * u_hat
+        if momentum:  # Alg. 2 line 20
+            w1_hat = torch.where(w1_len[:, None] > 0, w1 / w1_len[:, None], 0.0)
+            phit = st["phit"][i]
+            st["phit"][i] = torch.cos(theta) * phit + torch.sin(theta) * phit.norm(
+                dim=1, keepdim=True) * w1_hat
+        t = hp["radial_lr"] * hp["lam"] * bf  # line 17
+        length = w2.norm(dim=1, keepdim=True)
+        w2 = torch.where(length > t, w2 * (1 - t / length), 0.0)
+        with torch.no_grad():
+            p.copy_(w2.reshape(p.shape))
+
+
+@pytest.mark.parametrize("rows_in_numpy", [True, False])
+@pytest.mark.parametrize("momentum", [False, True])
+def test_closed_form_step_matches_direct_transcription(momentum, rows_in_numpy, monkeypatch):
+    import kernels.adarad as adarad
+
+    monkeypatch.setattr(adarad, "USE_NUMPY_ROWS", rows_in_numpy)
+    gen = torch.Generator().manual_seed(3)
+    shapes = [(7, 5), (4, 3, 2, 2), (6, 7)]
+    init = [torch.randn(s, generator=gen, dtype=torch.float64) for s in shapes]
+    init[0][2] = 0.0  # a zero fan-in
+    init[2][:2] *= 0.01  # short fan-ins that the shrinkage zeroes
+    fast = [nn.Parameter(w.clone()) for w in init]
+    slow = [nn.Parameter(w.clone()) for w in init]
+    hp = dict(radial_lr=0.3, angular_lr=2.0, lam=0.2, batch_fraction=0.5)
+    opt = AdaRad([{"params": fast[:2]}, {"params": fast[2:]}], momentum=momentum, **hp)
+    st = {"phibar": [torch.zeros(s[0], dtype=torch.float64) for s in shapes],
+          "c": [torch.zeros(s[0], dtype=torch.float64) for s in shapes],
+          "phit": [torch.zeros(s[0], int(np.prod(s[1:])), dtype=torch.float64) for s in shapes],
+          "a": [torch.zeros(s[0], dtype=torch.float64) for s in shapes],
+          "phi_max": 0.0, "c_max": 0.0}
+    for _ in range(25):
+        for a, b in zip(fast, slow, strict=True):
+            grad = torch.randn(a.shape, generator=gen, dtype=torch.float64)
+            a.grad, b.grad = grad.clone(), grad.clone()
+        opt.step()
+        _direct_step(slow, st, hp, momentum)
+        for i, (a, b) in enumerate(zip(fast, slow, strict=True)):
+            torch.testing.assert_close(a.detach(), b.detach(), atol=1e-10, rtol=1e-10)
+            state = opt.state[a]
+            torch.testing.assert_close(state["phi_sq_avg"], st["phibar"][i], atol=1e-12, rtol=1e-10)
+            torch.testing.assert_close(state["capacity"], st["c"][i], atol=1e-12, rtol=1e-10)
+            if momentum:
+                torch.testing.assert_close(state["phi_avg"].reshape(a.shape[0], -1),
+                                           st["phit"][i], atol=1e-10, rtol=1e-10)
+                torch.testing.assert_close(state["arith_capacity"], st["a"][i])
+    assert float(opt.param_groups[0]["phi_max"]) == pytest.approx(st["phi_max"], rel=1e-12)
+    assert all(torch.all(p.detach()[0] == 0) for p in fast[2:3]), "shrinkage should zero a row"
+    assert torch.all(fast[0].detach()[2] == 0)
