@@ -10,45 +10,51 @@ from __future__ import annotations
 import param
 
 
+class LogNumber(param.Number):
+    """A knob whose slider moves on a log10 scale across its (positive) soft bounds."""
+
+    __slots__: list[str] = []
+
+
 class Knobs(param.Parameterized):
-    lam = param.Number(
+    lam = LogNumber(
         1e-3, bounds=(0.0, 1.0), softbounds=(1e-6, 1e-1),
         doc="lambda: strength of the sizing penalty. Nonparametric nets: fan-in l2 penalty "
             "(Philipp & Carbonell eq. 2), larger lambda = faster shrinkage = smaller network. "
             "ShrinkNets: L1 weight on the switches (eq. 2).")
     gamma = param.Number(
-        0.5, bounds=(0.0, 1.0),
+        0.5, bounds=(0.0, 1.0), step=0.01,
         doc="gamma: neuron-killing aggressiveness (ShrinkNets sec. 3.5.1). Higher gamma kills "
             "units earlier, saving cost at some loss; 0 turns killing off. Threshold: kill when "
             "|switch| <= gamma * threshold; sign change / sign variance: fewer flips / a lower "
             "sign variance in the window suffice as gamma rises.")
     lam2 = param.Number(
-        0.0, bounds=(0.0, 1.0), softbounds=(0.0, 1e-2),
+        0.0, bounds=(0.0, 1.0), softbounds=(0.0, 1e-2), step=1e-4,
         doc="lambda_2: Lp weight penalty beside the switch penalty (ShrinkNets eq. 2, 9).")
     growth_rate = param.Number(
-        1.0, bounds=(0.0, 64.0), softbounds=(0.0, 8.0),
+        1.0, bounds=(0.0, 64.0), softbounds=(0.0, 8.0), step=0.25,
         doc="Units added to each hidden layer per growth step (nu, Algorithm 1 line 23; "
             "a fractional value draws Poisson(nu)). TINY: neurons allowed per growth step.")
     growth_every = param.Integer(
-        0, bounds=(0, 100_000),
+        0, bounds=(0, 100_000), softbounds=(0, 1000), step=1,
         doc="Training steps between growth steps (nu_freq). 0 = once per epoch, as in the "
             "nonparametric paper's Table 3.")
-    tau = param.Number(
-        1e-3, bounds=(0.0, 1.0), softbounds=(0.0, 0.1),
+    tau = LogNumber(
+        1e-3, bounds=(0.0, 1.0), softbounds=(1e-6, 0.1),
         doc="TINY threshold: a proposed neuron is added when its lambda_k^2 exceeds tau "
             "(relative to the largest lambda_k^2 when the method's option says so).")
-    lr = param.Number(
+    lr = LogNumber(
         1e-3, bounds=(1e-6, 1.0), softbounds=(1e-5, 1e-1),
         doc="Learning rate of Adam/SGD (static baseline, ShrinkNets, TINY and the "
             "nonparametric comparison runs).")
     angular_lr = param.Number(
-        3.0, bounds=(0.0, 1e5), softbounds=(0.0, 100.0),
+        3.0, bounds=(0.0, 1e5), softbounds=(0.0, 100.0), step=0.5,
         doc="alpha_phi: AdaRad's angular step size; the general speed of learning "
             "(Philipp & Carbonell sec. 3.3). The rotation angle scales with alpha_phi times "
             "the batch share |B|/|D|: the paper used 30 at 1000/50000; 3 suits 128/1200 "
             "(digits).")
     radial_lr = param.Number(
-        20.0, bounds=(0.0, 1e7), softbounds=(0.0, 1000.0),
+        20.0, bounds=(0.0, 1e7), softbounds=(0.0, 1000.0), step=5.0,
         doc="alpha_r: AdaRad's radial step size. Shrinkage per epoch is alpha_r * lambda, so "
             "1/(50 lambda) gives a new unit about 50 epochs to become useful (sec. 4).")
 

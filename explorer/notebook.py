@@ -35,10 +35,9 @@ class Explorer(pn.viewable.Viewer):
                                dataset_options=dataset_options or {}, knobs=knobs)
             app = ExplorerApp(config=config, max_steps=steps)
         self.app = app
-        self.views = SimpleNamespace(
-            loss=app.loss, sizes=app.sizes, units=app.units, lifetimes=app.lifetimes,
-            fan_history=app.fan_history, tradeoff=app.tradeoff, spectrum=app.spectrum,
-            switches=app.switches)
+        #: every view of the page's dashboard by name (loss, sizes, units, lifetimes,
+        #: fan_history, tradeoff, spectrum, switches, cost, groupsparsity)
+        self.views = SimpleNamespace(**app.dashboard.all_views())
 
     # -- state ----------------------------------------------------------------------------
     @property

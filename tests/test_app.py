@@ -120,7 +120,7 @@ class FailingMethod(Static):
                                           (FailingMethod, "method exploded")])
 def test_error_ends_the_run_and_the_app_stays_usable(app, monkeypatch, method, match):
     monkeypatch.setitem(METHODS, method.name, method)
-    app.param.method.objects = sorted(METHODS)
+    app.form.param.method.objects = sorted(METHODS)
     app.method = method.name
     app.start()
     wait_until(app, lambda: app.status == "error")

@@ -80,6 +80,9 @@ class SizingMethod:
     description = ""
     #: knob names this method reads; the UI shows only these
     knobs: tuple[str, ...] = ("lr",)
+    #: record kinds this method emits beyond the common ones (step, eval, units, event,
+    #: knob, tradeoff); the page shows the cards of these kinds for this method
+    record_kinds: tuple[str, ...] = ()
     #: whether the network's hidden layers change size
     dynamic = False
 

@@ -37,6 +37,7 @@ class Nonparametric(SizingMethod):
     description = ("Fan-in l2 penalty (lambda) shrinks whole units to zero; new units are "
                    "added at the growth rate; CapNorm + AdaRad (Philipp & Carbonell 2017).")
     knobs = ("lam", "growth_rate", "growth_every", "angular_lr", "radial_lr", "lr")
+    record_kinds = ("phase",)
     dynamic = True
 
     def __init__(self, optimizer: str = "adarad", p: int = 2, regularizer: str = "fan_in",

@@ -205,6 +205,7 @@ class ShrinkNets(SizingMethod):
                    "neurons killed by threshold/sign change/sign variance (gamma) and "
                    "garbage-collected; switches folded away for inference.")
     knobs = ("lam", "lam2", "gamma", "lr")
+    record_kinds = ("switch",)
     dynamic = True
 
     def __init__(self, kill: str = "sign_variance", collect: bool = True, window: int = 20,

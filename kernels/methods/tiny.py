@@ -93,6 +93,7 @@ class Tiny(SizingMethod):
     description = ("Grows from tiny layers: adds the neurons that best fix each layer's "
                    "expressivity bottleneck (eigen-solve), amplitude by line search (TINY).")
     knobs = ("tau", "growth_rate", "growth_every", "lr")
+    record_kinds = ("spectrum",)
     dynamic = True
 
     def __init__(self, neurons: str = "optimal", tau_mode: str = "absolute",

@@ -1,0 +1,29 @@
+"""The live page as components, each a ``pn.viewable.Viewer`` (except the Session, which has
+no Panel in it), composed by :class:`explorer.app.ExplorerApp`:
+
+- :class:`RunForm` (run_form.py): method, data set, sizes, seed, device, steps; ``.config()``
+- :class:`KnobPanel` (knob_panel.py): sliders built from the Knobs params
+- :class:`~explorer.session.Session` (explorer/session.py, outside this package so that
+  importing it pulls in no Panel): runner, History, drain
+- :class:`Dashboard` (dashboard.py): the views by name in cards picked by record kinds
+- :class:`SnapshotPanel` (snapshot_panel.py), :class:`GroupSparsityPanel` (sweep_panel.py),
+  :class:`StatusBar` (status.py)
+- :func:`refresh_period` (refresh.py): the adaptive refresh period, a pure function
+- :func:`register_tab` (tabs.py): more tabs beside the live plots
+"""
+
+from explorer.page.dashboard import CARDS, CardSpec, Dashboard, cards_for, declared_kinds
+from explorer.page.knob_panel import KnobPanel, set_knob, slider_range
+from explorer.page.refresh import MAX_PERIOD_MS, UI_SHARE, refresh_period, smoothed_cost
+from explorer.page.run_form import UPLOAD, RunForm, parse_hidden
+from explorer.page.snapshot_panel import SnapshotPanel, snapshot_files, snapshot_folder
+from explorer.page.status import StatusBar
+from explorer.page.sweep_panel import GroupSparsityPanel
+from explorer.page.tabs import LIVE, TABS, register_tab, tab_factories, unregister_tab
+
+__all__ = ["CARDS", "LIVE", "MAX_PERIOD_MS", "TABS", "UI_SHARE", "UPLOAD", "CardSpec",
+           "Dashboard", "GroupSparsityPanel", "KnobPanel", "RunForm",
+           "SnapshotPanel", "StatusBar", "cards_for", "declared_kinds", "parse_hidden",
+           "refresh_period", "register_tab", "set_knob", "slider_range",
+           "smoothed_cost", "snapshot_files", "snapshot_folder",
+           "tab_factories", "unregister_tab"]

@@ -1,0 +1,115 @@
+"""The knob sliders, built from the :class:`~explorer.knobs.Knobs` params.
+
+Each slider's range, step and scale come from its param (soft bounds, ``step``,
+:class:`~explorer.knobs.LogNumber`), so the page and the params cannot disagree. A slider sets
+its knob when released; a knob changed elsewhere (a snapshot opened, ``ex.knobs.lam = ...`` in
+a notebook) moves its slider. Only the knobs the current method reads are shown.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import panel as pn
+import param
+from bokeh.models import CustomJSTickFormatter
+
+from explorer.knobs import Knobs, LogNumber, knob_names
+from kernels.methods import METHODS
+
+#: slider step of a log-scale knob, in decades
+LOG_STEP = 0.05
+
+
+def slider_range(name: str) -> tuple[float, float, float | None, bool]:
+    """(low, high, step, log) of knob ``name``'s slider, read from its param."""
+    p = Knobs.param[name]
+    lo, hi = (p.softbounds if p.softbounds is not None else p.bounds)
+    hard_lo, hard_hi = p.bounds
+    lo = hard_lo if lo is None else lo
+    hi = hard_hi if hi is None else hi
+    if lo is None or hi is None:
+        raise ValueError(f"knob '{name}' needs soft or hard bounds for its slider")
+    log = isinstance(p, LogNumber)
+    if log and lo <= 0:
+        raise ValueError(f"knob '{name}' is on a log scale: its soft bounds must be > 0, "
+                         f"got {lo}")
+    return lo, hi, (LOG_STEP if log else p.step), log
+
+
+def set_knob(knobs: Knobs, name: str, value) -> None:
+    """Set one knob; the trainer uses it from its next step. Out of bounds -> one-line
+    ValueError naming the allowed range, the knob unchanged."""
+    if name not in knob_names():
+        raise ValueError(f"unknown knob '{name}'; accepted: {', '.join(knob_names())}")
+    if isinstance(Knobs.param[name], param.Integer):
+        value = int(round(value))
+    try:
+        setattr(knobs, name, value)
+    except ValueError as exc:
+        lo, hi = Knobs.param[name].bounds
+        raise ValueError(f"{name}={value!r} is not accepted (allowed {lo} to {hi}); "
+                         f"it stays {getattr(knobs, name)}") from exc
+
+
+class KnobPanel(pn.viewable.Viewer):
+    """One slider (and a tooltip icon with the knob's doc) per knob of the method."""
+
+    method = param.String(default="nonparametric",
+                          doc="the sizing method whose knobs are shown (kernels.methods)")
+
+    def __init__(self, knobs: Knobs, on_change: Callable[[str, float], None] | None = None,
+                 **params) -> None:
+        super().__init__(**params)
+        self.knobs = knobs
+        self._on_change = on_change or (lambda name, value: set_knob(self.knobs, name, value))
+        self.widgets = {name: self._widget(name) for name in knob_names()}
+        # sliders take no tooltip of their own: the knob's doc sits in an icon beside it
+        self.rows = {name: pn.Row(widget, pn.widgets.TooltipIcon(value=Knobs.param[name].doc),
+                                  sizing_mode="stretch_width")
+                     for name, widget in self.widgets.items()}
+        self._show_method_knobs()
+        self.knobs.param.watch(self._follow, knob_names())
+
+    def _widget(self, name: str):
+        lo, hi, step, log = slider_range(name)
+        value = getattr(self.knobs, name)
+        if log:
+            widget = pn.widgets.FloatSlider(
+                label=f"{name} (log scale)", start=math.log10(lo), end=math.log10(hi),
+                step=step, value=self._shown(name, value), sizing_mode="stretch_width",
+                format=CustomJSTickFormatter(code="return (10 ** tick).toExponential(1)"))
+            widget.param.watch(lambda e, n=name: self._on_change(n, 10 ** e.new),
+                               "value_throttled")
+            return widget
+        integer = isinstance(Knobs.param[name], param.Integer)
+        cls = pn.widgets.IntSlider if integer else pn.widgets.FloatSlider
+        widget = cls(label=name, start=lo, end=hi, step=step or (1 if integer else 0.01),
+                     value=self._shown(name, value), sizing_mode="stretch_width")
+        widget.param.watch(lambda e, n=name: self._on_change(n, e.new), "value_throttled")
+        return widget
+
+    @staticmethod
+    def _shown(name: str, value: float) -> float:
+        """Where the slider shows ``value``: clamped to its range (log10 on a log scale)."""
+        lo, hi, _, log = slider_range(name)
+        if log:
+            return math.log10(min(max(value, lo), hi) if value > 0 else lo)
+        return min(max(value, lo), hi)
+
+    def _follow(self, *events) -> None:
+        """A knob changed (by its slider or elsewhere): move the slider there. Setting
+        ``value`` does not fire ``value_throttled``, so this does not loop."""
+        for event in events:
+            self.widgets[event.name].value = self._shown(event.name, event.new)
+
+    @param.depends("method", watch=True)
+    def _show_method_knobs(self) -> None:
+        used = set(METHODS[self.method].knobs) if self.method in METHODS else set()
+        for name, row in self.rows.items():
+            row.visible = name in used
+
+    def __panel__(self):
+        return pn.Column(pn.pane.Markdown("### knobs (act on the next step)"),
+                         *self.rows.values(), sizing_mode="stretch_width")

@@ -1,0 +1,134 @@
+"""The run form: what the next run trains (method, data set, sizes, seed, device, steps).
+
+:meth:`RunForm.config` turns the form into a :class:`~explorer.config.RunConfig` (and the
+uploaded data set, if one is chosen); a bad entry gives a one-line ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import panel as pn
+import param
+
+from explorer.config import RunConfig
+from explorer.data import DATASETS, load_dataset
+from kernels.methods import METHODS
+
+#: the data-set choice that takes a file from the browser
+UPLOAD = "upload .npz/.csv"
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def parse_hidden(text: str) -> list[int]:
+    """'10,10' or '10x10' -> [10, 10]; a clear message otherwise."""
+    try:
+        sizes = [int(s) for s in str(text).replace("x", ",").split(",") if s.strip()]
+    except ValueError:
+        raise ValueError(f"hidden sizes must be integers separated by commas, e.g. 10,10; "
+                         f"got '{text}'") from None
+    if not sizes or min(sizes) < 1:
+        raise ValueError(f"hidden sizes must be integers >= 1, e.g. 10,10; got '{text}'")
+    return sizes
+
+
+class RunForm(pn.viewable.Viewer):
+    """The controls of the next run; the widgets are built from these params."""
+
+    method = param.Selector(default="nonparametric", objects=sorted(METHODS),
+                            doc="sizing method (kernels.methods registry)")
+    dataset = param.Selector(default="digits", objects=[*DATASETS, UPLOAD],
+                             doc="built-in data set, or a .npz/.csv file you upload")
+    hidden = param.String(default="10,10", doc="starting hidden sizes, e.g. 10,10")
+    seed = param.Integer(default=0, bounds=(0, None), doc="random seed of weights and data")
+    device = param.Selector(default="auto", objects=list(DEVICES),
+                            doc="auto = CUDA when present, else CPU")
+    max_steps = param.Integer(default=20_000, bounds=(1, None),
+                              doc="the run finishes after this many steps")
+
+    @classmethod
+    def params_from(cls, config: RunConfig) -> dict:
+        """The form's values for ``config`` (a data set or device it cannot show is left
+        at the form's default)."""
+        out = {"method": config.method, "hidden": ",".join(str(h) for h in config.hidden),
+               "seed": config.seed,
+               "device": config.device if config.device in DEVICES else "auto"}
+        if config.dataset in DATASETS:
+            out["dataset"] = config.dataset
+        return out
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        self.upload_dataset = None
+        w = pn.widgets
+        self.upload = w.FileInput(accept=".npz,.csv", visible=self.dataset == UPLOAD,
+                                  description="X and y arrays (.npz) or a CSV whose last "
+                                              "column is the label")
+        self.widgets = {
+            "method": w.Select.from_param(self.param.method, label="sizing method"),
+            "dataset": w.Select.from_param(self.param.dataset, label="data set"),
+            "hidden": w.TextInput.from_param(self.param.hidden, label="hidden sizes"),
+            "seed": w.IntInput.from_param(self.param.seed),
+            "device": w.Select.from_param(self.param.device),
+            "max_steps": w.IntInput.from_param(self.param.max_steps, label="steps"),
+        }
+
+    @param.depends("dataset", watch=True)
+    def _show_upload(self) -> None:
+        self.upload.visible = self.dataset == UPLOAD
+
+    @param.depends("method")
+    def _method_doc(self):
+        cls = METHODS.get(self.method)
+        return f"<small>{cls.description if cls else ''}</small>"
+
+    def load_upload(self, content: bytes | None, filename: str | None) -> str | None:
+        """Read an uploaded .npz/.csv; a bad file raises ValueError and keeps the last one.
+        Returns a notice to show, or None when there was nothing to read."""
+        from explorer.data import DataError
+
+        if not content or not filename:
+            return None
+        suffix = Path(filename).suffix.lower()
+        if suffix not in (".npz", ".csv"):
+            raise ValueError(f"{filename}: accepted files are .npz (arrays X, y) and .csv "
+                             "(last column = label)")
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, Path(filename).name)
+            with open(path, "wb") as fh:
+                fh.write(content)
+            try:
+                self.upload_dataset = load_dataset(path, seed=self.seed)
+            except DataError as exc:
+                raise ValueError(str(exc)) from None
+        return f"loaded {filename}: {len(self.upload_dataset.y_train)} training samples"
+
+    def config(self, base: RunConfig, knobs: dict) -> tuple[RunConfig, object]:
+        """The run configuration from the form (``base`` gives what the form does not show;
+        its method and data-set options apply when the form still names its method and data
+        set) and the uploaded data set, if chosen (else None)."""
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method '{self.method}'; accepted: {', '.join(METHODS)}")
+        dataset, name = None, self.dataset
+        if self.dataset == UPLOAD:
+            if self.upload_dataset is None:
+                raise ValueError("choose a .npz or .csv file to upload first")
+            dataset, name = self.upload_dataset, self.upload_dataset.name
+        config = RunConfig(method=self.method, dataset=name, hidden=parse_hidden(self.hidden),
+                           seed=self.seed, device=self.device, steps=self.max_steps,
+                           batch_size=base.batch_size, eval_every=base.eval_every,
+                           units_every=base.units_every,
+                           method_options=base.method_options if base.method == self.method
+                           else {},
+                           dataset_options=base.dataset_options if dataset is None
+                           and base.dataset == name else {},
+                           knobs=dict(knobs))
+        return config, dataset
+
+    def __panel__(self):
+        w = self.widgets
+        return pn.Column(w["method"], pn.pane.Markdown(self._method_doc, margin=(0, 10)),
+                         w["dataset"], self.upload, w["hidden"], w["seed"], w["device"],
+                         w["max_steps"], sizing_mode="stretch_width")

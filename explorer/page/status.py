@@ -1,0 +1,36 @@
+"""The page's status line, progress bar and message alert."""
+
+from __future__ import annotations
+
+import panel as pn
+
+
+class StatusBar(pn.viewable.Viewer):
+    """What the run is doing (one markdown line and a progress bar) and the last message."""
+
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        self.alert = pn.pane.Alert("", alert_type="danger", visible=False,
+                                   sizing_mode="stretch_width")
+        self.line = pn.pane.Markdown("", sizing_mode="stretch_width", name="status_line")
+        self.progress = pn.indicators.Progress(value=0, max=100, sizing_mode="stretch_width",
+                                               height=12, bar_color="primary")
+
+    def show(self, line: str, percent: int) -> None:
+        self.line.object = line
+        self.progress.value = percent
+
+    def message(self, text: str, level: str = "error") -> None:
+        """Show ``text`` in the alert, and as a toast when served."""
+        self.alert.object = text
+        self.alert.alert_type = "danger" if level == "error" else "info"
+        self.alert.visible = True
+        notifications = pn.state.notifications
+        if notifications is not None:
+            getattr(notifications, "error" if level == "error" else "info")(text, duration=8000)
+
+    def clear(self) -> None:
+        self.alert.visible = False
+
+    def __panel__(self):
+        return pn.Column(self.line, self.progress, self.alert, sizing_mode="stretch_width")

@@ -1,0 +1,154 @@
+"""The page's components on their own: the refresh period, the sliders declared on the Knobs
+params, the cards picked by record kinds, the tab hook, and a Session without Panel."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import panel as pn
+import param
+import pytest
+
+from explorer.app import ExplorerApp
+from explorer.config import RunConfig
+from explorer.knobs import Knobs, LogNumber, knob_names
+from explorer.page import (
+    CARDS,
+    Dashboard,
+    KnobPanel,
+    cards_for,
+    declared_kinds,
+    refresh_period,
+    register_tab,
+    slider_range,
+    smoothed_cost,
+    tab_factories,
+    unregister_tab,
+)
+from kernels.methods import METHODS
+
+ALWAYS = [c.name for c in CARDS if c.kinds is None]
+
+
+def test_refresh_period_stretches_within_the_floor_and_the_cap():
+    assert refresh_period(200, 1.0) == 200  # cheap: the user's floor
+    assert refresh_period(200, 20.0) == 800  # 20 ms at a 2.5% share
+    assert refresh_period(200, 1e4) == 3000  # capped
+    assert refresh_period(5000, 1e4) == 5000  # a floor above the cap stands
+    assert refresh_period(200, 10.0, ui_share=0.1) == 200
+    with pytest.raises(ValueError, match="ui_share"):
+        refresh_period(200, 1.0, ui_share=0)
+    assert smoothed_cost(None, 7.0) == 7.0
+    assert smoothed_cost(10.0, 20.0) == pytest.approx(12.0)
+
+
+def test_sliders_span_the_knobs_soft_bounds():
+    for name in knob_names():
+        p = Knobs.param[name]
+        lo, hi, step, log = slider_range(name)
+        assert log == isinstance(p, LogNumber)
+        assert (lo, hi) == (p.softbounds or p.bounds)
+        assert p.bounds[0] <= lo < hi <= p.bounds[1]
+        assert step is not None and step > 0
+        if log:
+            assert lo > 0
+    # the lambda slider ends at its soft bound 0.1, not at 1.0 (issue 11)
+    panel = KnobPanel(Knobs())
+    lam = panel.widgets["lam"]
+    assert (lam.start, lam.end) == (pytest.approx(-6.0), pytest.approx(-1.0))
+    assert panel.widgets["growth_every"].end == 1000
+
+
+def test_sliders_follow_knobs_set_elsewhere_and_set_knobs_on_release():
+    knobs = Knobs()
+    panel = KnobPanel(knobs, method="tiny")
+    knobs.lam = 1e-4  # a notebook or a snapshot sets it
+    assert panel.widgets["lam"].value == pytest.approx(-4.0)
+    knobs.lam = 0.5  # beyond the soft bound: the slider shows its end
+    assert panel.widgets["lam"].value == pytest.approx(-1.0)
+    with param.edit_constant(panel.widgets["tau"]):  # what a slider release sends
+        panel.widgets["tau"].value_throttled = -2.0
+    assert knobs.tau == pytest.approx(1e-2)
+    assert {n for n, r in panel.rows.items() if r.visible} == set(METHODS["tiny"].knobs)
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_cards_follow_the_record_kinds_a_method_declares(method):
+    kinds = declared_kinds(method)
+    assert kinds == frozenset(METHODS[method].record_kinds)
+    shown = cards_for(kinds)
+    assert shown[:len(ALWAYS)] == ALWAYS
+    assert ("tiny" in shown) == (method == "tiny")
+    assert ("shrinknets" in shown) == (method == "shrinknets")
+    board = Dashboard(method=method)
+    visible = [name for name, card in board.cards.items() if card.visible]
+    assert visible == shown
+    # the views of hidden cards are not built at all (a page pays only for its method)
+    assert ("spectrum" in board.views) == (method == "tiny")
+    assert ("switches" in board.views) == (method == "shrinknets")
+
+
+def test_records_of_another_kind_show_their_card_and_a_new_run_hides_it():
+    board = Dashboard(method="static")
+    assert not board.cards["shrinknets"].visible and board.hint.visible
+    switch = {"kind": "switch", "step": 1, "layer": np.zeros(3, dtype=np.int64),
+              "unit_id": np.arange(3), "value": np.ones(3, dtype=np.float32),
+              "live": np.ones(3, dtype=bool), "sign_variance": np.zeros(3, dtype=np.float32),
+              "sign_changes": np.zeros(3, dtype=np.int64), "input_neurons": 10}
+    assert board.update({"switch": [switch]}) == []
+    assert board.cards["shrinknets"].visible and "switches" in board.views
+    assert not board.hint.visible
+    board.new_run(board.history)
+    assert not board.cards["shrinknets"].visible and board.hint.visible
+    board.method = "shrinknets"
+    assert board.cards["shrinknets"].visible
+
+
+def test_tabs_are_registered_or_given_per_page():
+    seen = []
+
+    def factory(app):
+        seen.append(app)
+        return pn.pane.Markdown("runs", name="runs_tab")
+
+    register_tab("runs", factory)
+    try:
+        app = ExplorerApp(tabs={"mine": lambda a: pn.pane.Markdown("mine")})
+        assert list(tab_factories({"x": factory})) == ["runs", "x"]
+        main = app.main()
+        tabs = main[-1]
+        assert isinstance(tabs, pn.Tabs) and tabs._names == ["live", "runs", "mine"]
+        assert seen == [app]
+        with pytest.raises(KeyError, match="did you mean 'runs'"):
+            unregister_tab("run")
+    finally:
+        unregister_tab("runs")
+    assert not isinstance(ExplorerApp().main()[-1], pn.Tabs)  # one tab: no tab bar
+    with pytest.raises(ValueError, match="other than 'live'"):
+        register_tab("live", factory)
+
+
+def test_replay_progress_is_measured_against_its_own_steps():
+    from explorer.history import History
+    from explorer.trainer import Trainer
+
+    history = History()
+    trainer = Trainer(RunConfig(hidden=[4], eval_every=10), sink=history.add)
+    trainer.run(30)
+    app = ExplorerApp.from_history(history, trainer.config.to_dict())
+    assert app.progress.value == 100
+    app.scrub_to(15)
+    assert app.progress.value == 50
+
+
+def test_session_imports_no_panel():
+    code = ("import sys, explorer.session; "
+            "assert 'panel' not in sys.modules and 'bokeh' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_log_slider_math_round_trips():
+    assert math.isclose(10 ** KnobPanel._shown("lr", 1e-3), 1e-3)
