@@ -44,10 +44,16 @@ from explorer.page import (
     snapshot_folder,
     tab_factories,
 )
-from explorer.session import Session, history_records, progress_percent, status_line
+from explorer.session import (
+    TORCH_THREADS,
+    Session,
+    history_records,
+    progress_percent,
+    status_line,
+)
 
-__all__ = ["MAX_PERIOD_MS", "UI_SHARE", "UPLOAD", "ExplorerApp", "parse_hidden",
-           "snapshot_files", "snapshot_folder"]
+__all__ = ["MAX_PERIOD_MS", "TORCH_THREADS", "UI_SHARE", "UPLOAD", "ExplorerApp",
+           "parse_hidden", "snapshot_files", "snapshot_folder"]
 #: the run form's params, accepted by ExplorerApp(...) and readable/settable on it
 FORM_PARAMS = ("method", "dataset", "hidden", "seed", "device", "max_steps")
 #: the views under their old attribute names (``app.loss`` is ``app.dashboard.view("loss")``)
@@ -141,6 +147,7 @@ class ExplorerApp(pn.viewable.Viewer):
     spectrum_card = property(lambda self: self.dashboard.cards["tiny"])
     switch_card = property(lambda self: self.dashboard.cards["shrinknets"])
     sweep = property(lambda self: self.sweep_panel.sweep)
+    selection = property(lambda self: self.dashboard.selection)
 
     # -- messages --------------------------------------------------------------------------
     def notify(self, text: str, level: str = "error") -> None:
