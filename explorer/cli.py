@@ -125,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     gs.add_argument("--points", type=int, default=10, help="lambdas per method (default 10)")
     gs.add_argument("--lam2", type=float, default=1e-3,
                     help="weight penalty of the switch relaxation (eq. 8), default 1e-3")
+    from explorer.landscape.cli import add_parser as add_landscape
+
+    add_landscape(sub)
     return p
 
 
@@ -159,6 +162,10 @@ def main(argv: list[str] | None = None) -> int:
             from explorer.sweep.cli import sweep_command
 
             return sweep_command(args)
+        if args.command == "landscape":
+            from explorer.landscape.cli import main as landscape_main
+
+            return landscape_main(args)
         if args.command == "groupsparsity":
             from explorer.group_sparsity import DATASETS
             from explorer.group_sparsity import main as gs_main

@@ -102,7 +102,7 @@ def train_cell(
                 {
                     "kind": "step",
                     "step": step,
-                    "loss": float(loss),
+                    "loss": loss.item(),
                     "lr": float(opt.param_groups[0]["lr"]),
                 }
             )
