@@ -79,13 +79,9 @@ def main(args) -> int:
     )
     client = None
     if args.dask:
-        from dask.distributed import Client, LocalCluster
+        from explorer.sweep.run import make_client  # the sweeps' client (LocalCluster or address)
 
-        client = Client(
-            LocalCluster(n_workers=2, threads_per_worker=1, processes=True)
-            if args.dask == "local"
-            else args.dask
-        )
+        client = make_client(None if args.dask == "local" else args.dask)
     start = time.time()
 
     def progress(frac, msg):
