@@ -22,6 +22,7 @@ from torch import nn
 from explorer.history import History
 from kernels.capnorm import CapNorm
 from kernels.dynamic_mlp import DynamicMLP
+from kernels.records import EVAL, EVENT, STEP
 from kernels.sizable import SizableNet
 from kernels.switch import Switch
 
@@ -275,7 +276,7 @@ def unit_lifetimes(history: History) -> dict[str, list]:
 
     Units present from the start have no birth event and are born at step 0."""
     last_step = 0
-    for kind in ("step", "eval"):
+    for kind in (STEP, EVAL):
         rec = history.last(kind)
         if rec:
             last_step = max(last_step, int(rec["step"]))
@@ -284,7 +285,7 @@ def unit_lifetimes(history: History) -> dict[str, list]:
         last_step = max(last_step, int(table["step"]))
         for layer, uid in zip(table["layer"].tolist(), table["unit_id"].tolist(), strict=True):
             units.setdefault(uid, {"layer": layer, "born": 0, "died": None, "cause": ""})
-    for e in history.rows.get("event", []):
+    for e in history.rows.get(EVENT, []):
         u = units.setdefault(int(e["unit_id"]), {"layer": int(e["layer"]), "born": 0,
                                                  "died": None, "cause": ""})
         if e["event"] == "born":
@@ -309,7 +310,7 @@ def dashboard(history: History, title: str = "Sizing Explorer run"):
     from bokeh.plotting import figure
 
     tools = "pan,wheel_zoom,box_zoom,reset,save"
-    step, ev = history.columns("step"), history.columns("eval")
+    step, ev = history.columns(STEP), history.columns(EVAL)
 
     loss = figure(title="loss", x_axis_label="step", tools=tools, height=300, width=560)
     acc = figure(title="accuracy", x_axis_label="step", tools=tools, height=300, width=560,

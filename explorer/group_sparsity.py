@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from kernels.group_sparsity import Fit, frontier_area, lambda_max, selected, sweep
+from kernels.records import GROUPSPARSITY, GROUPSPARSITY_DONE, GROUPSPARSITY_ERROR
 
 DATASETS = ("synthetic", "linnerud", "digits")
 
@@ -130,7 +131,7 @@ def sweep_records(name: str, points: int = 10, lam2: float = 1e-3, max_iter: int
     for lam_g, lam_s in zip(lams_group, lams_switch, strict=True):
         for fit in (fit_group_lasso(X, Y, lam_g, loss, start, max_iter),
                     fit_switch(X, Y, lam_s, lam2, loss, start, max_iter=max_iter)):
-            yield {"kind": "groupsparsity", "method": fit.method, "dataset": name,
+            yield {"kind": GROUPSPARSITY, "method": fit.method, "dataset": name,
                    "lam": fit.lam, "loss": fit.normalised_loss, "sparsity": fit.sparsity}
 
 
@@ -169,11 +170,11 @@ class SweepThread:
                 self.queue.put(rec)
                 n += 1
         except Exception as exc:  # noqa: BLE001 -- any failure becomes a message in the page
-            self.queue.put({"kind": "groupsparsity_error", "dataset": name,
+            self.queue.put({"kind": GROUPSPARSITY_ERROR, "dataset": name,
                             "message": f"group-sparsity sweep on {name} failed: "
                                        f"{type(exc).__name__}: {exc}"})
             return
-        self.queue.put({"kind": "groupsparsity_done", "dataset": name, "fits": n})
+        self.queue.put({"kind": GROUPSPARSITY_DONE, "dataset": name, "fits": n})
 
     def drain(self, limit: int = 1000) -> list[dict]:
         import queue

@@ -13,11 +13,13 @@ from collections import defaultdict
 
 import numpy as np
 
+from kernels.records import EVAL, STEP, SWITCH, TRADEOFF, UNITS
+
 #: record kinds that are thinned when they grow long
-THINNED = {"step", "eval", "tradeoff"}
+THINNED = {STEP, EVAL, TRADEOFF}
 #: record kinds that hold per-unit arrays (e.g. ShrinkNets "switch" records): kept like unit
 #: tables (thinned past ``max_tables``) and read in long format, one row per unit and step
-PER_UNIT = {"switch"}
+PER_UNIT = {SWITCH}
 #: scalar columns of a step record that hold lists (one value per hidden layer)
 LIST_COLUMNS = {"sizes"}
 
@@ -34,7 +36,7 @@ class History:
         if kind is None:
             raise ValueError(f"a record needs a 'kind' key, got keys {sorted(record)}")
         with self._lock:
-            if kind == "units":
+            if kind == UNITS:
                 self.tables.append(record)
                 if len(self.tables) > self.max_tables:
                     self.tables = _thin(self.tables)
@@ -55,7 +57,7 @@ class History:
 
     def columns(self, kind: str) -> dict[str, np.ndarray]:
         """One kind as a dict of equal-length arrays (list columns split per layer)."""
-        if kind == "units":
+        if kind == UNITS:
             return self._unit_columns()
         with self._lock:
             rows = list(self.rows.get(kind, ()))

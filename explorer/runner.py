@@ -19,6 +19,7 @@ from concurrent.futures import Future
 
 from explorer.config import RunConfig
 from explorer.knobs import Knobs
+from kernels.records import RUN, STATE
 
 #: states a run can be in, as written in "state" records
 STATES = ("idle", "running", "paused", "stopped", "finished", "error")
@@ -125,13 +126,13 @@ class TrainerThread:
     def _set_state(self, state: str, message: str = "") -> None:
         self.state, self.message = state, message
         step = self.trainer.step_count if self.trainer is not None else 0
-        self.out.put({"kind": "state", "state": state, "message": message, "step": step,
+        self.out.put({"kind": STATE, "state": state, "message": message, "step": step,
                       "time": time.time()})
 
     def _build(self) -> bool:
         from explorer.trainer import Trainer
 
-        self.out.put({"kind": "run", "config": self.config.to_dict(), "time": time.time()})
+        self.out.put({"kind": RUN, "config": self.config.to_dict(), "time": time.time()})
         try:
             self.trainer = Trainer(self.config, self.knobs, sink=self.out.put,
                                    dataset=self.dataset)

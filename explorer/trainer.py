@@ -21,6 +21,7 @@ from explorer.config import RunConfig, resolve_device
 from explorer.data import load_dataset
 from explorer.knobs import Knobs
 from kernels.methods import StepContext, get_method
+from kernels.records import EVAL, KNOB, STEP, TRADEOFF, UNITS
 from kernels.sizable import SizableNet
 
 Sink = Callable[[dict], None]
@@ -92,7 +93,7 @@ class Trainer:
         for name, new in values.items():
             old = self._knob_values.get(name)
             if old != new:
-                self.sink({"kind": "knob", "step": self.step_count, "knob": name,
+                self.sink({"kind": KNOB, "step": self.step_count, "knob": name,
                            "old": float(old) if old is not None else math.nan,
                            "new": float(new)})
         self._knob_values = values
@@ -132,7 +133,7 @@ class Trainer:
         self.cost += self.model.input_neurons()
         self.step_count += 1
         acc = float((logits.argmax(1) == y).float().mean())
-        record = {"kind": "step", "step": self.step_count, "epoch": self.epoch,
+        record = {"kind": STEP, "step": self.step_count, "epoch": self.epoch,
                   "loss": loss_value, "acc": acc,
                   "penalty": float(torch.as_tensor(penalty).detach()),
                   "sizes": list(self.model.hidden_sizes), "params": self.model.n_params(),
@@ -182,11 +183,11 @@ class Trainer:
         self.val_history.append(val_loss)
         self.phase_time["eval"] += time.perf_counter() - t0
         elapsed = time.perf_counter() - self._started
-        rec = {"kind": "eval", "step": self.step_count, "val_loss": val_loss, "val_acc": val_acc,
+        rec = {"kind": EVAL, "step": self.step_count, "val_loss": val_loss, "val_acc": val_acc,
                "samples_per_s": self.step_count * self.batch_size / max(elapsed, 1e-9),
                **{f"time_{k}": v for k, v in self.phase_time.items()}}
         self.sink(rec)
-        self.sink({"kind": "tradeoff", "step": self.step_count, "method": self.config.method,
+        self.sink({"kind": TRADEOFF, "step": self.step_count, "method": self.config.method,
                    "units": int(sum(self.model.hidden_sizes)), "params": self.model.n_params(),
                    "val_loss": val_loss, "val_acc": val_acc, "lam": float(self.knobs.lam),
                    "source": "run"})
@@ -210,7 +211,7 @@ class Trainer:
         return {k: np.concatenate(v) for k, v in cols.items()}
 
     def _emit_units(self) -> None:
-        self.sink({"kind": "units", "step": self.step_count, **self.unit_table()})
+        self.sink({"kind": UNITS, "step": self.step_count, **self.unit_table()})
 
     def summary(self) -> dict:
         """Final figures of the run (what ``session.json`` holds)."""

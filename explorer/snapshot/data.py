@@ -16,6 +16,7 @@ import numpy as np
 from explorer.config import RunConfig
 from explorer.history import History
 from explorer.snapshot.schema import SCHEMA_VERSION, SnapshotError
+from kernels.records import EVENT
 
 
 @dataclass
@@ -57,7 +58,7 @@ class SnapshotData:
         return h
 
     def unit_events(self) -> dict:
-        events = self.history_rows.get("event", [])
+        events = self.history_rows.get(EVENT, [])
         born = sum(e.get("event") == "born" for e in events)
         return {"born": born, "died": len(events) - born}
 

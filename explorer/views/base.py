@@ -15,6 +15,8 @@ import panel as pn
 import param
 from bokeh.models import DataRange1d
 
+from kernels.records import UNITS
+
 #: rows of a step line drawn at full resolution (the newest); the older course of the run is
 #: drawn thinned to at most as many rows again (:class:`ThinnedStream`)
 ROLLOVER = 2000
@@ -116,7 +118,7 @@ def history_records(history) -> dict[str, list[dict]]:
     """All of a History as one increment (replaying a recorded run)."""
     out = {kind: list(rows) for kind, rows in history.rows.items() if rows}
     if history.tables:
-        out["units"] = list(history.tables)
+        out[UNITS] = list(history.tables)
     return out
 
 

@@ -13,13 +13,14 @@ from bokeh.models import ColumnDataSource, HoverTool, LinearAxis, Range1d
 from bokeh.plotting import figure
 
 from explorer.views.base import ROLLOVER, View, columns, figure_defaults, step_range
+from kernels.records import STEP
 
 COLUMNS = ("step", "cost", "time")
 
 
 class CostView(View):
     #: record kinds this view draws
-    kinds = ("step",)
+    kinds = (STEP,)
 
     def __init__(self, x_range=None, recent: int = ROLLOVER, **params) -> None:
         super().__init__(**params)
@@ -49,7 +50,7 @@ class CostView(View):
         self.fig.extra_y_ranges["time"].end = 1
 
     def update(self, records_by_kind):
-        steps = [r for r in records_by_kind.get("step", ()) if "cost" in r]
+        steps = [r for r in records_by_kind.get(STEP, ()) if "cost" in r]
         if not steps:
             return
         self.step_course.stream(columns({

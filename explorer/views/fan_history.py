@@ -10,6 +10,7 @@ from bokeh.plotting import figure
 from explorer.views.base import View, figure_defaults, step_range
 from explorer.views.palette import layer_color
 from explorer.views.selection import UnitSelection
+from kernels.records import UNITS
 
 #: at most this many selected units get lines (a lasso over thousands would be unreadable)
 MAX_UNITS = 24
@@ -18,7 +19,7 @@ COLUMNS = ("xs", "ys", "unit_id", "layer", "which", "color", "dash")
 
 class FanHistoryView(View):
     #: record kinds this view draws
-    kinds = ("units",)
+    kinds = (UNITS,)
 
     def __init__(self, history, selection: UnitSelection | None = None, x_range=None,
                  **params) -> None:
@@ -85,7 +86,7 @@ class FanHistoryView(View):
         self.source.data = data
 
     def update(self, records_by_kind):
-        tables = records_by_kind.get("units", ())
+        tables = records_by_kind.get(UNITS, ())
         if tables and self._series:
             self._absorb(tables)
             self._show()

@@ -13,6 +13,7 @@ from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
 from explorer.views.base import View, figure_defaults
+from kernels.records import GROUPSPARSITY
 
 COLUMNS = ("method", "dataset", "lam", "loss", "sparsity", "color")
 METHOD_COLORS = {"switch": "#d62728", "group lasso": "#1f77b4"}
@@ -21,7 +22,7 @@ OTHER_COLOR = "#7f7f7f"
 
 class GroupSparsityView(View):
     #: record kinds this view draws
-    kinds = ("groupsparsity",)
+    kinds = (GROUPSPARSITY,)
 
     def __init__(self, rollover: int = 10_000, **params) -> None:
         super().__init__(**params)
@@ -43,7 +44,7 @@ class GroupSparsityView(View):
         return [self.points]
 
     def update(self, records_by_kind):
-        recs = records_by_kind.get("groupsparsity", ())
+        recs = records_by_kind.get(GROUPSPARSITY, ())
         if not recs:
             return
         self.points.stream({

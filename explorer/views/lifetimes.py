@@ -15,6 +15,7 @@ from bokeh.plotting import figure
 from explorer.views.base import View, columns, figure_defaults, step_range
 from explorer.views.palette import DIED_COLOR, layer_color
 from explorer.views.selection import UnitSelection
+from kernels.records import EVENT, STEP, UNITS
 
 COLUMNS = ("unit_id", "row", "layer", "birth", "end", "alive", "status", "born_cause",
            "died_cause", "color")
@@ -22,7 +23,7 @@ COLUMNS = ("unit_id", "row", "layer", "birth", "end", "alive", "status", "born_c
 
 class LifetimeView(View):
     #: record kinds this view draws
-    kinds = ("units", "event")
+    kinds = (UNITS, EVENT)
 
     def __init__(self, selection: UnitSelection | None = None, x_range=None, **params) -> None:
         super().__init__(**params)
@@ -75,12 +76,12 @@ class LifetimeView(View):
                              "alive": True, "status": "alive", "born_cause": cause,
                              "died_cause": "", "color": layer_color(layer)})
 
-        for step in records_by_kind.get("step", ()):
+        for step in records_by_kind.get(STEP, ()):
             self.now = max(self.now, int(step["step"]))
-        tables = records_by_kind.get("units", ())
+        tables = records_by_kind.get(UNITS, ())
         for t in tables:
             self.now = max(self.now, int(t["step"]))
-        events = [e for e in records_by_kind.get("event", ()) if e.get("event") in
+        events = [e for e in records_by_kind.get(EVENT, ()) if e.get("event") in
                   ("born", "died")]
         # units present from the start carry no birth event: the first table shows them
         if tables and not self._row:

@@ -10,11 +10,12 @@ from bokeh.plotting import figure
 
 from explorer.views.base import ROLLOVER, View, columns, figure_defaults, step_range
 from explorer.views.palette import KNOB_COLOR, TRAIN_COLOR, VAL_COLOR
+from kernels.records import EVAL, KNOB, STEP
 
 
 class LossView(View):
     #: record kinds this view draws
-    kinds = ("step", "eval", "knob")
+    kinds = (STEP, EVAL, KNOB)
 
     def __init__(self, x_range=None, recent: int = ROLLOVER, **params) -> None:
         super().__init__(**params)
@@ -50,17 +51,17 @@ class LossView(View):
         return [self.steps, self.evals, self.knob_marks]
 
     def update(self, records_by_kind):
-        steps = records_by_kind.get("step", ())
+        steps = records_by_kind.get(STEP, ())
         if steps:
             self.step_course.stream(columns({"step": [r["step"] for r in steps],
                                     "loss": [_positive(r["loss"]) for r in steps],
                                     "acc": [r["acc"] for r in steps]}))
-        evals = records_by_kind.get("eval", ())
+        evals = records_by_kind.get(EVAL, ())
         if evals:
             self.eval_course.stream(columns({"step": [r["step"] for r in evals],
                                     "val_loss": [_positive(r["val_loss"]) for r in evals],
                                     "val_acc": [r["val_acc"] for r in evals]}))
-        knobs = records_by_kind.get("knob", ())
+        knobs = records_by_kind.get(KNOB, ())
         if knobs:
             self.knob_course.stream(columns({"step": [r["step"] for r in knobs],
                                      "knob": [r["knob"] for r in knobs],

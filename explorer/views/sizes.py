@@ -8,11 +8,12 @@ from bokeh.plotting import figure
 
 from explorer.views.base import ROLLOVER, View, columns, figure_defaults, step_range
 from explorer.views.palette import BORN_COLOR, DIED_COLOR, MAX_LAYERS, layer_color
+from kernels.records import EVENT, STEP
 
 
 class SizesView(View):
     #: record kinds this view draws
-    kinds = ("step", "event")
+    kinds = (STEP, EVENT)
 
     def __init__(self, x_range=None, recent: int = ROLLOVER, **params) -> None:
         super().__init__(**params)
@@ -53,7 +54,7 @@ class SizesView(View):
             line.visible = item.visible = False
 
     def update(self, records_by_kind):
-        steps = records_by_kind.get("step", ())
+        steps = records_by_kind.get(STEP, ())
         if steps:
             n = max(len(r["sizes"]) for r in steps)
             for i in range(min(n, MAX_LAYERS)):
@@ -67,7 +68,7 @@ class SizesView(View):
             self.step_course.stream(columns(new))
             # the step record of step s+1 holds the sizes after step s's surgery
             self._sizes_at = {r["step"] - 1: r["sizes"] for r in steps}
-        events = [e for e in records_by_kind.get("event", ()) if e.get("event") in
+        events = [e for e in records_by_kind.get(EVENT, ()) if e.get("event") in
                   ("born", "died")]
         if events:
             ys = []

@@ -18,6 +18,7 @@ from bokeh.plotting import figure
 
 from explorer.views.base import ROLLOVER, View, figure_defaults, step_range
 from explorer.views.palette import ACCEPTED_COLOR, REJECTED_COLOR, layer_color
+from kernels.records import SPECTRUM
 
 POINT_COLUMNS = ("step", "x", "layer", "rank", "eigenvalue", "shown", "accepted", "color",
                  "unit_id", "born")
@@ -42,7 +43,7 @@ def accepted_mask(accepted, n: int) -> np.ndarray:
 
 class SpectrumView(View):
     #: record kinds this view draws
-    kinds = ("spectrum",)
+    kinds = (SPECTRUM,)
 
     def __init__(self, x_range=None, **params) -> None:
         super().__init__(**params)
@@ -82,7 +83,7 @@ class SpectrumView(View):
         return [self.points, self.summary]
 
     def update(self, records_by_kind):
-        recs = records_by_kind.get("spectrum", ())
+        recs = records_by_kind.get(SPECTRUM, ())
         if not recs:
             return
         pts = {k: [] for k in POINT_COLUMNS}

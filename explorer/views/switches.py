@@ -16,6 +16,7 @@ from bokeh.plotting import figure
 from explorer.views.base import ROLLOVER, View, figure_defaults, step_range
 from explorer.views.palette import layer_colors
 from explorer.views.selection import UnitSelection
+from kernels.records import EVENT, SWITCH
 
 POINT_COLUMNS = ("step", "layer", "unit_id", "value", "color")
 KILLED_COLUMNS = ("step", "layer", "unit_id", "value", "cause")
@@ -35,7 +36,7 @@ def switch_layers(record: dict, n: int) -> np.ndarray:
 
 class SwitchView(View):
     #: record kinds this view draws
-    kinds = ("switch",)
+    kinds = (SWITCH,)
 
     def __init__(self, selection: UnitSelection | None = None, x_range=None,
                  recent: int = 25 * ROLLOVER, **params) -> None:
@@ -71,7 +72,7 @@ class SwitchView(View):
         self._last_value = {}
 
     def update(self, records_by_kind):
-        recs = records_by_kind.get("switch", ())
+        recs = records_by_kind.get(SWITCH, ())
         if recs:
             cols = {k: [] for k in POINT_COLUMNS}
             record_number = []
@@ -94,7 +95,7 @@ class SwitchView(View):
                                      key=np.concatenate(record_number))
             if self.selection.unit_ids:
                 self.selection.apply(self.points)
-        deaths = [e for e in records_by_kind.get("event", ()) if e.get("event") == "died"]
+        deaths = [e for e in records_by_kind.get(EVENT, ()) if e.get("event") == "died"]
         if deaths and self._last_value:
             self.killed_course.stream({
                 "step": [e["step"] for e in deaths], "layer": [e["layer"] for e in deaths],

@@ -8,6 +8,7 @@ from bokeh.plotting import figure
 
 from explorer.views.base import View, columns, figure_defaults
 from explorer.views.palette import TRAIN_COLOR
+from kernels.records import TRADEOFF
 
 RUN_COLUMNS = ("units", "params", "val_loss", "val_acc", "step", "lam")
 EARLIER_COLUMNS = (*RUN_COLUMNS, "run", "method")
@@ -15,7 +16,7 @@ EARLIER_COLUMNS = (*RUN_COLUMNS, "run", "method")
 
 class TradeoffView(View):
     #: record kinds this view draws
-    kinds = ("tradeoff",)
+    kinds = (TRADEOFF,)
 
     def __init__(self, size: str = "units", **params) -> None:
         super().__init__(**params)
@@ -68,7 +69,7 @@ class TradeoffView(View):
         self.earlier.stream({**last, "run": [self._runs], "method": [method]})
 
     def update(self, records_by_kind):
-        rows = [r for r in records_by_kind.get("tradeoff", ()) if r.get("source", "run") == "run"]
+        rows = [r for r in records_by_kind.get(TRADEOFF, ()) if r.get("source", "run") == "run"]
         if rows:
             self.run_course.stream(columns({k: [r.get(k, float("nan")) for r in rows]
                                             for k in RUN_COLUMNS}))

@@ -17,6 +17,7 @@ from bokeh.plotting import figure
 from explorer.views.base import View, figure_defaults
 from explorer.views.palette import layer_colors
 from explorer.views.selection import UnitSelection
+from kernels.records import UNITS
 
 COLUMNS = ("unit_id", "layer", "fan_in", "fan_out", "age", "size", "alpha", "color")
 
@@ -31,7 +32,7 @@ def age_style(age: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 class UnitScatterView(View):
     #: record kinds this view draws
-    kinds = ("units",)
+    kinds = (UNITS,)
 
     def __init__(self, selection: UnitSelection | None = None, min_interval: float = 0.0,
                  **params) -> None:
@@ -64,7 +65,7 @@ class UnitScatterView(View):
         self._pending, self.step = None, None
 
     def update(self, records_by_kind, force: bool = False):
-        tables = records_by_kind.get("units", ())
+        tables = records_by_kind.get(UNITS, ())
         if tables:
             self._pending = tables[-1]
         now = time.monotonic()

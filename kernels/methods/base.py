@@ -25,6 +25,7 @@ import torch
 
 from kernels import surgery
 from kernels.dynamic_mlp import DynamicMLP
+from kernels.records import EVENT
 from kernels.sizable import SizableNet
 
 
@@ -148,7 +149,7 @@ class SizingMethod:
 def unit_event(step: int, layer: int, unit_id: int, event: str, cause: str,
                details: dict | None = None) -> dict:
     """A unit's birth or death, as a plain record."""
-    rec = {"kind": "event", "step": int(step), "layer": int(layer), "unit_id": int(unit_id),
+    rec = {"kind": EVENT, "step": int(step), "layer": int(layer), "unit_id": int(unit_id),
            "event": event, "cause": cause}
     if details:
         rec.update({k: float(v) if isinstance(v, (int, float, np.floating)) else v

@@ -18,6 +18,7 @@ from kernels.dynamic_mlp import DynamicMLP, init_fan_in
 from kernels.methods.base import Addition, Proposal, Removal, SizingMethod, StepContext
 from kernels.methods.registry import register
 from kernels.prox import proximal_step_
+from kernels.records import PHASE
 from kernels.regularizers import fan_in_penalty, fan_out_penalty
 
 OPTIMIZERS = ("adarad", "adarad-m", "adam", "sgd")
@@ -176,7 +177,7 @@ class Nonparametric(SizingMethod):
             self._anneal = self._anneal * 0.5
         else:
             self.phase = PHASES[PHASES.index(self.phase) + 1]
-        self._pending.append({"kind": "phase", "step": ctx.step, "phase": self.phase,
+        self._pending.append({"kind": PHASE, "step": ctx.step, "phase": self.phase,
                               "angular_factor": self._anneal})
 
     def state_dict(self) -> dict:

@@ -69,6 +69,7 @@ from kernels.dynamic_cnn import DynamicCNN
 from kernels.dynamic_mlp import DynamicMLP
 from kernels.methods.base import Proposal, Removal, SizingMethod, StepContext, unit_event
 from kernels.methods.registry import register
+from kernels.records import SWITCH
 from kernels.switch import Switch
 
 KILL_STRATEGIES = ("threshold", "sign_change", "sign_variance")
@@ -343,7 +344,7 @@ class ShrinkNets(SizingMethod):
             cols["live"].append(np.array([int(u) not in self._dead for u in ids], dtype=bool))
             cols["sign_variance"].append(var)
             cols["sign_changes"].append(sign_changes(win.signs).numpy().astype(np.int64))
-        return {"kind": "switch", "step": int(step),
+        return {"kind": SWITCH, "step": int(step),
                 **{k: np.concatenate(v) for k, v in cols.items()},
                 "input_neurons": int(model.input_neurons())}
 

@@ -59,6 +59,7 @@ import torch.nn.functional as F  # noqa: N812  (the torch convention)
 from kernels import surgery
 from kernels.methods.base import Addition, Proposal, SizingMethod, StepContext, unit_event
 from kernels.methods.registry import register
+from kernels.records import SPECTRUM
 from kernels.tiny.best_neurons import ROUTES
 from kernels.tiny.capture import capture
 from kernels.tiny.growth import NEURONS, plan_layer
@@ -233,7 +234,7 @@ class Tiny(SizingMethod):
                 proposal.additions.append(addition)
             self._plan.append((layer, plan.update, addition))
             self._pending_records.append({
-                "kind": "spectrum", "step": int(ctx.step), "layer": layer,
+                "kind": SPECTRUM, "step": int(ctx.step), "layer": layer,
                 "eigenvalues": plan.solution.eigenvalues.detach().cpu().double().numpy(),
                 "accepted": int(plan.count), "tau": float(knobs.tau), "tau_mode": self.tau_mode,
                 "bottleneck_before": plan.bottleneck_before,
