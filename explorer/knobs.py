@@ -58,9 +58,27 @@ class Knobs(param.Parameterized):
         doc="alpha_r: AdaRad's radial step size. Shrinkage per epoch is alpha_r * lambda, so "
             "1/(50 lambda) gives a new unit about 50 epochs to become useful (sec. 4).")
 
+    def __init__(self, **params) -> None:
+        super().__init__(**params)
+        # values() runs once per training step; param's own accessor costs ~0.3 ms, so the
+        # dict is cached and rebuilt after a change (a version bump, safe across threads: a
+        # change during a rebuild leaves the cache stale-marked and the next call rebuilds).
+        self._version = 0
+        self._cached: tuple[int, dict[str, float]] | None = None
+        self.param.watch(self._changed, knob_names())
+
+    def _changed(self, *events) -> None:
+        self._version += 1
+
     def values(self) -> dict[str, float]:
         """The knob values as plain numbers (the trainer's per-step snapshot)."""
-        return {name: value for name, value in self.param.values().items() if name != "name"}
+        cached = self._cached
+        if cached is None or cached[0] != self._version:
+            version = self._version
+            cached = (version, {name: value for name, value in self.param.values().items()
+                                if name != "name"})
+            self._cached = cached
+        return dict(cached[1])
 
 
 def knob_names() -> list[str]:

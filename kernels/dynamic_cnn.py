@@ -102,7 +102,7 @@ class DynamicCNN(nn.Module):
     @property
     def hidden_sizes(self) -> list[int]:
         return ([conv.out_channels for conv in self.convs]
-                + [lin.out_features for lin in self.linears[:-1]])
+                + [self.linears[i].out_features for i in range(len(self.linears) - 1)])
 
     def n_params(self) -> int:
         return sum(p.numel() for p in self.parameters())

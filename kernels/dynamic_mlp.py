@@ -83,7 +83,8 @@ class DynamicMLP(nn.Module):
 
     @property
     def hidden_sizes(self) -> list[int]:
-        return [lin.out_features for lin in self.linears[:-1]]
+        # not self.linears[:-1]: slicing a ModuleList builds a new Module (~0.5 ms a step)
+        return [self.linears[i].out_features for i in range(len(self.linears) - 1)]
 
     def n_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
