@@ -84,7 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--model", metavar="DIR",
                         help="final network as a plain torch model (safetensors + TorchScript)")
 
-    bench = sub.add_parser("bench", help="benchmarks (AdaRad vs Adam step, ...)")
+    bench = sub.add_parser("bench", help="every speed figure in one table (median, spread); "
+                                         "--tiny/--app/--optimizers for one detailed bench")
+    bench.add_argument("--quick", action="store_true",
+                       help="a subset with few repetitions (about a minute)")
+    bench.add_argument("--json", metavar="PATH",
+                       help="also write the figures with machine, device, versions, commit")
+    bench.add_argument("--optimizers", action="store_true",
+                       help="AdaRad/Adam/RMSprop step table in ns per weight")
     bench.add_argument("--device", default="auto")
     bench.add_argument("--repeats", type=int, default=50)
     bench.add_argument("--tiny", action="store_true",
@@ -152,10 +159,14 @@ def main(argv: list[str] | None = None) -> int:
             from explorer.bench.app import main as bench_app_main
 
             return bench_app_main(windows=args.windows, window_s=args.window_seconds)
-        if args.command == "bench":
+        if args.command == "bench" and args.optimizers:
             from explorer.bench.optimizers import main as bench_main
 
             return bench_main(device=args.device, repeats=args.repeats)
+        if args.command == "bench":
+            from explorer.bench.suite import main as bench_suite_main
+
+            return bench_suite_main(quick=args.quick, json_path=args.json)
         if args.command == "list":
             return _list()
         if args.command == "sweep":
