@@ -160,20 +160,19 @@ class Trainer:
             self._params_key, self._params_count = key, self.model.n_params()
         return self._params_count
 
-    def run(self, steps: int | None = None, progress: bool = False) -> None:
+    def run(self, steps: int | None = None, progress: bool = False, stream=None) -> None:
+        """Train ``steps`` steps; ``progress`` reports to ``stream`` (default stderr): a bar
+        on a terminal, else a summary line every few seconds (:class:`Progress`)."""
+        from explorer.progress import Progress
+
         steps = self.config.steps if steps is None else steps
-        bar = None
-        if progress:
-            from tqdm import tqdm
-            bar = tqdm(total=steps, unit="step", dynamic_ncols=True)
+        report = Progress(steps, stream) if progress else None
         for _ in range(steps):
             rec = self.step()
-            if bar is not None:
-                bar.update(1)
-                if self.step_count % 25 == 0:
-                    bar.set_postfix(loss=f"{rec['loss']:.3f}", sizes=rec["sizes"])
-        if bar is not None:
-            bar.close()
+            if report is not None:
+                report.update(rec)
+        if report is not None:
+            report.close()
 
     # -- evaluation --------------------------------------------------------------------------
     @torch.no_grad()

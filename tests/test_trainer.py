@@ -139,3 +139,26 @@ def test_cli_bad_hidden_sizes(capsys):
         cli(["run", "--hidden", "10,zero"])
     assert exc.value.code == 2
     assert "hidden sizes must be integers" in capsys.readouterr().err
+
+
+def test_progress_off_a_terminal_writes_a_line_every_few_seconds_not_per_step():
+    import io
+
+    from explorer.progress import Progress
+
+    class Clock:  # 0.1 s per step: a 500-step run lasts 50 s
+        t = 0.0
+
+        def __call__(self):
+            return self.t
+
+    clock, out = Clock(), io.StringIO()
+    report = Progress(500, out, interval=5.0, clock=clock)
+    for step in range(500):
+        clock.t += 0.1
+        report.update({"loss": 1.0 / (step + 1), "sizes": [3, 4]})
+    report.close()
+    lines = out.getvalue().splitlines()
+    assert 9 <= len(lines) <= 11, lines  # one per 5 s of 50 s, and the closing line
+    assert "\r" not in out.getvalue()
+    assert lines[-1].startswith("step 500/500 (100%) loss 0.002 sizes [3, 4] 10.0 steps/s")
