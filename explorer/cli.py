@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in knob_names():
         run.add_argument(f"--{name.replace('_', '-')}", dest=name, type=float,
                          default=getattr(defaults, name),
-                         help=Knobs.param[name].doc.split(".")[0])
+                         help=(Knobs.param[name].doc or "").split(".")[0])
 
     resume = sub.add_parser("resume", help="continue training from a snapshot")
     resume.add_argument("snapshot", help="snapshot folder or .zip")

@@ -22,6 +22,7 @@ from torch import nn
 from explorer.history import History
 from kernels.capnorm import CapNorm
 from kernels.dynamic_mlp import DynamicMLP
+from kernels.fold import fold as shrinknets_fold
 from kernels.records import EVAL, EVENT, STEP
 from kernels.sizable import SizableNet
 from kernels.switch import Switch
@@ -71,6 +72,7 @@ def _unit_scales(post: nn.ModuleList, n: int, where: str) -> tuple[torch.Tensor,
             s = m.switch.detach().double().cpu()
             a, c = a * s, c * s
         elif isinstance(m, nn.BatchNorm1d):
+            assert m.running_mean is not None and m.running_var is not None  # eval statistics
             inv = torch.rsqrt(m.running_var.double().cpu() + m.eps)
             g = m.weight.detach().double().cpu() if m.weight is not None else torch.ones(n)
             beta = m.bias.detach().double().cpu() if m.bias is not None else torch.zeros(n)
@@ -104,9 +106,10 @@ def _linears_of(seq: nn.Sequential) -> list[tuple[torch.Tensor, torch.Tensor]] |
     if len(mods) % 2 == 0 or not all(isinstance(m, nn.Linear) for m in mods[::2]) or \
             not all(isinstance(m, nn.ReLU) for m in mods[1::2]):
         return None
+    linears = [m for m in mods[::2] if isinstance(m, nn.Linear)]
     return [(m.weight.detach().double().cpu(),
              m.bias.detach().double().cpu() if m.bias is not None
-             else torch.zeros(m.out_features, dtype=torch.float64)) for m in mods[::2]]
+             else torch.zeros(m.out_features, dtype=torch.float64)) for m in linears]
 
 
 def _drop_dead(layers, ids: list[np.ndarray]):
@@ -136,13 +139,9 @@ def plain_model(model: SizableNet) -> tuple[nn.Sequential, dict]:
     info: dict = {"folded_by": "explorer.export"}
     layers = None
     ids = [np.asarray(u) for u in model.unit_ids]
-    try:
-        from kernels.fold import fold as shrinknets_fold
-    except ImportError:
-        shrinknets_fold = None
     is_mlp = isinstance(model, DynamicMLP)
     only_switches = all(isinstance(m, Switch) for p in model.post for m in p)
-    if shrinknets_fold is not None and (only_switches or not is_mlp):
+    if only_switches or not is_mlp:
         try:
             folded = shrinknets_fold(model)
         except ValueError:
@@ -458,7 +457,8 @@ def export_command(args) -> int:
     --model DIR`` (any combination, at least one)."""
     from explorer.snapshot import load_snapshot, restore
 
-    wanted = {k: getattr(args, k, None) for k in ("csv", "parquet", "html", "png", "model")}
+    wanted: dict[str, str] = {k: getattr(args, k, None) or ""
+                              for k in ("csv", "parquet", "html", "png", "model")}
     if not any(wanted.values()):
         raise ExportError("nothing to export; give one or more of --csv DIR, --parquet DIR, "
                           "--html FILE, --png FILE, --model DIR")

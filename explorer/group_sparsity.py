@@ -14,6 +14,7 @@ not available offline; these stand in for them. Inputs are standardised; regress
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,7 +72,8 @@ def run_problem(problem: Problem, points: int = 10, lam2: float = 1e-3,
     top = lambda_max(problem.X, problem.Y, problem.loss)
     lams_group = top * np.logspace(0, -3, points)
     lams_switch = top * np.logspace(0.5, -3.5, points)
-    return sweep(problem.X, problem.Y, lams_group, lams_switch, problem.loss, lam2, max_iter)
+    return sweep(problem.X, problem.Y, list(lams_group), list(lams_switch), problem.loss, lam2,
+                 max_iter)
 
 
 def recovery(fit: Fit, relevant: np.ndarray) -> tuple[float, float]:
@@ -145,7 +147,7 @@ class SweepThread:
         import queue
 
         self.queue: queue.Queue = queue.Queue()
-        self._thread = None
+        self._thread: threading.Thread | None = None
 
     @property
     def running(self) -> bool:
@@ -154,13 +156,12 @@ class SweepThread:
     def start(self, name: str, points: int = 10, lam2: float = 1e-3,
               max_iter: int = 3000) -> bool:
         """Start a sweep; False (and nothing started) while one still runs."""
-        import threading
-
         if self.running:
             return False
-        self._thread = threading.Thread(target=self._run, args=(name, points, lam2, max_iter),
-                                        name=f"group-sparsity-{name}", daemon=True)
-        self._thread.start()
+        thread = threading.Thread(target=self._run, args=(name, points, lam2, max_iter),
+                                  name=f"group-sparsity-{name}", daemon=True)
+        self._thread = thread
+        thread.start()
         return True
 
     def _run(self, name, points, lam2, max_iter) -> None:
@@ -179,7 +180,7 @@ class SweepThread:
     def drain(self, limit: int = 1000) -> list[dict]:
         import queue
 
-        out = []
+        out: list[dict] = []
         while len(out) < limit:
             try:
                 out.append(self.queue.get_nowait())

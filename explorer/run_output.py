@@ -57,7 +57,7 @@ def write_run(out: str | Path, config: RunConfig, summary: dict, history: Histor
     import io
 
     buf = io.BytesIO()
-    np.savez_compressed(buf, **history_arrays(history))
+    np.savez_compressed(buf, **history_arrays(history))  # type: ignore[arg-type]  # numpy stub
     atomic_write_bytes(out / "history.npz", buf.getvalue())
     atomic_write_bytes(out / "session.json", json.dumps(session, indent=2).encode())
     return out

@@ -13,6 +13,7 @@ normalized by its running RMS (RMSprop at fan-in granularity).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -126,7 +127,7 @@ class AdaRad(torch.optim.Optimizer):
     def _state_for(self, p: torch.Tensor, momentum: bool) -> dict:
         state = self.state[p]
         rows = p.shape[0]
-        like = dict(dtype=p.dtype, device=p.device)
+        like: dict[str, Any] = dict(dtype=p.dtype, device=p.device)
         if "phi_sq_avg" not in state:
             state["phi_sq_avg"] = torch.zeros(rows, **like)
             state["capacity"] = torch.zeros(rows, **like)

@@ -25,6 +25,9 @@ class CapNorm(nn.Module):
     from the input and checked against the buffers.
     """
 
+    running_mean: torch.Tensor
+    running_var: torch.Tensor
+
     def __init__(self, num_features: int, momentum: float = 0.1):
         super().__init__()
         self.momentum = momentum
@@ -33,7 +36,7 @@ class CapNorm(nn.Module):
 
     @property
     def num_features(self) -> int:
-        return self.running_mean.shape[0]
+        return int(self.running_mean.shape[0])
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, momentum={self.momentum}"

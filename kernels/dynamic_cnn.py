@@ -193,6 +193,7 @@ class DynamicCNN(nn.Module):
             touches = [Touch(conv.weight, 0, "fan_in")]
             if conv.bias is not None:
                 touches.append(Touch(conv.bias, 0, "bias"))
+            assert bn.running_mean is not None and bn.running_var is not None  # tracked stats
             touches += [Touch(bn.weight, 0, "unit", fill=1.0), Touch(bn.bias, 0, "unit"),
                         Touch(bn.running_mean, 0, "unit"),
                         Touch(bn.running_var, 0, "unit", fill=1.0)]

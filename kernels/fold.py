@@ -15,14 +15,14 @@ and returns an ``nn.Sequential`` taking the same (flat) input.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import torch
 from torch import nn
 
 from kernels.dynamic_cnn import DynamicCNN
 from kernels.dynamic_mlp import DynamicMLP
-from kernels.sizable import SizableNet
+from kernels.sizable import ModuleSeq, SizableNet
 from kernels.switch import Switch
 
 
@@ -47,7 +47,7 @@ def _linear(weight: torch.Tensor, bias: torch.Tensor | None) -> nn.Linear:
     return lin
 
 
-def _fold_fc(linears: Sequence[nn.Linear], posts: Sequence[Iterable[nn.Module]],
+def _fold_fc(linears: ModuleSeq[nn.Linear], posts: ModuleSeq[ModuleSeq[nn.Module]],
              keep_in: torch.Tensor | None, block: int) -> list[nn.Module]:
     """Hidden Linear blocks then the output Linear. ``keep_in`` selects the input units kept
     from the layer below, each owning ``block`` input columns (H*W after a flatten)."""
@@ -70,6 +70,15 @@ def _fold_fc(linears: Sequence[nn.Linear], posts: Sequence[Iterable[nn.Module]],
     return layers
 
 
+def _conv_like(conv: nn.Conv2d, c_in: int, c_out: int, bias: bool, like: torch.Tensor
+               ) -> nn.Conv2d:
+    """A fresh Conv2d with ``conv``'s geometry and ``c_in`` -> ``c_out`` channels."""
+    k, st, d, p = conv.kernel_size, conv.stride, conv.dilation, conv.padding
+    return nn.Conv2d(c_in, c_out, (k[0], k[1]), (st[0], st[1]),
+                     p if isinstance(p, str) else (p[0], p[1]), (d[0], d[1]), conv.groups,
+                     bias=bias, device=like.device, dtype=like.dtype)
+
+
 @torch.no_grad()
 def fold(model: SizableNet, fold_batchnorm: bool = True) -> nn.Sequential:
     """An inference copy of ``model`` without switch layers and without dead units.
@@ -90,26 +99,25 @@ def fold(model: SizableNet, fold_batchnorm: bool = True) -> nn.Sequential:
             w = w[:, keep_in]
         s = _switch_of(model.post[layer], w.shape[0], w.device)
         keep = s != 0
+        assert bn.running_mean is not None and bn.running_var is not None  # tracked stats
         # BN(z) * s = z * (s * gamma / sqrt(var + eps)) + s * (beta - gamma * mean / sqrt(..))
         inv_std = torch.rsqrt(bn.running_var + bn.eps)
         bias = conv.bias.detach() if conv.bias is not None else torch.zeros_like(inv_std)
         if fold_batchnorm:
             scale = s * bn.weight * inv_std
             shift = s * (bn.bias + bn.weight * inv_std * (bias - bn.running_mean))
-            new = nn.Conv2d(w.shape[1], int(keep.sum()), conv.kernel_size, conv.stride,
-                            conv.padding, conv.dilation, conv.groups, bias=True,
-                            device=w.device, dtype=w.dtype)
+            new = _conv_like(conv, w.shape[1], int(keep.sum()), True, w)
+            assert new.bias is not None
             new.weight.copy_((scale[:, None, None, None] * w)[keep])
             new.bias.copy_(shift[keep])
             layers.append(new)
         else:
-            new = nn.Conv2d(w.shape[1], int(keep.sum()), conv.kernel_size, conv.stride,
-                            conv.padding, conv.dilation, conv.groups,
-                            bias=conv.bias is not None, device=w.device, dtype=w.dtype)
+            new = _conv_like(conv, w.shape[1], int(keep.sum()), conv.bias is not None, w)
             new.weight.copy_(w[keep])
-            if conv.bias is not None:
+            if new.bias is not None:
                 new.bias.copy_(bias[keep])
             norm = nn.BatchNorm2d(int(keep.sum()), eps=bn.eps, device=w.device, dtype=w.dtype)
+            assert norm.running_mean is not None and norm.running_var is not None
             norm.weight.copy_((s * bn.weight)[keep])
             norm.bias.copy_((s * bn.bias)[keep])
             norm.running_mean.copy_(bn.running_mean[keep])

@@ -76,7 +76,7 @@ def selected(W: torch.Tensor, tol: float = SPARSITY_TOL) -> np.ndarray:
 
 
 def _solve(params: list[torch.Tensor], smooth: Callable[[], torch.Tensor],
-           prox: Callable[[float], None], nonsmooth: Callable[[], float],
+           prox: Callable[[float], object], nonsmooth: Callable[[], float],
            max_iter: int, tol: float) -> int:
     """Proximal gradient with momentum, adaptive restart and backtracking, in place.
 
@@ -96,9 +96,9 @@ def _solve(params: list[torch.Tensor], smooth: Callable[[], torch.Tensor],
         y = [p.detach().clone() for p in params]
         for p in params:
             p.grad = None
-        f_y = smooth()
-        grads = torch.autograd.grad(f_y, params)
-        f_y = float(f_y.detach())
+        smooth_y = smooth()
+        grads = torch.autograd.grad(smooth_y, params)
+        f_y = float(smooth_y.detach())
         while True:
             with torch.no_grad():
                 for p, yp, g in zip(params, y, grads, strict=True):

@@ -126,8 +126,8 @@ def grow(model: SizableNet, layer: int, fan_in: torch.Tensor,
 
 def _after_surgery(optimizer: torch.optim.Optimizer | None, touches: list[Touch]) -> None:
     """Let an optimizer repair invariants of its state (AdaRad-M re-orthogonalises, Alg. 2 l.33)."""
-    hook = getattr(optimizer, "after_surgery", None)
-    if hook is None:
+    hook = getattr(optimizer, "after_surgery", None)  # an optional optimizer method
+    if optimizer is None or hook is None:
         return
     for touch in touches:
         if touch.dim != 0 and touch.tensor in optimizer.state:

@@ -24,6 +24,7 @@ import statistics
 import time
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -149,6 +150,8 @@ def with_page(hidden, first: int, last: int | None = None, drag: bool = True,
     if windows:
         windows += 1 - windows % 2  # odd: every refreshing window has held ones both sides
         last = 10**7
+    if last is None:
+        raise ValueError("with_page needs the step to train to (last) or windows > 0")
     apps: list[ExplorerApp] = []
     ticks: list[tuple[float, float]] = []  # (wall, this thread's CPU) seconds per drain
     refresh = [True]  # the A/B switch: False holds the page's refresh
@@ -184,7 +187,7 @@ def with_page(hidden, first: int, last: int | None = None, drag: bool = True,
         port = s.getsockname()[1]
     server = pn.serve(app_fn, port=port, address="127.0.0.1", threaded=True, show=False,
                       liveness=True)
-    out = {}
+    out: dict[str, Any] = {}
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
@@ -229,6 +232,7 @@ def with_page(hidden, first: int, last: int | None = None, drag: bool = True,
                 if drag and dragged is None and step > first:
                     handle = page.locator(".noUi-handle").first
                     box = handle.bounding_box()
+                    assert box is not None, "the knob slider's handle is not on the page"
                     y = box["y"] + box["height"] / 2
                     page.mouse.move(box["x"] + box["width"] / 2, y)
                     page.mouse.down()

@@ -27,6 +27,7 @@ def time_optimizer(name: str, widths: list[int], device: torch.device, repeats: 
     torch.manual_seed(0)
     model = DynamicMLP(784, widths, 10, bias=False).to(device)
     params = [lin.weight for lin in model.linears]
+    opt: torch.optim.Optimizer
     if name == "adam":
         opt = torch.optim.Adam(params, lr=1e-3)
     elif name == "rmsprop":

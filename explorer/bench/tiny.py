@@ -13,6 +13,7 @@ same wall-clock time each and prints sizes, accuracy and TINY's time shares.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import torch
 
@@ -41,7 +42,7 @@ def time_routes(width: int, d_out: int, device: torch.device, repeats: int = 3,
                 k: int = 16) -> dict:
     s, n = problem(width, d_out, device)
     kk = min(k, d_out)
-    out = {"width": width, "size": width + 1, "d_out": d_out, "k": kk}
+    out: dict[str, Any] = {"width": width, "size": width + 1, "d_out": d_out, "k": kk}
     for name, solve in (("cholesky", lambda: _cholesky(s, n)),
                         ("lobpcg", lambda: _lobpcg(s, n, kk, torch.Generator().manual_seed(0)))):
         solve()  # warm-up (and LOBPCG's convergence check)

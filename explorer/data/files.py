@@ -31,7 +31,7 @@ def load_file(path: str | os.PathLike, seed: int = 0, **options) -> Dataset:
     """Load a user file or IDX folder as a `Dataset`. Options: val_fraction, test_fraction
     (ignored when the file brings its own test part), and for IDX folders also limit."""
     path = Path(path).expanduser()
-    accepted = dict(SPLIT_OPTIONS)
+    accepted: dict[str, float | None] = dict(SPLIT_OPTIONS)
     if path.is_dir():
         accepted["limit"] = None
     unknown = sorted(set(options) - set(accepted))
@@ -110,7 +110,8 @@ def arrays_to_dataset(
     )
 
 
-def read_npz(path: Path) -> tuple[np.ndarray, ...]:
+def read_npz(path: Path
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
     """(X, y, X_test or None, y_test or None) from an .npz file, never unpickling."""
     # np.load decides by content, not name: a non-zip file would be read as .npy or tried
     # as a pickle, so check for the zip signature first.
@@ -128,7 +129,8 @@ def read_npz(path: Path) -> tuple[np.ndarray, ...]:
                     f"{path.name}: missing array {' and '.join(repr(k) for k in missing)}; found "
                     f"arrays: {', '.join(found) or 'none'}; accepted: {NPZ_ARRAYS}"
                 )
-            return tuple(archive[k] if k in found else None for k in ("X", "y", "X_test", "y_test"))
+            test = [archive[k] if k in found else None for k in ("X_test", "y_test")]
+            return archive["X"], archive["y"], test[0], test[1]
     except DataError:
         raise
     except ValueError as err:  # object arrays need pickle, which we refuse

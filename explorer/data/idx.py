@@ -23,7 +23,7 @@ from explorer.data.split import stratified_split
 
 DESCRIPTION = "MNIST handwritten digits, 28x28 pixels, 10 classes (IDX files on disk)"
 
-IDX_DTYPES = {
+IDX_DTYPES: dict[int, np.dtype] = {
     0x08: np.dtype(">u1"),
     0x09: np.dtype(">i1"),
     0x0B: np.dtype(">i2"),

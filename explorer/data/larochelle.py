@@ -86,7 +86,7 @@ def _gap_along_rows(b: np.ndarray) -> np.ndarray:
     """True where some row has a background pixel between two region pixels."""
     before = np.logical_or.accumulate(b, axis=2)
     after = np.logical_or.accumulate(b[:, :, ::-1], axis=2)[:, :, ::-1]
-    return (~b & before & after).any(axis=(1, 2))
+    return np.asarray((~b & before & after).any(axis=(1, 2)))
 
 
 def _skew(b: np.ndarray) -> np.ndarray:
@@ -143,7 +143,7 @@ def convex_images(
         if have_n < n - n_convex:
             parts = half_plane_regions(4 * m, rng, reach=PART_REACH).reshape(m, 4, SIZE, SIZE)
             used = np.arange(4) < rng.integers(2, 5, m)[:, None]
-            b = (parts & used[:, :, None, None]).any(axis=1)
+            b = np.asarray((parts & used[:, :, None, None]).any(axis=1))
             b = b[(b.sum(axis=(1, 2)) >= min_area) & certified_nonconvex(b)]
             nonconvex.append(b)
             have_n += len(b)

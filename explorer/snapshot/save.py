@@ -43,7 +43,7 @@ TRAINER_SCALARS = ("step_count", "cost", "cursor", "val_history", "phase_time", 
 
 def _npz(arrays: dict[str, np.ndarray]) -> bytes:
     buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
+    np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]  # numpy's stub types allow_pickle
     return buf.getvalue()
 
 

@@ -188,8 +188,8 @@ def encode_records(rows: list[dict], prefix: str, arrays: dict[str, np.ndarray])
         elif ctype == "str":
             arrays[f"{name}.values"] = np.array(values, dtype=np.str_)
         elif ctype in ("int_list", "float_list"):
-            dtype = np.int64 if ctype == "int_list" else np.float64
-            arrays[f"{name}.values"] = np.array([x for v in values for x in v], dtype=dtype)
+            list_dtype = np.int64 if ctype == "int_list" else np.float64
+            arrays[f"{name}.values"] = np.array([x for v in values for x in v], dtype=list_dtype)
             arrays[f"{name}.lengths"] = np.array([len(v) for v in values], dtype=np.int64)
         elif ctype == "array":
             dtype = np.result_type(*[v.dtype for v in values])

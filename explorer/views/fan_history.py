@@ -3,6 +3,8 @@ fan-out), derived from the History's unit tables; filled by selecting units else
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
@@ -37,7 +39,7 @@ class FanHistoryView(View):
                                                ("", "@which")]))
         self.fig.xaxis.axis_label = "step"
         self.fig.yaxis.axis_label = "length"
-        self._series: dict[int, dict[str, list]] = {}
+        self._series: dict[int, dict[str, Any]] = {}  # step, fan_in, fan_out lists; layer
         self._tables_seen = 0
         self.selection.param.watch(lambda e: self.rebuild(), "unit_ids")
 
@@ -73,7 +75,7 @@ class FanHistoryView(View):
                 s["layer"] = int(t["layer"][i])
 
     def _show(self) -> None:
-        data = {k: [] for k in COLUMNS}
+        data: dict[str, list] = {k: [] for k in COLUMNS}
         for uid, s in self._series.items():
             for which, dash in (("fan_in", "solid"), ("fan_out", "dashed")):
                 data["xs"].append(list(s["step"]))

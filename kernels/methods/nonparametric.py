@@ -94,7 +94,8 @@ class Nonparametric(SizingMethod):
         lam = self.effective_lam(knobs)
         penalty = fan_in_penalty if self.regularizer == "fan_in" else fan_out_penalty
         with torch.no_grad():
-            return sum(penalty(lin.weight, lam, self.p) for lin in model.linears)
+            zero = torch.zeros((), device=model.linears[0].weight.device)
+            return sum((penalty(lin.weight, lam, self.p) for lin in model.linears), zero)
 
     def after_step(self, ctx: StepContext) -> None:
         """Proximal step of the regularizer for Adam/SGD (AdaRad shrinks inside its step,

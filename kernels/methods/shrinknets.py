@@ -305,6 +305,8 @@ class ShrinkNets(SizingMethod):
         model = ctx.model
         for layer in range(model.n_hidden):
             switch = model.switch_values(layer)
+            if switch is None:  # a layer without a switch module has nothing to collect
+                continue
             zero = torch.nonzero(switch == 0).flatten().cpu().numpy()
             if zero.size == 0:
                 continue

@@ -269,7 +269,7 @@ class Tiny(SizingMethod):
             ids = surgery.grow(model, layer, add.fan_in, add.fan_out, ctx.optimizer,
                                step=ctx.step, bias=add.bias)
             events += [unit_event(ctx.step, layer, int(i), "born", add.cause, d)
-                       for i, d in zip(ids, add.details, strict=True)]
+                       for i, d in zip(ids, add.details or [{}] * len(ids), strict=True)]
             if layer in by_layer:
                 by_layer[layer]["unit_ids"] = [int(i) for i in ids]
         self._plan = []

@@ -15,14 +15,15 @@ activation, so SELU's sigma'(0) = 1.0507 is accounted for there.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F  # noqa: N812  (the torch convention)
 
 from kernels.dynamic_mlp import DynamicMLP
 
-ACTIVATIONS = {"elu": F.elu, "selu": F.selu, "tanh": torch.tanh, "relu": torch.relu}
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "elu": F.elu, "selu": F.selu, "tanh": torch.tanh, "relu": torch.relu}
 
 
 class GrowingMLP(DynamicMLP):
