@@ -5,8 +5,26 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from explorer.config import RunConfig
 
 from explorer.knobs import Knobs, knob_names
+
+#: run arguments a preset may fill in (an explicit command-line value wins)
+PRESET_FIELDS = ("method", "dataset", "hidden", "steps", "batch_size", "eval_every")
+
+
+def _radial(text: str):
+    """``--radial-lr``: "auto" (alpha_r = 1/(50 lambda), Table 3) or a number."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--radial-lr must be 'auto' or a number, got '{text}'") from None
 
 
 def _hidden(text: str) -> list[int]:
@@ -41,15 +59,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="train one method on one data set, headless")
-    run.add_argument("--method", default="nonparametric",
+    run.add_argument("--preset", help="a named recipe (see `list`) that fills in method, data "
+                     "set, sizes, steps, options and knobs; explicit arguments win")
+    run.add_argument("--method", default=None,
                      help="sizing method (see `list`); default nonparametric")
-    run.add_argument("--dataset", default="digits",
-                     help="data set name (see `list`) or a path to .npz/.csv/IDX folder")
-    run.add_argument("--hidden", type=_hidden, default=[10, 10],
-                     help="starting hidden sizes, e.g. 10,10 (default)")
-    run.add_argument("--steps", type=int, default=3000)
-    run.add_argument("--batch-size", type=int, default=128)
-    run.add_argument("--eval-every", type=int, default=50)
+    run.add_argument("--dataset", default=None,
+                     help="data set name (see `list`) or a path to .npz/.csv/IDX folder; "
+                          "default digits")
+    run.add_argument("--hidden", type=_hidden, default=None,
+                     help="starting hidden sizes, e.g. 10,10 (default: the method's own: "
+                          "nonparametric 10,10, shrinknets 100,100, tiny 1,1)")
+    run.add_argument("--steps", type=int, default=None, help="default 3000")
+    run.add_argument("--batch-size", type=int, default=None, help="default 128")
+    run.add_argument("--eval-every", type=int, default=None, help="default 50")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     run.add_argument("--out", help="write a snapshot of the finished run here: a folder "
@@ -64,9 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
                           "3.6), as safetensors + TorchScript, checked equal to the trained one")
     defaults = Knobs()
     for name in knob_names():
-        run.add_argument(f"--{name.replace('_', '-')}", dest=name, type=float,
-                         default=getattr(defaults, name),
-                         help=(Knobs.param[name].doc or "").split(".")[0])
+        if name == "radial_lr":
+            run.add_argument("--radial-lr", dest=name, type=_radial, default=None,
+                             help="alpha_r: 'auto' (default: 1/(50 lambda), Table 3, a unit "
+                                  "lives 50 epochs) or a number")
+            continue
+        run.add_argument(f"--{name.replace('_', '-')}", dest=name, type=float, default=None,
+                         help=(Knobs.param[name].doc or "").split(".")[0]
+                         + f" (default {getattr(defaults, name):g})")
 
     resume = sub.add_parser("resume", help="continue training from a snapshot")
     resume.add_argument("snapshot", help="snapshot folder or .zip")
@@ -223,22 +250,20 @@ def _list() -> int:
     print("data sets:")
     for name, entry in sorted(DATASETS.items()):
         print(f"  {name:14s} {entry.description}")
+    from explorer.presets import PRESETS
+
+    print("presets (run --preset NAME):")
+    for name, preset in sorted(PRESETS.items()):
+        print(f"  {name:22s} {preset.description}")
     return 0
 
 
 def _run(args) -> int:
-    from explorer.config import RunConfig
     from explorer.history import History
     from explorer.snapshot import save_snapshot
     from explorer.trainer import Trainer
 
-    knobs = {name: getattr(args, name) for name in knob_names()}
-    knobs["growth_every"] = int(knobs["growth_every"])
-    config = RunConfig(method=args.method, dataset=args.dataset, hidden=args.hidden,
-                       seed=args.seed, device=args.device, steps=args.steps,
-                       batch_size=args.batch_size, eval_every=args.eval_every,
-                       method_options=_options(args.option),
-                       dataset_options=_options(args.data_option), knobs=knobs)
+    config = run_config(args)
     history = History()
     trainer = Trainer(config, sink=history.add)
     trainer.run(progress=not args.quiet)
@@ -253,6 +278,48 @@ def _run(args) -> int:
               f"{report['check']['max_relative_diff']:.2g} on the test split)")
     _report(config, summary, history, args.out)
     return 0
+
+
+def run_config(args) -> RunConfig:
+    """The run's configuration from the parsed arguments: preset first, then the explicit
+    arguments; hidden sizes default to the method's own (``default_hidden``)."""
+    from explorer.config import RunConfig
+    from kernels.methods import get_method
+
+    fields: dict = {"method": "nonparametric", "dataset": "digits", "steps": 3000,
+                    "batch_size": 128, "eval_every": 50}
+    method_options, dataset_options, knobs = {}, {}, {}
+    if args.preset:
+        from explorer.presets import get_preset
+
+        preset = get_preset(args.preset)
+        fields.update(preset.fields())
+        method_options, dataset_options = dict(preset.method_options), dict(
+            preset.dataset_options)
+        knobs = dict(preset.knobs)
+    for name in PRESET_FIELDS:
+        if getattr(args, name) is not None:
+            fields[name] = getattr(args, name)
+    if args.method is not None and args.preset and args.method != fields.get("method"):
+        method_options = {}
+    method_options.update(_options(args.option))
+    dataset_options.update(_options(args.data_option))
+    for name in knob_names():
+        value = getattr(args, name)
+        if value is None:
+            continue
+        if name == "radial_lr":
+            knobs["radial_auto"] = value == "auto"
+            if value == "auto":
+                continue
+        knobs[name] = value
+    if "growth_every" in knobs:
+        knobs["growth_every"] = int(knobs["growth_every"])
+    if "hidden" not in fields:
+        fields["hidden"] = list(get_method(fields["method"]).default_hidden)
+    return RunConfig(**fields, seed=args.seed, device=args.device,
+                     method_options=method_options, dataset_options=dataset_options,
+                     knobs=knobs)
 
 
 def _resume(args) -> int:

@@ -29,8 +29,10 @@ class Knobs(param.Parameterized):
             "|switch| <= gamma * threshold; sign change / sign variance: fewer flips / a lower "
             "sign variance in the window suffice as gamma rises.")
     lam2 = param.Number(
-        0.0, bounds=(0.0, 1.0), softbounds=(0.0, 1e-2), step=1e-4,
-        doc="lambda_2: Lp weight penalty beside the switch penalty (ShrinkNets eq. 2, 9).")
+        1e-4, bounds=(0.0, 1.0), softbounds=(0.0, 1e-2), step=1e-4,
+        doc="lambda_2: Lp weight penalty beside the switch penalty (ShrinkNets eq. 2, 9). "
+            "Must be > 0: with 0 the weights grow as the switches shrink and no unit dies "
+            "(props. A.3, A.4).")
     growth_rate = param.Number(
         1.0, bounds=(0.0, 64.0), softbounds=(0.0, 8.0), step=0.25,
         doc="Units added to each hidden layer per growth step (nu, Algorithm 1 line 23; "
@@ -55,8 +57,26 @@ class Knobs(param.Parameterized):
             "(digits).")
     radial_lr = param.Number(
         20.0, bounds=(0.0, 1e7), softbounds=(0.0, 1000.0), step=5.0,
-        doc="alpha_r: AdaRad's radial step size. Shrinkage per epoch is alpha_r * lambda, so "
-            "1/(50 lambda) gives a new unit about 50 epochs to become useful (sec. 4).")
+        doc="alpha_r: AdaRad's radial step size, used when radial_auto is off. Shrinkage per "
+            "epoch is alpha_r * lambda, so a new unit lives 1/(alpha_r lambda) epochs unless "
+            "the loss keeps it (Philipp & Carbonell sec. 4.1).")
+    radial_auto = param.Boolean(
+        True,
+        doc="alpha_r follows lambda: alpha_r = 1/(50 lambda) (Philipp & Carbonell Table 3), so "
+            "a new unit's lifetime stays 50 epochs when the lambda slider moves.")
+
+    def radial_lr_in_use(self) -> float:
+        """alpha_r as AdaRad uses it (Table 3's rule when ``radial_auto``)."""
+        from kernels.methods.nonparametric import radial_lr_of
+
+        return radial_lr_of(self)
+
+    def unit_lifetime_epochs(self) -> float:
+        """A new unit's lifetime under AdaRad's shrinkage, 1/(alpha_r lambda) epochs (inf when
+        lambda = 0); multiply by the run's steps per epoch for steps."""
+        from kernels.methods.nonparametric import unit_lifetime_epochs
+
+        return unit_lifetime_epochs(self.radial_lr_in_use(), self.lam)
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
@@ -82,4 +102,11 @@ class Knobs(param.Parameterized):
 
 
 def knob_names() -> list[str]:
-    return [name for name in Knobs.param if name != "name"]
+    """The numeric knobs (sliders); switches such as ``radial_auto`` are in ``switch_names``."""
+    return [name for name in Knobs.param if name != "name"
+            and not isinstance(Knobs.param[name], param.Boolean)]
+
+
+def switch_names() -> list[str]:
+    """The on/off knobs (check boxes)."""
+    return [name for name in Knobs.param if isinstance(Knobs.param[name], param.Boolean)]

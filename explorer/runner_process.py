@@ -26,7 +26,7 @@ from concurrent.futures import Future
 from types import SimpleNamespace
 
 from explorer.config import RunConfig, resolve_device
-from explorer.knobs import Knobs, knob_names
+from explorer.knobs import Knobs, knob_names, switch_names
 from explorer.runner import TrainerThread
 
 COMMANDS = (*TrainerThread.commands, "knobs")
@@ -105,7 +105,7 @@ class TrainerProcess(TrainerThread):
             args=(config, self.knobs.values(), dataset, max_steps, threads, self._commands,
                   self._inbox))
         self._process.start()
-        self._watcher = self.knobs.param.watch(self._on_knobs, knob_names())
+        self._watcher = self.knobs.param.watch(self._on_knobs, knob_names() + switch_names())
         self._thread = threading.Thread(target=self._read, name=f"{name}-records", daemon=True)
         self._thread.start()
 

@@ -128,6 +128,7 @@ class Trainer:
         self.method.after_step(ctx)
         t1 = time.perf_counter()
         events = self.method.apply(ctx, self.method.propose(ctx))
+        self.method.after_surgery(ctx, events)
         extra = self.method.records(ctx)
         t2 = time.perf_counter()
         self.phase_time["train"] += t1 - t0

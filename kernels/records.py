@@ -132,6 +132,9 @@ class PhaseRecord(TypedDict):
     step: int
     phase: str
     angular_factor: float
+    best_val: float  # the validation loss of the state the phase change rewound to
+    patience_epochs: float  # the window that ended (P, or P/20 when annealing)
+    sizes: list[int]  # hidden sizes after the rewind
 
 
 class SpectrumRecord(TypedDict):
@@ -142,6 +145,11 @@ class SpectrumRecord(TypedDict):
     layer: int
     eigenvalues: np.ndarray  # lambda_k, descending
     accepted: int
+    rejected: int  # passed tau, but no amplitude of them lowered the loss: not added
+    reject_reason: str
+    gamma_capped: bool  # the neurons' line search ended at the top of its grid
+    gamma0_capped: bool  # the best update's line search ended at the top of its grid
+    gamma_max: float  # top of the neurons' grid after the safety bound
     tau: float
     tau_mode: str
     bottleneck_before: float

@@ -367,3 +367,85 @@ def test_closed_form_step_matches_direct_transcription(momentum, rows_in_numpy, 
     assert float(opt.param_groups[0]["phi_max"]) == pytest.approx(st["phi_max"], rel=1e-12)
     assert all(torch.all(p.detach()[0] == 0) for p in fast[2:3]), "shrinkage should zero a row"
     assert torch.all(fast[0].detach()[2] == 0)
+
+
+# ---------------------------------------------------------------------------
+# Independent numpy transcription of Algorithm 2 (AdaRad-M, sec. 7.3), paper layout (fan-in
+# j = COLUMN j of W_l), unit by unit, in the order the optimizer documents (statistics of
+# every fan-in first, lines 13-16; then the moves, lines 17-21). Kills: a dropped bias
+# correction (line 17's division by a_l(j)), a dropped batch share in the shrink (line 21),
+# a doubled radial step (line 18), phi_tilde not rotated with w (line 20).
+# ---------------------------------------------------------------------------
+
+
+def _rotate(v, toward, theta):
+    """Rotate v by theta in the plane of v and ``toward`` (orthogonal to v), toward it."""
+    return np.cos(theta) * v + np.sin(theta) * np.linalg.norm(v) * toward / np.linalg.norm(toward)
+
+
+def _reference_step_m(Ws, grads, st, ar, aphi, lam, bf, bq=0.005, ba=0.1, eps=1e-8):
+    parts = []
+    for l, (W, g_all) in enumerate(zip(Ws, grads, strict=True)):
+        G = bf * g_all  # line 9: (1/|D|) grad of the summed batch losses
+        for j in range(W.shape[1]):
+            w, g = W[:, j], G[:, j]
+            r = (g @ w) / (w @ w) * w  # line 13
+            phi = g - r
+            st["phibar"][l][j] = (1 - bq) * st["phibar"][l][j] + bq * (phi @ phi)  # line 14
+            st["c"][l][j] = (1 - bq) * st["c"][l][j] + bq
+            st["phi_max"] = max(st["phi_max"], st["phibar"][l][j])  # line 15
+            st["c_max"] = max(st["c_max"], st["c"][l][j])
+            st["phit"][l][:, j] = (1 - ba) * st["phit"][l][:, j] + ba * phi  # line 16
+            st["a"][l][j] = (1 - ba) * st["a"][l][j] + ba
+            parts.append((l, j, r))
+    for l, j, r in parts:
+        W, phit = Ws[l], st["phit"][l]
+        phi_adj = (np.sqrt(st["phi_max"] / st["c_max"])
+                   / np.sqrt(st["phibar"][l][j] / st["c"][l][j] + eps)
+                   * phit[:, j] / st["a"][l][j])  # line 17
+        w = W[:, j] - ar * r  # line 18
+        theta = aphi * np.linalg.norm(phi_adj)
+        w_rot = _rotate(w, -phi_adj, theta)  # line 19
+        phit[:, j] = _rotate(phit[:, j], w, theta)  # line 20 (toward w / |w|)
+        length = np.linalg.norm(w_rot)
+        W[:, j] = w_rot * max(0.0, 1.0 - ar * lam * bf / length)  # line 21
+
+
+def test_adarad_m_matches_numpy_transcription_of_algorithm_2_step_by_step():
+    rng = np.random.default_rng(1)
+    X = torch.tensor(rng.normal(size=(40, 5)))
+    y = torch.tensor(rng.integers(0, 3, size=40))
+    dims = [5, 7, 3]
+
+    def loss_fn(W1, W2):  # torch layout (out, in)
+        return nn.functional.cross_entropy(torch.relu(X @ W1.T) @ W2.T, y)
+
+    init = [rng.normal(size=(dims[i + 1], dims[i])) / np.sqrt(dims[i]) for i in range(2)]
+    params = [nn.Parameter(torch.tensor(w)) for w in init]
+    hp = dict(radial_lr=0.8, angular_lr=2.0, lam=0.2, batch_fraction=0.5)
+    opt = AdaRad(params, momentum=True, **hp)
+    ref_W = [w.T.copy() for w in init]  # paper layout
+    st = {"phibar": [np.zeros(d) for d in dims[1:]], "c": [np.zeros(d) for d in dims[1:]],
+          "a": [np.zeros(d) for d in dims[1:]],
+          "phit": [np.zeros((dims[i], dims[i + 1])) for i in range(2)],
+          "phi_max": 0.0, "c_max": 0.0}
+    for _ in range(6):
+        opt.zero_grad()
+        loss_fn(*params).backward()
+        opt.step()
+        ref_params = [torch.tensor(W.T, requires_grad=True) for W in ref_W]
+        loss_fn(*ref_params).backward()
+        _reference_step_m(ref_W, [p.grad.numpy().T for p in ref_params], st, hp["radial_lr"],
+                          hp["angular_lr"], hp["lam"], hp["batch_fraction"])
+        # compared after every step, weights and every piece of state
+        for p, W, phit, phibar, c, a in zip(params, ref_W, st["phit"], st["phibar"], st["c"],
+                                            st["a"], strict=True):
+            state = opt.state[p]
+            np.testing.assert_allclose(p.detach().numpy(), W.T, rtol=0, atol=1e-10)
+            np.testing.assert_allclose(state["phi_avg"].numpy(), phit.T, rtol=0, atol=1e-10)
+            np.testing.assert_allclose(state["phi_sq_avg"].numpy(), phibar, rtol=1e-10)
+            np.testing.assert_allclose(state["capacity"].numpy(), c, rtol=1e-12)
+            np.testing.assert_allclose(state["arith_capacity"].numpy(), a, rtol=1e-12)
+    assert float(opt.param_groups[0]["phi_max"]) == pytest.approx(st["phi_max"], rel=1e-10)
+    moved = max(np.abs(p.detach().numpy() - w).max() for p, w in zip(params, init, strict=True))
+    assert moved > 0.05  # a real move, so agreement is not trivial

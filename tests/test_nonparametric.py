@@ -49,21 +49,152 @@ def test_growth_adds_zero_fan_out_units_every_growth_step():
     assert all(e["cause"] == "added at random (growth rate)" for e in born)
 
 
-def test_protocol_moves_through_its_phases_on_plateaus():
-    method = Nonparametric(protocol=True, patience=2)
-    knobs = SimpleNamespace(lam=1e-3, angular_lr=3.0)
-    vals = [1.0, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9]
-    phases = []
-    for i in range(1, len(vals) + 1):
-        ctx = SimpleNamespace(val_history=vals[:i], step=i, optimizer=None, knobs=knobs)
-        method._advance_protocol(ctx)
-        phases.append(method.phase)
-    assert phases[:4] == ["grow", "grow", "grow", "drain"]
-    assert "settle" in phases and "anneal" in phases
+def _ctx(method, model, opt, knobs, vals, epoch, step=0):
+    return SimpleNamespace(val_history=list(vals), step=step, epoch=epoch, optimizer=opt,
+                           knobs=knobs, model=model, steps_per_epoch=10)
+
+
+def test_protocol_follows_sec_7_4():
+    """grow -> (plateau P, rewind) drain -> (no death and plateau for P, rewind) settle ->
+    (plateau P, rewind, /3) anneal -> (plateau P/20, rewind, /3 again) -> done once a round
+    leaves validation unchanged. P = one unit lifetime = 1/(alpha_r lambda) = 10 epochs."""
+    method = Nonparametric(protocol=True)
+    knobs = SimpleNamespace(lam=0.1, radial_lr=1.0, angular_lr=3.0, lr=1e-3)
+    assert method.patience_epochs(knobs, 10) == 10.0
+    model = method.build(4, 3, [5, 5], generator=torch.Generator().manual_seed(0))
+    opt = method.make_optimizer(model, knobs)
+    vals: list[float] = []
+
+    def see(val, epoch):
+        vals.append(val)
+        method._advance_protocol(_ctx(method, model, opt, knobs, vals, epoch))
+        return method.phase
+
+    w0 = model.linears[0].weight.detach().clone()
+    assert see(1.0, 0.0) == "grow"  # best so far: checkpoint
+    with torch.no_grad():
+        model.linears[0].weight.add_(1.0)
+    assert see(1.0, 5.0) == "grow"
+    assert see(1.0, 9.9) == "grow"   # 9.9 epochs < P
+    assert see(1.0, 10.0) == "drain"
+    assert torch.equal(model.linears[0].weight, w0), "the phase change rewinds to the best"
+    # drain: a death restarts the window; the phase ends only after P epochs without deaths
+    method._on_death(_ctx(method, model, opt, knobs, vals, 12.0))
+    assert see(1.1, 13.0) == "drain"   # the first value after the death is the window's best
+    assert see(1.1, 22.5) == "drain"   # 9.5 epochs since the best
+    assert see(1.1, 23.0) == "settle"
     assert method.effective_lam(knobs) == 0.0
+    assert see(1.1, 33.0) == "anneal"
+    assert method._anneal == 1.0 / 3.0
+    assert see(1.0, 33.2) == "anneal"  # improves within the round (patience P/20 = 0.5)
+    assert see(1.0, 33.8) == "anneal"
+    assert abs(method._anneal - 1.0 / 9.0) < 1e-15
+    assert see(1.0, 34.4) == "done"    # a round without change: annealing stops
+    assert abs(method._anneal - 1.0 / 9.0) < 1e-15
     recs = method.records(None)
-    assert [r["phase"] for r in recs][:3] == ["drain", "settle", "anneal"]
+    assert [r["phase"] for r in recs] == ["drain", "settle", "anneal", "anneal", "done"]
     state = method.state_dict()
     other = Nonparametric(protocol=True)
     other.load_state_dict(state)
     assert other.phase == method.phase and other.state_dict() == state
+
+
+def test_rewind_restores_structure_weights_and_adarad_state():
+    from kernels import surgery
+    from kernels.methods.nonparametric import restore_checkpoint, take_checkpoint
+
+    method = Nonparametric(optimizer="adarad-m")
+    knobs = SimpleNamespace(lam=0.01, radial_lr=1.0, angular_lr=3.0, lr=1e-3)
+    model = method.build(4, 3, [5, 5], generator=torch.Generator().manual_seed(0))
+    opt = method.make_optimizer(model, knobs)
+    x, y = torch.randn(16, 4), torch.randint(0, 3, (16,))
+    for _ in range(3):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    ck = take_checkpoint(model, opt, 0.5)
+    weights = [p.detach().clone() for p in model.parameters()]
+    phi = [opt.state[p]["phi_avg"].clone() for p in model.parameters()]
+    ids = [a.copy() for a in model.unit_ids]
+    surgery.prune(model, 0, [1, 3], opt)
+    surgery.grow(model, 1, torch.randn(2, 3), None, opt)
+    opt.zero_grad()
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    opt.step()
+    restore_checkpoint(model, opt, ck)
+    assert model.hidden_sizes == [5, 5]
+    assert all(np.array_equal(a, b) for a, b in zip(model.unit_ids, ids, strict=True))
+    for p, w, f in zip(model.parameters(), weights, phi, strict=True):
+        assert torch.equal(p, w) and torch.equal(opt.state[p]["phi_avg"], f)
+    opt.zero_grad()
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    opt.step()  # the restored state fits the restored shapes
+
+
+def test_adarad_refuses_what_the_algorithm_does_not_define():
+    import pytest
+
+    from kernels.methods.base import OptionError
+
+    for bad in ({"p": 1}, {"regularizer": "fan_out"}, {"optimizer": "adarad-m", "p": 1}):
+        with pytest.raises(OptionError, match="fan-in l2 regularizer only.*accepted with it"):
+            Nonparametric(**bad)
+    Nonparametric(optimizer="adam", p=1, regularizer="fan_out")  # the prox step handles it
+
+
+def test_fan_out_growth_with_two_hidden_layers():
+    """The fan-out of a new unit of layer 0 is built when it is applied, after layer 1 grew
+    (it was sized at propose time and crashed: "fan_out must have shape (11, 1)")."""
+    history = History()
+    cfg = RunConfig(hidden=[10, 10], steps=7, device="cpu", eval_every=1000,
+                    method_options={"optimizer": "adam", "regularizer": "fan_out"},
+                    knobs={"lam": 1e-4, "growth_rate": 1, "growth_every": 3})
+    trainer = Trainer(cfg, sink=history.add)
+    trainer.run()
+    assert trainer.model.hidden_sizes == [12, 12]
+    # new units: zero fan-in, random fan-out of expected length 1 over the layer above
+    assert float(trainer.model.fan_in_norm(0)[-1]) == 0.0
+    assert 0.2 < float(trainer.model.fan_out_norm(0)[-1]) < 3.0
+    assert trainer.model.linears[1].weight.shape == (12, 12)
+
+
+def test_radial_auto_follows_lambda_live():
+    from kernels.methods.nonparametric import unit_lifetime_epochs
+
+    method = Nonparametric()
+    knobs = SimpleNamespace(lam=1e-3, radial_lr=7.0, radial_auto=True, angular_lr=3.0, lr=1e-3)
+    model = method.build(4, 3, [5], generator=torch.Generator().manual_seed(0))
+    opt = method.make_optimizer(model, knobs)
+    ctx = SimpleNamespace(y=torch.zeros(10), n_train=100)
+    method.configure(opt, knobs, ctx)
+    assert opt.param_groups[0]["radial_lr"] == 1.0 / (50 * 1e-3)
+    knobs.lam = 4e-3  # the slider moves: alpha_r follows, the lifetime stays 50 epochs
+    method.configure(opt, knobs, ctx)
+    assert abs(opt.param_groups[0]["radial_lr"] - 1.0 / (50 * 4e-3)) < 1e-12
+    assert abs(method.lifetime_epochs(knobs, 10) - 50.0) < 1e-9
+    knobs.radial_auto = False
+    method.configure(opt, knobs, ctx)
+    assert opt.param_groups[0]["radial_lr"] == 7.0
+    assert abs(unit_lifetime_epochs(7.0, 4e-3) - 1 / 0.028) < 1e-12
+    from explorer.knobs import Knobs
+
+    k = Knobs(lam=2e-3)
+    assert k.radial_auto and abs(k.unit_lifetime_epochs() - 50.0) < 1e-9
+
+
+def test_fan_in_init_statistics_are_table_3():
+    """W(i, j) ~ N(0, 1/sqrt(d)) (Table 3, std 1/sqrt(d)): fan-ins of expected squared length
+    1 at any width d, for the initial net and for units added by growth."""
+    from kernels.dynamic_mlp import init_fan_in
+
+    g = torch.Generator().manual_seed(0)
+    for d in (4, 64, 400):
+        w = init_fan_in(4000, d, g).double()
+        assert abs(float((w ** 2).sum(1).mean()) - 1.0) < 0.05
+        assert abs(float(w.std()) * d ** 0.5 - 1.0) < 0.03
+        assert abs(float(w.mean())) < 3.0 / (4000 * d) ** 0.5 * 3
+    model = Nonparametric().build(400, 3, [300, 300], generator=g)
+    for lin in model.linears:
+        assert abs(float((lin.weight.double() ** 2).sum(1).mean()) - 1.0) < 0.1
+    add = Nonparametric()._new_units(model, 1, 500, g)
+    assert abs(float((add.fan_in.double() ** 2).sum(1).mean()) - 1.0) < 0.05

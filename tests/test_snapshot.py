@@ -32,7 +32,7 @@ from explorer.trainer import Trainer
 def config(**kw):
     base = dict(method="nonparametric", dataset="digits", hidden=[10, 10], seed=3,
                 device="cpu", steps=300, eval_every=20, units_every=10,
-                knobs=dict(lam=0.01, growth_every=10))
+                knobs=dict(lam=0.01, growth_every=10, radial_auto=False))
     base.update(kw)
     return RunConfig(**base)
 
@@ -195,10 +195,10 @@ def test_capture_copies_so_training_on_does_not_change_it():
 
 # -- resume ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("options,knobs", [
-    ({}, dict(lam=0.01, growth_every=10)),
+    ({}, dict(lam=0.01, growth_every=10, radial_auto=False)),
     ({"optimizer": "adam"}, dict(lam=1.0, lr=0.1, growth_every=5)),  # prox threshold lr*lam
     ({"optimizer": "sgd"}, dict(lam=0.5, lr=0.1, growth_every=10)),
-    ({"optimizer": "adarad-m"}, dict(lam=0.01, growth_every=10))],
+    ({"optimizer": "adarad-m"}, dict(lam=0.01, growth_every=10, radial_auto=False))],
     ids=["adarad", "adam", "sgd", "adarad-m"])
 def test_resume_is_bit_for_bit(tmp_path, options, knobs):
     """100 steps, save to a real file, load, resume 100 more == 200 steps straight: every

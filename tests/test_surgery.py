@@ -137,3 +137,36 @@ def test_bad_surgery_arguments():
         surgery.grow(model, 0, torch.zeros(2, 3))
     with pytest.raises(IndexError, match="does not exist"):
         model.unit_touches(2)
+
+
+@pytest.mark.parametrize("momentum", [False, True], ids=["adarad", "adarad-m"])
+def test_pruning_and_growth_carry_adarad_state_unit_by_unit(momentum):
+    """Every surviving unit keeps exactly its AdaRad statistics (phi_bar, c, and with
+    momentum phi_tilde, a); the layer above keeps its per-row state and loses the pruned
+    columns of phi_tilde, re-orthogonalised (Alg. 2 lines 23, 29, 33); new units start at
+    zero (Alg. 1 line 24); and the optimizer steps on."""
+    from kernels.adarad import AdaRad
+
+    model = make(bias=False, hidden=(6, 5))
+    opt = AdaRad(model.parameters(), radial_lr=0.3, angular_lr=2.0, lam=1e-3, momentum=momentum)
+    train_steps(model, opt, n=4)
+    w0, w1 = model.linears[0].weight, model.linears[1].weight
+    before0 = {k: v.clone() for k, v in opt.state[w0].items()}
+    before1 = {k: v.clone() for k, v in opt.state[w1].items()}
+    surgery.prune(model, 0, [1, 4], opt)
+    keep = [0, 2, 3, 5]
+    for key in ("phi_sq_avg", "capacity", *(("arith_capacity", "phi_avg") if momentum else ())):
+        assert torch.equal(opt.state[w0][key], before0[key][keep]), key
+    for key in ("phi_sq_avg", "capacity", *(("arith_capacity",) if momentum else ())):
+        assert torch.equal(opt.state[w1][key], before1[key]), key
+    if momentum:
+        sliced = before1["phi_avg"][:, keep]
+        w = w1.detach()
+        ortho = sliced - ((sliced * w).sum(1) / (w * w).sum(1))[:, None] * w
+        assert torch.allclose(opt.state[w1]["phi_avg"], ortho, atol=1e-7)
+    surgery.grow(model, 0, init_fan_in(3, 7), None, opt)
+    for key in ("phi_sq_avg", "capacity", *(("arith_capacity", "phi_avg") if momentum else ())):
+        assert torch.equal(opt.state[w0][key][:4], before0[key][keep])
+        assert torch.all(opt.state[w0][key][4:] == 0)
+    train_steps(model, opt, n=2)
+    assert model.hidden_sizes == [7, 5]

@@ -1,6 +1,7 @@
 """TINY (paper 003): the best update, the best neurons and their spectrum against dense
 solvers, autograd finite differences and the paper's identities; the method in the trainer."""
 
+
 import numpy as np
 import pytest
 import torch
@@ -197,7 +198,9 @@ def test_optimal_neurons_beat_random_ones_after_the_line_search():
         kw = dict(tau=0.0, cap=2, generator=torch.Generator().manual_seed(seed))
         best = plan_layer(model, acts, 0, y, neurons="optimal", **kw)
         rand = plan_layer(model, acts, 0, y, neurons="random", **kw)
-        assert best.count == rand.count == 2
+        # both propose 2 neurons; random ones that lower no loss are rejected (loss unchanged)
+        assert best.count + best.rejected == rand.count + rand.rejected == 2
+        assert best.count == 2
         wins += best.loss_after < rand.loss_after
         margins.append(rand.loss_after - best.loss_after)
     share = wins / 20
@@ -245,11 +248,18 @@ def test_ridge_shrinks_the_spectrum_and_keeps_the_fan_ins_bounded():
 
 def test_threshold_and_cap():
     lam = torch.tensor([1.0, 0.5, 0.1, 0.01])
-    assert accepted_count(lam, 0.2) == 2  # lambda^2 = 1, .25 > .2
-    assert accepted_count(lam, 0.2, cap=1) == 1
+    # the paper's rule (end of sec. 2.4): lambda_k^2 * L > tau
+    assert accepted_count(lam, 0.2, loss=1.0) == 2  # lambda^2 = 1, .25 > .2
+    assert accepted_count(lam, 0.2, loss=0.5) == 1  # .25 * .5 < .2: a lower loss asks more
+    assert accepted_count(lam, 0.2, loss=0.1) == 0  # growth stops once the loss is small
+    assert accepted_count(lam, 0.2, cap=1, loss=1.0) == 1
+    assert accepted_count(lam, 0.2, "absolute") == 2
     assert accepted_count(lam, 0.005, "relative") == 3  # > 0.005 * 1
-    with pytest.raises(ValueError, match="absolute' or 'relative'"):
+    assert accepted_count(lam, 0.9, "relative") == 1  # always the top neuron
+    with pytest.raises(ValueError, match="paper, absolute, relative"):
         accepted_count(lam, 0.1, "percent")
+    with pytest.raises(ValueError, match="needs the loss"):
+        accepted_count(lam, 0.1)
 
 
 def test_line_search_finds_the_minimum_of_a_parabola():
@@ -265,3 +275,31 @@ def test_bad_arguments_are_named():
         best_neurons(torch.eye(3), torch.ones(4, 2))
     with pytest.raises(ValueError, match="unknown activation 'gelu'"):
         GrowingMLP(3, [1], 2, activation="gelu")
+
+
+def test_amplitude_grid_reaches_an_interior_minimum_and_records_cap_hits():
+    """The grid goes up to max_gamma within the safety bound: a minimum at gamma = 5 is found
+    (the old fixed cap of 1 returned 1); a minimum beyond the grid is reported as capped."""
+    from kernels.tiny.growth import MAX_GAMMA, SAFETY, safe_high_exp
+
+    high = safe_high_exp(1.0, 100.0, safety=SAFETY, max_gamma=MAX_GAMMA)
+    assert high == 8  # 2^8 <= 4 * 100 / 1 < 2^9
+    res = line_search(lambda g: (g - 5.0) ** 2 + 1.0, high_exp=high)
+    assert res.gamma == pytest.approx(5.0, rel=0.02) and res.gamma < 2.0 ** high
+    assert safe_high_exp(1e6, 1.0, safety=4.0, max_gamma=MAX_GAMMA) == -15  # at least 2 points
+    assert safe_high_exp(0.0, 1.0, safety=4.0, max_gamma=8.0) == 3  # no move: max_gamma
+    # in a growth step: interior minima above the old cap of 1 (seed 2: gamma_0 ~ 4.2,
+    # gamma ~ 5.3, grid top 32), and a minimum beyond the safety bound recorded as capped
+    # (seed 3: top 16, the unbounded search finds ~28)
+    model, x, y = small_net(seed=2, hidden=(3, 3), train_steps=30)
+    plan = plan_layer(model, capture(model, x, y), 0, y, tau=0.0, cap=2)
+    assert 1.0 < plan.gamma < plan.gamma_max and not plan.gamma_capped
+    assert plan.gamma0 > 1.0 and not plan.gamma0_capped
+    model, x, y = small_net(seed=3, hidden=(3, 3), train_steps=30)
+    acts = capture(model, x, y)
+    capped = plan_layer(model, acts, 0, y, tau=0.0, cap=2)
+    assert capped.gamma_capped and capped.gamma == capped.gamma_max == 16.0
+    free = plan_layer(model, acts, 0, y, tau=0.0, cap=2, safety=1e6)
+    assert not free.gamma_capped and free.gamma > 16.0 and free.loss_after < capped.loss_after
+    small = plan_layer(model, acts, 0, y, tau=0.0, cap=2, max_gamma=0.5)
+    assert small.gamma_max == 0.5 and small.gamma_capped and small.gamma0 <= 0.5

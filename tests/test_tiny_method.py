@@ -65,12 +65,18 @@ def test_threshold_and_growth_rate_limit_the_additions():
     _, rows = run(steps=21, tau=1.0, options={"tau_mode": "relative"})
     assert all(r["accepted"] == 0 for r in rows["spectrum"]) and "event" not in rows
     trainer, rows = run(steps=21, growth_rate=1.4, tau=0.0)
-    assert trainer.model.hidden_sizes == [2, 2]
-    assert all(r["bottleneck_after"] < r["bottleneck_before"] for r in rows["spectrum"])
+    # round(1.4) = 1 neuron per layer passes tau = 0; it is added unless no amplitude of it
+    # lowers the loss (then it is rejected, with the reason recorded)
+    spectra = sorted(rows["spectrum"], key=lambda r: r["layer"])
+    assert all(r["accepted"] + r["rejected"] == 1 for r in spectra)
+    assert trainer.model.hidden_sizes == [1 + r["accepted"] for r in spectra]
+    assert all(r["bottleneck_after"] < r["bottleneck_before"] for r in spectra if r["accepted"])
+    assert all(r["reject_reason"].startswith("best amplitude") for r in spectra
+               if r["rejected"])
     _, rows = run(steps=21, tau=0.5, growth_rate=64, options={"tau_mode": "relative"})
     for r in rows["spectrum"]:
-        assert r["accepted"] == int((r["eigenvalues"] ** 2 > 0.5 * r["eigenvalues"][0] ** 2)
-                                    .sum())
+        assert r["accepted"] + r["rejected"] == int(
+            (r["eigenvalues"] ** 2 > 0.5 * r["eigenvalues"][0] ** 2).sum())
 
 
 def test_random_neurons_and_the_seconds_schedule():
@@ -96,8 +102,12 @@ def test_bad_options_are_named():
     cls = get_method("tiny")
     with pytest.raises(ValueError, match="neurons must be one of optimal, random"):
         cls(neurons="best")
-    with pytest.raises(ValueError, match="tau_mode must be absolute or relative"):
+    with pytest.raises(ValueError, match="tau_mode must be one of paper, absolute, relative"):
         cls(tau_mode="log")
+    with pytest.raises(ValueError, match="unknown option 'neuron' \\(did you mean 'neurons'\\?\\)"):
+        cls(neuron="random")
+    assert main(["run", "--method", "tiny", "--option", "neuron=random", "--steps", "1",
+                 "--quiet"]) == 2
     with pytest.raises(ValueError, match="max_gamma must be in"):
         cls(max_gamma=0.0)
     with pytest.raises(ValueError, match="line_search_refine must be in"):
@@ -124,3 +134,26 @@ def test_cli_runs_tiny(capsys):
                  "1e-6", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "tiny on digits: sizes [1, 1] ->" in out
+
+
+def test_inserted_neurons_and_best_update_give_exactly_the_scored_loss():
+    """After a growth step the network's loss on the estimation batch is the loss the last
+    line search scored (layer 0, planned last): the inserted neurons are the scored ones
+    (sqrt(gamma) alpha, sqrt(gamma) omega) and gamma_0 dW* was applied on every layer."""
+    import torch
+    import torch.nn.functional as F  # noqa: N812
+
+    config = RunConfig(method="tiny", dataset="digits", hidden=[2, 2], steps=100,
+                       batch_size=64, eval_every=1000,
+                       knobs={"growth_every": 20, "growth_rate": 3, "tau": 1e-6, "lr": 3e-3})
+    history = History()
+    trainer = Trainer(config, sink=history.add)
+    trainer.run(21)  # the growth step is step 20
+    spectra = {r["layer"]: r for r in history.rows["spectrum"]}
+    assert spectra[0]["accepted"] > 0 and spectra[0]["gamma"] > 0
+    assert spectra[1]["gamma0"] > 0 and spectra[0]["gamma0"] > 0
+    x, y = trainer.method._estimation_data(spectra[0]["batch"])
+    with torch.no_grad():
+        loss = float(F.cross_entropy(trainer.model(x), y))
+    assert loss == pytest.approx(spectra[0]["loss_after"], rel=1e-5, abs=1e-6)
+    assert loss < spectra[0]["loss_before"]

@@ -55,7 +55,8 @@ def test_unknown_method_suggests():
 
 
 def test_nonparametric_grows_and_prunes_with_events():
-    trainer, history = run(steps=120, knobs={"lam": 0.05, "growth_every": 5, "radial_lr": 20})
+    trainer, history = run(steps=120, knobs={"lam": 0.05, "growth_every": 5, "radial_lr": 20,
+                                             "radial_auto": False})
     events = history.rows["event"]
     born = [e for e in events if e["event"] == "born"]
     died = [e for e in events if e["event"] == "died"]

@@ -17,7 +17,9 @@ very next step.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -56,6 +58,9 @@ class Addition:
     fan_out: torch.Tensor | None = None
     cause: str = "added at random"
     details: list[dict] | None = None  # one dict per unit, e.g. {"lambda_k": 0.3}
+    #: builds the fan-out when the addition is applied, from the model as it is then (layers
+    #: are applied top down, so the layer above may have grown since ``propose``)
+    make_fan_out: Callable[[torch.nn.Module], torch.Tensor] | None = None
 
 
 @dataclass
@@ -74,8 +79,75 @@ class Proposal:
         return bool(self.removals or self.additions)
 
 
+OPTIMIZER_STATES = ("keep", "reset")
+
+
+class OptionError(ValueError):
+    """A method option that is unknown or out of range; the message says what is accepted."""
+
+
+@dataclass
+class MethodOptions:
+    """Options every method accepts; each method subclasses this with its own fields.
+
+    ``optimizer_state``: what happens to the optimizer's state (Adam's moments, AdaRad's
+    running averages) at a structural change. ``keep`` (default): the surviving units keep
+    theirs and new units start from zeros (:mod:`kernels.surgery`). ``reset``: the whole
+    state is dropped after every step that adds or removes a unit, as growth libraries that
+    rebuild the optimizer after each growth step do.
+    """
+
+    optimizer_state: str = "keep"
+
+    def problems(self) -> list[str]:
+        """Values out of range, one message each (empty when the options are valid)."""
+        out = []
+        if self.optimizer_state not in OPTIMIZER_STATES:
+            out.append(f"optimizer_state must be one of {', '.join(OPTIMIZER_STATES)}, got "
+                       f"'{self.optimizer_state}'")
+        return out
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    @classmethod
+    def parse(cls, options: dict[str, Any], method: str = "method") -> MethodOptions:
+        """Options from a name -> value dict: unknown names are refused with the accepted
+        names and a did-you-mean; values are checked by ``problems``."""
+        names = cls.names()
+        unknown = [k for k in options if k not in names]
+        if unknown:
+            hints = []
+            for key in unknown:
+                close = difflib.get_close_matches(key, names, n=1)
+                hints.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+            raise OptionError(f"{method}: unknown option {', '.join(hints)}; accepted: "
+                              f"{', '.join(names)}")
+        opts = cls(**options)
+        problems = opts.problems()
+        if problems:
+            raise OptionError(f"{method}: " + "; ".join(problems))
+        return opts
+
+
+def reset_optimizer_state(optimizer: torch.optim.Optimizer) -> None:
+    """Drop every per-parameter state (and AdaRad's global running maxima): the optimizer
+    continues as if freshly built on the current parameters."""
+    optimizer.state.clear()
+    for group in optimizer.param_groups:
+        for key in ("phi_max", "c_max"):
+            if key in group:
+                group[key] = torch.zeros_like(group[key])
+
+
 class SizingMethod:
     """Base class: a fixed-size network trained with Adam (the static baseline)."""
+
+    #: the options dataclass of this method (validated in ``__init__``)
+    Options: type[MethodOptions] = MethodOptions
+    #: starting hidden sizes the CLI and the page fill in when this method is chosen
+    default_hidden: tuple[int, ...] = (10, 10)
 
     name = "base"
     description = ""
@@ -88,7 +160,14 @@ class SizingMethod:
     dynamic = False
 
     def __init__(self, **options: Any) -> None:
+        self.opts = self.Options.parse(options, self.name)
         self.options = options
+
+    def after_surgery(self, ctx: StepContext, events: list[dict]) -> None:
+        """Called by the trainer after ``apply``: with ``optimizer_state=reset`` a step that
+        added or removed units drops the optimizer's state."""
+        if events and self.opts.optimizer_state == "reset":
+            reset_optimizer_state(ctx.optimizer)
 
     # -- network and optimizer --------------------------------------------------------
     def build(self, in_features: int, out_features: int, hidden: list[int], *,
@@ -128,7 +207,8 @@ class SizingMethod:
                 ids = surgery.prune(ctx.model, layer, rem.positions, ctx.optimizer)
                 events += [unit_event(ctx.step, layer, int(i), "died", rem.cause) for i in ids]
             for add in (a for a in proposal.additions if a.layer == layer):
-                ids = surgery.grow(ctx.model, layer, add.fan_in, add.fan_out, ctx.optimizer,
+                fan_out = add.make_fan_out(ctx.model) if add.make_fan_out else add.fan_out
+                ids = surgery.grow(ctx.model, layer, add.fan_in, fan_out, ctx.optimizer,
                                    step=ctx.step)
                 details = add.details or [{}] * len(ids)
                 events += [unit_event(ctx.step, layer, int(i), "born", add.cause, d)

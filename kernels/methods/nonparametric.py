@@ -6,33 +6,141 @@ fan-out) are added every ``nu_freq`` steps (sec. 3, Algorithm 1 lines 18-24). Th
 bias-free with ReLU (self-similar, sec. 3.1) and optional CapNorm (sec. 3.2), trained with
 AdaRad / AdaRad-M (sec. 3.3, Algorithms 1-2) or, for comparison, Adam/SGD followed by the
 proximal step of the regularizer.
+
+AdaRad and AdaRad-M are defined for the fan-in l2 regularizer only (Algorithm 1 line 17
+shrinks each fan-in by alpha_r * lambda); ``p=1`` or ``regularizer=fan_out`` with them is
+refused (use ``optimizer=adam`` or ``sgd``, whose proximal step handles every case).
+
+The radial step alpha_r follows lambda by default (knob ``radial_auto``): Table 3 sets
+alpha_r = 1 / (50 lambda), so a new unit whose fan-in has length 1 shrinks to zero in
+1 / (alpha_r lambda) = 50 epochs unless the loss keeps it (sec. 4.1): its *lifetime*
+(:func:`unit_lifetime_epochs`).
+
+Training protocol (``protocol=true``), sec. 7.4.1 with patience P in epochs:
+
+1. grow: add units until validation has not improved for P epochs; rewind to the best
+   validation state; stop adding units (drain);
+2. drain: train on until a whole window of P epochs has seen no unit eliminated *and* no
+   validation improvement; rewind to the best state of that window; lambda = 0 (settle);
+3. settle: until validation has not improved for P epochs; rewind; divide the angular step
+   by 3 (anneal);
+4. anneal: until validation has not improved for P/20 epochs (the paper's 100 -> 5 and
+   10 -> 0.5); rewind; divide by 3 again; stop annealing (phase ``done``) after a round in
+   which the smaller step did not change the best validation loss.
+
+P (option ``patience``, epochs) is at least one unit lifetime, so a unit added just before
+the plateau has time to die; 0 (default) means exactly one lifetime.
+
+Departures from the paper, said here: validation is the validation *loss* (the trainer's
+``val_history``), not the classification error; "rewind" restores the weights, the network's
+structure and the optimizer's state to the best validation state that the run has seen in
+the current phase, not exactly P epochs back (in the drain phase the best since the last
+unit death, so a rewind never brings an eliminated unit back); the step counter is not
+rewound (a rewound run spends steps, as a wall clock would); a rewind is reported as
+"died"/"born" events with cause "removed by rewind" / "restored by rewind", and a "phase"
+record. Validation is only seen at the trainer's evaluation steps, so every window is
+rounded up to the next evaluation.
 """
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 import torch
 
 from kernels.adarad import AdaRad
 from kernels.capnorm import CapNorm
 from kernels.dynamic_mlp import DynamicMLP, init_fan_in
-from kernels.methods.base import Addition, Proposal, Removal, SizingMethod, StepContext
+from kernels.methods.base import (
+    Addition,
+    MethodOptions,
+    Proposal,
+    Removal,
+    SizingMethod,
+    StepContext,
+    unit_event,
+)
 from kernels.methods.registry import register
 from kernels.prox import proximal_step_
 from kernels.records import PHASE
 from kernels.regularizers import fan_in_penalty, fan_out_penalty
 
 OPTIMIZERS = ("adarad", "adarad-m", "adam", "sgd")
-PHASES = ("grow", "drain", "settle", "anneal")
+REGULARIZERS = ("fan_in", "fan_out")
+PHASES = ("grow", "drain", "settle", "anneal", "done")
+#: Table 3: alpha_r = 1 / (LIFETIME_EPOCHS * lambda), a new unit's lifetime in epochs
+LIFETIME_EPOCHS = 50.0
+#: the angular step is divided by this at every annealing step (sec. 4.1, 7.4.1)
+ANNEAL_DIVISOR = 3.0
+#: anneal-phase patience as a share of P (7.4.1: 100 -> 5 epochs; 7.4.2: 10 -> 0.5)
+ANNEAL_SHARE = 1.0 / 20.0
+#: patience in epochs when the lifetime is infinite (lambda = 0) and no patience is given
+FALLBACK_PATIENCE = 10.0
+
+
+def auto_radial_lr(lam: float, lifetime_epochs: float = LIFETIME_EPOCHS) -> float:
+    """alpha_r = 1 / (lifetime * lambda) (Table 3, sec. 4.1); 0 when lambda = 0."""
+    return 1.0 / (lifetime_epochs * lam) if lam > 0 else 0.0
+
+
+def radial_lr_of(knobs) -> float:
+    """The radial step in use: Table 3's rule when the knob ``radial_auto`` is on (it then
+    follows the lambda slider live), else the ``radial_lr`` knob."""
+    if getattr(knobs, "radial_auto", False):
+        return auto_radial_lr(float(knobs.lam))
+    return float(knobs.radial_lr)
+
+
+def unit_lifetime_epochs(radial_lr: float, lam: float) -> float:
+    """Epochs for AdaRad's shrinkage alone to take a fan-in of length 1 to zero:
+    1 / (alpha_r lambda) (sec. 4.1: the shrink threshold per epoch is alpha_r lambda, the
+    batch shares summing to 1); inf when either is 0."""
+    rate = float(radial_lr) * float(lam)
+    return 1.0 / rate if rate > 0 else math.inf
+
+
+@dataclass
+class NonparametricOptions(MethodOptions):
+    """``optimizer`` in {adarad, adarad-m, adam, sgd}; ``p`` in {1, 2} (eq. 2-3);
+    ``regularizer`` in {fan_in, fan_out}; ``capnorm`` (sec. 3.2); ``protocol`` (sec. 7.4,
+    see the module docstring) with ``patience`` (epochs, at least one unit lifetime; 0 = one
+    lifetime) and ``tolerance`` (validation-loss change that counts as an improvement)."""
+
+    optimizer: str = "adarad"
+    p: int = 2
+    regularizer: str = "fan_in"
+    capnorm: bool = True
+    protocol: bool = False
+    patience: float = 0.0
+    tolerance: float = 1e-4
+
+    def problems(self) -> list[str]:
+        out = super().problems()
+        if self.optimizer not in OPTIMIZERS:
+            out.append(f"unknown optimizer '{self.optimizer}'; accepted: {', '.join(OPTIMIZERS)}")
+        if self.p not in (1, 2):
+            out.append(f"p must be 1 or 2 (eq. 2-3), got {self.p}")
+        if self.regularizer not in REGULARIZERS:
+            out.append(f"regularizer must be 'fan_in' or 'fan_out', got '{self.regularizer}'")
+        if self.optimizer in ("adarad", "adarad-m") and (self.p != 2
+                                                        or self.regularizer != "fan_in"):
+            out.append(f"{self.optimizer} is defined for the fan-in l2 regularizer only "
+                       f"(Algorithm 1 line 17 shrinks fan-ins by alpha_r lambda), got "
+                       f"p={self.p}, regularizer={self.regularizer}; accepted with it: p=2, "
+                       "regularizer=fan_in (or use optimizer=adam or sgd)")
+        if not isinstance(self.capnorm, bool) or not isinstance(self.protocol, bool):
+            out.append(f"capnorm and protocol must be true or false, got {self.capnorm!r} "
+                       f"and {self.protocol!r}")
+        if not float(self.patience) >= 0 or not float(self.tolerance) >= 0:
+            out.append(f"patience and tolerance must be >= 0, got {self.patience} and "
+                       f"{self.tolerance}")
+        return out
 
 
 @register
 class Nonparametric(SizingMethod):
-    """Options: ``optimizer`` in {adarad, adarad-m, adam, sgd}; ``p`` in {1, 2};
-    ``regularizer`` in {fan_in, fan_out}; ``capnorm`` (bool); ``growth_every`` (steps between
-    unit additions, default one epoch as in Table 3); ``protocol`` (sec. 4 / 7.4: stop adding
-    units once validation stops improving, then set lambda to zero, then anneal the angular
-    step) with ``patience`` evaluations per phase.
-    """
+    """Options: see :class:`NonparametricOptions` (and ``optimizer_state``)."""
 
     name = "nonparametric"
     description = ("Fan-in l2 penalty (lambda) shrinks whole units to zero; new units are "
@@ -40,23 +148,26 @@ class Nonparametric(SizingMethod):
     knobs = ("lam", "growth_rate", "growth_every", "angular_lr", "radial_lr", "lr")
     record_kinds = ("phase",)
     dynamic = True
+    Options = NonparametricOptions
+    #: Table 3 starts with 10 units per hidden layer; growth does the rest
+    default_hidden = (10, 10)
 
-    def __init__(self, optimizer: str = "adarad", p: int = 2, regularizer: str = "fan_in",
-                 capnorm: bool = True, protocol: bool = False, patience: int = 5,
-                 **options) -> None:
+    def __init__(self, **options) -> None:
         super().__init__(**options)
-        if optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer '{optimizer}'; accepted: {', '.join(OPTIMIZERS)}")
-        if p not in (1, 2):
-            raise ValueError(f"p must be 1 or 2 (eq. 2-3), got {p}")
-        if regularizer not in ("fan_in", "fan_out"):
-            raise ValueError(f"regularizer must be 'fan_in' or 'fan_out', got '{regularizer}'")
-        self.optimizer_name, self.p, self.regularizer = optimizer, p, regularizer
-        self.capnorm, self.protocol, self.patience = capnorm, protocol, int(patience)
+        o = self.opts
+        self.optimizer_name, self.p, self.regularizer = o.optimizer, int(o.p), o.regularizer
+        self.capnorm, self.protocol = bool(o.capnorm), bool(o.protocol)
+        self.patience, self.tolerance = float(o.patience), float(o.tolerance)
         self.phase = "grow"
-        self._best_val, self._since_best, self._seen_evals = float("inf"), 0, 0
         self._anneal = 1.0  # angular step multiplier of the annealing phase
+        self._best_val = math.inf       # best validation loss of the current phase (window)
+        self._best_epoch = 0.0          # when it was seen (epochs)
+        self._round_start_val = math.inf  # anneal: the best when this round began
+        self._last_death_epoch = 0.0
+        self._seen_evals = 0
+        self._checkpoint: dict | None = None
         self._pending: list[dict] = []
+        self._pending_events: list[dict] = []
 
     # -- network and optimizer --------------------------------------------------------
     def build(self, in_features, out_features, hidden, *, image_shape=None, generator=None):
@@ -67,25 +178,40 @@ class Nonparametric(SizingMethod):
     def make_optimizer(self, model, knobs):
         weights = [lin.weight for lin in model.linears]
         if self.optimizer_name.startswith("adarad"):
-            return AdaRad(weights, radial_lr=knobs.radial_lr, angular_lr=knobs.angular_lr,
+            return AdaRad(weights, radial_lr=radial_lr_of(knobs), angular_lr=knobs.angular_lr,
                           lam=knobs.lam, momentum=self.optimizer_name == "adarad-m")
         if self.optimizer_name == "adam":
             return torch.optim.Adam(weights, lr=knobs.lr)
         return torch.optim.SGD(weights, lr=knobs.lr, momentum=0.9)
 
     def effective_lam(self, knobs) -> float:
-        return 0.0 if self.phase in ("settle", "anneal") else float(knobs.lam)
+        return 0.0 if self.phase in ("settle", "anneal", "done") else float(knobs.lam)
+
+    def lifetime_epochs(self, knobs, steps_per_epoch: int) -> float:
+        """A new unit's lifetime under shrinkage alone, in epochs: 1/(alpha_r lambda) with
+        AdaRad; 1/(lr lambda steps_per_epoch) with the proximal step of Adam/SGD."""
+        if self.optimizer_name.startswith("adarad"):
+            return unit_lifetime_epochs(radial_lr_of(knobs), float(knobs.lam))
+        return unit_lifetime_epochs(float(knobs.lr) * steps_per_epoch, float(knobs.lam))
+
+    def patience_epochs(self, knobs, steps_per_epoch: int) -> float:
+        """P: the ``patience`` option, at least one unit lifetime (sec. 7.4 uses 100 epochs
+        with lifetimes of 50)."""
+        life = self.lifetime_epochs(knobs, steps_per_epoch)
+        if math.isinf(life):
+            return self.patience or FALLBACK_PATIENCE
+        return max(self.patience, life)
 
     def configure(self, optimizer, knobs, ctx: StepContext) -> None:
         lam = self.effective_lam(knobs)
         for group in optimizer.param_groups:
             if isinstance(optimizer, AdaRad):
                 group["lam"] = lam
-                group["radial_lr"] = knobs.radial_lr
+                group["radial_lr"] = radial_lr_of(knobs)
                 group["angular_lr"] = knobs.angular_lr * self._anneal
                 group["batch_fraction"] = len(ctx.y) / ctx.n_train
             else:
-                group["lr"] = knobs.lr
+                group["lr"] = knobs.lr * (self._anneal if self.protocol else 1.0)
 
     # -- the verbs ------------------------------------------------------------------------
     def regularize(self, model, knobs) -> torch.Tensor:
@@ -124,6 +250,7 @@ class Nonparametric(SizingMethod):
                 cause = "fan-in shrunk to zero" if self.regularizer == "fan_in" \
                     else "fan-out shrunk to zero"
                 proposal.removals.append(Removal(layer, dead, cause))
+                self._on_death(ctx)
         every = int(ctx.knobs.growth_every) or ctx.steps_per_epoch
         if self.phase == "grow" and ctx.step > 0 and ctx.step % every == 0:
             # top layer first, as Algorithm 1 (l = L..1): a lower layer's new units then pad
@@ -133,6 +260,10 @@ class Nonparametric(SizingMethod):
                 if k:
                     proposal.additions.append(self._new_units(model, layer, k, ctx.generator))
         return proposal
+
+    def apply(self, ctx: StepContext, proposal: Proposal) -> list[dict]:
+        events, self._pending_events = self._pending_events, []
+        return events + super().apply(ctx, proposal)
 
     def records(self, ctx: StepContext) -> list[dict]:
         out, self._pending = self._pending, []
@@ -150,42 +281,139 @@ class Nonparametric(SizingMethod):
 
     def _new_units(self, model, layer, k, generator) -> Addition:
         """Random fan-in and zero fan-out for the fan-in regularizer (sec. 3), or the other
-        way round for the fan-out regularizer; either keeps the output unchanged."""
-        lin, nxt = model.linears[layer], model.linears[layer + 1]
+        way round for the fan-out regularizer; either keeps the output unchanged. A random
+        fan-out is drawn when the addition is applied (``make_fan_out``): the layer above
+        may have grown by then (layers are applied top down)."""
+        lin = model.linears[layer]
         dev = lin.weight.device
         if self.regularizer == "fan_in":
             fan_in = init_fan_in(k, lin.in_features, generator, device=dev)
             return Addition(layer, fan_in, None, "added at random (growth rate)")
         fan_in = torch.zeros(k, lin.in_features, device=dev)
-        fan_out = init_fan_in(k, nxt.out_features, generator, device=dev).T.contiguous()
-        return Addition(layer, fan_in, fan_out, "added at random (growth rate)")
+
+        def make_fan_out(m) -> torch.Tensor:
+            nxt = m.linears[layer + 1]
+            return init_fan_in(k, nxt.out_features, generator, device=dev).T.contiguous()
+
+        return Addition(layer, fan_in, None, "added at random (growth rate)",
+                        make_fan_out=make_fan_out)
+
+    # -- the protocol of sec. 7.4 ---------------------------------------------------------
+    def _on_death(self, ctx: StepContext) -> None:
+        self._last_death_epoch = float(ctx.epoch)
+        if self.protocol and self.phase == "drain":
+            # the drain window restarts: its best state must be one without the dead unit
+            self._best_val, self._best_epoch = math.inf, float(ctx.epoch)
+            self._checkpoint = None
 
     def _advance_protocol(self, ctx: StepContext) -> None:
-        """Sec. 4 and 7.4: grow until validation stops improving, then stop adding units
-        (drain), then lambda = 0 (settle), then halve the angular step on every plateau."""
+        """One look at the newest validation loss (sec. 7.4.1; module docstring)."""
         if not self.protocol or len(ctx.val_history) == self._seen_evals:
             return
         self._seen_evals = len(ctx.val_history)
-        val = ctx.val_history[-1]
-        if val < self._best_val - 1e-4:
-            self._best_val, self._since_best = val, 0
+        if self.phase == "done":
             return
-        self._since_best += 1
-        if self._since_best < self.patience:
+        val, epoch = float(ctx.val_history[-1]), float(ctx.epoch)
+        if val < self._best_val - self.tolerance:
+            self._best_val, self._best_epoch = val, epoch
+            self._checkpoint = take_checkpoint(ctx.model, ctx.optimizer, val)
             return
-        self._since_best = 0
+        patience = self.patience_epochs(ctx.knobs, ctx.steps_per_epoch)
         if self.phase == "anneal":
-            self._anneal = self._anneal * 0.5
+            patience *= ANNEAL_SHARE
+        if epoch - self._best_epoch < patience:
+            return
+        if self.phase == "drain" and epoch - self._last_death_epoch < patience:
+            return
+        self._rewind(ctx)
+        if self.phase == "anneal" and not self._best_val < self._round_start_val - self.tolerance:
+            self.phase = "done"  # the smaller step no longer changes validation
+        elif self.phase in ("settle", "anneal"):
+            self.phase = "anneal"
+            self._anneal /= ANNEAL_DIVISOR
         else:
             self.phase = PHASES[PHASES.index(self.phase) + 1]
-        self._pending.append({"kind": PHASE, "step": ctx.step, "phase": self.phase,
-                              "angular_factor": self._anneal})
+        self._round_start_val, self._best_epoch = self._best_val, epoch
+        self._last_death_epoch = epoch
+        self._pending.append({"kind": PHASE, "step": int(ctx.step), "phase": self.phase,
+                              "angular_factor": self._anneal, "best_val": self._best_val,
+                              "patience_epochs": patience,
+                              "sizes": list(ctx.model.hidden_sizes)})
+
+    def _rewind(self, ctx: StepContext) -> None:
+        if self._checkpoint is None:
+            return
+        before = {(layer, int(u)) for layer, ids in enumerate(ctx.model.unit_ids) for u in ids}
+        restore_checkpoint(ctx.model, ctx.optimizer, self._checkpoint)
+        after = {(layer, int(u)) for layer, ids in enumerate(ctx.model.unit_ids) for u in ids}
+        self._pending_events += [unit_event(ctx.step, layer, u, "died", "removed by rewind")
+                                 for layer, u in sorted(before - after)]
+        self._pending_events += [unit_event(ctx.step, layer, u, "born", "restored by rewind")
+                                 for layer, u in sorted(after - before)]
+        self._best_val = self._checkpoint["val"]
 
     def state_dict(self) -> dict:
-        return {"phase": self.phase, "best_val": self._best_val, "since_best": self._since_best,
-                "seen_evals": self._seen_evals, "anneal": self._anneal}
+        return {"phase": self.phase, "best_val": self._best_val, "best_epoch": self._best_epoch,
+                "round_start_val": self._round_start_val,
+                "last_death_epoch": self._last_death_epoch, "seen_evals": self._seen_evals,
+                "anneal": self._anneal}
 
     def load_state_dict(self, state: dict) -> None:
+        """Restores the protocol's clock; the rewind checkpoint is not part of a snapshot
+        (after a resume the phase's next improvement takes a new one)."""
         self.phase = state["phase"]
-        self._best_val, self._since_best = state["best_val"], state["since_best"]
+        self._best_val = state["best_val"]
+        self._best_epoch = state.get("best_epoch", 0.0)
+        self._round_start_val = state.get("round_start_val", math.inf)
+        self._last_death_epoch = state.get("last_death_epoch", 0.0)
         self._seen_evals, self._anneal = state["seen_evals"], state["anneal"]
+
+
+def _optimizer_params(optimizer) -> list[torch.Tensor]:
+    return [p for group in optimizer.param_groups for p in group["params"]]
+
+
+def _clone(value):
+    return value.detach().clone() if torch.is_tensor(value) else value
+
+
+def take_checkpoint(model, optimizer, val: float) -> dict:
+    """Weights, buffers, unit ids and the optimizer's state, for a rewind (sec. 7.4)."""
+    tensors = {name: t.detach().clone()
+               for name, t in [*model.named_parameters(), *model.named_buffers()]}
+    opt_state = None
+    if optimizer is not None:
+        opt_state = {
+            "state": [{k: _clone(v) for k, v in optimizer.state[p].items()}
+                      if p in optimizer.state else None for p in _optimizer_params(optimizer)],
+            "groups": [{k: _clone(v) for k, v in g.items() if k in ("phi_max", "c_max")}
+                       for g in optimizer.param_groups]}
+    return {"val": float(val), "tensors": tensors, "optimizer": opt_state,
+            "unit_ids": [a.copy() for a in model.unit_ids],
+            "birth_step": [a.copy() for a in model.birth_step]}
+
+
+def restore_checkpoint(model, optimizer, checkpoint: dict) -> None:
+    """Put a network (structure included) and its optimizer back to ``checkpoint``."""
+    saved = checkpoint["tensors"]
+    for name, t in [*model.named_parameters(), *model.named_buffers()]:
+        t.data = saved[name].clone()
+        if isinstance(t, torch.nn.Parameter):
+            t.grad = None
+    for layer in range(model.n_hidden):
+        model.sync_shapes(layer)
+    model.unit_ids = [a.copy() for a in checkpoint["unit_ids"]]
+    model.birth_step = [a.copy() for a in checkpoint["birth_step"]]
+    opt = checkpoint["optimizer"]
+    if optimizer is None or opt is None:
+        return
+    optimizer.state.clear()
+    for p, state in zip(_optimizer_params(optimizer), opt["state"], strict=True):
+        if state is not None:
+            optimizer.state[p] = {k: _clone(v) for k, v in state.items()}
+    for group, extra in zip(optimizer.param_groups, opt["groups"], strict=True):
+        group.update({k: _clone(v) for k, v in extra.items()})
+
+
+__all__ = ["Nonparametric", "NonparametricOptions", "auto_radial_lr", "radial_lr_of",
+           "restore_checkpoint", "take_checkpoint", "unit_lifetime_epochs"]

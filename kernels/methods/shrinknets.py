@@ -60,6 +60,8 @@ The trainer's step records carry ``cost``: the input neurons summed over steps (
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -67,7 +69,14 @@ from torch import nn
 
 from kernels.dynamic_cnn import DynamicCNN
 from kernels.dynamic_mlp import DynamicMLP
-from kernels.methods.base import Proposal, Removal, SizingMethod, StepContext, unit_event
+from kernels.methods.base import (
+    MethodOptions,
+    Proposal,
+    Removal,
+    SizingMethod,
+    StepContext,
+    unit_event,
+)
 from kernels.methods.registry import register
 from kernels.records import SWITCH
 from kernels.switch import Switch
@@ -188,9 +197,9 @@ def shrinknets_penalty(model: nn.Module, lam: float, lam2: float, p: int) -> tor
     return total
 
 
-@register
-class ShrinkNets(SizingMethod):
-    """Options: ``kill`` in {threshold, sign_change, sign_variance} (default sign_variance);
+@dataclass
+class ShrinkNetsOptions(MethodOptions):
+    """``kill`` in {threshold, sign_change, sign_variance} (default sign_variance);
     ``collect`` (default true: remove dead units at once; false: keep them masked);
     ``window`` (signs kept per unit, default 20); ``threshold`` (scale of the threshold
     strategy, default 0.1); ``warmup`` (steps before any kill, default ``window``); ``p``
@@ -198,8 +207,46 @@ class ShrinkNets(SizingMethod):
     ``record_every`` (steps between "switch" records, default 10); ``network`` in
     {mlp, cnn, auto} (auto = cnn when the data set has an image shape) with ``channels``
     (conv block widths, default [16, 32]); the hidden sizes of the run are the fully
-    connected layers.
-    """
+    connected layers."""
+
+    kill: str = "sign_variance"
+    collect: bool = True
+    window: int = 20
+    threshold: float = 0.1
+    warmup: int | None = None
+    p: int = 2
+    min_units: int = 1
+    record_every: int = 10
+    network: str = "mlp"
+    channels: Any = (16, 32)
+
+    def problems(self) -> list[str]:
+        out = super().problems()
+        if self.kill not in KILL_STRATEGIES:
+            out.append(f"unknown kill strategy '{self.kill}'; accepted: "
+                       f"{', '.join(KILL_STRATEGIES)}")
+        if self.network not in NETWORKS:
+            out.append(f"unknown network '{self.network}'; accepted: {', '.join(NETWORKS)}")
+        if int(self.window) < 2:
+            out.append(f"window must be >= 2 steps, got {self.window}")
+        if self.p not in (1, 2):
+            out.append(f"p must be 1 or 2 (eq. 9), got {self.p}")
+        if float(self.threshold) < 0:
+            out.append(f"threshold must be >= 0, got {self.threshold}")
+        if int(self.min_units) < 1 or int(self.record_every) < 1:
+            out.append(f"min_units and record_every must be >= 1, got {self.min_units} and "
+                       f"{self.record_every}")
+        channels = [self.channels] if isinstance(self.channels, int) else self.channels
+        if not channels or any(int(c) < 1 for c in channels):
+            out.append(f"channels must be a non-empty list of integers >= 1, got "
+                       f"{self.channels}")
+        return out
+
+
+@register
+class ShrinkNets(SizingMethod):
+    """Options: see :class:`ShrinkNetsOptions` (and ``optimizer_state``). A method that only
+    shrinks must start large: its default starting sizes are [100, 100]."""
 
     name = "shrinknets"
     description = ("Switch per unit with L1 (lambda) and Lp weight penalty (lambda_2); "
@@ -208,31 +255,16 @@ class ShrinkNets(SizingMethod):
     knobs = ("lam", "lam2", "gamma", "lr")
     record_kinds = ("switch",)
     dynamic = True
+    Options = ShrinkNetsOptions
+    default_hidden = (100, 100)
 
-    def __init__(self, kill: str = "sign_variance", collect: bool = True, window: int = 20,
-                 threshold: float = 0.1, warmup: int | None = None, p: int = 2,
-                 min_units: int = 1, record_every: int = 10, network: str = "mlp",
-                 channels=(16, 32), **options) -> None:
+    def __init__(self, **options) -> None:
         super().__init__(**options)
-        if kill not in KILL_STRATEGIES:
-            raise ValueError(f"unknown kill strategy '{kill}'; accepted: "
-                             f"{', '.join(KILL_STRATEGIES)}")
-        if network not in NETWORKS:
-            raise ValueError(f"unknown network '{network}'; accepted: {', '.join(NETWORKS)}")
-        if int(window) < 2:
-            raise ValueError(f"window must be >= 2 steps, got {window}")
-        if p not in (1, 2):
-            raise ValueError(f"p must be 1 or 2 (eq. 9), got {p}")
-        if float(threshold) < 0:
-            raise ValueError(f"threshold must be >= 0, got {threshold}")
-        if int(min_units) < 1 or int(record_every) < 1:
-            raise ValueError(f"min_units and record_every must be >= 1, got {min_units} and "
-                             f"{record_every}")
-        if isinstance(channels, int):
-            channels = [channels]
-        if not channels or any(int(c) < 1 for c in channels):
-            raise ValueError(f"channels must be a non-empty list of integers >= 1, got "
-                             f"{channels}")
+        o = self.opts
+        kill, collect, window, threshold = o.kill, o.collect, o.window, o.threshold
+        warmup, p, min_units, record_every = o.warmup, o.p, o.min_units, o.record_every
+        network = o.network
+        channels = [o.channels] if isinstance(o.channels, int) else list(o.channels)
         self.kill, self.collect = kill, bool(collect)
         self.window, self.threshold, self.p = int(window), float(threshold), int(p)
         self.warmup = self.window if warmup is None else int(warmup)

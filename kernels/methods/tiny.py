@@ -10,9 +10,12 @@ Every growth step (every ``growth_every`` steps, 0 = once per epoch, or every
 2. for each hidden layer l: the best update dW* of Linear l+1 (prop. 3.1), the bottleneck
    left (def. 3.1), the best neurons from the spectrum of S^{-1/2} N (prop. 3.2/3.3; Cholesky
    + SVD, the semi-definite route of B.3, or LOBPCG for large layers), accepted while
-   lambda_k^2 > tau (or > tau * lambda_1^2 with ``tau_mode="relative"``), at most
-   round(growth_rate) of them, and the amplitudes gamma_0 (on dW*) and gamma (on the neurons)
-   by line search (sec. 3.3);
+   lambda_k^2 L(f_theta) > tau (the paper's rule, end of sec. 2.4, ``tau_mode="paper"``; the
+   departures ``absolute``: lambda_k^2 > tau, and ``relative``: lambda_k^2 > tau lambda_1^2,
+   are kept as options), at most round(growth_rate) of them, and the amplitudes gamma_0 (on
+   dW*) and gamma (on the neurons) by line search (sec. 3.3) on a factor-2 grid up to
+   ``max_gamma`` within a safety bound (:mod:`kernels.tiny.growth`). Neurons whose best
+   amplitude does not lower the estimation batch's loss are rejected, not added;
 3. ``apply`` adds gamma_0 dW* to Linear l+1 and inserts the neurons with kernels.surgery.grow
    (Adam's state for the new entries starts at zero).
 
@@ -31,7 +34,11 @@ Records. ``records()`` returns one ``spectrum`` record per hidden layer and grow
                                   # neuron k's first-order gain (generalised eigenvalue of
                                   # N N^T a = mu S a); LOBPCG computes only the top k
      "accepted": int,             # neurons added to the layer this step
-     "tau": float, "tau_mode": "absolute" | "relative",
+     "rejected": int,             # neurons that passed tau but lowered no loss (not added)
+     "reject_reason": str,        # why ("" when none was rejected)
+     "gamma_capped": bool, "gamma0_capped": bool,  # a line search ended at its grid's top
+     "gamma_max": float,          # top of the neurons' grid after the safety bound
+     "tau": float, "tau_mode": "paper" | "absolute" | "relative",
      "bottleneck_before": float,  # (1/n)||V_goal - B dW*^T||^2 at Linear l+1
      "bottleneck_after": float,   # the same minus the added neurons' linearised update
      "unit_ids": list[int],       # ids of the units born (filled in by ``apply``)
@@ -57,12 +64,19 @@ import torch
 import torch.nn.functional as F  # noqa: N812  (the torch convention)
 
 from kernels import surgery
-from kernels.methods.base import Addition, Proposal, SizingMethod, StepContext, unit_event
+from kernels.methods.base import (
+    Addition,
+    MethodOptions,
+    Proposal,
+    SizingMethod,
+    StepContext,
+    unit_event,
+)
 from kernels.methods.registry import register
 from kernels.records import SPECTRUM
-from kernels.tiny.best_neurons import ROUTES
+from kernels.tiny.best_neurons import ROUTES, TAU_MODES
 from kernels.tiny.capture import capture
-from kernels.tiny.growth import NEURONS, plan_layer
+from kernels.tiny.growth import MAX_GAMMA, NEURONS, SAFETY, plan_layer
 from kernels.tiny.network import ACTIVATIONS, GrowingMLP
 
 BATCH_RULES = ("sqrt", "compound")
@@ -75,20 +89,74 @@ class TinyAddition(Addition):
     bias: torch.Tensor | None = None
 
 
+@dataclass
+class TinyOptions(MethodOptions):
+    """``neurons`` (optimal | random), ``tau_mode`` (paper | absolute | relative, see
+    :data:`kernels.tiny.best_neurons.TAU_MODES`), ``growth_seconds`` (> 0: grow every T
+    seconds instead of every ``growth_every`` steps), ``activation`` (elu | selu | tanh |
+    relu), ``route`` (auto | cholesky | psd | lobpcg), ``estimation_batch`` (100),
+    ``batch_rule`` (sqrt | compound), ``max_estimation_batch``, ``best_update`` (apply
+    gamma_0 dW*, default true), ``ridge`` (Tikhonov term of S relative to its mean diagonal,
+    default 1e-3; 0 = the exact problem), ``max_gamma`` (top of the amplitude grid, default
+    2^10) and ``safety`` (a move may change the next layer's pre-activations by at most
+    ``safety`` times their RMS, at least 1; default 4: with a fixed cap of 64 and no such
+    bound, on MNIST the gamma_0 dW* moves kept scaling the output layer of a network that
+    already fit its training data, to weights of 2e4 and a test loss of 0.5),
+    ``line_search_refine`` (golden-section steps after the factor-2 grid, default 8; 0 keeps
+    the best grid point: the line searches took 20-29% of a run's wall clock in
+    ``bench_tiny --race``)."""
+
+    neurons: str = "optimal"
+    tau_mode: str = "paper"
+    growth_seconds: float = 0.0
+    activation: str = "elu"
+    route: str = "auto"
+    estimation_batch: int = 100
+    batch_rule: str = "sqrt"
+    max_estimation_batch: int = 10_000
+    best_update: bool = True
+    ridge: float = 1e-3
+    max_gamma: float = MAX_GAMMA
+    safety: float = SAFETY
+    line_search_refine: int = 8
+
+    def problems(self) -> list[str]:
+        problems = super().problems()
+        if self.neurons not in NEURONS:
+            problems.append(f"neurons must be one of {', '.join(NEURONS)}, got '{self.neurons}'")
+        if self.tau_mode not in TAU_MODES:
+            problems.append(f"tau_mode must be one of {', '.join(TAU_MODES)}, got "
+                            f"'{self.tau_mode}'")
+        if self.activation not in ACTIVATIONS:
+            problems.append(f"activation must be one of {', '.join(ACTIVATIONS)}, "
+                            f"got '{self.activation}'")
+        if self.route not in ROUTES:
+            problems.append(f"route must be one of {', '.join(ROUTES)}, got '{self.route}'")
+        if self.batch_rule not in BATCH_RULES:
+            problems.append(f"batch_rule must be one of {', '.join(BATCH_RULES)}, "
+                            f"got '{self.batch_rule}'")
+        if float(self.growth_seconds) < 0:
+            problems.append(f"growth_seconds must be >= 0, got {self.growth_seconds}")
+        if int(self.estimation_batch) < 1 or \
+                int(self.max_estimation_batch) < int(self.estimation_batch):
+            problems.append("estimation_batch must be >= 1 and max_estimation_batch >= it, got "
+                            f"{self.estimation_batch} and {self.max_estimation_batch}")
+        if float(self.ridge) < 0:
+            problems.append(f"ridge must be >= 0, got {self.ridge}")
+        if not 2.0 ** -15 <= float(self.max_gamma) <= 2.0 ** 20:
+            problems.append(f"max_gamma must be in [2^-15, 2^20], got {self.max_gamma}")
+        if not float(self.safety) > 0:
+            problems.append(f"safety must be > 0, got {self.safety}")
+        if not 0 <= int(self.line_search_refine) <= 64:
+            problems.append(f"line_search_refine must be in [0, 64], got "
+                            f"{self.line_search_refine}")
+        return problems
+
+
 @register
 class Tiny(SizingMethod):
-    """Options: ``neurons`` (optimal | random), ``tau_mode`` (absolute | relative),
-    ``growth_seconds`` (> 0: grow every T seconds instead of every ``growth_every`` steps),
-    ``activation`` (elu | selu | tanh | relu), ``route`` (auto | cholesky | psd | lobpcg),
-    ``estimation_batch`` (100), ``batch_rule`` (sqrt | compound), ``max_estimation_batch``,
-    ``best_update`` (apply gamma_0 dW*, default true), ``ridge`` (Tikhonov term of S
-    relative to its mean diagonal, default 1e-3; 0 = the exact problem), ``max_gamma`` (the
-    largest amplitude the line search tries, default 1: V_goal is the per-sample desired
-    update with eta = 1, so gamma = 1 realises the full desired move. With up to 64, on
-    MNIST the gamma_0 dW* moves kept scaling the output layer of a network that already fit
-    its training data, to weights of 2e4 and a test loss of 0.5), ``line_search_refine``
-    (golden-section steps after the factor-2 grid, default 8; 0 keeps the best grid point:
-    the line searches took 20-29% of a run's wall clock in ``explorer.bench.tiny --race``)."""
+    """Options: see :class:`TinyOptions` (and ``optimizer_state``). Starts from [1, 1], as
+    the paper's experiments (sec. 4)."""
 
     name = "tiny"
     description = ("Grows from tiny layers: adds the neurons that best fix each layer's "
@@ -96,44 +164,19 @@ class Tiny(SizingMethod):
     knobs = ("tau", "growth_rate", "growth_every", "lr")
     record_kinds = ("spectrum",)
     dynamic = True
+    Options = TinyOptions
+    default_hidden = (1, 1)
 
-    def __init__(self, neurons: str = "optimal", tau_mode: str = "absolute",
-                 growth_seconds: float = 0.0, activation: str = "elu", route: str = "auto",
-                 estimation_batch: int = 100, batch_rule: str = "sqrt",
-                 max_estimation_batch: int = 10_000, best_update: bool = True,
-                 ridge: float = 1e-3, max_gamma: float = 1.0, line_search_refine: int = 8,
-                 **options) -> None:
+    def __init__(self, **options) -> None:
         super().__init__(**options)
-        problems = []
-        if neurons not in NEURONS:
-            problems.append(f"neurons must be one of {', '.join(NEURONS)}, got '{neurons}'")
-        if tau_mode not in ("absolute", "relative"):
-            problems.append(f"tau_mode must be absolute or relative, got '{tau_mode}'")
-        if activation not in ACTIVATIONS:
-            problems.append(f"activation must be one of {', '.join(ACTIVATIONS)}, "
-                            f"got '{activation}'")
-        if route not in ROUTES:
-            problems.append(f"route must be one of {', '.join(ROUTES)}, got '{route}'")
-        if batch_rule not in BATCH_RULES:
-            problems.append(f"batch_rule must be one of {', '.join(BATCH_RULES)}, "
-                            f"got '{batch_rule}'")
-        if float(growth_seconds) < 0:
-            problems.append(f"growth_seconds must be >= 0, got {growth_seconds}")
-        if int(estimation_batch) < 1 or int(max_estimation_batch) < int(estimation_batch):
-            problems.append("estimation_batch must be >= 1 and max_estimation_batch >= it, got "
-                            f"{estimation_batch} and {max_estimation_batch}")
-        if float(ridge) < 0:
-            problems.append(f"ridge must be >= 0, got {ridge}")
-        if not 2.0 ** -15 <= float(max_gamma) <= 2.0 ** 20:
-            problems.append(f"max_gamma must be in [2^-15, 2^20], got {max_gamma}")
-        if not 0 <= int(line_search_refine) <= 64:
-            problems.append(f"line_search_refine must be in [0, 64], got {line_search_refine}")
-        if problems:
-            raise ValueError("tiny: " + "; ".join(problems))
+        o = self.opts
+        neurons, tau_mode, growth_seconds = o.neurons, o.tau_mode, o.growth_seconds
+        activation, route, estimation_batch = o.activation, o.route, o.estimation_batch
+        batch_rule, max_estimation_batch = o.batch_rule, o.max_estimation_batch
+        best_update, ridge, line_search_refine = o.best_update, o.ridge, o.line_search_refine
+        self.max_gamma, self.safety = float(o.max_gamma), float(o.safety)
         self.ridge = float(ridge)
-        # the line search's grid is 2^-16 .. 2^k, k = floor(log2(max_gamma))
-        self.line_search_kw = {"high_exp": int(math.floor(math.log2(float(max_gamma)))),
-                               "refine": int(line_search_refine)}
+        self.line_search_kw = {"refine": int(line_search_refine)}
         self.neurons, self.tau_mode, self.route = neurons, tau_mode, route
         self.growth_seconds, self.activation = float(growth_seconds), activation
         self.estimation_batch, self.batch_rule = int(estimation_batch), batch_rule
@@ -219,7 +262,8 @@ class Tiny(SizingMethod):
                               tau_mode=self.tau_mode, cap=cap, neurons=self.neurons,
                               route=self.route, use_best_update=self.best_update,
                               generator=ctx.generator, ridge=self.ridge,
-                              line_search_kw=self.line_search_kw)
+                              line_search_kw=self.line_search_kw, max_gamma=self.max_gamma,
+                              safety=self.safety)
             self.seconds["solve"] += plan.solution.seconds
             self.seconds["line_search"] += plan.line_search_seconds
             _add_update(work, layer + 1, plan.update)
@@ -236,7 +280,10 @@ class Tiny(SizingMethod):
             self._pending_records.append({
                 "kind": SPECTRUM, "step": int(ctx.step), "layer": layer,
                 "eigenvalues": plan.solution.eigenvalues.detach().cpu().double().numpy(),
-                "accepted": int(plan.count), "tau": float(knobs.tau), "tau_mode": self.tau_mode,
+                "accepted": int(plan.count), "rejected": int(plan.rejected),
+                "reject_reason": plan.reject_reason, "gamma_capped": bool(plan.gamma_capped),
+                "gamma0_capped": bool(plan.gamma0_capped), "gamma_max": float(plan.gamma_max),
+                "tau": float(knobs.tau), "tau_mode": self.tau_mode,
                 "bottleneck_before": plan.bottleneck_before,
                 "bottleneck_after": plan.bottleneck_after, "unit_ids": [],
                 "solve_seconds": plan.solution.seconds, "route": plan.solution.route,

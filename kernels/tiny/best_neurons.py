@@ -181,15 +181,28 @@ def best_neurons(s: torch.Tensor, n: torch.Tensor, *, route: str = "auto", k: in
                        time.perf_counter() - t0)
 
 
-def accepted_count(eigenvalues: torch.Tensor, tau: float, mode: str = "absolute",
-                   cap: int | None = None) -> int:
-    """How many neurons pass the threshold: lambda_k^2 > tau (``absolute``) or
-    lambda_k^2 > tau * lambda_1^2 (``relative``) (sec. 3.2, end), at most ``cap``."""
-    if mode not in ("absolute", "relative"):
-        raise ValueError(f"tau_mode must be 'absolute' or 'relative', got '{mode}'")
+#: threshold rules: ``paper`` lambda_k^2 L(f_theta) > tau (sec. 2.4 end, the default);
+#: ``absolute`` lambda_k^2 > tau and ``relative`` lambda_k^2 > tau lambda_1^2 are departures
+#: kept for comparison (``relative`` accepts the top neuron whatever tau, so growth never
+#: stops by itself; ``absolute`` ignores that the gains shrink with the loss)
+TAU_MODES = ("paper", "absolute", "relative")
+
+
+def accepted_count(eigenvalues: torch.Tensor, tau: float, mode: str = "paper",
+                   cap: int | None = None, loss: float | None = None) -> int:
+    """How many neurons pass the threshold, at most ``cap``: lambda_k^2 * loss > tau
+    (``paper``, TINY sec. 3.2 end: "only if lambda_k^2 L(f_theta) > tau", ``loss`` being the
+    estimation batch's loss before the move), lambda_k^2 > tau (``absolute``) or
+    lambda_k^2 > tau * lambda_1^2 (``relative``)."""
+    if mode not in TAU_MODES:
+        raise ValueError(f"tau_mode must be one of {', '.join(TAU_MODES)}, got '{mode}'")
+    if mode == "paper" and loss is None:
+        raise ValueError("tau_mode 'paper' needs the loss L(f_theta)")
     gains = eigenvalues.double() ** 2
     if gains.numel() == 0:
         return 0
+    if mode == "paper":
+        gains = gains * float(loss)
     limit = tau * float(gains.max()) if mode == "relative" else tau
     count = int((gains > limit).sum())
     return count if cap is None else min(count, max(int(cap), 0))

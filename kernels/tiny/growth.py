@@ -10,10 +10,19 @@ acts = ``capture(...)``:
   with V(theta) = (B_{l-1} alpha) omega^T the linearised activity update of the added
   neurons (prop. 3.2 (10): after = before - sum of the accepted lambda_k^2);
 - neurons from ``best_neurons`` on S = (1/n) B_{l-1}^T B_{l-1}, N = (1/n) B_{l-1}^T V_proj,
-  accepted while lambda_k^2 passes tau, at most ``cap``;
+  accepted while lambda_k^2 L(f_theta) > tau (sec. 2.4 end; ``tau_mode``), at most ``cap``;
 - amplitudes (sec. 3.3): gamma_0* = argmin loss(W_{l+1} + gamma_0 dW*), then
   gamma* = argmin loss with the neurons (sqrt(gamma) alpha_k, sqrt(gamma) omega_k) added (the
   remark of sec. 3.3 with gamma_1 = gamma_2, so fan-in and fan-out keep equal lengths).
+  Each is kept only when it lowers the estimation batch's loss: a best-update move that
+  does not is dropped (gamma_0 = 0), and neurons whose best amplitude does not are
+  *rejected* (none added; ``rejected`` and ``reject_reason`` say so).
+- the amplitude grid (``line_search``: factor 2 from 2^-16) ends at the smaller of
+  ``max_gamma`` and the safety bound: the move may change the pre-activations of Linear l+1
+  by at most ``safety`` times their RMS (at least 1) on the batch, measured for gamma = 1
+  and scaled linearly (exact for the best update, first order for the neurons). The
+  search's optimum at the top of that grid is recorded (``gamma_capped``,
+  ``gamma0_capped``): it means the true minimum lies further out.
 
 ``neurons="random"`` (appendix C.4): the same count of random fan-ins (S-normalised), the
 fan-outs that best use them (least squares on V_proj, i.e. the desired update projected on the
@@ -57,6 +66,11 @@ class LayerGrowth:
     loss_after: float
     line_search_seconds: float
     batch: int
+    rejected: int = 0  # neurons that passed tau but whose best amplitude did not lower the loss
+    reject_reason: str = ""
+    gamma_capped: bool = False  # the neurons' line search ended at the top of its grid
+    gamma0_capped: bool = False  # the best update's line search ended at the top of its grid
+    gamma_max: float = 0.0  # top of the neurons' grid (after the safety bound)
 
 
 def random_neurons(s: torch.Tensor, n: torch.Tensor, count: int,
@@ -76,13 +90,33 @@ def random_neurons(s: torch.Tensor, n: torch.Tensor, count: int,
     return (a * length).to(s.dtype), (omega / length).to(s.dtype)
 
 
+#: default top of the amplitude grid, before the safety bound
+MAX_GAMMA = 2.0 ** 10
+#: default safety bound: a move may change Linear l+1's pre-activations by at most this many
+#: times their RMS (at least 1)
+SAFETY = 4.0
+
+
+def safe_high_exp(move_norm: float, scale: float, *, safety: float, max_gamma: float,
+                  low_exp: int = -16) -> int:
+    """Top exponent of the factor-2 grid: 2^e <= max_gamma and 2^e * move_norm <= safety *
+    scale (a move linear in gamma whose norm at gamma = 1 is ``move_norm``); at least
+    ``low_exp + 1``."""
+    high = math.floor(math.log2(max_gamma))
+    if move_norm > 0 and math.isfinite(move_norm):
+        high = min(high, math.floor(math.log2(max(safety * scale / move_norm, 2.0 ** -60))))
+    return max(high, low_exp + 1)
+
+
 def plan_layer(model, acts: list[LayerActivity], layer: int, y: torch.Tensor, *, tau: float,
-               tau_mode: str = "absolute", cap: int | None = None, neurons: str = "optimal",
+               tau_mode: str = "paper", cap: int | None = None, neurons: str = "optimal",
                route: str = "auto", use_best_update: bool = True,
                generator: torch.Generator | None = None, loss_fn=F.cross_entropy,
-               line_search_kw: dict | None = None, ridge: float = 0.0) -> LayerGrowth:
+               line_search_kw: dict | None = None, ridge: float = 0.0,
+               max_gamma: float = MAX_GAMMA, safety: float = SAFETY) -> LayerGrowth:
     """Plan the growth of hidden layer ``layer`` from the captured activities ``acts``
-    (``ridge``: see ``best_neurons``)."""
+    (``ridge``: see ``best_neurons``; ``max_gamma``, ``safety``: the amplitude grid, see the
+    module docstring; ``line_search_kw``: further arguments of ``line_search``)."""
     if neurons not in NEURONS:
         raise ValueError(f"neurons must be one of {', '.join(NEURONS)}, got '{neurons}'")
     if not 0 <= layer < model.n_hidden:
@@ -98,7 +132,17 @@ def plan_layer(model, acts: list[LayerActivity], layer: int, y: torch.Tensor, *,
     before = lack_of_expressivity(b_prev, v_proj)
     s, n = second_moment(b_prev.double()), cross_moment(b_prev.double(), v_proj.double())
     sol = best_neurons(s, n, route=route, k=cap, generator=generator, ridge=ridge)
-    count = accepted_count(sol.eigenvalues, tau, tau_mode, cap)
+    act = activation_of(model)
+    kw = dict(line_search_kw or {})
+    low_exp = int(kw.pop("low_exp", -16))
+
+    def loss_at(z: torch.Tensor) -> float:
+        value = float(loss_fn(forward_from(model, layer + 1, z), y))
+        return value if math.isfinite(value) else math.inf
+
+    with torch.no_grad():
+        loss_before = loss_at(a_next)
+    count = accepted_count(sol.eigenvalues, tau, tau_mode, cap, loss=loss_before)
     if neurons == "optimal":
         alpha, omega = sol.scaled(count)
         gains = [float(v) for v in sol.eigenvalues[:count]]
@@ -112,26 +156,37 @@ def plan_layer(model, acts: list[LayerActivity], layer: int, y: torch.Tensor, *,
     after = lack_of_expressivity(b_prev, v_proj, extra=pre_new @ omega.T)
 
     t0 = time.perf_counter()
-    act = model.activation
-    kw = line_search_kw or {}
+    rows_n = max(int(a_next.shape[0]), 1)
+    scale = max(float(a_next.norm()) / math.sqrt(rows_n), 1.0) * math.sqrt(rows_n)
     with torch.no_grad():
-        def loss_at(z: torch.Tensor) -> float:
-            value = float(loss_fn(forward_from(model, layer + 1, z), y))
-            return value if math.isfinite(value) else math.inf
-
-        base, gamma0 = a_next, 0.0
-        loss_before = loss_at(a_next)
+        base, gamma0, gamma0_capped = a_next, 0.0, False
         if dw is not None:
             move = b_l @ dw.T
-            res0 = line_search(lambda g: loss_at(a_next + g * move), **kw)
+            high0 = safe_high_exp(float(move.norm()), scale, safety=safety,
+                                  max_gamma=max_gamma, low_exp=low_exp)
+            res0 = line_search(lambda g: loss_at(a_next + g * move), low_exp=low_exp,
+                               high_exp=high0, **kw)
             if res0.loss < res0.loss_at_zero:
                 gamma0, base = res0.gamma, a_next + res0.gamma * move
+                gamma0_capped = res0.gamma >= 2.0 ** high0
         loss_after = loss_at(base)
-        gamma = 0.0
+        gamma, gamma_capped, gamma_max, rejected, reason = 0.0, False, 0.0, 0, ""
         if count:
+            high = safe_high_exp(float((act(pre_new) @ omega.T).norm()), scale, safety=safety,
+                                 max_gamma=max_gamma, low_exp=low_exp)
+            gamma_max = 2.0 ** high
             res = line_search(lambda g: loss_at(
-                base + math.sqrt(g) * act(math.sqrt(g) * pre_new) @ omega.T), **kw)
-            gamma, loss_after = res.gamma, res.loss
+                base + math.sqrt(g) * act(math.sqrt(g) * pre_new) @ omega.T),
+                low_exp=low_exp, high_exp=high, **kw)
+            if res.loss < res.loss_at_zero:
+                gamma, loss_after = res.gamma, res.loss
+                gamma_capped = res.gamma >= gamma_max
+            else:  # the best amplitude does not lower the loss: add nothing
+                rejected, reason = count, (
+                    f"best amplitude {res.gamma:.3g} gives loss {res.loss:.6g} >= "
+                    f"{res.loss_at_zero:.6g} without the neurons")
+                count, gains, after = 0, [], before
+                alpha, omega, pre_new = alpha[:, :0], omega[:, :0], pre_new[:, :0]
     ls_seconds = time.perf_counter() - t0
 
     root = math.sqrt(gamma)
@@ -142,4 +197,5 @@ def plan_layer(model, acts: list[LayerActivity], layer: int, y: torch.Tensor, *,
     update = gamma0 * dw if dw is not None and gamma0 > 0 else None
     return LayerGrowth(layer, update, fan_in, bias, (omega * root).contiguous(), sol, count,
                        gains, before, after, gamma0, gamma, loss_before, loss_after,
-                       ls_seconds, int(b_prev.shape[0]))
+                       ls_seconds, int(b_prev.shape[0]), rejected, reason, gamma_capped,
+                       gamma0_capped, gamma_max)
