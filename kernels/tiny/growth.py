@@ -132,7 +132,7 @@ def plan_layer(model, acts: list[LayerActivity], layer: int, y: torch.Tensor, *,
     before = lack_of_expressivity(b_prev, v_proj)
     s, n = second_moment(b_prev.double()), cross_moment(b_prev.double(), v_proj.double())
     sol = best_neurons(s, n, route=route, k=cap, generator=generator, ridge=ridge)
-    act = activation_of(model)
+    act = model.activation
     kw = dict(line_search_kw or {})
     low_exp = int(kw.pop("low_exp", -16))
 
