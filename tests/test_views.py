@@ -146,7 +146,8 @@ def test_unit_scatter_shows_latest_table_and_patches(recorded):
     latest = history.latest_units()
     data = view.source.data
     assert set(data) == {"unit_id", "layer", "fan_in", "fan_out", "age", "size", "alpha",
-                         "color"}
+                         "color", "layer_name"}
+    assert data["layer_name"][0] == f"layer {latest['layer'][0]}"  # the legend's entries
     np.testing.assert_array_equal(data["unit_id"], latest["unit_id"])
     np.testing.assert_allclose(data["fan_in"], latest["fan_in"], rtol=1e-6)
     assert data["color"][0] == layer_color(latest["layer"][0])
@@ -317,3 +318,91 @@ def test_views_keep_their_ranges_in_the_browser(recorded):
         assert fig.x_range.syncable is False and fig.y_range.syncable is False
     view.update(group_records(records))
     assert len(view.steps.data["step"]) == 60
+
+
+def test_empty_figures_hidden_until_their_sources_hold_rows():
+    """An empty auto-ranged figure makes BokehJS warn at each render ('could not set initial
+    ranges'); it is hidden until it has data, and hidden again after a reset."""
+    view = LossView()
+    view.__panel__()
+    assert not view.loss_fig.visible and not view.acc_fig.visible
+    view.update({"step": [{"step": 1, "loss": 1.0, "acc": 0.5}]})
+    assert view.loss_fig.visible and view.acc_fig.visible
+    view.reset()
+    assert not view.loss_fig.visible
+    fans = FanHistoryView(History())
+    fans.__panel__()
+    assert not fans.fig.visible  # until a unit is selected
+
+
+def _all_figures():
+    from explorer.views import CostView, GroupSparsityView
+
+    views = [LossView(), SizesView(), UnitScatterView(), LifetimeView(), TradeoffView(),
+             SpectrumView(), SwitchView(), CostView(), GroupSparsityView()]
+    for view in views:
+        for name in ("fig", "loss_fig", "acc_fig", "summary_fig"):
+            if hasattr(view, name):
+                yield type(view).__name__, getattr(view, name)
+
+
+def test_legends_sit_beside_the_plot_not_over_the_data():
+    from bokeh.models import Legend
+
+    for name, fig in _all_figures():
+        inside = [r for r in fig.center if isinstance(r, Legend)]
+        assert not inside, f"{name}: a legend inside the plot frame"
+    legends = {name for name, fig in _all_figures() if fig.select(type=Legend)}
+    assert {"LossView", "SizesView", "UnitScatterView", "TradeoffView", "SpectrumView",
+            "SwitchView", "CostView", "GroupSparsityView"} <= legends
+
+
+def test_cost_model_named_for_all_methods():
+    from explorer.views import CostView
+
+    title = CostView().fig.title.text
+    assert title.startswith("training cost") and "ShrinkNets sec. 4.4" in title
+
+
+def test_sizes_marks_are_light_beneath_the_lines_and_in_the_legend():
+    view = SizesView()
+    glyphs = [r for r in view.fig.renderers if r.data_source is view.events]
+    assert len(glyphs) == 1 and glyphs[0].glyph.fill_alpha < 0.5
+    assert view.fig.renderers.index(glyphs[0]) < min(view.fig.renderers.index(r)
+                                                      for r in view.lines)
+    labels = [getattr(item.label, "field", None) for item in view.fig.legend[0].items]
+    assert "event" in labels
+    view.update(group_records(_lifetime_records()))
+    assert set(view.events.data["event"]) == {"unit born", "unit died"}
+
+
+def test_lifetimes_show_living_units_only_by_default():
+    view = LifetimeView()
+    view.update(group_records(_lifetime_records()))
+    d = view.source.data
+    np.testing.assert_array_equal(d["living_row"], [0, np.nan, 1, 2, 3])
+    assert view.bars.glyph.y == "living_row"
+    view.update({"event": [{"kind": "event", "step": 11, "layer": 0, "unit_id": 0,
+                            "event": "died", "cause": "shrunk to zero"}]})
+    np.testing.assert_array_equal(view.source.data["living_row"],
+                                  [np.nan, np.nan, 0, 1, 2])
+    view.rows.value = "all units"
+    assert view.bars.glyph.y == "row" and "all units" in view.fig.yaxis[0].axis_label
+    with pytest.raises(ValueError, match="living only"):
+        view.show_rows("dead")
+
+
+def test_spectrum_fades_all_but_the_latest_growth_steps():
+    from explorer.views.spectrum import OLD_STYLE, RECENT_GROWTH_STEPS, RECENT_STYLE
+
+    view = SpectrumView()
+    for step in range(10, 60, 10):
+        view.update({"spectrum": [{"kind": "spectrum", "step": step, "layer": layer,
+                                   "eigenvalues": [2.0, 1.0], "accepted": 1, "tau": 0.5,
+                                   "unit_ids": [step + layer]} for layer in (0, 1)]})
+    steps = np.asarray(view.points.data["step"])
+    alpha = np.asarray(view.points.data["alpha"])
+    recent = steps >= 60 - 10 * RECENT_GROWTH_STEPS
+    assert np.all(alpha[recent] == RECENT_STYLE[0]) and np.all(alpha[~recent] == OLD_STYLE[0])
+    assert np.all(np.asarray(view.points.data["size"])[~recent] == OLD_STYLE[1])
+    assert recent.sum() == RECENT_GROWTH_STEPS * 4

@@ -13,7 +13,7 @@ from collections import defaultdict
 import numpy as np
 import panel as pn
 import param
-from bokeh.models import DataRange1d
+from bokeh.models import DataRange1d, Legend
 
 from kernels.records import UNITS
 
@@ -161,6 +161,7 @@ class View(pn.viewable.Viewer):
     def _pane(self, *figures) -> pn.viewable.Viewable:
         for fig in figures:
             quiet_ranges(fig)
+            show_when_filled(fig)
         panes = [pn.pane.Bokeh(f, sizing_mode="stretch_width") for f in figures]
         return pn.Column(*panes, sizing_mode="stretch_width") if len(panes) > 1 else panes[0]
 
@@ -176,6 +177,56 @@ def quiet_ranges(fig) -> None:
     for axis_range in (fig.x_range, fig.y_range, *fig.extra_x_ranges.values(),
                        *fig.extra_y_ranges.values()):
         axis_range.syncable = False
+
+
+def figure_sources(fig) -> list:
+    """The ColumnDataSources a figure's glyphs draw from."""
+    out = []
+    for renderer in fig.renderers:
+        source = getattr(renderer, "data_source", None)
+        if source is not None and source not in out:
+            out.append(source)
+    return out
+
+
+def has_rows(source) -> bool:
+    return any(len(column) for column in source.data.values())
+
+
+def show_when_filled(fig) -> None:
+    """Hide ``fig`` while none of its sources holds a row, and show it once one does.
+
+    An empty auto-ranged figure has no range to draw: BokehJS logs "could not set initial
+    ranges" (and, on a log axis, "could not determine minimum data value for log axis") at
+    every render, and every step plot re-renders when the shared step range moves; that
+    made 300-400 console warnings a session (issue 12). A hidden figure is not rendered,
+    and an empty card shows no axes without data. Safe to call more than once."""
+    if getattr(fig, "_shown_when_filled", False):
+        return
+    sources = figure_sources(fig)
+
+    def follow(attr, old, new) -> None:
+        filled = any(has_rows(s) for s in sources)
+        if fig.visible != filled:
+            fig.visible = filled
+
+    for source in sources:
+        source.on_change("data", follow)
+    follow("data", None, None)
+    fig._shown_when_filled = True
+
+
+def outside_legend(fig, location: str = "top_left") -> Legend:
+    """A legend to the right of the plot frame, so it never covers the newest points.
+
+    Added before any glyph with a ``legend_*`` argument: Bokeh's plotting API then puts
+    every legend item into this legend (bokeh discussion 13409) instead of making one
+    inside the frame. Click an item to hide its glyphs."""
+    legend = Legend(location=location, click_policy="hide", label_text_font_size="8pt",
+                    spacing=0, padding=4, margin=4, glyph_height=14, glyph_width=14,
+                    border_line_alpha=0)
+    fig.add_layout(legend, "right")
+    return legend
 
 
 def figure_defaults(**overrides) -> dict:

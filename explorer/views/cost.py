@@ -1,5 +1,6 @@
-"""ShrinkNets cost model (Kamath et al. 2018, sec. 4.4, fig. 2 right column): the training
-cost as the number of input neurons summed over steps, ``cost_t = sum_{s<=t} n_in(s)``
+"""Training cost of any run as the cost model of ShrinkNets (Kamath et al. 2018, sec. 4.4,
+fig. 2 right column) defines it: the number of input neurons summed over steps,
+``cost_t = sum_{s<=t} n_in(s)``
 (hardware independent; the paper expects time to grow about linearly with it). Plotted
 against the step, with the measured wall-clock seconds on hover and on a second y axis, so
 the claim "time ~ linear in cost" can be read off the two curves.
@@ -12,7 +13,14 @@ from __future__ import annotations
 from bokeh.models import ColumnDataSource, HoverTool, LinearAxis, Range1d
 from bokeh.plotting import figure
 
-from explorer.views.base import ROLLOVER, View, columns, figure_defaults, step_range
+from explorer.views.base import (
+    ROLLOVER,
+    View,
+    columns,
+    figure_defaults,
+    outside_legend,
+    step_range,
+)
 from kernels.records import STEP
 
 COLUMNS = ("step", "cost", "time")
@@ -27,18 +35,19 @@ class CostView(View):
         x_range = x_range if x_range is not None else step_range()
         self.steps = ColumnDataSource({k: [] for k in COLUMNS}, name="cost_steps")
         self.step_course = self.course(self.steps, recent)
-        self.fig = figure(title="ShrinkNets cost model: input neurons summed over steps",
+        self.fig = figure(title="training cost: input neurons summed over steps "
+                                "(cost model of ShrinkNets sec. 4.4)",
                           x_range=x_range, name="cost_figure", **figure_defaults(height=240))
         self.fig.extra_y_ranges = {"time": Range1d(start=0, end=1)}
         self.fig.add_layout(LinearAxis(y_range_name="time", axis_label="wall clock (s)"),
                             "right")
+        outside_legend(self.fig)
         cost = self.fig.line("step", "cost", source=self.steps, line_width=2,
                              color="#1f77b4", legend_label="cost")
         self.fig.line("step", "time", source=self.steps, line_width=1, line_dash="dashed",
                       color="#7f7f7f", y_range_name="time", legend_label="wall clock")
         self.fig.add_tools(HoverTool(renderers=[cost], mode="vline", tooltips=[
             ("step", "@step"), ("cost", "@cost{0,0}"), ("time", "@time{0.00} s")]))
-        self.fig.legend.location = "top_left"
         self.fig.xaxis.axis_label = "step"
         self.fig.yaxis[0].axis_label = "cost (input neurons)"
 

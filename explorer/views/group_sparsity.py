@@ -12,7 +12,7 @@ from __future__ import annotations
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
-from explorer.views.base import View, figure_defaults
+from explorer.views.base import View, figure_defaults, outside_legend
 from kernels.records import GROUPSPARSITY
 
 COLUMNS = ("method", "dataset", "lam", "loss", "sparsity", "color")
@@ -31,12 +31,12 @@ class GroupSparsityView(View):
         self.fig = figure(title="group sparsity: switches vs group lasso (ShrinkNets fig. 1)",
                           name="groupsparsity_figure", x_range=(-0.02, 1.02),
                           y_range=(-0.02, 1.05), **figure_defaults(height=280))
+        outside_legend(self.fig)
         dots = self.fig.scatter("sparsity", "loss", source=self.points, color="color",
                                 size=8, alpha=0.8, legend_field="method")
         self.fig.add_tools(HoverTool(renderers=[dots], tooltips=[
             ("method", "@method"), ("data set", "@dataset"), ("lambda", "@lam{0.000e}"),
             ("normalised loss", "@loss{0.0000}"), ("sparsity", "@sparsity{0.000}")]))
-        self.fig.legend.location = "top_left"
         self.fig.xaxis.axis_label = "sparsity (share of inputs dropped)"
         self.fig.yaxis.axis_label = "normalised loss"
 

@@ -2,6 +2,10 @@
 to its death (or to now), survivors in their layer's colour, eliminated units grey; hover
 names the cause of birth and of death.
 
+By default only the living units are drawn, one row each in order of birth: a long run
+eliminates thousands of units, and drawn in birth order they make a grey wedge with the
+living ones a flat line at its foot (issue 12). "all units" draws every unit ever seen.
+
 New units are streamed, a death patches its row, and the survivors' right ends move with one
 column patch (a slice) per refresh.
 """
@@ -9,6 +13,7 @@ column patch (a slice) per refresh.
 from __future__ import annotations
 
 import numpy as np
+import panel as pn
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
@@ -17,8 +22,11 @@ from explorer.views.palette import DIED_COLOR, layer_color
 from explorer.views.selection import UnitSelection
 from kernels.records import EVENT, STEP, UNITS
 
-COLUMNS = ("unit_id", "row", "layer", "birth", "end", "alive", "status", "born_cause",
-           "died_cause", "color")
+COLUMNS = ("unit_id", "row", "living_row", "layer", "birth", "end", "alive", "status",
+           "born_cause", "died_cause", "color")
+#: what the rows show: the field of the bars' y and the y axis label
+ROW_MODES = {"living only": ("living_row", "living units in order of birth"),
+             "all units": ("row", "all units in order of birth")}
 
 
 class LifetimeView(View):
@@ -34,13 +42,16 @@ class LifetimeView(View):
                           name="lifetimes_figure",
                           **figure_defaults(height=320, tools="xpan,xwheel_zoom,box_select,"
                                             "tap,reset,save"))
-        self.fig.hbar(y="row", left="birth", right="end", height=0.9, source=self.source,
-                      color="color", nonselection_alpha=0.15, selection_line_color="black")
+        self.bars = self.fig.hbar(y="living_row", left="birth", right="end", height=0.9,
+                                  source=self.source, color="color", nonselection_alpha=0.15,
+                                  selection_line_color="black")
         self.fig.add_tools(HoverTool(tooltips=[
             ("unit", "@unit_id"), ("layer", "@layer"), ("born", "@birth (@born_cause)"),
             ("", "@status"), ("ended", "@end"), ("cause of death", "@died_cause")]))
         self.fig.xaxis.axis_label = "step"
-        self.fig.yaxis.axis_label = "units in order of birth"
+        self.rows = pn.widgets.RadioButtonGroup(options=list(ROW_MODES), value="living only")
+        self.rows.param.watch(lambda e: self.show_rows(e.new), "value")
+        self.show_rows(self.rows.value)
         self.selection.attach(self.source)
         self._row: dict[int, int] = {}
         self._alive: list[bool] = []
@@ -49,6 +60,17 @@ class LifetimeView(View):
 
     def sources(self):
         return [self.source]
+
+    def show_rows(self, mode: str) -> None:
+        """'living only' (the default) or 'all units'."""
+        if mode not in ROW_MODES:
+            raise ValueError(f"unknown lifetime rows '{mode}'; accepted: "
+                             f"{', '.join(ROW_MODES)}")
+        field, label = ROW_MODES[mode]
+        self.bars.glyph.y = field
+        self.fig.yaxis.axis_label = label
+        if self.rows.value != mode:
+            self.rows.value = mode
 
     def reset(self):
         super().reset()
@@ -72,6 +94,7 @@ class LifetimeView(View):
                 return
             seen.add(uid)
             new_rows.append({"unit_id": uid, "row": len(self._row) + len(new_rows),
+                             "living_row": np.nan,
                              "layer": layer, "birth": birth, "end": max(self.now, birth),
                              "alive": True, "status": "alive", "born_cause": cause,
                              "died_cause": "", "color": layer_color(layer)})
@@ -113,12 +136,23 @@ class LifetimeView(View):
         n = len(self._alive)
         if n and (new_rows or deaths or self.now != self._ends_at):
             # one column patch moves every survivor's right end to now
+            alive = np.asarray(self._alive)
             end = np.asarray(self.source.data["end"], dtype=float)
-            end = np.where(np.asarray(self._alive), float(self.now), end)
-            self.source.patch({"end": [(slice(0, n), end)]})
+            end = np.where(alive, float(self.now), end)
+            patch = {"end": [(slice(0, n), end)]}
+            if new_rows or deaths:  # living units renumbered: no gaps where units died
+                patch["living_row"] = [(slice(0, n), living_rows(alive))]
+            self.source.patch(patch)
             self._ends_at = self.now
         if new_rows:
             self.selection.apply(self.source)
 
     def __panel__(self):
-        return self._pane(self.fig)
+        return pn.Column(self.rows, self._pane(self.fig), sizing_mode="stretch_width")
+
+
+def living_rows(alive: np.ndarray) -> np.ndarray:
+    """Row of each living unit among the living (0, 1, ... in order of birth); NaN for the
+    eliminated, which Bokeh does not draw."""
+    alive = np.asarray(alive, dtype=bool)
+    return np.where(alive, np.cumsum(alive) - 1.0, np.nan)

@@ -8,7 +8,14 @@ import math
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
-from explorer.views.base import ROLLOVER, View, columns, figure_defaults, step_range
+from explorer.views.base import (
+    ROLLOVER,
+    View,
+    columns,
+    figure_defaults,
+    outside_legend,
+    step_range,
+)
 from explorer.views.palette import KNOB_COLOR, TRAIN_COLOR, VAL_COLOR
 from kernels.records import EVAL, KNOB, STEP
 
@@ -34,6 +41,7 @@ class LossView(View):
                               **figure_defaults(height=200))
         for fig, train, val in ((self.loss_fig, "loss", "val_loss"),
                                 (self.acc_fig, "acc", "val_acc")):
+            outside_legend(fig)
             marks = fig.vspan(x="step", source=self.knob_marks, line_color=KNOB_COLOR,
                               line_width=2, line_alpha=0.7, line_dash="dashed")
             fig.line("step", train, source=self.steps, color=TRAIN_COLOR, legend_label="train")
@@ -43,8 +51,6 @@ class LossView(View):
             fig.add_tools(HoverTool(renderers=[marks], tooltips=[
                 ("step", "@step"), ("knob", "@knob"), ("old", "@old{0.[000000]}"),
                 ("new", "@new{0.[000000]}")]))
-            fig.legend.location = "top_right"
-            fig.legend.click_policy = "hide"
             fig.xaxis.axis_label = "step"
 
     def sources(self):

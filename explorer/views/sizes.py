@@ -1,12 +1,21 @@
 """Hidden layer sizes over training steps, one line per layer; unit births (up triangles)
-and deaths (down triangles) as marks on the line of their layer."""
+and deaths (down triangles) as light marks on the line of their layer, drawn beneath the
+lines so a burst of events does not hide them. The legend sits beside the plot; clicking
+an entry hides it (e.g. the marks)."""
 
 from __future__ import annotations
 
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
-from explorer.views.base import ROLLOVER, View, columns, figure_defaults, step_range
+from explorer.views.base import (
+    ROLLOVER,
+    View,
+    columns,
+    figure_defaults,
+    outside_legend,
+    step_range,
+)
 from explorer.views.palette import BORN_COLOR, DIED_COLOR, MAX_LAYERS, layer_color
 from kernels.records import EVENT, STEP
 
@@ -27,18 +36,19 @@ class SizesView(View):
         self.event_course = self.course(self.events, recent)
         self.fig = figure(title="hidden layer sizes", x_range=x_range, name="sizes_figure",
                           **figure_defaults(height=240))
+        legend = outside_legend(self.fig)
+        # marks first: later glyphs are drawn on top, so the lines stay visible
+        marks = self.fig.scatter("step", "y", source=self.events, color="color",
+                                 marker="marker", size=6, alpha=0.35, legend_field="event")
         self.lines = [self.fig.line("step", f"size_{i}", source=self.steps,
                                     color=layer_color(i), line_width=2, visible=False,
                                     legend_label=f"layer {i}") for i in range(MAX_LAYERS)]
-        marks = self.fig.scatter("step", "y", source=self.events, color="color",
-                                 marker="marker", size=7, alpha=0.8)
+        self.line_items = [item for item in legend.items if item.renderers[0] in self.lines]
         self.fig.add_tools(HoverTool(renderers=[marks], tooltips=[
             ("unit", "@unit_id"), ("layer", "@layer"), ("step", "@step"), ("", "@event"),
             ("cause", "@cause")]))
-        for item in self.fig.legend.items:
+        for item in self.line_items:
             item.visible = False
-        self.fig.legend.location = "top_left"
-        self.fig.legend.click_policy = "hide"
         self.fig.xaxis.axis_label = "step"
         self.fig.yaxis.axis_label = "units"
         self._sizes_at: dict[int, list[int]] = {}
@@ -50,7 +60,7 @@ class SizesView(View):
     def reset(self):
         super().reset()
         self._sizes_at, self._last_sizes = {}, []
-        for line, item in zip(self.lines, self.fig.legend.items, strict=True):
+        for line, item in zip(self.lines, self.line_items, strict=True):
             line.visible = item.visible = False
 
     def update(self, records_by_kind):
@@ -60,7 +70,7 @@ class SizesView(View):
             for i in range(min(n, MAX_LAYERS)):
                 if not self.lines[i].visible:
                     self.lines[i].visible = True
-                    self.fig.legend.items[i].visible = True
+                    self.line_items[i].visible = True
             new = {"step": [r["step"] for r in steps]}
             for i in range(MAX_LAYERS):
                 new[f"size_{i}"] = [r["sizes"][i] if i < len(r["sizes"]) else float("nan")
@@ -79,7 +89,7 @@ class SizesView(View):
                 "step": [e["step"] for e in events], "y": ys,
                 "layer": [e["layer"] for e in events],
                 "unit_id": [e["unit_id"] for e in events],
-                "event": [e["event"] for e in events],
+                "event": ["unit " + e["event"] for e in events],
                 "cause": [e.get("cause", "") for e in events],
                 "color": [BORN_COLOR if e["event"] == "born" else DIED_COLOR for e in events],
                 "marker": ["triangle" if e["event"] == "born" else "inverted_triangle"

@@ -1,7 +1,10 @@
 """TINY (Verbockhaven et al. 2024): the eigenvalue spectrum of the proposed neurons at each
 growth step and layer. Each lambda_k of the generalized eigenproblem (sec. 3, Prop. 3.2) is a
 point at its growth step on a log axis, green when the neuron was accepted (added) and grey
-when rejected; the threshold tau of that step is a dash. Hover names the unit id born from an
+when rejected; the threshold tau of that step is a dash. The latest ``RECENT_GROWTH_STEPS``
+growth steps are drawn in full; older ones small and faint, so a long run's spectra do not
+merge into one grey cloud (issue 12). Points are kept as a whole course (older growth steps
+thinned, :class:`~explorer.views.base.ThinnedStream`). Hover names the unit id born from an
 accepted lambda_k. A second plot follows mean lambda_k^2 (circles) and max lambda_k (squares)
 per layer over growth steps.
 
@@ -16,16 +19,27 @@ import numpy as np
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
-from explorer.views.base import ROLLOVER, View, figure_defaults, step_range
+from explorer.views.base import (
+    ROLLOVER,
+    View,
+    columns,
+    figure_defaults,
+    outside_legend,
+    step_range,
+)
 from explorer.views.palette import ACCEPTED_COLOR, REJECTED_COLOR, layer_color
 from kernels.records import SPECTRUM
 
 POINT_COLUMNS = ("step", "x", "layer", "rank", "eigenvalue", "shown", "accepted", "color",
-                 "unit_id", "born")
+                 "unit_id", "born", "alpha", "size")
 SUMMARY_COLUMNS = ("step", "x", "layer", "mean_sq", "max", "color", "tau", "accepted_count",
                    "bottleneck_before", "bottleneck_after", "route", "solve_seconds")
 #: log axes cannot show 0 or negative eigenvalues: they are drawn at this floor
 FLOOR = 1e-12
+#: growth steps drawn in full; older ones are faded
+RECENT_GROWTH_STEPS = 3
+#: (opacity, marker size) of the latest growth steps' points and of older ones
+RECENT_STYLE, OLD_STYLE = (0.85, 7.0), (0.15, 4.0)
 
 
 def accepted_mask(accepted, n: int) -> np.ndarray:
@@ -55,17 +69,19 @@ class SpectrumView(View):
                           x_range=x_range, y_axis_type="log", name="spectrum_figure",
                           **figure_defaults(height=280, tools="pan,wheel_zoom,box_select,tap,"
                                             "reset,save"))
-        pts = self.fig.scatter("x", "shown", source=self.points, color="color", size=7,
-                               alpha=0.8, nonselection_alpha=0.15)
+        outside_legend(self.fig)
+        pts = self.fig.scatter("x", "shown", source=self.points, color="color", size="size",
+                               alpha="alpha", nonselection_alpha=0.1, legend_field="accepted")
         self.fig.scatter("x", "tau", source=self.summary, marker="dash", size=16,
                          color="black", legend_label="tau")
+        self.point_course = self.course(self.points, 10 * ROLLOVER)
+        self.summary_course = self.course(self.summary)
         self.fig.add_tools(HoverTool(renderers=[pts], tooltips=[
             ("step", "@step"), ("layer", "@layer"), ("k", "@rank"),
             ("lambda_k", "@eigenvalue{0.[0000]e}"), ("", "@accepted"),
             ("born unit", "@born")]))
         self.fig.xaxis.axis_label = "growth step (layers side by side)"
         self.fig.yaxis.axis_label = "lambda_k"
-        self.fig.legend.location = "top_right"
         self.summary_fig = figure(title="mean lambda_k^2 (circles), max lambda_k (squares)",
                                   x_range=x_range, y_axis_type="log",
                                   name="spectrum_summary_figure", **figure_defaults(height=220))
@@ -88,7 +104,8 @@ class SpectrumView(View):
             return
         pts = {k: [] for k in POINT_COLUMNS}
         summ = {k: [] for k in SUMMARY_COLUMNS}
-        for r in recs:
+        pts["key"] = []
+        for i, r in enumerate(recs):
             eig = np.asarray(r["eigenvalues"], dtype=float).ravel()
             n, layer, step = len(eig), int(r["layer"]), int(r["step"])
             mask = accepted_mask(r.get("accepted"), n)
@@ -107,6 +124,9 @@ class SpectrumView(View):
                 pts["color"].append(ACCEPTED_COLOR if mask[k] else REJECTED_COLOR)
                 pts["unit_id"].append(int(uid))
                 pts["born"].append(str(uid) if uid >= 0 else "-")
+                pts["alpha"].append(RECENT_STYLE[0])
+                pts["size"].append(RECENT_STYLE[1])
+                pts["key"].append(i)
             summ["step"].append(step)
             summ["x"].append(x)
             summ["layer"].append(layer)
@@ -118,8 +138,25 @@ class SpectrumView(View):
             for key in ("bottleneck_before", "bottleneck_after", "solve_seconds"):
                 summ[key].append(float(r.get(key, np.nan)))
             summ["route"].append(str(r.get("route", "")))
-        self.points.stream(pts, rollover=20 * ROLLOVER)
-        self.summary.stream(summ, rollover=ROLLOVER)
+        key = pts.pop("key")
+        self.point_course.stream(columns(pts), key=key)
+        self.summary_course.stream(columns(summ))
+        self.fade_old_growth_steps()
+
+    def fade_old_growth_steps(self) -> None:
+        """Points of growth steps older than the latest ``RECENT_GROWTH_STEPS`` small and
+        faint: one patch of the rows whose style changes (a slice, rows are in step order)."""
+        steps = np.asarray(self.points.data["step"])
+        if not len(steps):
+            return
+        latest = np.unique(steps)[-RECENT_GROWTH_STEPS:]
+        recent = steps >= latest[0]
+        alpha = np.where(recent, RECENT_STYLE[0], OLD_STYLE[0])
+        changed = np.flatnonzero(alpha != np.asarray(self.points.data["alpha"], dtype=float))
+        if len(changed):
+            part = slice(int(changed[0]), int(changed[-1]) + 1)
+            size = np.where(recent, RECENT_STYLE[1], OLD_STYLE[1])
+            self.points.patch({"alpha": [(part, alpha[part])], "size": [(part, size[part])]})
 
     def __panel__(self):
         return self._pane(self.fig, self.summary_fig)

@@ -13,12 +13,12 @@ import numpy as np
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
-from explorer.views.base import ROLLOVER, View, figure_defaults, step_range
+from explorer.views.base import ROLLOVER, View, figure_defaults, outside_legend, step_range
 from explorer.views.palette import layer_colors
 from explorer.views.selection import UnitSelection
 from kernels.records import EVENT, SWITCH
 
-POINT_COLUMNS = ("step", "layer", "unit_id", "value", "color")
+POINT_COLUMNS = ("step", "layer", "unit_id", "value", "color", "layer_name")
 KILLED_COLUMNS = ("step", "layer", "unit_id", "value", "cause")
 
 
@@ -32,6 +32,11 @@ def switch_layers(record: dict, n: int) -> np.ndarray:
         raise ValueError(f"switch record at step {record.get('step')}: {layer.size} layers "
                          f"for {n} units")
     return layer
+
+
+def _column(values: np.ndarray):
+    """Numbers as arrays (one binary buffer), strings as lists (Bokeh's JSON)."""
+    return values if values.dtype.kind in "biuf" else values.tolist()
 
 
 class SwitchView(View):
@@ -52,10 +57,12 @@ class SwitchView(View):
                           name="switch_figure",
                           **figure_defaults(height=280, tools="pan,wheel_zoom,box_select,tap,"
                                             "reset,save"))
+        outside_legend(self.fig)
         self.fig.scatter("step", "value", source=self.points, color="color", size=3,
-                         alpha=0.6, nonselection_alpha=0.05, selection_line_color="black")
+                         alpha=0.6, nonselection_alpha=0.05, selection_line_color="black",
+                         legend_field="layer_name")
         kills = self.fig.scatter("step", "value", source=self.killed, marker="x", size=10,
-                                 color="black", line_width=2)
+                                 color="black", line_width=2, legend_label="killed")
         self.fig.add_tools(HoverTool(renderers=[kills], tooltips=[
             ("unit", "@unit_id"), ("layer", "@layer"), ("step", "@step"),
             ("cause", "@cause")]))
@@ -89,9 +96,10 @@ class SwitchView(View):
                 cols["unit_id"].append(ids)
                 cols["value"].append(values)
                 cols["color"].append(np.asarray(layer_colors(layers)))
+                cols["layer_name"].append(np.asarray([f"layer {i}" for i in layers]))
                 record_number.append(np.full(n, i))
                 self._last_value.update(zip(ids.tolist(), values.tolist(), strict=True))
-            self.point_course.stream({k: np.concatenate(v) for k, v in cols.items()},
+            self.point_course.stream({k: _column(np.concatenate(v)) for k, v in cols.items()},
                                      key=np.concatenate(record_number))
             if self.selection.unit_ids:
                 self.selection.apply(self.points)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
-from explorer.views.base import View, columns, figure_defaults
+from explorer.views.base import View, columns, figure_defaults, outside_legend
 from explorer.views.palette import TRAIN_COLOR
 from kernels.records import TRADEOFF
 
@@ -28,6 +28,7 @@ class TradeoffView(View):
         self.run_course = self.course(self.run)
         self.fig = figure(title="size vs validation loss", name="tradeoff_figure",
                           y_axis_type="log", **figure_defaults(height=280))
+        outside_legend(self.fig)
         self.path = self.fig.line(size, "val_loss", source=self.run, color=TRAIN_COLOR,
                                   line_width=2, legend_label="this run")
         self.head = self.fig.scatter(size, "val_loss", source=self.run, color=TRAIN_COLOR,
@@ -37,7 +38,6 @@ class TradeoffView(View):
         self.fig.add_tools(HoverTool(renderers=[self.head, self.others], tooltips=[
             ("units", "@units"), ("params", "@params"), ("val loss", "@val_loss{0.0000}"),
             ("val acc", "@val_acc{0.000}"), ("step", "@step"), ("lambda", "@lam")]))
-        self.fig.legend.location = "top_right"
         self.fig.yaxis.axis_label = "validation loss"
         self.set_size_axis(size)
         self._runs = 0

@@ -1,5 +1,6 @@
 """Fan-in length vs fan-out length of every live unit (Philipp & Carbonell 2017, fig. 3E/3F,
-live): one point per unit, coloured by layer, size and opacity growing with age.
+live): one point per unit, coloured by layer, size and opacity growing with age (faint
+small dots: young units; solid large ones: old). The legend beside the plot names both.
 
 Fed the newest "units" table of each increment: when the set of units is unchanged only the
 numeric columns are patched; otherwise the small table is replaced (keyed by unit id, so the
@@ -14,12 +15,14 @@ import numpy as np
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
-from explorer.views.base import View, figure_defaults
+from explorer.views.base import View, figure_defaults, outside_legend
 from explorer.views.palette import layer_colors
 from explorer.views.selection import UnitSelection
 from kernels.records import UNITS
 
-COLUMNS = ("unit_id", "layer", "fan_in", "fan_out", "age", "size", "alpha", "color")
+COLUMNS = ("unit_id", "layer", "fan_in", "fan_out", "age", "size", "alpha", "color",
+           "layer_name")
+AGE_KEY_COLOR = "#555555"
 
 
 def age_style(age: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -44,9 +47,17 @@ class UnitScatterView(View):
                           name="units_figure",
                           **figure_defaults(height=320, tools="pan,wheel_zoom,box_select,"
                                             "lasso_select,tap,reset,save"))
+        legend = outside_legend(self.fig)
         self.fig.scatter("fan_in", "fan_out", source=self.source, color="color", size="size",
                          alpha="alpha", nonselection_alpha=0.1, selection_line_color="black",
-                         selection_line_width=2)
+                         selection_line_width=2, legend_field="layer_name")
+        # a key for the dots' look: glyphs without data that only draw a legend swatch
+        young, old = age_style(np.array([0.0, 1.0]))
+        for label, size, alpha in (("young unit", young[0], old[0]),
+                                   ("old unit", young[1], old[1])):
+            self.fig.scatter(x=[], y=[], color=AGE_KEY_COLOR, size=size, alpha=alpha,
+                             legend_label=label)
+        legend.title = "colour: layer"
         self.fig.add_tools(HoverTool(tooltips=[
             ("unit", "@unit_id"), ("layer", "@layer"), ("fan-in", "@fan_in{0.000}"),
             ("fan-out", "@fan_out{0.000}"), ("age", "@age steps")]))
@@ -87,8 +98,9 @@ class UnitScatterView(View):
             n = len(ids)
             self.source.patch({k: [(slice(0, n), v)] for k, v in numeric.items()})
             return
-        self.source.data = {"unit_id": ids, "layer": np.asarray(table["layer"], dtype=np.int64),
-                            "color": layer_colors(table["layer"]), **numeric}
+        layers = np.asarray(table["layer"], dtype=np.int64)
+        self.source.data = {"unit_id": ids, "layer": layers, "color": layer_colors(layers),
+                            "layer_name": [f"layer {i}" for i in layers.tolist()], **numeric}
         self.selection.apply(self.source)
 
     def __panel__(self):
