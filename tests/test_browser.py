@@ -198,3 +198,6 @@ def test_live_page_trains_links_and_takes_knobs(served):
             browser.close()
     errors = [t for kind, t in console if kind == "error"]
     assert errors == []
+    # empty auto-ranged figures are hidden, so BokehJS has no empty range to warn about
+    range_warnings = [t for kind, t in console if "initial ranges" in t or "log axis" in t]
+    assert range_warnings == []

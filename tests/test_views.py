@@ -320,19 +320,22 @@ def test_views_keep_their_ranges_in_the_browser(recorded):
     assert len(view.steps.data["step"]) == 60
 
 
-def test_empty_figures_hidden_until_their_sources_hold_rows():
+def test_empty_figures_have_a_range_until_their_sources_hold_rows():
     """An empty auto-ranged figure makes BokehJS warn at each render ('could not set initial
-    ranges'); it is hidden until it has data, and hidden again after a reset."""
+    ranges'); an invisible anchor spans its ranges until data arrives, and again after a
+    reset, and never counts once data is there (ranges follow visible glyphs only)."""
     view = LossView()
     view.__panel__()
-    assert not view.loss_fig.visible and not view.acc_fig.visible
+    anchors = [fig._range_anchor for fig in (view.loss_fig, view.acc_fig)]
+    assert all(a.visible for a in anchors)
+    assert view.loss_fig.y_range.only_visible and view.loss_fig.x_range.only_visible
+    assert anchors[0].glyph.line_alpha == 0 and anchors[0].data_source.data["y"] == [1.0]
     view.update({"step": [{"step": 1, "loss": 1.0, "acc": 0.5}]})
-    assert view.loss_fig.visible and view.acc_fig.visible
+    assert not any(a.visible for a in anchors)
     view.reset()
-    assert not view.loss_fig.visible
-    fans = FanHistoryView(History())
-    fans.__panel__()
-    assert not fans.fig.visible  # until a unit is selected
+    assert all(a.visible for a in anchors)
+    view.__panel__()  # a second layout adds no second anchor
+    assert sum(r.name == "range_anchor" for r in view.loss_fig.renderers) == 1
 
 
 def _all_figures():

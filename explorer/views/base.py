@@ -161,7 +161,7 @@ class View(pn.viewable.Viewer):
     def _pane(self, *figures) -> pn.viewable.Viewable:
         for fig in figures:
             quiet_ranges(fig)
-            show_when_filled(fig)
+            anchor_ranges(fig)
         panes = [pn.pane.Bokeh(f, sizing_mode="stretch_width") for f in figures]
         return pn.Column(*panes, sizing_mode="stretch_width") if len(panes) > 1 else panes[0]
 
@@ -193,27 +193,35 @@ def has_rows(source) -> bool:
     return any(len(column) for column in source.data.values())
 
 
-def show_when_filled(fig) -> None:
-    """Hide ``fig`` while none of its sources holds a row, and show it once one does.
+def anchor_ranges(fig) -> None:
+    """Give an empty figure's auto ranges something to span, and take it away once data
+    arrives.
 
-    An empty auto-ranged figure has no range to draw: BokehJS logs "could not set initial
-    ranges" (and, on a log axis, "could not determine minimum data value for log axis") at
-    every render, and every step plot re-renders when the shared step range moves; that
-    made 300-400 console warnings a session (issue 12). A hidden figure is not rendered,
-    and an empty card shows no axes without data. Safe to call more than once."""
-    if getattr(fig, "_shown_when_filled", False):
+    An auto-ranged figure without data has no range: BokehJS logs "could not set initial
+    ranges" (and, on a log axis, "could not determine minimum/maximum data value for log
+    axis") at each render, and every step plot re-renders when the shared step range moves;
+    that made 300-400 console warnings a session (issue 12; bokeh issue 6639). An invisible
+    one-point line at (0, 1) spans the ranges while the figure's sources are empty; it is
+    hidden as soon as one holds a row (and shown again after a reset), and the figure's
+    ranges count visible glyphs only, so it never stretches a range with data. Safe to call
+    more than once."""
+    if getattr(fig, "_range_anchor", None) is not None:
         return
     sources = figure_sources(fig)
+    for axis_range in (fig.x_range, fig.y_range):
+        if isinstance(axis_range, DataRange1d):
+            axis_range.only_visible = True
+    anchor = fig.line(x=[0.0], y=[1.0], line_alpha=0.0, name="range_anchor")
+    fig._range_anchor = anchor
 
     def follow(attr, old, new) -> None:
-        filled = any(has_rows(s) for s in sources)
-        if fig.visible != filled:
-            fig.visible = filled
+        empty = not any(has_rows(s) for s in sources)
+        if anchor.visible != empty:
+            anchor.visible = empty
 
     for source in sources:
         source.on_change("data", follow)
     follow("data", None, None)
-    fig._shown_when_filled = True
 
 
 def outside_legend(fig, location: str = "top_left") -> Legend:
