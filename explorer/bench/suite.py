@@ -282,7 +282,7 @@ def run(quick: bool = False) -> dict:
         ("optimizers 1000", lambda: optimizer_figures(1000, 7 if quick else 21)),
         ("garbage collection", lambda: [gc_figure(5 if quick else 21)]),
         ("trainer", lambda: [trainer_figure(11 if quick else 41)]),
-        ("tiny growth", lambda: [tiny_growth_figure(300 if quick else 1500)]),
+        ("tiny growth", lambda: [tiny_growth_figure(300 if quick else 800)]),
     ]
     if not quick:
         plan += [("tiny routes", lambda: tiny_route_figures(3)),

@@ -1,0 +1,49 @@
+"""The bench table's plumbing (no timings are asserted: speed lives in the bench itself)."""
+
+import numpy as np
+import pytest
+
+from explorer.bench import suite
+
+
+def test_figure_reports_median_quartiles_and_target():
+    row = suite.figure("x", [4.0, 1.0, 3.0, 2.0, 5.0], "x", "<= 2.0", lambda v: v <= 2.0)
+    assert (row["median"], row["p25"], row["p75"], row["n"]) == (3.0, 2.0, 4.0, 5)
+    assert row["met"] is False
+    assert suite.figure("y", [1.0], "ms")["met"] is None
+
+
+def test_alternate_rotates_the_order_and_times_every_block():
+    calls = []
+    blocks = {name: (lambda name=name: calls.append(name)) for name in "abc"}
+    times = suite.alternate(blocks, repeats=3, inner=2)
+    assert {k: len(v) for k, v in times.items()} == {"a": 3, "b": 3, "c": 3}
+    assert calls == list("aabbcc" + "bbccaa" + "ccaabb")
+
+
+def test_ratios_pair_blocks_of_the_same_repetition():
+    assert suite._ratios({"n": [2.0, 9.0], "d": [1.0, 3.0]}, "n", "d") == [2.0, 3.0]
+
+
+@pytest.mark.parametrize("collect", [True, False])
+def test_shrinknets_bench_network_has_the_asked_share_of_dead_units(collect):
+    trainer = suite._shrinknets_trainer(collect, [20, 30], 0.9)
+    if collect:  # collected at the first step
+        assert trainer.model.hidden_sizes == [2, 3]
+    else:
+        assert trainer.model.hidden_sizes == [20, 30]
+        for layer, n_dead in ((0, 18), (1, 27)):
+            dead = np.isin(trainer.model.unit_ids[layer], list(trainer.method._dead))
+            assert dead.sum() == n_dead
+            assert (trainer.model.switch_values(layer)[dead] == 0).all()
+
+
+def test_format_table_shows_skips_parts_and_misses():
+    result = {"machine": {"device": "cpu", "cpus": 2, "versions": {"torch": "t"},
+                          "torch_threads": 1, "commit": "abc", "dirty": False,
+                          "load_average": [1.0, 1.0, 1.0], "load_average_end": [2.0, 1, 1]},
+              "figures": [suite.figure("growth", [30.0], "%", "<= 20", lambda v: v <= 20,
+                                       parts={"line_search": 25.0}),
+                          {"figure": "page cost", "skipped": "needs psutil"}]}
+    text = suite.format_table(result)
+    assert "NO" in text and "line_search 25.0%" in text and "skipped: needs psutil" in text
