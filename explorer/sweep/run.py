@@ -130,7 +130,8 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, client=None, scheduler: str |
         run(sizing + (spec.search_points(reference) if reference is not None else []))
         if search_later and not _cancelled(cancel):
             progress.total -= spec.search.samples
-            reference = spec.search_reference(table.latest())
+            keys = {p.key for p in sizing}  # this spec's runs, not older rows in the table
+            reference = spec.search_reference([r for r in table.latest() if r["key"] in keys])
             if reference is None:
                 raise RuntimeError(f"no '{spec.search.reference}' run finished, so the static "
                                    "search has no reference width; give reference = [w1, w2]")
