@@ -7,5 +7,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "apps"]
 
 from explorer.app import ExplorerApp  # noqa: E402
+from explorer.page.runs_tab import served_tabs  # noqa: E402
 
-ExplorerApp(trainer_in="process").servable(title="Sizing Explorer")
+ExplorerApp(trainer_in="process", tabs=served_tabs()).servable(title="Sizing Explorer")

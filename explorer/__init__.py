@@ -1,7 +1,7 @@
 """Sizing Explorer: watch neural networks choose their own size while they train.
 
-``explorer.Explorer`` (the notebook entry point) is imported lazily, so the CLI and the
-headless trainer do not pay for Panel's import.
+``explorer.Explorer`` and ``explorer.Sweep`` (the notebook entry points) are imported lazily,
+so the CLI and the headless trainer do not pay for Panel's import.
 """
 
 
@@ -10,4 +10,8 @@ def __getattr__(name: str):
         from explorer.notebook import Explorer
 
         return Explorer
+    if name == "Sweep":
+        from explorer.sweep.notebook import Sweep
+
+        return Sweep
     raise AttributeError(f"module 'explorer' has no attribute '{name}'")

@@ -219,11 +219,12 @@ def _serve(args) -> int:
     import panel as pn
 
     from explorer.app import ExplorerApp
+    from explorer.page.runs_tab import served_tabs
 
     if not 0 < args.port < 65536:
         raise ValueError(f"--port must be 1..65535, got {args.port}")
     def make():  # served pages train in a child process (explorer/runner_process.py)
-        return ExplorerApp(trainer_in="process")
+        return ExplorerApp(trainer_in="process", tabs=served_tabs())
 
     if args.command == "show":
         from explorer.snapshot import load_snapshot
