@@ -207,12 +207,13 @@ class ExplorerApp(pn.viewable.Viewer):
         if not self.session.reset():  # else the plots clear when "idle" arrives (drain)
             self._new_run()
 
-    def close(self) -> None:
-        """Stop the trainer and free the model (the session ends)."""
+    def close(self, wait: bool = True) -> None:
+        """Stop the trainer and free the model (the session ends); ``wait=False`` returns
+        at once (the server's event loop never waits for a trainer)."""
         if self._callback is not None:
             self._callback.stop()
             self._callback = None
-        self.session.close()
+        self.session.close(wait=wait)
 
     def _on_method(self, event) -> None:
         self.knob_panel.method = self.dashboard.method = event.new
@@ -304,7 +305,7 @@ class ExplorerApp(pn.viewable.Viewer):
 
     def capture_snapshot(self, timeout: float = 60.0):
         """Snapshot data of the current run, taken between two steps by the trainer."""
-        if self.runner is None or self.runner.trainer is None:
+        if self.session.device is None:
             raise RuntimeError("nothing to save yet: start a run first")
         self.drain()
         return self.session.capture(timeout)
@@ -420,7 +421,7 @@ class ExplorerApp(pn.viewable.Viewer):
         if pn.state.curdoc is None or pn.state.curdoc.session_context is None:
             return
         self._callback = pn.state.add_periodic_callback(self._tick, period=self.period)
-        pn.state.on_session_destroyed(lambda ctx: self.close())
+        pn.state.on_session_destroyed(lambda ctx: self.close(wait=False))
 
     def template(self) -> pn.template.BaseTemplate:
         tmpl = pn.template.BootstrapTemplate(

@@ -235,10 +235,31 @@ def _serve(args) -> int:
             return ExplorerApp.open_snapshot(args.snapshot, resume=args.resume,
                                              trainer_in="process")
     print(f"Sizing Explorer at http://{args.address}:{args.port}/ (Ctrl-C stops)")
-    pn.serve(lambda: make().template(), port=args.port, address=args.address,
-             show=args.show, title="Sizing Explorer",
-             websocket_origin=[f"{args.address}:{args.port}", f"localhost:{args.port}"])
+    _stop_on_sigterm()
+    try:
+        # a closed tab's session (and its trainer) ends within ~2 s, not Bokeh's 15-32 s
+        pn.serve(lambda: make().template(), port=args.port, address=args.address,
+                 show=args.show, title="Sizing Explorer",
+                 websocket_origin=[f"{args.address}:{args.port}", f"localhost:{args.port}"],
+                 check_unused_sessions=1000, unused_session_lifetime=1000)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        from explorer.session import close_all
+
+        print(f"stopped; closed {close_all()} page session(s)", file=sys.stderr)
     return 0
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM stops the server like Ctrl-C does, so the trainers are closed (explorer/
+    session.py close_all), not orphaned."""
+    import signal
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def _list() -> int:

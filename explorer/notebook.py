@@ -86,7 +86,15 @@ class Explorer(pn.viewable.Viewer):
         return self
 
     def close(self) -> None:
+        """Stop the trainer and wait for it (also done for every open explorer at
+        interpreter exit). ``with Explorer(...) as ex:`` closes at the block's end."""
         self.app.close()
+
+    def __enter__(self) -> Explorer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def wait(self, steps: int, timeout: float = 120.0) -> int:
         """Block until the run has taken ``steps`` steps (or ended); returns the step count.

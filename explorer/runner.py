@@ -11,20 +11,94 @@ their values at each step boundary, so a slider acts on the very next step.
 from __future__ import annotations
 
 import gc
+import logging
 import queue
 import threading
 import time
 import traceback
 from concurrent.futures import Future
+from dataclasses import dataclass, replace
+from typing import Any, Protocol, runtime_checkable
 
-from explorer.config import RunConfig
+from explorer.config import RunConfig, resolve_device
 from explorer.knobs import Knobs
-from kernels.records import RUN, STATE
+from kernels.records import RUN, STATE, STEP
 
-#: states a run can be in, as written in "state" records
-STATES = ("idle", "running", "paused", "stopped", "finished", "error")
+log = logging.getLogger(__name__)
+
 COMMANDS = ("start", "pause", "resume", "step", "stop", "reset", "capture", "adopt",
             "close")
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """Where a run stands, as its records tell: the state, the steps taken (the "step" field
+    of the last step or state record) and the device (None while no run is built)."""
+
+    state: str = "idle"
+    step: int = 0
+    device: str | None = None
+    message: str = ""
+
+
+def fold_status(status: RunStatus, record: dict, config: RunConfig | None = None
+                ) -> RunStatus:
+    """The status after ``record``: a "run" record starts at step 0 on its config's device,
+    a "step" record moves the step, a "state" record sets the state (an "idle" one, or a
+    failure to build, drops the device). ``config`` names the device when a run is adopted
+    (no "run" record comes)."""
+    kind = record.get("kind")
+    if kind == RUN:
+        cfg = RunConfig.from_dict(record["config"])
+        return replace(status, step=0, device=str(resolve_device(cfg.device)))
+    if kind == STEP:
+        return replace(status, step=int(record["step"]))
+    if kind != STATE:
+        return status
+    state, message = record["state"], record.get("message", "")
+    step = int(record.get("step", status.step))
+    device = status.device
+    if state == "idle" or message.startswith("could not"):
+        device = None
+    elif device is None and config is not None:
+        device = str(resolve_device(config.device))
+    return RunStatus(state=state, step=step, device=device, message=message)
+
+
+@runtime_checkable
+class Runner(Protocol):
+    """What the page needs of a trainer runner (:class:`TrainerThread`,
+    :class:`~explorer.runner_process.TrainerProcess`): commands, records, status."""
+
+    config: RunConfig
+    knobs: Knobs
+    state: str
+    message: str
+
+    @property
+    def alive(self) -> bool: ...
+
+    def status(self) -> RunStatus: ...
+
+    def start(self) -> None: ...
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+    def step_once(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def reset(self, config: RunConfig | None = None, dataset: Any = None) -> None: ...
+
+    def capture(self, history: Any = None) -> Future: ...
+
+    def adopt(self, trainer: Any) -> None: ...
+
+    def drain(self, limit: int | None = None) -> list[dict]: ...
+
+    def close(self, timeout: float = 10.0, wait: bool = True) -> None: ...
 
 
 class TrainerThread:
@@ -56,6 +130,7 @@ class TrainerThread:
         self.trainer = None
         self.state = "idle"
         self.message = ""
+        self._status = RunStatus()
         self._commands: queue.Queue = queue.Queue()
         self._closed = False
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
@@ -101,16 +176,27 @@ class TrainerThread:
         """Continue from an existing Trainer (one restored from a snapshot), paused."""
         self.send("adopt", trainer=trainer)
 
-    def close(self, timeout: float = 10.0) -> None:
-        """Stop the run, join the thread and free the model."""
+    def close(self, timeout: float = 10.0, wait: bool = True) -> None:
+        """Stop the run and free the model; with ``wait``, join the thread (at most
+        ``timeout`` s; never wait on a server's event loop: pass ``wait=False`` there)."""
         if not self._closed:
             self._commands.put(("close", {}))
             self._closed = True
-        self._thread.join(timeout)
+        if wait:
+            self._thread.join(timeout)
 
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
+
+    def status(self) -> RunStatus:
+        """State, steps taken and device, folded from the records this runner emitted."""
+        return self._status
+
+    def _emit(self, record: dict) -> None:
+        """Every record leaves through here: the status follows it, then ``out``."""
+        self._status = fold_status(self._status, record, self.config)
+        self.out.put(record)
 
     def drain(self, limit: int | None = None) -> list[dict]:
         """Records waiting in ``out`` (at most ``limit``), oldest first, without blocking."""
@@ -126,17 +212,18 @@ class TrainerThread:
     def _set_state(self, state: str, message: str = "") -> None:
         self.state, self.message = state, message
         step = self.trainer.step_count if self.trainer is not None else 0
-        self.out.put({"kind": STATE, "state": state, "message": message, "step": step,
-                      "time": time.time()})
+        self._emit({"kind": STATE, "state": state, "message": message, "step": step,
+                    "time": time.time()})
 
     def _build(self) -> bool:
         from explorer.trainer import Trainer
 
-        self.out.put({"kind": RUN, "config": self.config.to_dict(), "time": time.time()})
+        self._emit({"kind": RUN, "config": self.config.to_dict(), "time": time.time()})
         try:
-            self.trainer = Trainer(self.config, self.knobs, sink=self.out.put,
+            self.trainer = Trainer(self.config, self.knobs, sink=self._emit,
                                    dataset=self.dataset)
         except Exception as exc:  # a bad data set or option: say so, keep the thread
+            log.exception("could not start a %s run", self.config.method)
             self.trainer = None
             self._set_state("error", f"could not start: {exc}")
             return False
@@ -147,6 +234,7 @@ class TrainerThread:
         try:
             self.trainer.step()
         except Exception as exc:
+            log.exception("the run stopped at step %d", self.trainer.step_count)
             detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             self._set_state("error", detail)
             return False
@@ -224,7 +312,7 @@ class TrainerThread:
         elif command == "adopt":
             self._free()
             self.trainer = kwargs["trainer"]
-            self.trainer.sink = self.out.put
+            self.trainer.sink = self._emit
             self.config = self.trainer.config
             self._set_state("paused", f"resumed from a snapshot at step "
                                       f"{self.trainer.step_count}")

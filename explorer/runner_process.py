@@ -14,22 +14,36 @@ records come back on another, and a reader thread here moves them to ``out`` and
 Knob changes are sent as a "knobs" command as they happen, so the child's trainer reads
 them at its next step as it would on a thread. A capture (snapshot) runs in the child
 between two steps; the History, which lives here, is attached when it comes back.
+
+A dying child: a watcher thread waits on the child's sentinel; when the child exits
+without being asked (kill -9, out of memory), the page gets an "error" state record
+"trainer exited (signal 9)" at once, pending captures fail at once, and the runner counts
+as dead, so the next start builds a new one. A child whose parent dies exits too (it waits
+on the parent's sentinel). Nothing here joins or waits on the caller's thread unless asked
+(``close(wait=True)``).
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import multiprocessing as mp
+import os
 import queue
+import signal
 import threading
 from concurrent.futures import Future
+from multiprocessing.connection import wait as wait_for_handles
 from types import SimpleNamespace
 
 from explorer.config import RunConfig, resolve_device
 from explorer.knobs import Knobs, knob_names, switch_names
-from explorer.runner import TrainerThread
+from explorer.runner import COMMANDS as THREAD_COMMANDS
+from explorer.runner import RunStatus, TrainerThread, fold_status
 
-COMMANDS = (*TrainerThread.commands, "knobs")
+log = logging.getLogger(__name__)
+
+COMMANDS = (*THREAD_COMMANDS, "knobs")
 
 
 class _ChildRunner(TrainerThread):
@@ -51,6 +65,7 @@ class _ChildRunner(TrainerThread):
                 self.out.put({"kind": "_capture", "id": kwargs["id"],
                               "data": capture(self.trainer)})
             except Exception as exc:  # a failed capture must not end the run
+                log.exception("snapshot capture failed")
                 self.out.put({"kind": "_capture", "id": kwargs["id"], "error": str(exc)})
         elif command == "adopt":
             from explorer.trainer import Trainer
@@ -59,6 +74,7 @@ class _ChildRunner(TrainerThread):
             try:
                 trainer = Trainer.from_state(config, state, knobs=self.knobs)
             except Exception as exc:  # a snapshot that does not fit: say so, keep the loop
+                log.exception("could not resume a snapshot")
                 self._set_state("error", f"could not resume: {exc}")
                 return
             super()._handle("adopt", {"trainer": trainer})
@@ -66,7 +82,22 @@ class _ChildRunner(TrainerThread):
             super()._handle(command, kwargs)
 
 
+def _exit_with_parent() -> None:
+    """In the child: exit at once when the parent process dies (its sentinel fires)."""
+    parent = mp.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        wait_for_handles([parent.sentinel])
+        os._exit(3)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _child_main(config, knob_values, dataset, max_steps, threads, commands, out) -> None:
+    _exit_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which closes us
     runner = _ChildRunner(config, Knobs(**knob_values), dataset, max_steps, threads=threads,
                           start=False)
     runner._commands, runner.out = commands, out
@@ -76,11 +107,23 @@ def _child_main(config, knob_values, dataset, max_steps, threads, commands, out)
         out.put(None)  # tells the reader here that the child is done
 
 
-class TrainerProcess(TrainerThread):
-    """A :class:`~explorer.runner.TrainerThread` whose trainer runs in a child process.
+def exit_message(exitcode: int | None) -> str:
+    """'trainer exited (signal 9)' / 'trainer exited (code 1)'."""
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = "unknown signal"
+        return f"trainer exited (signal {-exitcode}, {name})"
+    return f"trainer exited (code {exitcode})"
 
-    Same constructor and commands. ``trainer`` is a stand-in with ``device`` and
-    ``step_count`` (None while no run is built); the model itself lives in the child.
+
+class TrainerProcess:
+    """The commands and records of a :class:`~explorer.runner.TrainerThread`, with the
+    trainer in a child process (it satisfies :class:`~explorer.runner.Runner`).
+
+    ``trainer`` is a stand-in with ``device`` and ``step_count`` (None while no run is
+    built); the model itself lives in the child. ``status()`` is folded from the records.
     """
 
     commands = COMMANDS
@@ -92,9 +135,11 @@ class TrainerProcess(TrainerThread):
         self.knobs = knobs if knobs is not None else Knobs(**config.knobs)
         self.dataset, self.max_steps, self.threads = dataset, max_steps, threads
         self.out: queue.Queue = queue.Queue()
-        self.trainer = None
         self.state, self.message = "idle", ""
+        self._status = RunStatus()
         self._closed = False
+        self._exited = False
+        self._lock = threading.Lock()
         self._futures: dict[int, tuple[Future, object]] = {}
         self._ids = itertools.count()
         ctx = mp.get_context("spawn")
@@ -108,71 +153,163 @@ class TrainerProcess(TrainerThread):
         self._watcher = self.knobs.param.watch(self._on_knobs, knob_names() + switch_names())
         self._thread = threading.Thread(target=self._read, name=f"{name}-records", daemon=True)
         self._thread.start()
+        self._sentinel = threading.Thread(target=self._watch, name=f"{name}-sentinel",
+                                          daemon=True)
+        self._sentinel.start()
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
 
     # -- commands ------------------------------------------------------------------------
+    def send(self, command: str, **kwargs) -> None:
+        if command not in self.commands:
+            raise ValueError(f"unknown command '{command}'; accepted: "
+                             f"{', '.join(self.commands)}")
+        if self._closed:
+            raise RuntimeError("this trainer process is closed; build a new one")
+        if self._exited:
+            raise RuntimeError(f"{self.message}; press start for a new run")
+        self._commands.put((command, kwargs))
+
+    def start(self) -> None:
+        self.send("start")
+
+    def pause(self) -> None:
+        self.send("pause")
+
+    def resume(self) -> None:
+        self.send("resume")
+
+    def step_once(self) -> None:
+        self.send("step")
+
+    def stop(self) -> None:
+        self.send("stop")
+
+    def reset(self, config: RunConfig | None = None, dataset=None) -> None:
+        self.send("reset", config=config, dataset=dataset)
+        if config is not None:
+            self.config = config
+
     def _on_knobs(self, *events) -> None:
-        if not self._closed:
+        if not self._closed and not self._exited:
             self.send("knobs", values={e.name: e.new for e in events})
 
     def capture(self, history=None) -> Future:
-        """Snapshot data taken in the child between two steps; ``history`` (here) attached."""
+        """Snapshot data taken in the child between two steps; ``history`` (here) attached.
+        Fails at once when the child is gone."""
         future: Future = Future()
-        request = next(self._ids)
-        self._futures[request] = (future, history)
+        with self._lock:
+            if self._exited or self._closed:
+                future.set_exception(RuntimeError(
+                    self.message if self._exited else "this trainer process is closed"))
+                return future
+            request = next(self._ids)
+            self._futures[request] = (future, history)
         self.send("capture", id=request)
         return future
 
     def adopt(self, trainer) -> None:
         """Continue from ``trainer`` (restored here from a snapshot) in the child, paused."""
         self.send("adopt", config=trainer.config, state=trainer.capture_state())
+        self.config = trainer.config
 
-    def close(self, timeout: float = 10.0) -> None:
+    def close(self, timeout: float = 10.0, wait: bool = True) -> None:
+        """Ask the child to stop and exit. With ``wait`` join it (killing it after
+        ``timeout`` s); without, a daemon thread does that, so an event loop never waits."""
         if not self._closed:
             self.knobs.param.unwatch(self._watcher)
-            self._commands.put(("close", {}))
             self._closed = True
+            if not self._exited:
+                self._commands.put(("close", {}))
+        if wait:
+            self._finish(timeout)
+        else:
+            threading.Thread(target=self._finish, args=(timeout,), daemon=True,
+                             name="trainer-close").start()
+
+    def _finish(self, timeout: float) -> None:
         self._process.join(timeout)
         if self._process.is_alive():
             self._process.kill()
-            self._inbox.put(None)
+            self._process.join(5)
         self._thread.join(timeout)
 
     @property
     def alive(self) -> bool:
-        return self._process.is_alive() and not self._closed
+        return self._process.is_alive() and not self._closed and not self._exited
+
+    @property
+    def trainer(self):
+        s = self._status
+        if s.device is None:
+            return None
+        return SimpleNamespace(device=resolve_device(s.device), step_count=s.step)
+
+    def status(self) -> RunStatus:
+        return self._status
+
+    def drain(self, limit: int | None = None) -> list[dict]:
+        """Records waiting in ``out`` (at most ``limit``), oldest first, without blocking."""
+        records = []
+        while limit is None or len(records) < limit:
+            try:
+                records.append(self.out.get_nowait())
+            except queue.Empty:
+                break
+        return records
 
     # -- records from the child ------------------------------------------------------------
+    def _watch(self) -> None:
+        """Wait for the child's end; tell the reader (after the child's last records)."""
+        wait_for_handles([self._process.sentinel])
+        self._process.join(5)  # the sentinel fires as the child dies; reap it for its code
+        self._inbox.put({"kind": "_exited", "exitcode": self._process.exitcode})
+
     def _read(self) -> None:
         while True:
             record = self._inbox.get()
             if record is None:
-                return
+                if self._closed:
+                    return
+                continue  # the child's loop ended; its exit comes from the watcher
             kind = record.get("kind")
             if kind == "_capture":
                 self._answer(record)
                 continue
-            if kind == "run":
-                config = RunConfig.from_dict(record["config"])
-                self.trainer = SimpleNamespace(device=resolve_device(config.device),
-                                               step_count=0)
-            elif kind == "step" and self.trainer is not None:
-                self.trainer.step_count = int(record["step"]) + 1
-            elif kind == "state":
-                self._on_state(record)
+            if kind == "_exited":
+                self._on_exit(record["exitcode"])
+                return
+            self._status = fold_status(self._status, record, self.config)
+            if kind == "state":
+                self.state, self.message = record["state"], record.get("message", "")
             self.out.put(record)
 
-    def _on_state(self, record: dict) -> None:
-        self.state, self.message = record["state"], record.get("message", "")
-        if self.state == "idle" or self.message.startswith("could not"):
-            self.trainer = None
-        elif self.trainer is None:  # adopted from a snapshot: no "run" record comes
-            self.trainer = SimpleNamespace(device=resolve_device(self.config.device),
-                                           step_count=int(record.get("step", 0)))
-        else:
-            self.trainer.step_count = int(record.get("step", self.trainer.step_count))
+    def _on_exit(self, exitcode: int | None) -> None:
+        if self._closed:
+            self._fail_pending("this trainer process is closed")
+            return
+        message = exit_message(exitcode)
+        log.error("%s (pid %s)", message, self._process.pid)
+        self._exited = True
+        self.state, self.message = "error", message
+        record = {"kind": "state", "state": "error", "message": message,
+                  "step": self._status.step}
+        self._status = fold_status(self._status, record)
+        self.out.put(record)
+        self._fail_pending(message)
+
+    def _fail_pending(self, message: str) -> None:
+        with self._lock:
+            pending, self._futures = self._futures, {}
+        for future, _ in pending.values():
+            if not future.done():
+                future.set_exception(RuntimeError(message))
 
     def _answer(self, record: dict) -> None:
-        future, history = self._futures.pop(record["id"], (None, None))
+        with self._lock:
+            future, history = self._futures.pop(record["id"], (None, None))
         if future is None:
             return
         if "error" in record:
@@ -184,4 +321,4 @@ class TrainerProcess(TrainerThread):
         future.set_result(attach_history(data, history) if history is not None else data)
 
 
-__all__ = ["TrainerProcess"]
+__all__ = ["TrainerProcess", "exit_message"]

@@ -10,15 +10,16 @@ messages; a script or a test can use the session alone.
 
 from __future__ import annotations
 
+import atexit
 import os
+import weakref
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Any
 
 from explorer.config import RunConfig
 from explorer.history import History
 from explorer.knobs import Knobs
-from explorer.runner import TrainerThread
+from explorer.runner import Runner, TrainerThread
 
 #: the most records one drain moves (the rest wait for the next one)
 DRAIN_LIMIT = 20_000
@@ -26,6 +27,22 @@ DRAIN_LIMIT = 20_000
 TORCH_THREADS = max(1, (os.cpu_count() or 2) - 1)
 #: states after which the next start builds a new run
 ENDED = ("idle", "finished", "stopped", "error")
+#: every session not yet closed (closed at interpreter exit, or by ``serve`` on SIGTERM)
+_LIVE: weakref.WeakSet = weakref.WeakSet()
+
+
+def close_all(timeout: float = 5.0) -> int:
+    """Close every live session's trainer and wait for it (at most ``timeout`` s each);
+    returns how many. Registered with ``atexit``: a trainer thread must not outlive the
+    interpreter (a script that never called ``close()`` aborted with "terminate called
+    without an active exception")."""
+    sessions = list(_LIVE)
+    for session in sessions:
+        session.close(wait=True, timeout=timeout)
+    return len(sessions)
+
+
+atexit.register(close_all)
 
 
 class Session:
@@ -44,7 +61,7 @@ class Session:
         self.knobs = knobs
         self.trainer_in = trainer_in
         self.threads = threads
-        self.runner: Any = None
+        self.runner: Runner | None = None
         self.replay = replay is not None
         self.history = replay if replay is not None else History()
         self.status = "replay" if self.replay else "idle"
@@ -52,6 +69,7 @@ class Session:
                                              "run_started": None}
         if replay is not None:
             self.note(history_records(replay))
+        _LIVE.add(self)
 
     # -- the runner ------------------------------------------------------------------------
     def ensure_runner(self):
@@ -76,8 +94,8 @@ class Session:
 
     @property
     def device(self) -> str | None:
-        trainer = getattr(self.runner, "trainer", None)
-        return str(trainer.device) if trainer is not None else None
+        """The device of the run, as the runner's records tell (None before a run)."""
+        return self.runner.status().device if self.runner is not None else None
 
     def start(self, fresh: Callable[[], tuple[RunConfig, object]]) -> None:
         """Resume a paused run; otherwise start a new one from ``fresh()`` (the config and
@@ -134,13 +152,15 @@ class Session:
 
     def capture(self, timeout: float = 60.0):
         """Snapshot data of the run, taken between two steps by the runner."""
-        if self.runner is None or self.runner.trainer is None:
+        if self.runner is None or self.runner.status().device is None:
             raise RuntimeError("nothing to save yet: start a run first")
         return self.runner.capture(self.history).result(timeout)
 
-    def close(self) -> None:
+    def close(self, wait: bool = True, timeout: float = 10.0) -> None:
+        """Stop the trainer; ``wait=False`` (a server's event loop) returns at once."""
+        _LIVE.discard(self)
         if self.runner is not None:
-            self.runner.close()
+            self.runner.close(timeout=timeout, wait=wait)
 
     # -- records ---------------------------------------------------------------------------
     def new_run(self, history: History | None = None) -> None:

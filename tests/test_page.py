@@ -152,3 +152,19 @@ def test_session_imports_no_panel():
 
 def test_log_slider_math_round_trips():
     assert math.isclose(10 ** KnobPanel._shown("lr", 1e-3), 1e-3)
+
+
+def test_a_script_that_never_closes_its_explorer_exits_cleanly():
+    # the README's notebook snippet run as a plain script aborted at exit (rc 134,
+    # "terminate called without an active exception"): close_all joins the trainer at exit
+    code = ("import explorer\n"
+            "ex = explorer.Explorer(method='static', hidden=(4,), steps=10**9)\n"
+            "ex.start(); ex.wait(steps=5)\n"
+            "with explorer.Explorer(method='static', hidden=(4,)) as other:\n"
+            "    pass\n"
+            "print('done', ex.state, other.state)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "done running idle" in out.stdout
+    assert "terminate called" not in out.stderr

@@ -101,3 +101,96 @@ def test_app_resumes_a_snapshot_in_a_child_process(tmp_path):
         assert resumed.history.last("step")["step"] == 40  # the step after the snapshot's
     finally:
         resumed.close()
+
+
+@pytest.mark.parametrize("kind", ["thread", "process"])
+def test_both_runners_satisfy_the_contract_and_count_steps_alike(kind):
+    from explorer.runner import Runner, TrainerThread
+
+    cls = TrainerThread if kind == "thread" else TrainerProcess
+    runner = cls(RunConfig(method="static", hidden=[4], steps=3), threads=1)
+    try:
+        assert isinstance(runner, Runner)
+        runner.start()
+        pump(runner, History(), lambda: runner.state == "finished")
+        status = runner.status()
+        # after 3 steps both say 3 (the process runner said 4: it added one to the record)
+        assert (status.state, status.step, status.device) == ("finished", 3, "cpu")
+        assert runner.trainer.step_count == 3
+        runner.reset()
+        pump(runner, History(), lambda: runner.state == "idle")
+        assert runner.status().device is None and runner.trainer is None
+    finally:
+        runner.close()
+
+
+def _gone(pid: int) -> bool:
+    """True when ``pid`` has exited (a zombie waiting for a reaper counts as exited)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_kill_9_of_a_pages_trainer_says_so_and_start_recovers():
+    import os
+    import signal
+
+    app = ExplorerApp(RunConfig(hidden=[8, 8], eval_every=10, units_every=5),
+                      trainer_in="process")
+    try:
+        app.start()
+        deadline = time.monotonic() + 120
+        while not (app.status == "running" and app.history.last("step")):
+            assert time.monotonic() < deadline, app.messages
+            app.drain()
+            time.sleep(0.05)
+        first = app.runner
+        os.kill(first.pid, signal.SIGKILL)
+        pending = first.capture()  # sent to a dying child: it must fail, not hang
+        with pytest.raises(RuntimeError, match="trainer exited"):
+            pending.result(60)
+        while app.status != "error":
+            assert time.monotonic() < deadline, app.messages
+            app.drain()
+            time.sleep(0.05)
+        assert "trainer exited (signal 9, SIGKILL)" in app.messages[-1]
+        assert not first.alive
+        with pytest.raises(RuntimeError, match="trainer exited"):
+            first.capture().result(1)  # failed at once, no wait
+        # recovery: start builds a new trainer process
+        app.start()
+        while not (app.status == "running" and app.history.last("step")):
+            assert time.monotonic() < deadline, app.messages
+            app.drain()
+            time.sleep(0.05)
+        assert app.runner is not first and app.runner.alive
+        second = app.runner.pid
+    finally:
+        app.close()
+    assert _gone(first.pid) and _gone(second)
+    assert not first._thread.is_alive() and not first._sentinel.is_alive()
+
+
+def test_the_trainer_child_exits_when_its_parent_dies(tmp_path):
+    import subprocess
+    import sys
+
+    script = (
+        "import os, signal, sys\n"
+        "from explorer.config import RunConfig\n"
+        "from explorer.runner_process import TrainerProcess\n"
+        "r = TrainerProcess(RunConfig(method='static', hidden=[4], steps=10**9), threads=1)\n"
+        "r.start()\n"
+        "while r.state != 'running':\n"
+        "    r.drain(); import time; time.sleep(0.05)\n"
+        "print(r.pid, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120)
+    child = int(out.stdout.split()[0])
+    deadline = time.monotonic() + 30
+    while not _gone(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _gone(child), f"trainer child {child} outlived its killed parent"

@@ -33,6 +33,7 @@ from explorer.views import (
     step_range,
 )
 from kernels.methods import METHODS
+from kernels.records import GROUPSPARSITY, SPECTRUM, SWITCH
 
 
 @dataclass(frozen=True)
@@ -62,14 +63,14 @@ CARDS: tuple[CardSpec, ...] = (
              hint="the norms of the units you select, over time"),
     CardSpec("tradeoff", "size vs loss", ("tradeoff",),
              hint="validation loss against network size, this run and earlier ones"),
-    CardSpec("tiny", "TINY: eigenvalue spectra", ("spectrum",), frozenset({"spectrum"}),
+    CardSpec("tiny", "TINY: eigenvalue spectra", ("spectrum",), frozenset({SPECTRUM}),
              hint="TINY's proposed neurons and their eigenvalues at each growth step"),
     CardSpec("shrinknets", "ShrinkNets: switches, cost, group sparsity",
-             ("switches", "cost", "groupsparsity"), frozenset({"switch", "groupsparsity"}),
+             ("switches", "cost", "groupsparsity"), frozenset({SWITCH, GROUPSPARSITY}),
              hint="switch values, the cost model and the group-sparsity sweep"),
 )
 #: views whose data outlives a run (not emptied when a new run begins)
-KEEP_ACROSS_RUNS = frozenset({"groupsparsity"})
+KEEP_ACROSS_RUNS = frozenset({GROUPSPARSITY})
 
 
 def cards_for(kinds: Iterable[str]) -> list[str]:

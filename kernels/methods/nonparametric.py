@@ -146,7 +146,7 @@ class Nonparametric(SizingMethod):
     description = ("Fan-in l2 penalty (lambda) shrinks whole units to zero; new units are "
                    "added at the growth rate; CapNorm + AdaRad (Philipp & Carbonell 2017).")
     knobs = ("lam", "growth_rate", "growth_every", "angular_lr", "radial_lr", "lr")
-    record_kinds = ("phase",)
+    record_kinds = (PHASE,)
     dynamic = True
     Options = NonparametricOptions
     #: Table 3 starts with 10 units per hidden layer; growth does the rest

@@ -253,7 +253,7 @@ class ShrinkNets(SizingMethod):
                    "neurons killed by threshold/sign change/sign variance (gamma) and "
                    "garbage-collected; switches folded away for inference.")
     knobs = ("lam", "lam2", "gamma", "lr")
-    record_kinds = ("switch",)
+    record_kinds = (SWITCH,)
     dynamic = True
     Options = ShrinkNetsOptions
     default_hidden = (100, 100)

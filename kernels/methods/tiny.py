@@ -162,7 +162,7 @@ class Tiny(SizingMethod):
     description = ("Grows from tiny layers: adds the neurons that best fix each layer's "
                    "expressivity bottleneck (eigen-solve), amplitude by line search (TINY).")
     knobs = ("tau", "growth_rate", "growth_every", "lr")
-    record_kinds = ("spectrum",)
+    record_kinds = (SPECTRUM,)
     dynamic = True
     Options = TinyOptions
     default_hidden = (1, 1)
