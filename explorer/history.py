@@ -139,3 +139,11 @@ def _column(values: list) -> np.ndarray:
     if all(isinstance(v, (int, float, np.number)) or v is None for v in values):
         return np.asarray([np.nan if v is None else v for v in values], dtype=float)
     return np.asarray(["" if v is None else str(v) for v in values])
+
+
+def history_arrays(history: History) -> dict[str, np.ndarray]:
+    """Flatten every record kind into ``"kind.column"`` arrays (a snapshot's ``history.npz``).
+
+    Arrays are plain numeric/unicode arrays, so they load with ``allow_pickle=False``."""
+    return {f"{kind}.{col}": arr for kind in history.kinds()
+            for col, arr in history.columns(kind).items()}

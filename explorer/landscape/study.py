@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import param
 
+from explorer.atomic import atomic_write
 from kernels.cells import Cell, study_cells
 from kernels.landscape import analyse_network, train_cell
 
@@ -193,13 +193,11 @@ class StudyResult:
             "records": self.records,
             "surfaces": sorted(self.surfaces),
         }
-        _atomic(folder / "landscape.json", json.dumps(meta, default=_plain).encode())
+        atomic_write(folder / "landscape.json", json.dumps(meta, default=_plain).encode())
         arrays = {
             f"{key}|{name}": arr for key, d in self.surfaces.items() for name, arr in d.items()
         }
-        with tempfile.NamedTemporaryFile(dir=folder, suffix=".npz", delete=False) as f:
-            np.savez(f, **arrays)
-        os.replace(f.name, folder / "landscape_surfaces.npz")
+        atomic_write(folder / "landscape_surfaces.npz", lambda f: np.savez(f, **arrays))
         return folder
 
     @classmethod
@@ -227,12 +225,6 @@ def _plain(x):
     if isinstance(x, np.ndarray):
         return x.tolist()
     raise TypeError(f"cannot store {type(x).__name__} in landscape.json")
-
-
-def _atomic(path: Path, data: bytes) -> None:
-    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as f:
-        f.write(data)
-    os.replace(f.name, path)
 
 
 def plan(config: StudyConfig) -> list[tuple[dict, int]]:

@@ -20,11 +20,13 @@ import uuid
 import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import safetensors.torch
 
-from explorer.run_output import history_arrays
+from explorer.atomic import atomic_write, default_mode
+from explorer.history import history_arrays
 from explorer.snapshot.data import SnapshotData
 from explorer.snapshot.schema import (
     FORMAT,
@@ -110,13 +112,6 @@ def write(data: SnapshotData, path: str | Path) -> Path:
     return path
 
 
-def _default_mode(folder: bool) -> int:
-    """The mode a plain open()/mkdir() would give (mkstemp/mkdtemp make private ones)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return (0o777 if folder else 0o666) & ~mask
-
-
 _background: ThreadPoolExecutor | None = None
 _background_lock = threading.Lock()
 
@@ -141,22 +136,15 @@ def _write_file(path: Path, blob: bytes) -> None:
 def _write_zip(path: Path, files: dict[str, bytes]) -> None:
     if path.exists() and not path.is_file():
         raise SnapshotError(f"{path}: exists and is not a file; a .zip snapshot needs a file path")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            with zipfile.ZipFile(f, "w") as zf:
-                for name, blob in files.items():
-                    # JSON compresses well; safetensors and npz (already deflated) do not
-                    method = zipfile.ZIP_DEFLATED if name.endswith(".json") else \
-                        zipfile.ZIP_STORED
-                    zf.writestr(name, blob, compress_type=method)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _default_mode(folder=False))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    def write_zip(f: BinaryIO) -> None:
+        with zipfile.ZipFile(f, "w") as zf:
+            for name, blob in files.items():
+                # JSON compresses well; safetensors and npz (already deflated) do not
+                method = zipfile.ZIP_DEFLATED if name.endswith(".json") else zipfile.ZIP_STORED
+                zf.writestr(name, blob, compress_type=method)
+
+    atomic_write(path, write_zip)
 
 
 def _write_folder(path: Path, files: dict[str, bytes]) -> None:
@@ -172,7 +160,7 @@ def _write_folder(path: Path, files: dict[str, bytes]) -> None:
     try:
         for name, blob in files.items():
             _write_file(tmp / name, blob)
-        os.chmod(tmp, _default_mode(folder=True))
+        os.chmod(tmp, default_mode(folder=True))
         if not path.exists():
             os.rename(tmp, path)
             return
