@@ -7,8 +7,6 @@ from typing import Any
 
 import torch
 
-SCHEMA_VERSION = 1
-
 
 @dataclass
 class RunConfig:

@@ -101,9 +101,6 @@ class History:
 
         return pd.DataFrame(self.columns(kind))
 
-    def frames(self) -> dict:
-        return {kind: self.frame(kind) for kind in self.kinds()}
-
     def last(self, kind: str) -> dict | None:
         with self._lock:
             rows = self.rows.get(kind)

@@ -49,8 +49,6 @@ def register(name: str, description: str, loader: Callable[..., Dataset], **opti
     return DATASETS[name]
 
 
-FILE_SUFFIXES = (".npz", ".csv")
-
 
 def _looks_like_path(name: str) -> bool:
     return (

@@ -12,7 +12,6 @@ from collections import defaultdict
 
 import numpy as np
 import panel as pn
-import param
 from bokeh.models import DataRange1d, Legend
 
 from kernels.records import UNITS
@@ -129,8 +128,6 @@ def step_range() -> DataRange1d:
 
 class View(pn.viewable.Viewer):
     """Base of the plots: subclasses build figures and implement ``update`` and ``reset``."""
-
-    title = param.String(default="", doc="heading shown above the plot")
 
     #: the record kinds this view draws (others it ignores); a page shows a view's card when
     #: the running method emits one of them

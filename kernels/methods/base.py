@@ -156,8 +156,6 @@ class SizingMethod:
     #: record kinds this method emits beyond the common ones (step, eval, units, event,
     #: knob, tradeoff); the page shows the cards of these kinds for this method
     record_kinds: tuple[str, ...] = ()
-    #: whether the network's hidden layers change size
-    dynamic = False
 
     def __init__(self, **options: Any) -> None:
         self.opts = self.Options.parse(options, self.name)

@@ -147,7 +147,6 @@ class Nonparametric(SizingMethod):
                    "added at the growth rate; CapNorm + AdaRad (Philipp & Carbonell 2017).")
     knobs = ("lam", "growth_rate", "growth_every", "angular_lr", "radial_lr", "lr")
     record_kinds = (PHASE,)
-    dynamic = True
     Options = NonparametricOptions
     #: Table 3 starts with 10 units per hidden layer; growth does the rest
     default_hidden = (10, 10)

@@ -254,7 +254,6 @@ class ShrinkNets(SizingMethod):
                    "garbage-collected; switches folded away for inference.")
     knobs = ("lam", "lam2", "gamma", "lr")
     record_kinds = (SWITCH,)
-    dynamic = True
     Options = ShrinkNetsOptions
     default_hidden = (100, 100)
 

@@ -163,7 +163,6 @@ class Tiny(SizingMethod):
                    "expressivity bottleneck (eigen-solve), amplitude by line search (TINY).")
     knobs = ("tau", "growth_rate", "growth_every", "lr")
     record_kinds = (SPECTRUM,)
-    dynamic = True
     Options = TinyOptions
     default_hidden = (1, 1)
 
