@@ -273,7 +273,8 @@ def _finite_list(a) -> list:
 def unit_lifetimes(history: History) -> dict[str, list]:
     """One row per unit ever seen: layer, birth step, death step (or the last step), cause.
 
-    Units present from the start have no birth event and are born at step 0."""
+    Units present from the start carry no birth event: they are born at the step of the
+    first table that shows them minus their age there (as the live lifetimes plot)."""
     last_step = 0
     for kind in (STEP, EVAL):
         rec = history.last(kind)
@@ -282,8 +283,12 @@ def unit_lifetimes(history: History) -> dict[str, list]:
     units: dict[int, dict] = {}
     for table in history.tables:
         last_step = max(last_step, int(table["step"]))
-        for layer, uid in zip(table["layer"].tolist(), table["unit_id"].tolist(), strict=True):
-            units.setdefault(uid, {"layer": layer, "born": 0, "died": None, "cause": ""})
+        ages = table["age"].tolist() if "age" in table else [0] * len(table["unit_id"])
+        for layer, uid, age in zip(table["layer"].tolist(), table["unit_id"].tolist(), ages,
+                                   strict=True):
+            units.setdefault(uid, {"layer": layer, "born": max(int(table["step"]) - int(age),
+                                                                 0),
+                                   "died": None, "cause": ""})
     for e in history.rows.get(EVENT, []):
         u = units.setdefault(int(e["unit_id"]), {"layer": int(e["layer"]), "born": 0,
                                                  "died": None, "cause": ""})
@@ -300,91 +305,95 @@ def unit_lifetimes(history: History) -> dict[str, list]:
             "cause": [units[i]["cause"] or "alive" for i in ids]}
 
 
+def _dashboard_views(history: History) -> list:
+    """The live page's views that draw a kind this history holds, fed the whole history."""
+    from explorer.views import (
+        CostView,
+        LifetimeView,
+        LossView,
+        SizesView,
+        SpectrumView,
+        SwitchView,
+        TradeoffView,
+        UnitScatterView,
+        UnitSelection,
+        history_records,
+        step_range,
+    )
+
+    records = history_records(history)
+    selection, x_range = UnitSelection(), step_range()
+    views = [LossView(x_range=x_range), SizesView(x_range=x_range), UnitScatterView(selection),
+             LifetimeView(selection, x_range=x_range), TradeoffView(),
+             CostView(x_range=x_range), SpectrumView(x_range=x_range),
+             SwitchView(selection, x_range=x_range)]
+    shown = [v for v in views if set(v.kinds) & set(records)]
+    for view in shown:
+        view.update(records)
+    return shown
+
+
+def _view_figures(view) -> list:
+    return [getattr(view, name) for name in ("loss_fig", "acc_fig", "fig", "summary_fig")
+            if getattr(view, name, None) is not None]
+
+
+def _lifetime_rows_toggle(view):
+    """The lifetimes' 'living only' / 'all units' switch, in the browser (no server)."""
+    from bokeh.models import CustomJS, RadioButtonGroup
+
+    from explorer.views.lifetimes import ROW_MODES
+
+    modes = list(ROW_MODES)
+    toggle = RadioButtonGroup(labels=modes, active=modes.index(view.rows.value))
+    toggle.js_on_change("active", CustomJS(
+        args={"glyph": view.bars.glyph, "axis": view.fig.yaxis[0],
+              "fields": [ROW_MODES[m][0] for m in modes],
+              "labels": [ROW_MODES[m][1] for m in modes]},
+        code="glyph.y = {field: fields[cb_obj.active]}; "
+             "axis.axis_label = labels[cb_obj.active];"))
+    return toggle
+
+
 def dashboard(history: History, title: str = "Sizing Explorer run"):
-    """Bokeh layout of a run: loss, accuracy, layer sizes, fan-in vs fan-out of the last unit
-    table, unit lifetimes (pan, zoom and hover; no server needed)."""
+    """Bokeh layout of a run drawn by the live page's own views (explorer.views), fed the
+    whole history: the same colours, legends, lifetimes (units present from the start born
+    at their step minus their age), thinning of long lines and cards per record kind
+    (pan, zoom and hover; no server needed)."""
     from bokeh.layouts import column, gridplot
-    from bokeh.models import ColumnDataSource, Div, HoverTool, Span
-    from bokeh.palettes import Category10_10
-    from bokeh.plotting import figure
+    from bokeh.models import Div
 
-    tools = "pan,wheel_zoom,box_zoom,reset,save"
-    step, ev = history.columns(STEP), history.columns(EVAL)
+    from explorer.views import LifetimeView
+    from explorer.views.base import anchor_ranges, quiet_ranges
 
-    loss = figure(title="loss", x_axis_label="step", tools=tools, height=300, width=560)
-    acc = figure(title="accuracy", x_axis_label="step", tools=tools, height=300, width=560,
-                 x_range=loss.x_range)
-    if step:
-        src = ColumnDataSource({"step": _finite_list(step["step"]),
-                                "loss": _finite_list(step["loss"]),
-                                "acc": _finite_list(step["acc"])})
-        loss.line("step", "loss", source=src, legend_label="train (batch)", color="#1f77b4")
-        acc.line("step", "acc", source=src, legend_label="train (batch)", color="#1f77b4")
-    if ev:
-        src = ColumnDataSource({"step": _finite_list(ev["step"]),
-                                "val_loss": _finite_list(ev["val_loss"]),
-                                "val_acc": _finite_list(ev["val_acc"])})
-        loss.line("step", "val_loss", source=src, legend_label="validation", color="#d62728",
-                  line_width=2)
-        acc.line("step", "val_acc", source=src, legend_label="validation", color="#d62728",
-                 line_width=2)
-    if acc.legend:
-        acc.legend.location = "bottom_right"
-    for knob in history.rows.get("knob", []):  # where a knob moved, on both plots
-        for fig in (loss, acc):
-            fig.add_layout(Span(location=knob["step"], dimension="height", line_dash="dashed",
-                                line_color="gray", line_alpha=0.6))
-    for fig in (loss, acc):
-        fig.add_tools(HoverTool(tooltips=[("step", "@step"), ("value", "$y")]))
-
-    sizes = figure(title="hidden layer sizes", x_axis_label="step", y_axis_label="units",
-                   tools=tools, height=300, width=560, x_range=loss.x_range)
-    size_cols = sorted((k for k in step if k.startswith("sizes_")),
-                       key=lambda k: int(k.split("_")[1]))
-    if size_cols:
-        src = ColumnDataSource({"step": _finite_list(step["step"]),
-                                **{k: _finite_list(step[k]) for k in size_cols}})
-        for i, k in enumerate(size_cols):
-            sizes.step(x="step", y=k, source=src, legend_label=f"layer {i}",
-                       color=Category10_10[i % 10], mode="after")
-        sizes.add_tools(HoverTool(tooltips=[("step", "@step"), ("units", "$y{0}")]))
-
-    scatter = figure(title="fan-in vs fan-out length (last unit table)", tools=tools,
-                     x_axis_label="fan-in length", y_axis_label="fan-out length", height=300,
-                     width=560)
-    table = history.latest_units()
-    if table is not None:
-        colors = [Category10_10[int(layer) % 10] for layer in table["layer"].tolist()]
-        src = ColumnDataSource({"unit_id": table["unit_id"].tolist(),
-                                "layer": table["layer"].tolist(),
-                                "fan_in": _finite_list(table["fan_in"].astype(float)),
-                                "fan_out": _finite_list(table["fan_out"].astype(float)),
-                                "age": table["age"].tolist(), "color": colors})
-        scatter.scatter("fan_in", "fan_out", source=src, color="color", size=8, alpha=0.8)
-        scatter.add_tools(HoverTool(tooltips=[("unit", "@unit_id"), ("layer", "@layer"),
-                                              ("fan-in", "@fan_in"), ("fan-out", "@fan_out"),
-                                              ("age", "@age")]))
-
-    life = unit_lifetimes(history)
-    lifetimes = figure(title="unit lifetimes (one bar per unit id)", x_axis_label="step",
-                       y_axis_label="unit id", tools=tools, height=300, width=560,
-                       x_range=loss.x_range)
-    if life["unit_id"]:
-        life["color"] = [Category10_10[int(layer) % 10] for layer in life["layer"]]
-        src = ColumnDataSource(life)
-        lifetimes.segment(x0="born", x1="end", y0="unit_id", y1="unit_id", source=src,
-                          color="color", line_width=2)
-        lifetimes.add_tools(HoverTool(tooltips=[("unit", "@unit_id"), ("layer", "@layer"),
-                                                ("born", "@born"), ("until", "@end"),
-                                                ("end", "@cause")]))
-    events = history.rows.get("event", [])
+    figures, extras = [], []
+    for view in _dashboard_views(history):
+        for fig in _view_figures(view):
+            quiet_ranges(fig)
+            anchor_ranges(fig)
+            fig.sizing_mode = "fixed"
+            fig.width = 600
+            figures.append(fig)
+        if isinstance(view, LifetimeView):
+            extras.append(_lifetime_rows_toggle(view))
+    events = history.rows.get(EVENT, [])
     born = sum(e["event"] == "born" for e in events)
-    last = history.last("step") or {}
+    last = history.last(STEP) or {}
     header = Div(text=f"<h2>{_escape(title)}</h2><p>steps: {last.get('step', 0)}, sizes: "
                       f"{last.get('sizes', [])}, units born: {born}, died: "
                       f"{len(events) - born}</p>")
-    grid = gridplot([[loss, acc], [sizes, lifetimes], [scatter, None]])
-    return column(header, grid)
+    rows = [figures[i:i + 2] + [None] * (2 - len(figures[i:i + 2]))
+            for i in range(0, len(figures), 2)]
+    parts = [header, *extras]
+    if rows:
+        parts.append(gridplot(rows))
+    layout = column(*parts)
+    for model in layout.references():
+        # the views link selections and ranges with Python callbacks, which need a server;
+        # a file page has none (Bokeh warns), so drop them from this one-off document
+        if getattr(model, "_callbacks", None):
+            model._callbacks = {}
+    return layout
 
 
 def _escape(text: str) -> str:

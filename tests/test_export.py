@@ -17,6 +17,7 @@ from explorer import cli
 from explorer.config import RunConfig
 from explorer.export import (
     ExportError,
+    dashboard,
     dashboard_html,
     export_html,
     export_model,
@@ -147,10 +148,28 @@ def test_html_is_self_contained_and_holds_the_data(run, tmp_path):
     assert not re.search(r"<script[^>]*\bsrc=", page)  # Bokeh's JS is inlined
     assert not re.search(r"<link[^>]*href=[\"']https?:", page)
     assert "Bokeh" in page and "HoverTool" in page
-    step = history.rows["step"][7]
-    assert repr(step["loss"]) in page
-    unit = int(history.latest_units()["unit_id"][-1])
-    assert '"unit_id",[' in page and str(unit) in page
+    for name in ("loss_steps", "sizes_steps", "units_scatter", "lifetimes", "tradeoff_run"):
+        assert f'"name":"{name}"' in page
+
+
+def test_html_is_drawn_by_the_live_views(run):
+    """The export is the live page's views fed the whole history: same sources, whole
+    course, lifetimes of the first units from their step minus their age, layer colours."""
+    from explorer.views.palette import layer_color
+
+    _, history = run
+    layout = dashboard(history)
+    loss = layout.select_one({"name": "loss_steps"})
+    np.testing.assert_allclose(loss.data["loss"], [r["loss"] for r in history.rows["step"]])
+    life = layout.select_one({"name": "lifetimes"}).data
+    first = history.tables[0]
+    row = list(life["unit_id"]).index(int(first["unit_id"][0]))
+    assert life["birth"][row] == int(first["step"]) - int(first["age"][0])
+    latest = history.latest_units()
+    scatter = layout.select_one({"name": "units_scatter"}).data
+    assert list(scatter["color"]) == [layer_color(i) for i in latest["layer"]]
+    assert layout.select_one({"name": "spectrum_figure"}) is None  # no TINY records here
+    assert all(not getattr(m, "_callbacks", None) for m in layout.references())
 
 
 def test_html_of_an_empty_history_still_renders():

@@ -336,6 +336,9 @@ def test_empty_figures_have_a_range_until_their_sources_hold_rows():
     assert all(a.visible for a in anchors)
     view.__panel__()  # a second layout adds no second anchor
     assert sum(r.name == "range_anchor" for r in view.loss_fig.renderers) == 1
+    scatter = UnitScatterView()  # its legend-key glyphs hold no data of the run
+    scatter.__panel__()
+    assert scatter.fig._range_anchor.visible
 
 
 def _all_figures():

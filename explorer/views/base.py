@@ -176,10 +176,16 @@ def quiet_ranges(fig) -> None:
         axis_range.syncable = False
 
 
+#: name of glyphs that only give a legend entry its swatch (no data of the run)
+LEGEND_KEY = "legend_key"
+
+
 def figure_sources(fig) -> list:
-    """The ColumnDataSources a figure's glyphs draw from."""
+    """The ColumnDataSources a figure's glyphs draw the run's data from."""
     out = []
     for renderer in fig.renderers:
+        if renderer.name in (LEGEND_KEY, "range_anchor"):
+            continue
         source = getattr(renderer, "data_source", None)
         if source is not None and source not in out:
             out.append(source)

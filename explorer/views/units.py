@@ -15,7 +15,7 @@ import numpy as np
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
-from explorer.views.base import View, figure_defaults, outside_legend
+from explorer.views.base import LEGEND_KEY, View, figure_defaults, outside_legend
 from explorer.views.palette import layer_colors
 from explorer.views.selection import UnitSelection
 from kernels.records import UNITS
@@ -51,12 +51,13 @@ class UnitScatterView(View):
         self.fig.scatter("fan_in", "fan_out", source=self.source, color="color", size="size",
                          alpha="alpha", nonselection_alpha=0.1, selection_line_color="black",
                          selection_line_width=2, legend_field="layer_name")
-        # a key for the dots' look: glyphs without data that only draw a legend swatch
+        # a key for the dots' look: one point each at NaN (not drawn) that only gives the
+        # legend a swatch (a glyph without rows draws none)
         young, old = age_style(np.array([0.0, 1.0]))
         for label, size, alpha in (("young unit", young[0], old[0]),
                                    ("old unit", young[1], old[1])):
-            self.fig.scatter(x=[], y=[], color=AGE_KEY_COLOR, size=size, alpha=alpha,
-                             legend_label=label)
+            self.fig.scatter(x=[np.nan], y=[np.nan], color=AGE_KEY_COLOR, size=size,
+                             alpha=alpha, legend_label=label, name=LEGEND_KEY)
         legend.title = "colour: layer"
         self.fig.add_tools(HoverTool(tooltips=[
             ("unit", "@unit_id"), ("layer", "@layer"), ("fan-in", "@fan_in{0.000}"),
