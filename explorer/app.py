@@ -107,6 +107,7 @@ class ExplorerApp(pn.viewable.Viewer):
         self.snapshots = SnapshotPanel(self.snapshot_bytes, self.load_snapshot_bytes,
                                        self.open_from_folder, self._safe)
         self.form.param.watch(self._on_method, "method")
+        self.form.on_preset = lambda knobs: self._safe(self._preset_knobs, knobs)
         self.form.upload.param.watch(lambda e: self._safe(
             self.load_upload, e.new, self.form.upload.filename), "value")
         self.buttons = {name: pn.widgets.Button(
@@ -177,6 +178,15 @@ class ExplorerApp(pn.viewable.Viewer):
         if self.runner is not None and self.runner.state == "finished":
             self.notify(f"{name} set; the run has finished, so it acts on the next run",
                         level="info")
+
+    def _preset_knobs(self, knobs: dict) -> None:
+        """A preset was chosen: its knobs move the sliders (the others go back to their
+        defaults)."""
+        values = {**Knobs().values(), **knobs}
+        auto = bool(values.pop("radial_auto"))
+        for name, value in values.items():
+            set_knob(self.knobs, name, value)
+        self.knobs.radial_auto = auto  # set last: a hand-set radial_lr turns it off
 
     def build_config(self) -> tuple[RunConfig, object]:
         """The run configuration from the controls (and the uploaded data set, if any)."""

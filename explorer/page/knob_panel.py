@@ -15,7 +15,7 @@ import panel as pn
 import param
 from bokeh.models import CustomJSTickFormatter
 
-from explorer.knobs import Knobs, LogNumber, knob_names
+from explorer.knobs import Knobs, LogNumber, knob_names, switch_names
 from kernels.methods import METHODS
 
 #: slider step of a log-scale knob, in decades
@@ -41,8 +41,14 @@ def slider_range(name: str) -> tuple[float, float, float | None, bool]:
 def set_knob(knobs: Knobs, name: str, value) -> None:
     """Set one knob; the trainer uses it from its next step. Out of bounds -> one-line
     ValueError naming the allowed range, the knob unchanged."""
-    if name not in knob_names():
-        raise ValueError(f"unknown knob '{name}'; accepted: {', '.join(knob_names())}")
+    names = knob_names() + switch_names()
+    if name not in names:
+        raise ValueError(f"unknown knob '{name}'; accepted: {', '.join(names)}")
+    if isinstance(Knobs.param[name], param.Boolean):
+        setattr(knobs, name, bool(value))
+        return
+    if name == "radial_lr":  # a value set by hand: alpha_r stops following lambda
+        knobs.radial_auto = False
     if isinstance(Knobs.param[name], param.Integer):
         value = int(round(value))
     try:
@@ -69,8 +75,32 @@ class KnobPanel(pn.viewable.Viewer):
         self.rows = {name: pn.Row(widget, pn.widgets.TooltipIcon(value=Knobs.param[name].doc),
                                   sizing_mode="stretch_width")
                      for name, widget in self.widgets.items()}
+        # alpha_r: "auto" follows lambda (Table 3); beside it the unit lifetime it implies
+        self.radial_auto = pn.widgets.Checkbox(
+            label="radial_lr auto: 1/(50 lambda)", value=bool(self.knobs.radial_auto))
+        self.radial_auto.param.watch(
+            lambda e: self._on_change("radial_auto", bool(e.new)), "value")
+        self.lifetime = pn.pane.Markdown(self.lifetime_text(), margin=(0, 10))
+        self.rows["radial_lr"] = pn.Column(
+            self.rows["radial_lr"], pn.Row(self.radial_auto, pn.widgets.TooltipIcon(
+                value=Knobs.param["radial_auto"].doc)), self.lifetime,
+            sizing_mode="stretch_width")
         self._show_method_knobs()
         self.knobs.param.watch(self._follow, knob_names())
+        self.knobs.param.watch(self._follow_radial, ["radial_auto", "radial_lr", "lam"])
+
+    def lifetime_text(self) -> str:
+        """The unit lifetime the knobs imply: 1/(alpha_r lambda) epochs (sec. 4.1)."""
+        alpha = self.knobs.radial_lr_in_use()
+        life = self.knobs.unit_lifetime_epochs()
+        shown = "never (lambda = 0)" if math.isinf(life) else f"{life:.3g} epochs"
+        return (f"<small>alpha_r in use {alpha:.3g}; a new unit lives {shown} under "
+                "shrinkage alone (1/(alpha_r lambda) epochs; x steps per epoch for "
+                "steps)</small>")
+
+    def _follow_radial(self, *events) -> None:
+        self.radial_auto.value = bool(self.knobs.radial_auto)
+        self.lifetime.object = self.lifetime_text()
 
     def _widget(self, name: str):
         lo, hi, step, log = slider_range(name)

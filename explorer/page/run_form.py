@@ -15,11 +15,14 @@ import param
 
 from explorer.config import RunConfig
 from explorer.data import DATASETS, load_dataset
+from explorer.presets import PRESETS
 from kernels.methods import METHODS
 
 #: the data-set choice that takes a file from the browser
 UPLOAD = "upload .npz/.csv"
 DEVICES = ("auto", "cpu", "cuda")
+#: the preset menu's entry for "no preset"
+NO_PRESET = "(none)"
 
 
 def parse_hidden(text: str) -> list[int]:
@@ -35,8 +38,16 @@ def parse_hidden(text: str) -> list[int]:
 
 
 class RunForm(pn.viewable.Viewer):
-    """The controls of the next run; the widgets are built from these params."""
+    """The controls of the next run; the widgets are built from these params.
 
+    Choosing a method fills in its own starting sizes (``SizingMethod.default_hidden``);
+    choosing a preset (:mod:`explorer.presets`) fills in method, data set, sizes and steps,
+    hands its knobs to ``on_preset`` (the page sets the sliders) and its method and
+    data-set options to the next run while the form still names its method and data set.
+    """
+
+    preset = param.Selector(default=NO_PRESET, objects=[NO_PRESET, *sorted(PRESETS)],
+                            doc="a paper's recipe (explorer.presets): fills the controls")
     method = param.Selector(default="nonparametric", objects=sorted(METHODS),
                             doc="sizing method (kernels.methods registry)")
     dataset = param.Selector(default="digits", objects=[*DATASETS, UPLOAD],
@@ -62,11 +73,15 @@ class RunForm(pn.viewable.Viewer):
     def __init__(self, **params) -> None:
         super().__init__(**params)
         self.upload_dataset = None
+        #: called with a preset's knobs when one is chosen (the page moves its sliders)
+        self.on_preset = lambda knobs: None
+        self._applying = False
         w = pn.widgets
         self.upload = w.FileInput(accept=".npz,.csv", visible=self.dataset == UPLOAD,
                                   description="X and y arrays (.npz) or a CSV whose last "
                                               "column is the label")
         self.widgets = {
+            "preset": w.Select.from_param(self.param.preset, label="preset (paper recipe)"),
             "method": w.Select.from_param(self.param.method, label="sizing method"),
             "dataset": w.Select.from_param(self.param.dataset, label="data set"),
             "hidden": w.TextInput.from_param(self.param.hidden, label="hidden sizes"),
@@ -74,6 +89,36 @@ class RunForm(pn.viewable.Viewer):
             "device": w.Select.from_param(self.param.device),
             "max_steps": w.IntInput.from_param(self.param.max_steps, label="steps"),
         }
+
+    @param.depends("method", watch=True)
+    def _method_sizes(self) -> None:
+        """A method chosen by hand starts from its own sizes (ShrinkNets large, TINY [1, 1],
+        nonparametric small)."""
+        cls = METHODS.get(self.method)
+        if cls is not None and not self._applying:
+            self.hidden = ",".join(str(h) for h in cls.default_hidden)
+
+    @param.depends("preset", watch=True)
+    def _apply_preset(self) -> None:
+        preset = PRESETS.get(self.preset)
+        if preset is None:
+            return
+        self._applying = True
+        try:
+            self.param.update(method=preset.method, dataset=preset.dataset,
+                              hidden=",".join(str(h) for h in preset.hidden),
+                              max_steps=preset.steps)
+        finally:
+            self._applying = False
+        self.on_preset(dict(preset.knobs))
+
+    def preset_config(self):
+        """The chosen preset while the form still names its method and data set, else None."""
+        preset = PRESETS.get(self.preset)
+        if preset is not None and preset.method == self.method and \
+                preset.dataset == self.dataset:
+            return preset
+        return None
 
     @param.depends("dataset", watch=True)
     def _show_upload(self) -> None:
@@ -116,6 +161,15 @@ class RunForm(pn.viewable.Viewer):
             if self.upload_dataset is None:
                 raise ValueError("choose a .npz or .csv file to upload first")
             dataset, name = self.upload_dataset, self.upload_dataset.name
+        preset = self.preset_config() if dataset is None else None
+        if preset is not None:
+            return RunConfig(method=self.method, dataset=name, hidden=parse_hidden(self.hidden),
+                             seed=self.seed, device=self.device, steps=self.max_steps,
+                             batch_size=preset.batch_size, eval_every=preset.eval_every,
+                             units_every=base.units_every,
+                             method_options=dict(preset.method_options),
+                             dataset_options=dict(preset.dataset_options),
+                             knobs=dict(knobs)), None
         config = RunConfig(method=self.method, dataset=name, hidden=parse_hidden(self.hidden),
                            seed=self.seed, device=self.device, steps=self.max_steps,
                            batch_size=base.batch_size, eval_every=base.eval_every,
@@ -129,6 +183,7 @@ class RunForm(pn.viewable.Viewer):
 
     def __panel__(self):
         w = self.widgets
-        return pn.Column(w["method"], pn.pane.Markdown(self._method_doc, margin=(0, 10)),
+        return pn.Column(w["preset"], w["method"],
+                         pn.pane.Markdown(self._method_doc, margin=(0, 10)),
                          w["dataset"], self.upload, w["hidden"], w["seed"], w["device"],
                          w["max_steps"], sizing_mode="stretch_width")

@@ -1,0 +1,99 @@
+"""Paper presets (explorer/presets.py): the registry, the command line, the page's menu, and
+(slow) the result each preset's docstring promises."""
+
+from __future__ import annotations
+
+import param
+import pytest
+
+from explorer.cli import build_parser, main, run_config
+from explorer.history import History
+from explorer.knobs import Knobs
+from explorer.page import KnobPanel, RunForm
+from explorer.presets import PRESETS, UnknownPresetError, get_preset
+from explorer.trainer import Trainer
+from kernels.methods import get_method
+
+
+def test_every_preset_builds_a_valid_run():
+    assert {"nonparametric-mnist1d", "static-mnist1d-mlp", "tiny-race-digits",
+            "shrinknets-digits"} <= set(PRESETS)
+    for preset in PRESETS.values():
+        config = preset.config(device="cpu")
+        get_method(config.method)(**config.method_options)  # options valid
+        Knobs(**config.knobs)  # knobs within bounds
+        assert preset.expected and preset.doc
+    with pytest.raises(UnknownPresetError, match="did you mean 'tiny-race-digits'"):
+        get_preset("tiny-race-digit")
+
+
+def test_cli_preset_fills_the_run_and_explicit_arguments_win(capsys):
+    parse = build_parser().parse_args
+    cfg = run_config(parse(["run", "--preset", "tiny-race-digits"]))
+    assert (cfg.method, cfg.dataset, cfg.hidden, cfg.steps, cfg.batch_size) == (
+        "tiny", "digits", [1, 1], 1500, 100)
+    assert cfg.method_options == {"tau_mode": "paper"} and cfg.knobs["growth_rate"] == 8.0
+    cfg = run_config(parse(["run", "--preset", "tiny-race-digits", "--steps", "10",
+                            "--tau", "0.5", "--option", "neurons=random"]))
+    assert cfg.steps == 10 and cfg.knobs["tau"] == 0.5
+    assert cfg.method_options == {"tau_mode": "paper", "neurons": "random"}
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "presets" in out and all(name in out for name in PRESETS)
+    assert main(["run", "--preset", "nope", "--steps", "1", "--quiet"]) == 2
+
+
+def test_page_preset_menu_fills_the_controls_and_method_sizes():
+    knobs = Knobs()
+    form = RunForm()
+    form.on_preset = lambda values: [setattr(knobs, k, v) for k, v in values.items()]
+    form.method = "shrinknets"  # a method chosen by hand: its own starting sizes
+    assert form.hidden == "100,100"
+    form.method = "tiny"
+    assert form.hidden == "1,1"
+    form.preset = "nonparametric-mnist1d"
+    assert (form.method, form.dataset, form.hidden, form.max_steps) == (
+        "nonparametric", "mnist1d", "10,10", 8000)
+    assert knobs.lam == 3e-3
+    config, _ = form.config(get_preset("tiny-race-digits").config(), knobs.values())
+    assert config.method_options == {"protocol": True} and config.eval_every == 100
+    form.dataset = "digits"  # no longer the preset's setting: its options no longer apply
+    config, _ = form.config(get_preset("tiny-race-digits").config(), knobs.values())
+    assert config.method_options == {}
+
+
+def test_radial_auto_checkbox_and_lifetime_beside_the_slider():
+    knobs = Knobs(lam=1e-3)
+    panel = KnobPanel(knobs, method="nonparametric")
+    assert panel.radial_auto.value and "50 epochs" in panel.lifetime.object
+    knobs.lam = 2e-3  # auto: alpha_r follows lambda, the lifetime stays
+    assert "50 epochs" in panel.lifetime.object and "alpha_r in use 10" in panel.lifetime.object
+    with param.edit_constant(panel.widgets["radial_lr"]):  # the radial slider set by hand
+        panel.widgets["radial_lr"].value_throttled = 100.0
+    assert not knobs.radial_auto and not panel.radial_auto.value
+    assert "5 epochs" in panel.lifetime.object  # 1/(100 * 2e-3)
+    panel.radial_auto.value = True
+    assert knobs.radial_auto and "50 epochs" in panel.lifetime.object
+
+
+def _run(name: str, seed: int = 0) -> tuple[Trainer, History]:
+    history = History()
+    trainer = Trainer(get_preset(name).config(seed=seed, device="cpu"), sink=history.add)
+    trainer.run(progress=False)
+    return trainer, history
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_preset_reaches_its_expected_result(name):
+    trainer, history = _run(name)
+    summary = trainer.summary()
+    got = {"test_acc": summary["test_acc"], "first_layer": summary["sizes"][0],
+           "units": sum(summary["sizes"]),
+           "died": sum(e["event"] == "died" for e in history.rows.get("event", [])),
+           "rejected": sum(r["rejected"] for r in history.rows.get("spectrum", []))}
+    drains = [r for r in history.rows.get("phase", []) if r["phase"] == "drain"]
+    if drains:  # units shed between the start of the drain and the end of the run
+        got["drain_shrink"] = sum(drains[0]["sizes"]) - sum(summary["sizes"])
+    for key, (lo, hi) in get_preset(name).expected.items():
+        assert lo <= got[key] <= hi, f"{name}: {key} = {got[key]} not in [{lo}, {hi}]"
