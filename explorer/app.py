@@ -22,6 +22,7 @@ from pathlib import Path
 import panel as pn
 import param
 
+import explorer.landscape.tab  # noqa: F401  (registers the "landscape" tab)
 from explorer.config import RunConfig
 from explorer.history import History
 from explorer.knobs import Knobs

@@ -125,3 +125,34 @@ def test_cli_landscape_writes_a_study(tmp_path, capsys):
     assert "widest" in out and "chain" in out and "| variant |" in out
     back = StudyResult.load(tmp_path / "s")
     assert "variance" not in back.surfaces["widest/0"]
+
+
+def test_main_page_has_a_landscape_tab_that_analyses_the_live_network():
+    from explorer.app import ExplorerApp
+    from explorer.config import RunConfig
+    from explorer.landscape.tab import LandscapeTab
+    from explorer.page import TABS
+
+    assert "landscape" in TABS
+    app = ExplorerApp(RunConfig(hidden=[6, 6], eval_every=10))
+    try:
+        tab = LandscapeTab(app)
+        assert tab.network_now() is False  # no run yet: a message, not a crash
+        assert "no network" in tab.page.status.object
+        app.step()
+        deadline = time.time() + 60
+        while not (app._last["step"] and app.status == "paused") and time.time() < deadline:
+            app.drain()
+            time.sleep(0.02)
+        before = {k: v.clone() for k, v in app.runner.trainer.model.state_dict().items()}
+        assert tab.network_now(grid=3, variance_grid=3) is True
+        _wait(tab.page.worker)
+        tab.page.poll()
+        assert tab.page.worker.state == "done", tab.page.worker.message
+        res = tab.page.worker.network_result
+        assert res.loss.shape == (3, 3) and np.isfinite(res.top_eigenvalue)
+        assert tab.page.network_pane.object is not None
+        after = app.runner.trainer.model.state_dict()
+        assert all(torch.equal(before[k], after[k]) for k in before)
+    finally:
+        app.close()

@@ -108,6 +108,22 @@ class LandscapeWorker:
         )
         self.message = "this network: done"
 
+    def analyse_snapshot(
+        self, data, split: str = "val", max_examples: int = 512, **options
+    ) -> None:
+        """Landscape of the network in snapshot data (``Session.capture()``), rebuilt on the
+        CPU on the worker's thread, on (at most ``max_examples`` of) one split."""
+        self.network_result = None
+        self._launch(self._analyse_snapshot, data, split, int(max_examples), options)
+
+    def _analyse_snapshot(self, data, split, max_examples, options) -> None:
+        from explorer.snapshot.data import restore
+
+        self._say(0.0, "this network: rebuilding it from the capture")
+        trainer, _ = restore(data, sink=lambda record: None, device="cpu")
+        X, y = trainer.X[split][:max_examples], trainer.Y[split][:max_examples]
+        self._analyse(trainer.model, X.cpu(), y.cpu(), options)
+
     def cancel(self) -> None:
         self._cancel.set()
 
