@@ -48,6 +48,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         help="time a contour and a gradient-variance map: vmap vs plain loops",
     )
     p.add_argument("--device", default="cpu", help="--bench: cpu, cuda or auto")
+    p.add_argument("--repeats", type=int, default=3, help="--bench: timed runs of each (3)")
     return p
 
 
@@ -60,6 +61,7 @@ def main(args) -> int:
             variance_grid=args.variance_grid or 31,
             device=args.device,
             dataset=args.dataset,
+            repeats=max(1, args.repeats),
         )
     from explorer.landscape.study import StudyConfig, format_table, run_study
 

@@ -97,6 +97,7 @@ class LandscapePage(pn.viewable.Viewer):
         if study is not None:
             self._show_config(study.config)
             self._set_status(f"saved study: {len(study.runs)} runs of {len(study.cells)} cells")
+            self.progress.value = 100
             self._redraw()
 
     # -- actions --------------------------------------------------------------------------

@@ -69,7 +69,7 @@ def surfaces(result: StudyResult, seed: int = 0, cols: int = 4, size: int = 230)
     for c in present:
         s = result.surfaces[f"{c['name']}/{seed}"]
         run = runs.get((c["name"], seed), {})
-        head = f"{c['name']}: width {c['width']:g}c, depth {c['depth']}"
+        head = f"{c['name']}: w {c['width']:g}c, d {c['depth']}"
         img = hv.Image(
             (s["alphas"], s["betas"], s["loss"]),
             kdims=["alpha", "beta"],
@@ -83,7 +83,7 @@ def surfaces(result: StudyResult, seed: int = 0, cols: int = 4, size: int = 230)
                 clim=loss_lim,
                 colorbar=True,
                 tools=["hover"],
-                title=f"{head}, top eig {run.get('top_eigenvalue', np.nan):.3g}",
+                title=f"{head}, eig {run.get('top_eigenvalue', np.nan):.3g}",
                 width=size + 60,
                 height=size,
             )
@@ -102,7 +102,7 @@ def surfaces(result: StudyResult, seed: int = 0, cols: int = 4, size: int = 230)
                     clim=var_lim,
                     colorbar=True,
                     tools=["hover"],
-                    title=f"{c['name']}: sqrt g, at optimum "
+                    title=f"{c['name']}: sqrt g, at w* "
                     f"{np.sqrt(max(run.get('variance_at_optimum', np.nan), 0)):.3g}",
                     width=size + 60,
                     height=size,
@@ -144,52 +144,42 @@ def curves(result: StudyResult, lr: float | None = None, width: int = 460, heigh
     ).opts(shared_axes=True)
 
 
-def scatter(result: StudyResult, lr: float | None = None, size: int = 260):
+def scatter(result: StudyResult, lr: float | None = None, size: int = 250):
     """Width and depth against convergence speed (mean test loss over the run, lower =
-    faster), final test accuracy and top Hessian eigenvalue (sec. 4.1, 4.2.1, 5)."""
+    faster), final test accuracy, top Hessian eigenvalue and gradient variance at the trained
+    weights (sec. 4.1, 4.2, 5); one point per cell, means over seeds."""
     rows = result.table()
     if not rows:
         return None
     lr = result.config["learning_rates"][0] if lr is None else lr
-    auc, acc = f"auc@{lr:g}", f"acc@{lr:g}"
-    data = [
-        (
-            r["width"],
-            r["depth"],
-            r.get(auc, np.nan),
-            r.get(acc, np.nan),
-            r.get("top_eigenvalue", np.nan),
-            r["variant"],
-        )
-        for r in rows
-    ]
-    vdims = ["depth", "mean test loss", "final test accuracy", "top eigenvalue", "cell"]
+    columns = {
+        "width": lambda r: r["width"],
+        "depth": lambda r: r["depth"],
+        "mean test loss": lambda r: r.get(f"auc@{lr:g}", np.nan),
+        "final test accuracy": lambda r: r.get(f"acc@{lr:g}", np.nan),
+        "top eigenvalue": lambda r: r.get("top_eigenvalue", np.nan),
+        "gradient variance": lambda r: r.get("variance_at_optimum", np.nan),
+        "cell": lambda r: r["variant"],
+    }
     plots = []
     for x in ("width", "depth"):
-        for y in ("mean test loss", "final test accuracy", "top eigenvalue"):
-            kd = [x]
-            vd = [y] + [v for v in vdims if v not in (x, y)]
-            cols = {
-                "width": 0,
-                "depth": 1,
-                "mean test loss": 2,
-                "final test accuracy": 3,
-                "top eigenvalue": 4,
-                "cell": 5,
-            }
-            pts = [tuple(d[cols[k]] for k in kd + vd) for d in data]
+        for y in ("mean test loss", "final test accuracy", "top eigenvalue", "gradient variance"):
+            dims = [x, y] + [k for k in columns if k not in (x, y)]
+            pts = [tuple(columns[k](r) for k in dims) for r in rows]
             plots.append(
-                hv.Scatter(pts, kdims=kd, vdims=vd).opts(
+                hv.Scatter(pts, kdims=dims[:1], vdims=dims[1:]).opts(
                     size=9,
                     color="#1f77b4",
                     tools=["hover"],
                     width=size,
                     height=size - 20,
-                    title=f"{x} vs {y}",
+                    title=f"{y} (lr {lr:g})"
+                    if y in ("mean test loss", "final test accuracy")
+                    else y,
                     padding=0.1,
                 )
             )
-    return hv.Layout(plots).cols(3).opts(shared_axes=False)
+    return hv.Layout(plots).cols(4).opts(shared_axes=False)
 
 
 def table(result: StudyResult):
