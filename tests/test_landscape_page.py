@@ -34,7 +34,10 @@ def test_study_result_table_and_round_trip(tmp_path):
     assert len(res.runs) == 3 * 2  # cells x rates
     rows = res.table()
     assert [r["variant"] for r in rows] == names
-    assert {"acc@0.05", "auc@0.5", "top_eigenvalue", "variance_at_optimum"} <= set(rows[0])
+    assert {"acc@0.05", "auc@0.5", "top_eigenvalue", "variance_at_optimum", "contour_rise"} <= set(
+        rows[0]
+    )
+    assert np.isfinite(rows[0]["contour_rise"]) and np.isfinite(rows[0]["variance_near_optimum"])
     assert res.surfaces["widest/0"]["loss"].shape == (3, 3)
     back = StudyResult.load(res.save(tmp_path / "study"))
     assert back.runs == res.runs and back.cells == res.cells

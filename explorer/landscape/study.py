@@ -178,6 +178,15 @@ class StudyResult:
                 vals = [r[key] for r in mine if key in r]
                 row[key] = _mean(vals)
                 row[key + "_sd"] = float(np.std(vals)) if len(vals) > 1 else float("nan")
+            rise, near = [], []
+            for seed in sorted({r["seed"] for r in mine}):
+                surf = self.surfaces.get(f"{cell['name']}/{seed}")
+                if surf is not None:
+                    a, b = surface_measures(surf)
+                    rise.append(a)
+                    near.append(b)
+            row["contour_rise"] = _mean(rise)
+            row["variance_near_optimum"] = _mean(near)
             row["seeds"] = len({r["seed"] for r in mine})
             rows.append(row)
         return rows
@@ -212,6 +221,22 @@ class StudyResult:
                 key, arr = name.split("|", 1)
                 out.surfaces.setdefault(key, {})[arr] = z[name]
         return out
+
+
+def surface_measures(surface: dict) -> tuple[float, float]:
+    """Two numbers read off the grids (sec. 4.2): the mean rise of the loss over the inner half
+    of the contour grid (|alpha|, |beta| <= span/2) above its centre w* (larger = sharper), and
+    the mean gradient variance over the central 5 x 5 points of the variance grid ("near the
+    optimum"; nan without a variance grid)."""
+    loss = np.asarray(surface["loss"], dtype=float)
+    n = loss.shape[0]
+    m, q = n // 2, n // 4
+    rise = float(loss[m - q : m + q + 1, m - q : m + q + 1].mean() - loss[m, m])
+    if "variance" not in surface:
+        return rise, float("nan")
+    var = np.asarray(surface["variance"], dtype=float)
+    k, h = var.shape[0] // 2, min(2, var.shape[0] // 2)
+    return rise, float(var[k - h : k + h + 1, k - h : k + h + 1].mean())
 
 
 def _mean(values) -> float:
