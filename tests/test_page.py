@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+from unittest import mock
 
 import numpy as np
 import panel as pn
@@ -17,6 +18,7 @@ from explorer.config import RunConfig
 from explorer.knobs import Knobs, LogNumber, knob_names
 from explorer.page import (
     CARDS,
+    TABS,
     Dashboard,
     KnobPanel,
     cards_for,
@@ -114,19 +116,21 @@ def test_tabs_are_registered_or_given_per_page():
         seen.append(app)
         return pn.pane.Markdown("runs", name="runs_tab")
 
+    before = list(TABS)  # tabs other modules registered at import (e.g. "landscape")
     register_tab("runs", factory)
     try:
         app = ExplorerApp(tabs={"mine": lambda a: pn.pane.Markdown("mine")})
-        assert list(tab_factories({"x": factory})) == ["runs", "x"]
+        assert list(tab_factories({"x": factory})) == [*before, "runs", "x"]
         main = app.main()
         tabs = main[-1]
-        assert isinstance(tabs, pn.Tabs) and tabs._names == ["live", "runs", "mine"]
+        assert isinstance(tabs, pn.Tabs) and tabs._names == ["live", *before, "runs", "mine"]
         assert seen == [app]
         with pytest.raises(KeyError, match="did you mean 'runs'"):
             unregister_tab("run")
     finally:
         unregister_tab("runs")
-    assert not isinstance(ExplorerApp().main()[-1], pn.Tabs)  # one tab: no tab bar
+    with mock.patch.dict(TABS, clear=True):
+        assert not isinstance(ExplorerApp().main()[-1], pn.Tabs)  # one tab: no tab bar
     with pytest.raises(ValueError, match="other than 'live'"):
         register_tab("live", factory)
 
