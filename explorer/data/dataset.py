@@ -118,6 +118,19 @@ def check_features(source: str, X: np.ndarray, y: np.ndarray, what: str = "X") -
     return X
 
 
+def _check_scaled(name: str, mean: np.ndarray, std: np.ndarray) -> None:
+    """Standardising overflows when features are near the float64 limit: say so here, where
+    the data is at fault, rather than let a NaN loss blame the learning rate later."""
+    bad = ~(np.isfinite(mean) & np.isfinite(std))
+    if bad.any():
+        col = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{name}: feature column {col} overflows when standardised (values too large for "
+            f"float64 arithmetic; {int(bad.sum())} column(s)); accepted: features well within "
+            "1e150, rescale the data"
+        )
+
+
 def build_dataset(
     name: str,
     description: str,
@@ -140,6 +153,15 @@ def build_dataset(
     """
     parts = split_train_val_test(y, seed, val_fraction, test_fraction, y_test is not None)
     train, val = parts[0], parts[1]
+    n_test = len(parts[2]) if y_test is None else len(y_test)
+    for part, size, fraction in (("validation", len(val), val_fraction),
+                                 ("test", n_test, 1.0 if y_test is not None else test_fraction)):
+        if size == 0 and fraction > 0:
+            raise DataError(
+                f"{name}: {len(y)} examples leave no {part} examples at val_fraction="
+                f"{val_fraction:g}, test_fraction={test_fraction:g}; accepted: enough examples "
+                "for every part (a few per class)"
+            )
     Xtr, Xva = X[train], X[val]
     ytr, yva = y[train], y[val]
     if y_test is None:
@@ -147,10 +169,16 @@ def build_dataset(
     else:
         Xte, yte = X_test, y_test
     if standardize and image_shape is None:
-        mean = Xtr.mean(axis=0)
-        std = Xtr.std(axis=0)
-        std[std == 0] = 1.0  # constant features: centre them but do not divide by zero
-        Xtr, Xva, Xte = ((a - mean) / std for a in (Xtr, Xva, Xte))
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean = Xtr.mean(axis=0)
+            std = Xtr.std(axis=0)
+            std[std == 0] = 1.0  # constant features: centre them but do not divide by zero
+            Xtr, Xva, Xte = ((a - mean) / std for a in (Xtr, Xva, Xte))
+        _check_scaled(name, mean, std)
+    for part, a in (("train", Xtr), ("validation", Xva), ("test", Xte)):
+        if a.size and np.abs(a).max() > np.finfo(np.float32).max:
+            raise DataError(f"{name}: {part} features exceed the float32 range once scaled; "
+                            "accepted: values within about 1e38")
     n_classes = int(max(y.max(), yte.max() if len(yte) else 0)) + 1
     return Dataset(
         name=name,

@@ -10,12 +10,13 @@ from __future__ import annotations
 import csv
 import io
 import os
-import zipfile
+import stat
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from explorer.data import idx
+from explorer.data import bounded, idx
 from explorer.data.dataset import Dataset, build_dataset, check_features, encode_labels
 from explorer.data.errors import DataError
 from explorer.data.registry import SPLIT_OPTIONS
@@ -25,6 +26,10 @@ ACCEPTED_FILES = (
     "or a folder of IDX files"
 )
 NPZ_ARRAYS = "X and y (required), X_test and y_test (optional, together)"
+#: largest .csv read (its parse costs several times its size in memory)
+MAX_CSV_BYTES = 128 << 20
+#: an .npz may expand to at most this much in all (and 1 GiB per array)
+NPZ_BUDGET = bounded.Budget(member=1 << 30, total=2 << 30, members=1000)
 
 
 def load_file(path: str | os.PathLike, seed: int = 0, **options) -> Dataset:
@@ -32,7 +37,9 @@ def load_file(path: str | os.PathLike, seed: int = 0, **options) -> Dataset:
     (ignored when the file brings its own test part), and for IDX folders also limit."""
     path = Path(path).expanduser()
     accepted: dict[str, float | None] = dict(SPLIT_OPTIONS)
-    if path.is_dir():
+    with _accepting():
+        st = bounded.stat_path(path, DataError, str(path))  # missing, permission, symlink loop
+    if stat.S_ISDIR(st.st_mode):
         accepted["limit"] = None
     unknown = sorted(set(options) - set(accepted))
     if unknown:
@@ -41,19 +48,31 @@ def load_file(path: str | os.PathLike, seed: int = 0, **options) -> Dataset:
             + ", ".join(f"{k}={v!r}" for k, v in accepted.items())
         )
     opts = {**accepted, **options}
-    if path.is_dir():
+    if stat.S_ISDIR(st.st_mode):
         return idx.load(seed, path=path, name=path.name, **opts)
     suffix = path.suffix.lower()
     if suffix not in (".npz", ".csv"):
         raise DataError(
             f"{path.name}: unknown extension '{suffix or '(none)'}'; accepted: {ACCEPTED_FILES}"
         )
-    if not path.exists():
-        raise DataError(f"{path}: no such file or folder; accepted: {ACCEPTED_FILES}")
-    if path.stat().st_size == 0:
-        raise DataError(f"{path.name}: empty file (0 bytes); accepted: {ACCEPTED_FILES}")
-    X, y, X_test, y_test = read_npz(path) if suffix == ".npz" else (*read_csv(path), None, None)
+    with _accepting():
+        st = bounded.regular_file(path, DataError, path.name)  # no FIFO, device or socket
+        if st.st_size == 0:
+            raise DataError(f"{path.name}: empty file (0 bytes); accepted: {ACCEPTED_FILES}")
+        X, y, X_test, y_test = read_npz(path) if suffix == ".npz" else \
+            (*read_csv(path), None, None)
     return arrays_to_dataset(path.name, X, y, seed, X_test=X_test, y_test=y_test, **opts)
+
+
+@contextmanager
+def _accepting():
+    """Every file error ends by saying what is accepted."""
+    try:
+        yield
+    except DataError as err:
+        if "accepted" in str(err):
+            raise
+        raise DataError(f"{err}; accepted: {ACCEPTED_FILES}") from None
 
 
 def arrays_to_dataset(
@@ -112,37 +131,17 @@ def arrays_to_dataset(
 
 def read_npz(path: Path
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """(X, y, X_test or None, y_test or None) from an .npz file, never unpickling."""
-    # np.load decides by content, not name: a non-zip file would be read as .npy or tried
-    # as a pickle, so check for the zip signature first.
-    if not zipfile.is_zipfile(path):
+    """(X, y, X_test or None, y_test or None) from an .npz file, never unpickling; sizes,
+    dtypes and shapes are checked from the zip and .npy headers before anything is read
+    (:mod:`explorer.data.bounded`)."""
+    arrays = bounded.read_npz(path, path.name, DataError, NPZ_BUDGET, strings=True)
+    missing = [k for k in ("X", "y") if k not in arrays]
+    if missing:
         raise DataError(
-            f"{path.name}: not a valid .npz archive (no zip signature); accepted: a file "
-            f"written by np.savez holding {NPZ_ARRAYS}"
+            f"{path.name}: missing array {' and '.join(repr(k) for k in missing)}; found "
+            f"arrays: {', '.join(sorted(arrays))[:200] or 'none'}; accepted: {NPZ_ARRAYS}"
         )
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            found = list(archive.files)
-            missing = [k for k in ("X", "y") if k not in found]
-            if missing:
-                raise DataError(
-                    f"{path.name}: missing array {' and '.join(repr(k) for k in missing)}; found "
-                    f"arrays: {', '.join(found) or 'none'}; accepted: {NPZ_ARRAYS}"
-                )
-            test = [archive[k] if k in found else None for k in ("X_test", "y_test")]
-            return archive["X"], archive["y"], test[0], test[1]
-    except DataError:
-        raise
-    except ValueError as err:  # object arrays need pickle, which we refuse
-        raise DataError(
-            f"{path.name}: cannot read an array ({err}); accepted: numeric or string arrays "
-            f"saved with np.savez, no Python objects: {NPZ_ARRAYS}"
-        ) from None
-    except (OSError, zipfile.BadZipFile, EOFError, KeyError) as err:
-        raise DataError(
-            f"{path.name}: not a valid .npz archive ({type(err).__name__}: {err}); accepted: a "
-            f"file written by np.savez holding {NPZ_ARRAYS}"
-        ) from None
+    return arrays["X"], arrays["y"], arrays.get("X_test"), arrays.get("y_test")
 
 
 def _is_number(cell: str) -> bool:
@@ -156,13 +155,19 @@ def _is_number(cell: str) -> bool:
 def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """(X, y) from a comma-separated file with the label in the last column. The first row
     is a header if any of its feature cells is not a number."""
+    blob = bounded.read_bytes(path, DataError, MAX_CSV_BYTES, path.name)
     try:
-        text = path.read_text(encoding="utf-8-sig")  # utf-8-sig drops an Excel byte-order mark
-    except (OSError, UnicodeDecodeError) as err:
+        text = blob.decode("utf-8-sig")  # utf-8-sig drops an Excel byte-order mark
+    except UnicodeDecodeError as err:
         raise DataError(
-            f"{path.name}: cannot read as text ({err}); accepted: a UTF-8 .csv"
+            f"{path.name}: not UTF-8 text (byte {err.start}); accepted: a UTF-8 .csv"
         ) from None
-    rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+    del blob
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+    except csv.Error as err:
+        raise DataError(f"{path.name}: not a readable .csv ({err}); accepted: rows of "
+                        "comma-separated numbers, label last") from None
     if not rows:
         raise DataError(f"{path.name}: empty file (no rows); accepted: rows of numbers, label last")
     start = 0 if all(_is_number(c) for c in rows[0][:-1]) else 1
@@ -193,10 +198,15 @@ def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
                     f"{path.name}: non-numeric feature {cell!r} in row {i}, column {j + 1}; "
                     "accepted: numbers in every column but the last (the label)"
                 ) from None
-        labels.append(row[-1].strip())
-    y = np.array(labels)
+        label = row[-1].strip()
+        if not label:
+            raise DataError(
+                f"{path.name}: row {i} has a blank label; accepted: a class label (an integer "
+                "or a name) in the last column of every row"
+            )
+        labels.append(label)
+    # the same rules as .npz labels: numbers must be integers (1.0 is class 1, 0.5 is
+    # refused by encode_labels), names are classes; numeric order, not string order
     if all(_is_number(c) for c in labels):
-        values = y.astype(np.float64)
-        if np.all(np.isfinite(values)) and np.all(values == np.round(values)):
-            y = values.astype(np.int64)  # numeric order, not string order ("10" after "9")
-    return X, y
+        return X, np.array([float(c) for c in labels])
+    return X, np.array(labels)

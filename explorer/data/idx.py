@@ -37,14 +37,34 @@ ACCEPTED_IDX = (
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+#: largest IDX file, raw or after gunzip (MNIST's training images are 47 MB)
+MAX_IDX_BYTES = 1 << 30
+
+
 def _read_bytes(path: Path) -> bytes:
-    try:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":  # gzip magic, whatever the file is called
-            return gzip.decompress(raw)
+    """The file's bytes, gunzipped when it is gzip; regular files only, and never more than
+    ``MAX_IDX_BYTES`` whatever a compressed file expands to."""
+    from explorer.data import bounded
+
+    raw = bounded.read_bytes(path, DataError, MAX_IDX_BYTES, path.name)
+    if raw[:2] != b"\x1f\x8b":  # gzip magic, whatever the file is called
         return raw
-    except (OSError, EOFError, zlib.error) as err:  # BadGzipFile is an OSError
-        raise DataError(f"{path.name}: cannot read ({err}); accepted: {ACCEPTED_IDX}") from None
+    try:
+        out = bytearray()
+        data = raw
+        while data:  # concatenated gzip members, as gzip.decompress reads them
+            inflate = zlib.decompressobj(wbits=31)
+            out += inflate.decompress(data, MAX_IDX_BYTES + 1 - len(out))
+            if len(out) > MAX_IDX_BYTES or inflate.unconsumed_tail:
+                raise DataError(f"{path.name}: expands to more than {MAX_IDX_BYTES} bytes; "
+                                f"accepted: {ACCEPTED_IDX}")
+            if not inflate.eof:
+                raise EOFError("compressed file ended before the end-of-stream marker")
+            data = inflate.unused_data
+        return bytes(out)
+    except (EOFError, zlib.error) as err:
+        raise DataError(f"{path.name}: cannot read ({type(err).__name__}: {err}); accepted: "
+                        f"{ACCEPTED_IDX}") from None
 
 
 def parse_idx(data: bytes, source: str = "IDX data") -> np.ndarray:

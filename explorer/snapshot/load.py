@@ -9,7 +9,9 @@ JSON, an inconsistent structure) comes out as ``SnapshotError`` naming the file.
 from __future__ import annotations
 
 import hashlib
-import io
+import os
+import re
+import stat
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import safetensors.torch
 
+from explorer.data import bounded
 from explorer.snapshot.data import SnapshotData
 from explorer.snapshot.save import TRAINER_SCALARS
 from explorer.snapshot.schema import (
@@ -30,8 +33,11 @@ from explorer.snapshot.schema import (
     loads,
 )
 
-#: a member larger than this is refused before it is decompressed
-MAX_MEMBER_BYTES = 8 << 30
+#: what one snapshot may expand to: per file and in all (checked from sizes and headers
+#: before anything is decompressed, so a zip bomb or a lying header costs nothing)
+BUDGET = bounded.Budget(member=1 << 30, total=2 << 30, members=100_000)
+#: record kinds name files on export (``KIND.csv``): plain identifiers only
+KIND_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
 @contextmanager
@@ -41,34 +47,40 @@ def _reading(where: str, problem: str):
         yield
     except SnapshotError:
         raise
+    except MemoryError:
+        raise SnapshotError(f"{where}: {problem} (too large to hold in memory)") from None
     except Exception as exc:  # noqa: BLE001 - the loader promises SnapshotError only
-        raise SnapshotError(f"{where}: {problem} ({type(exc).__name__}: {exc})") from None
+        raise SnapshotError(f"{where}: {problem} ({type(exc).__name__}: {str(exc)[:200]})"
+                            ) from None
 
 
 def _read_container(path: Path) -> dict[str, bytes]:
-    if not path.exists():
-        raise SnapshotError(f"{path}: no snapshot there (no such file or folder)")
     names = (MANIFEST, *FILES)
-    if path.is_dir():
+    st = bounded.stat_path(path, SnapshotError, f"{path}: no snapshot there")
+    if stat.S_ISDIR(st.st_mode):
         out = {}
+        total = 0
         for name in names:
             f = path / name
-            if f.is_file():
-                with _reading(f"{path}/{name}", "cannot be read"):
-                    out[name] = f.read_bytes()
-        return out
-    with _reading(str(path), "not a readable snapshot .zip or folder"):
-        zf = zipfile.ZipFile(path)
-    out = {}
-    with zf:
-        for info in zf.infolist():
-            if info.filename not in names:
+            if not os.path.lexists(f):
                 continue
-            if info.file_size > MAX_MEMBER_BYTES:
-                raise SnapshotError(f"{path}/{info.filename}: claims {info.file_size} bytes, "
-                                    "more than a snapshot file can hold")
-            with _reading(f"{path}/{info.filename}", "cannot be read from the zip"):
-                out[info.filename] = zf.read(info)
+            blob = bounded.read_bytes(f, SnapshotError, BUDGET.member, f"{path}/{name}")
+            total += len(blob)
+            if total > BUDGET.total:
+                raise SnapshotError(f"{path}: files add up to more than the limit of "
+                                    f"{BUDGET.total} bytes")
+            out[name] = blob
+        return out
+    if st.st_size == 0:
+        raise SnapshotError(f"{path}: empty file (0 bytes); not a snapshot .zip")
+    with bounded.open_regular(path, SnapshotError, str(path)) as fh:
+        with _reading(str(path), "not a readable snapshot .zip or folder"):
+            zf = zipfile.ZipFile(fh)
+        out = {}
+        with zf:
+            for info in bounded.check_zip(zf, str(path), SnapshotError, BUDGET, set(names)):
+                with _reading(f"{path}/{info.filename}", "cannot be read from the zip"):
+                    out[info.filename] = zf.read(info)
     return out
 
 
@@ -102,10 +114,13 @@ def _check_manifest(path: Path, files: dict[str, bytes]) -> dict:
     return manifest
 
 
-def _npz(blob: bytes, where: str) -> dict[str, np.ndarray]:
-    with _reading(where, "truncated or malformed array file"), \
-            np.load(io.BytesIO(blob), allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+def _npz(blob: bytes, where: str, strings: bool = True) -> dict[str, np.ndarray]:
+    try:
+        with _reading(where, "truncated or malformed array file"):
+            return bounded.read_npz(blob, where, SnapshotError, BUDGET, strings=strings)
+    except SnapshotError as exc:
+        detail = str(exc).removeprefix(f"{where}: ")
+        raise SnapshotError(f"{where}: truncated or malformed array file ({detail})") from None
 
 
 def _tensors(blob: bytes, where: str) -> dict:
@@ -124,7 +139,7 @@ def load_snapshot(path: str | Path) -> SnapshotData:
     spec = loads(files["records.json"], at["records.json"])
     tensors = _tensors(files["state.safetensors"], at["state.safetensors"])
     weights = _tensors(files["weights.safetensors"], at["weights.safetensors"])
-    units = _npz(files["units.npz"], at["units.npz"])
+    units = _npz(files["units.npz"], at["units.npz"], strings=False)
     records = _npz(files["records.npz"], at["records.npz"])
     _npz(files["history.npz"], at["history.npz"])  # checked, though resume does not need it
 
@@ -154,7 +169,11 @@ def load_snapshot(path: str | Path) -> SnapshotData:
     with _reading(at["records.json"], "unexpected structure"):
         rows = {}
         for entry in spec["kinds"]:
-            rows[str(entry["kind"])] = decode_records(entry, records, at["records.npz"])
+            kind = entry["kind"]
+            if not isinstance(kind, str) or not KIND_NAME.match(kind):
+                raise SnapshotError(f"{at['records.json']}: record kind {str(kind)[:40]!r} is "
+                                    "not a plain name; accepted: ^[a-z_][a-z0-9_]*$")
+            rows[kind] = decode_records(entry, records, at["records.npz"])
         tables = decode_records(spec["units"], records, at["records.npz"])
         limits = {"max_rows": int(spec["limits"]["max_rows"]),
                   "max_tables": int(spec["limits"]["max_tables"])}

@@ -122,7 +122,15 @@ def decode_tree(obj: Any, tensors: dict[str, torch.Tensor] | None, where: str) -
         t = tensors[key]
         return t if "__tensor__" in obj else t.numpy()
     if "__ndarray__" in obj:
-        return np.asarray(obj["__ndarray__"], dtype=np.dtype(str(obj["dtype"])))
+        try:
+            dtype = np.dtype(str(obj.get("dtype")))
+        except TypeError:
+            raise SnapshotError(f"{where}: unknown array dtype {str(obj.get('dtype'))[:40]!r}"
+                                ) from None
+        if dtype.kind not in "biuf" or dtype.itemsize > 8 or dtype.fields or dtype.subdtype:
+            raise SnapshotError(f"{where}: arrays of dtype {dtype.str!r} are not accepted; "
+                                "accepted: bool, integer or float of at most 8 bytes")
+        return np.asarray(obj["__ndarray__"], dtype=dtype)
     if "__float__" in obj:
         text = obj["__float__"]
         if text not in ("nan", "inf", "-inf"):
@@ -207,15 +215,22 @@ def encode_records(rows: list[dict], prefix: str, arrays: dict[str, np.ndarray])
 def decode_records(spec: dict, arrays, where: str) -> list[dict]:
     """Inverse of ``encode_records``; any inconsistency is a SnapshotError naming ``where``."""
     count = spec["count"]
-    if not isinstance(count, int) or count < 0:
-        raise SnapshotError(f"{where}: bad record count {count!r}")
-    rows: list[dict] = [{} for _ in range(count)]
-    for col in spec["columns"]:
-        key, ctype, name = col["key"], col["type"], col["array"]
-        present = _get(arrays, f"{name}.present", where)
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise SnapshotError(f"{where}: bad record count {str(count)[:40]!r}")
+    columns = spec["columns"]
+    if not isinstance(columns, list):
+        raise SnapshotError(f"{where}: 'columns' must be a list")
+    # every count is checked against the stored arrays before anything is allocated for it
+    masks = [_get(arrays, f"{col['array']}.present", where) for col in columns]
+    for col, present in zip(columns, masks, strict=True):
         if present.dtype != bool or present.shape != (count,):
-            raise SnapshotError(f"{where}: column {key!r} has a presence mask of shape "
-                                f"{present.shape}, expected ({count},)")
+            raise SnapshotError(f"{where}: column {str(col['key'])[:40]!r} has a presence mask "
+                                f"of shape {present.shape}, the record count is {count}")
+    if not columns and count:
+        raise SnapshotError(f"{where}: {count} records but no columns")
+    rows: list[dict] = [{} for _ in range(count)]
+    for col, present in zip(columns, masks, strict=True):
+        key, ctype, name = col["key"], col["type"], col["array"]
         n = int(present.sum())
         values = _get(arrays, f"{name}.values", where)
         if ctype in ("int_list", "float_list", "array"):
