@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from typing import TYPE_CHECKING
 
@@ -39,18 +40,36 @@ def _hidden(text: str) -> list[int]:
     return sizes
 
 
-def _options(pairs: list[str]) -> dict:
+def _options(pairs: list[str], flag: str = "--option") -> dict:
     """``key=value`` pairs; values parsed as JSON when they can be (numbers, true/false)."""
     out = {}
     for pair in pairs or []:
-        if "=" not in pair:
-            raise argparse.ArgumentTypeError(f"option '{pair}' must look like key=value")
-        key, value = pair.split("=", 1)
+        key, eq, value = pair.partition("=")
+        if not eq or not key.strip():
+            raise ValueError(f"{flag} '{pair[:60]}' must look like key=value, e.g. "
+                             "optimizer=adam")
         try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
+            out[key.strip()] = json.loads(value, parse_constant=_no_constant)
+        except ValueError:  # not JSON (or NaN/Infinity): keep the text
+            out[key.strip()] = value
     return out
+
+
+def _no_constant(name: str):
+    raise ValueError(name)
+
+
+def _check_knob(name: str, value: float) -> float:
+    """A knob flag's value: finite, within the knob's bounds; growth_every whole."""
+    flag = f"--{name.replace('_', '-')}"
+    if not math.isfinite(value):
+        raise ValueError(f"{flag} must be a finite number, got {value}")
+    lo, hi = Knobs.param[name].bounds
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ValueError(f"{flag} must be between {lo:g} and {hi:g}, got {value:g}")
+    if name == "growth_every" and value != int(value):
+        raise ValueError(f"{flag} must be a whole number of steps, got {value:g}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -209,10 +228,25 @@ def main(argv: list[str] | None = None) -> int:
             from explorer.group_sparsity import main as gs_main
 
             return gs_main(args.dataset or DATASETS, args.points, args.lam2)
-    except (ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (ValueError, KeyError, RuntimeError) as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file that cannot be written or read: say which and why
+        from explorer.data.bounded import os_problem
+
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{os_problem(exc)}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("error: out of memory; try a smaller data set, network or batch", file=sys.stderr)
         return 2
     return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    text = " ".join(text.split())
+    return text if len(text) <= 500 else text[:497] + "..."
 
 
 def _serve(args) -> int:
@@ -281,11 +315,17 @@ def _list() -> int:
 
 
 def _run(args) -> int:
+    from explorer.config import check_options
     from explorer.history import History
     from explorer.snapshot import save_snapshot
+    from explorer.targets import check_target
     from explorer.trainer import Trainer
 
     config = run_config(args)
+    check_options(config)
+    # bad output targets fail now, not after the training they would throw away
+    check_target(args.out, "--out", "snapshot")
+    check_target(args.export_model, "--export-model", "outdir")
     history = History()
     trainer = Trainer(config, sink=history.add)
     trainer.run(progress=not args.quiet)
@@ -325,7 +365,7 @@ def run_config(args) -> RunConfig:
     if args.method is not None and args.preset and args.method != fields.get("method"):
         method_options = {}
     method_options.update(_options(args.option))
-    dataset_options.update(_options(args.data_option))
+    dataset_options.update(_options(args.data_option, "--data-option"))
     for name in knob_names():
         value = getattr(args, name)
         if value is None:
@@ -334,7 +374,7 @@ def run_config(args) -> RunConfig:
             knobs["radial_auto"] = value == "auto"
             if value == "auto":
                 continue
-        knobs[name] = value
+        knobs[name] = _check_knob(name, value)
     if "growth_every" in knobs:
         knobs["growth_every"] = int(knobs["growth_every"])
     if "hidden" not in fields:
@@ -345,10 +385,14 @@ def run_config(args) -> RunConfig:
 
 
 def _resume(args) -> int:
+    from explorer.config import MAX_STEPS
     from explorer.snapshot import load_snapshot, restore, save_snapshot
 
-    if args.steps < 1:
-        raise ValueError(f"--steps must be >= 1, got {args.steps}")
+    if not 1 <= args.steps <= MAX_STEPS:
+        raise ValueError(f"--steps must be between 1 and {MAX_STEPS:,}, got {args.steps}")
+    from explorer.targets import check_target
+
+    check_target(args.out, "--out", "snapshot")
     trainer, history = restore(load_snapshot(args.snapshot), device=args.device)
     trainer.run(args.steps, progress=not args.quiet)
     summary = trainer.summary()

@@ -97,8 +97,8 @@ def check_fields(config: RunConfig) -> list[str]:
             problems.append(f"{name} must map names to values")
     if isinstance(config.knobs, dict):
         for key, value in config.knobs.items():
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
-                    not math.isfinite(value):
+            if not isinstance(value, bool) and (not isinstance(value, numbers.Real)
+                                                or not math.isfinite(value)):
                 problems.append(f"knob {str(key)[:40]} must be a finite number")
                 break
     return problems

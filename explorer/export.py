@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import tempfile
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -41,21 +42,62 @@ def export_tables(history: History, out_dir: str | Path, fmt: str = "csv") -> li
     if fmt not in TABLE_FORMATS:
         raise ExportError(f"unknown table format '{fmt}'; accepted: {', '.join(TABLE_FORMATS)}")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for kind in history.kinds():
-        frame = history.frame(kind)
-        path = out / f"{kind}.{fmt}"
-        if fmt == "csv":
-            frame.to_csv(path, index=False)
-        else:
+    for kind in history.kinds():  # a kind names a file: plain names only, checked first
+        if not isinstance(kind, str) or not KIND_NAME.match(kind):
+            raise ExportError(f"record kind {str(kind)[:40]!r} is not a plain name "
+                              "(^[a-z_][a-z0-9_]*$); nothing was written")
+    with _cleanup_on_failure(out) as written:
+        out.mkdir(parents=True, exist_ok=True)
+        for kind in history.kinds():
+            path = inside(out, f"{kind}.{fmt}")
+            frame = history.frame(kind)
+            written.append(path)
+            if fmt == "csv":
+                frame.to_csv(path, index=False)
+            else:
+                try:
+                    frame.to_parquet(path, index=False)
+                except ImportError as exc:
+                    raise ExportError(f"Parquet export needs pyarrow ({exc}); use --csv or "
+                                      "`pip install pyarrow`") from None
+        return list(written)
+
+
+#: record kinds name the table files
+KIND_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def inside(folder: Path, name: str) -> Path:
+    """``folder / name``, refused unless it resolves inside ``folder`` (links followed)."""
+    path = folder / name
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        raise ExportError(f"{name[:60]!r} would be written outside {folder}; refused") from None
+    return path
+
+
+@contextmanager
+def _cleanup_on_failure(folder: Path):
+    """Yield a list to which the caller adds each path before writing it; if anything
+    fails, those files are removed, and ``folder`` too when this export created it."""
+    new_folders = []  # the folders this export will make, innermost first
+    for p in [folder, *folder.parents]:
+        if p.exists() or p.is_symlink():
+            break
+        new_folders.append(p)
+    written: list[Path] = []
+    try:
+        yield written
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        for p in new_folders:
             try:
-                frame.to_parquet(path, index=False)
-            except ImportError as exc:
-                raise ExportError(f"Parquet export needs pyarrow ({exc}); use --csv or "
-                                  "`pip install pyarrow`") from None
-        paths.append(path)
-    return paths
+                p.rmdir()
+            except OSError:
+                break
+        raise
 
 
 # -- plain model ----------------------------------------------------------------------------
@@ -240,12 +282,25 @@ def export_model(trainer, out_dir: str | Path, tolerance: float = 1e-5) -> dict:
                           f"(max relative diff {max(diff, diff_scripted):.3g} >= {tolerance}); "
                           "nothing was written")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "model.safetensors").write_bytes(safetensors.torch.save(
-        {k: v.contiguous() for k, v in plain.state_dict().items()}))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.jit.save(scripted, str(out / "model.pt"))
+    with _cleanup_on_failure(out) as written:
+        out.mkdir(parents=True, exist_ok=True)
+        written.append(out / "model.safetensors")
+        written[-1].write_bytes(safetensors.torch.save(
+            {k: v.contiguous() for k, v in plain.state_dict().items()}))
+        written.append(out / "model.pt")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.jit.save(scripted, str(written[-1]))
+        report = _model_report(trainer, plain, info, x, diff, diff_scripted, reference, got,
+                               tolerance)
+        written.append(out / "model.json")
+        written[-1].write_text(json.dumps(report, indent=1))
+    return report
+
+
+def _model_report(trainer, plain, info, x, diff, diff_scripted, reference, got,
+                  tolerance) -> dict:
+    model = trainer.model
     report = {
         "format": "torch.nn.Sequential of Linear/ReLU; model.safetensors holds its state_dict",
         "in_features": int(x.shape[1]),
@@ -260,7 +315,6 @@ def export_model(trainer, out_dir: str | Path, tolerance: float = 1e-5) -> dict:
         "method": trainer.config.method, "dataset": trainer.config.dataset,
         "step": trainer.step_count,
     }
-    (out / "model.json").write_text(json.dumps(report, indent=1))
     return report
 
 
@@ -416,8 +470,11 @@ def dashboard_html(history: History, title: str = "Sizing Explorer run") -> str:
 
 def export_html(history: History, path: str | Path, title: str = "Sizing Explorer run") -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(dashboard_html(history, title), encoding="utf-8")
+    page = dashboard_html(history, title)  # made before anything is written
+    with _cleanup_on_failure(path.parent) as written:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        written.append(path)
+        path.write_text(page, encoding="utf-8")
     return path
 
 
@@ -471,6 +528,11 @@ def export_command(args) -> int:
     if not any(wanted.values()):
         raise ExportError("nothing to export; give one or more of --csv DIR, --parquet DIR, "
                           "--html FILE, --png FILE, --model DIR")
+    from explorer.targets import check_target
+
+    for flag, kind in (("csv", "outdir"), ("parquet", "outdir"), ("html", "file"),
+                       ("png", "file"), ("model", "outdir")):
+        check_target(wanted[flag], f"--{flag}", kind)
     data = load_snapshot(args.snapshot)
     history = data.history()
     for fmt in TABLE_FORMATS:

@@ -364,7 +364,7 @@ def test_error_single_class(tmp_path):
     np.savez(tmp_path / "one.npz", X=np.zeros((10, 2)), y=np.zeros(10, int))
     assert "single class" in _error(tmp_path / "one.npz")
     (tmp_path / "one.csv").write_text("1,a\n2,a\n")
-    assert "single class (a)" in _error(tmp_path / "one.csv")
+    assert "single class (one distinct label)" in _error(tmp_path / "one.csv")
 
 
 def test_error_empty_files(tmp_path):
@@ -390,7 +390,9 @@ def test_error_missing_file(tmp_path):
 
 def test_error_non_numeric_csv(tmp_path):
     (tmp_path / "bad.csv").write_text("x,label\n1,a\ntwo,b\n3,a\n")
-    assert "non-numeric feature 'two' in row 3, column 1" in _error(tmp_path / "bad.csv")
+    message = _error(tmp_path / "bad.csv")
+    assert "non-numeric feature in row 3, column 1" in message
+    assert "two" not in message  # errors never quote a file's contents
     (tmp_path / "ragged.csv").write_text("1,2,a\n3,b\n")
     assert "row 2 has 2 columns, expected 3" in _error(tmp_path / "ragged.csv")
 

@@ -76,9 +76,11 @@ def encode_labels(source: str, *label_arrays: np.ndarray) -> tuple[list[np.ndarr
         )
     classes, inverse = np.unique(np.concatenate(arrays), return_inverse=True)
     if len(classes) < 2:
-        found = classes[0] if len(classes) else "none"
+        # the label itself is not quoted: messages never repeat a file's contents
+        found = "one" if len(classes) else "no"
         raise DataError(
-            f"{source}: only a single class ({found}) in the labels; accepted: at least 2 classes"
+            f"{source}: only a single class ({found} distinct label) in the labels; accepted: "
+            "at least 2 classes"
         )
     out, start = [], 0
     for a in arrays:

@@ -195,7 +195,7 @@ def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
                 X[i - start - 1, j] = float(cell)
             except ValueError:
                 raise DataError(
-                    f"{path.name}: non-numeric feature {cell!r} in row {i}, column {j + 1}; "
+                    f"{path.name}: non-numeric feature in row {i}, column {j + 1}; "
                     "accepted: numbers in every column but the last (the label)"
                 ) from None
         label = row[-1].strip()

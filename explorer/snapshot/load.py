@@ -128,6 +128,22 @@ def _tensors(blob: bytes, where: str) -> dict:
         return safetensors.torch.load(blob)
 
 
+def _check_config(config: dict, where: str) -> None:
+    """The whole saved config, checked before anything is built from it: every field within
+    the caps of RunConfig, the method known and its options valid by name and type."""
+    from explorer.config import RunConfig, check_options
+
+    try:
+        check_options(RunConfig.from_dict(config))
+    except (TypeError, ValueError) as exc:
+        raise SnapshotError(f"{where}: the saved config is not valid: {_short(exc)}") from None
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
 def load_snapshot(path: str | Path) -> SnapshotData:
     """Read and check a snapshot folder or ``.zip``; raises SnapshotError on any problem."""
     path = Path(path)
@@ -155,6 +171,7 @@ def load_snapshot(path: str | Path) -> SnapshotData:
         summary = decode_tree(session["summary"], None, where)
         if not isinstance(config, dict) or not isinstance(summary, dict):
             raise SnapshotError(f"{where}: config and summary must be JSON objects")
+    _check_config(config, at["session.json"])
     with _reading(at["state.json"], "unexpected structure"):
         for name in ("optimizer", "method", "rng", "order"):
             trainer[name] = decode_tree(state[name], tensors, at["state.json"])

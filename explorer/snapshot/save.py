@@ -10,12 +10,14 @@ over a non-empty folder; only a crash between those two leaves the old one at
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import io
 import os
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -105,11 +107,38 @@ def write(data: SnapshotData, path: str | Path) -> Path:
     files = encode(data)
     files[MANIFEST] = dumps(manifest_for(files, data.created))
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_debris(path)
     if path.suffix.lower() == ".zip":
         _write_zip(path, files)
     else:
         _write_folder(path, files)
     return path
+
+
+#: a temporary file of a write to the same target older than this was left by a write that
+#: was killed (kill -9, power loss): the next write removes it
+DEBRIS_AGE_S = 600
+
+
+def remove_debris(path: Path, age_s: float = DEBRIS_AGE_S) -> list[Path]:
+    """Remove ``.NAME.*.tmp`` / ``.NAME.*.old`` beside ``path`` left by interrupted writes
+    (older than ``age_s``, so a write in progress elsewhere is left alone)."""
+    removed = []
+    now = time.time()
+    for p in path.parent.glob(f".{glob.escape(path.name)}.*"):
+        if p.suffix not in (".tmp", ".old"):
+            continue
+        try:
+            if now - p.lstat().st_mtime < age_s:
+                continue
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+            removed.append(p)
+        except OSError:
+            continue
+    return removed
 
 
 _background: ThreadPoolExecutor | None = None
