@@ -7,7 +7,6 @@ a batch of billions); ``check_options`` also checks the method's options by name
 
 from __future__ import annotations
 
-import inspect
 import math
 import numbers
 from dataclasses import asdict, dataclass, field
@@ -105,27 +104,25 @@ def check_fields(config: RunConfig) -> list[str]:
 
 
 def check_options(config: RunConfig) -> None:
-    """The method's options by name (its constructor's keywords) and type (its defaults'):
-    an unknown name or a value of the wrong kind is a ValueError naming what is accepted."""
+    """The method's options: names and ranges by the method's own ``Options.parse``, and
+    the type of each value against its field's default (a list where a number belongs, a
+    NaN, an integer beyond ``MAX_INT_OPTION``), before anything is built."""
+    from dataclasses import MISSING, fields
+
     from kernels.methods import get_method
 
-    cls = get_method(config.method)
-    accepted: dict[str, Any] = {}
-    for klass in reversed(cls.__mro__):
-        init = klass.__dict__.get("__init__")
-        if init is None:
-            continue
-        for p in inspect.signature(init).parameters.values():
-            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "self":
-                accepted[p.name] = p.default
+    options_cls = get_method(config.method).Options
+    defaults = {f.name: (f.default if f.default is not MISSING else None)
+                for f in fields(options_cls)}
     for key, value in config.method_options.items():
-        if key not in accepted:
-            names = ", ".join(sorted(accepted)) or "none"
-            raise ValueError(f"unknown option '{str(key)[:40]}' for method {config.method}; "
-                             f"accepted: {names}")
-        problem = _option_problem(value, accepted[key])
-        if problem:
-            raise ValueError(f"option {key} of method {config.method}: {problem}")
+        if key in defaults:
+            problem = _option_problem(value, defaults[key])
+            if problem:
+                raise ValueError(f"option {key} of method {config.method}: {problem}")
+    try:
+        options_cls.parse(dict(config.method_options), config.method)
+    except TypeError as exc:
+        raise ValueError(f"{config.method}: bad option value ({exc})") from None
 
 
 def _option_problem(value, default) -> str | None:
