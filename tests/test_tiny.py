@@ -303,3 +303,16 @@ def test_amplitude_grid_reaches_an_interior_minimum_and_records_cap_hits():
     assert not free.gamma_capped and free.gamma > 16.0 and free.loss_after < capped.loss_after
     small = plan_layer(model, acts, 0, y, tau=0.0, cap=2, max_gamma=0.5)
     assert small.gamma_max == 0.5 and small.gamma_capped and small.gamma0 <= 0.5
+
+
+def test_line_search_takes_a_known_loss_at_zero_without_evaluating_it():
+    calls = []
+
+    def loss(g):
+        calls.append(g)
+        return (g - 0.3) ** 2 + 1.0
+
+    res = line_search(loss, loss_at_zero=1.09)
+    assert 0.0 not in calls and res.loss_at_zero == 1.09
+    assert res.evaluations == len(calls)
+    assert res.gamma == pytest.approx(line_search(lambda g: (g - 0.3) ** 2 + 1.0).gamma)

@@ -165,7 +165,7 @@ def plan_layer(model, acts: list[LayerActivity], layer: int, y: torch.Tensor, *,
             high0 = safe_high_exp(float(move.norm()), scale, safety=safety,
                                   max_gamma=max_gamma, low_exp=low_exp)
             res0 = line_search(lambda g: loss_at(a_next + g * move), low_exp=low_exp,
-                               high_exp=high0, **kw)
+                               high_exp=high0, loss_at_zero=loss_before, **kw)
             if res0.loss < res0.loss_at_zero:
                 gamma0, base = res0.gamma, a_next + res0.gamma * move
                 gamma0_capped = res0.gamma >= 2.0 ** high0
@@ -177,7 +177,7 @@ def plan_layer(model, acts: list[LayerActivity], layer: int, y: torch.Tensor, *,
             gamma_max = 2.0 ** high
             res = line_search(lambda g: loss_at(
                 base + math.sqrt(g) * act(math.sqrt(g) * pre_new) @ omega.T),
-                low_exp=low_exp, high_exp=high, **kw)
+                low_exp=low_exp, high_exp=high, loss_at_zero=loss_after, **kw)
             if res.loss < res.loss_at_zero:
                 gamma, loss_after = res.gamma, res.loss
                 gamma_capped = res.gamma >= gamma_max

@@ -21,18 +21,19 @@ class LineSearchResult:
 
 
 def line_search(loss: Callable[[float], float], *, low_exp: int = -16, high_exp: int = 6,
-                refine: int = 8) -> LineSearchResult:
+                refine: int = 8, loss_at_zero: float | None = None) -> LineSearchResult:
     """Local minimiser of ``loss`` over gamma in [2^low_exp, 2^high_exp] (gamma > 0).
 
-    ``loss(0)`` is evaluated too, for reference; the returned gamma is always positive (the
-    caller decides whether the move is worth it by comparing ``loss`` and ``loss_at_zero``).
+    ``loss(0)`` is evaluated too, for reference, unless the caller already knows it and passes
+    it as ``loss_at_zero``; the returned gamma is always positive (the caller decides whether
+    the move is worth it by comparing ``loss`` and ``loss_at_zero``).
     """
     if low_exp >= high_exp:
         raise ValueError(f"low_exp must be below high_exp, got {low_exp} and {high_exp}")
-    at_zero = float(loss(0.0))
+    at_zero = float(loss(0.0)) if loss_at_zero is None else float(loss_at_zero)
     exps = list(range(low_exp, high_exp + 1))
     values = [float(loss(2.0 ** e)) for e in exps]
-    evals = len(values) + 1
+    evals = len(values) + (loss_at_zero is None)
     finite = [(v if math.isfinite(v) else math.inf) for v in values]
     i = min(range(len(exps)), key=finite.__getitem__)
     best_e, best_v = float(exps[i]), finite[i]
