@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,14 @@ from explorer.knobs import Knobs, knob_names
 #: run arguments a preset may fill in (an explicit command-line value wins)
 PRESET_FIELDS = ("method", "dataset", "hidden", "steps", "batch_size", "eval_every")
 
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of a knob's doc, for ``--help``: it ends at a full stop followed by
+    a capital letter or the end, so "ShrinkNets sec. 3.5" or "eq. 8" stay whole; ``%`` is
+    doubled (argparse formats help strings with it)."""
+    head = re.split(r"\.(?=\s+[A-Z(]|\s*$)", text.strip(), maxsplit=1)[0]
+    return head.replace("%", "%%")
 
 def _radial(text: str):
     """``--radial-lr``: "auto" (alpha_r = 1/(50 lambda), Table 3) or a number."""
@@ -111,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
                                   "lives 50 epochs) or a number")
             continue
         run.add_argument(f"--{name.replace('_', '-')}", dest=name, type=float, default=None,
-                         help=(Knobs.param[name].doc or "").split(".")[0]
+                         help=first_sentence(Knobs.param[name].doc or "")
                          + f" (default {getattr(defaults, name):g})")
 
     resume = sub.add_parser("resume", help="continue training from a snapshot")
@@ -394,18 +403,26 @@ def _resume(args) -> int:
 
     check_target(args.out, "--out", "snapshot")
     trainer, history = restore(load_snapshot(args.snapshot), device=args.device)
+    start_step, start_sizes = trainer.step_count, list(trainer.model.hidden_sizes)
     trainer.run(args.steps, progress=not args.quiet)
     summary = trainer.summary()
     if args.out:
         save_snapshot(trainer, history, args.out, summary=summary)
-    _report(trainer.config, summary, history, args.out)
+    _report(trainer.config, summary, history, args.out, start=(start_step, start_sizes))
     return 0
 
 
-def _report(config, summary: dict, history, out) -> None:
+def _report(config, summary: dict, history, out,
+            start: tuple[int, list[int]] | None = None) -> None:
+    """One line on a finished run; ``start`` = (step, sizes) where a resumed run began, so
+    its sizes and unit counts are those of this leg, not of the original run's start."""
     events = history.rows.get("event", [])
+    sizes_from = f"sizes {config.hidden}"
+    if start is not None:
+        events = [e for e in events if e["step"] >= start[0]]
+        sizes_from = f"from step {start[0]}: sizes {start[1]}"
     born = sum(e["event"] == "born" for e in events)
-    print(f"{config.method} on {config.dataset}: sizes {config.hidden} -> {summary['sizes']}, "
+    print(f"{config.method} on {config.dataset}: {sizes_from} -> {summary['sizes']}, "
           f"test acc {summary['test_acc']:.4f}, val loss {summary['val_loss']:.4f}, "
           f"{born} born / {len(events) - born} died, {summary['seconds']:.1f}s on "
           f"{summary['device']}" + (f", snapshot written to {out}" if out else ""))

@@ -220,8 +220,11 @@ def test_cli_run_resume_export(tmp_path, capsys):
     for key in ("sizes", "val_acc", "val_loss", "test_acc", "test_loss"):
         assert key in session["summary"]
     assert np.load(run_dir / "history.npz", allow_pickle=False)["step.step"][-1] == 40
+    capsys.readouterr()
     assert cli.main(["resume", str(run_dir), "--steps", "20", "--out", str(resumed),
                      "--quiet"]) == 0
+    # the line names the sizes where the resumed leg began, not the original run's start
+    assert f"from step 40: sizes {session['summary']['sizes']} ->" in capsys.readouterr().out
     data = load_snapshot(resumed)
     assert data.step == 60 and len(data.history_rows["step"]) == 60
     out = tmp_path / "exports"
@@ -230,6 +233,15 @@ def test_cli_run_resume_export(tmp_path, capsys):
     assert (out / "csv" / "step.csv").is_file() and (out / "run.html").is_file()
     assert json.loads((out / "model" / "model.json").read_text())["step"] == 60
     assert "max relative diff" in capsys.readouterr().out
+
+
+def test_cli_knob_help_keeps_section_references(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "ShrinkNets sec. 3.5.1" in text and "ShrinkNets eq. 2" in text
+    assert cli.first_sentence("a (sec. 3.5). More.") == "a (sec. 3.5)"
+    assert cli.first_sentence("50% of units") == "50%% of units"  # argparse formats help
 
 
 def test_cli_errors_are_messages(tmp_path, capsys):

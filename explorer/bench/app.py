@@ -17,6 +17,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import queue
 import socket
@@ -25,6 +27,30 @@ import time
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
+
+#: loggers that report a closed websocket while the page is being torn down
+TEARDOWN_LOGGERS = ("bokeh.server.views.ws", "tornado.application", "tornado.general",
+                    "tornado.websocket", "asyncio")
+
+
+@contextlib.contextmanager
+def quiet_teardown():
+    """Silence the server's reports of writing to a websocket the browser has closed.
+
+    Closing the browser while the page still refreshes makes the server fail to send the
+    next update ("Failed sending message as connection was closed", or a tornado
+    ``WebSocketClosedError`` traceback), which landed in the middle of the bench's results
+    (issue 12). That is expected at the end of a bench, so those loggers are raised to
+    CRITICAL from the browser's close until the server has stopped, then restored."""
+    loggers = [logging.getLogger(name) for name in TEARDOWN_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -188,6 +214,7 @@ def with_page(hidden, first: int, last: int | None = None, drag: bool = True,
     server = pn.serve(app_fn, port=port, address="127.0.0.1", threaded=True, show=False,
                       liveness=True)
     out: dict[str, Any] = {}
+    teardown = contextlib.ExitStack()
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
@@ -241,6 +268,7 @@ def with_page(hidden, first: int, last: int | None = None, drag: bool = True,
                     page.mouse.up()
             refresh[0] = True
             page.wait_for_timeout(1500)  # the last records reach the History
+            teardown.enter_context(quiet_teardown())
             browser.close()
         knob = [k for k in app.history.rows.get("knob", []) if k["knob"] == "lam"]
         steps = app.runner.out.steps
@@ -274,7 +302,8 @@ def with_page(hidden, first: int, last: int | None = None, drag: bool = True,
             out["knob_step"] = knob[0]["step"]
         app.close()
     finally:
-        server.stop()
+        with teardown:
+            server.stop()
     return out
 
 
