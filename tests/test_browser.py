@@ -12,10 +12,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import CHROMIUM, require_chromium
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run"]
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,13 +46,7 @@ def wait_for(condition, timeout=120.0, what="condition", page=None):
 
 @pytest.fixture
 def served():
-    # A user's machine without Chromium skips this test; CI sets the variable so a missing
-    # browser fails instead of passing unnoticed.
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} not installed (apt-get install chromium)"
-        if os.environ.get("SIZING_EXPLORER_REQUIRE_BROWSER"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_chromium()  # skipped without Chromium, failed under CI's REQUIRE_BROWSER
     import panel as pn
     import torch
 

@@ -4,13 +4,13 @@ Chromium, and the CLI run/resume/export commands."""
 
 import json
 import re
-import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 import safetensors.torch
 import torch
+from conftest import require_chromium
 from torch import nn
 
 from explorer import cli
@@ -198,11 +198,10 @@ def test_png_needs_chromium(tmp_path):
         export_png(tmp_path / "a.html", tmp_path / "a.png", chromium="/nonexistent/chromium")
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None and shutil.which("/usr/bin/chromium")
-                    is None, reason="Chromium is not installed")
 def test_png_of_the_dashboard(run, tmp_path):
+    chromium = require_chromium()
     html = export_html(run[1], tmp_path / "run.html")
-    png = export_png(html, tmp_path / "run.png", width=900, height=700)
+    png = export_png(html, tmp_path / "run.png", width=900, height=700, chromium=chromium)
     blob = png.read_bytes()
     assert blob[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = int.from_bytes(blob[16:20], "big"), int.from_bytes(blob[20:24], "big")

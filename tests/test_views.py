@@ -162,14 +162,17 @@ def test_unit_scatter_shows_latest_table_and_patches(recorded):
 
 
 def test_unit_scatter_throttles():
+    def table(n, step):
+        return {"step": step, "unit_id": np.arange(n), "layer": np.zeros(n, int),
+                "fan_in": np.ones(n), "fan_out": np.ones(n), "age": np.ones(n, int)}
+
     view = UnitScatterView(min_interval=3600)
-    table = {"step": 1, "unit_id": np.arange(3), "layer": np.zeros(3, int),
-             "fan_in": np.ones(3), "fan_out": np.ones(3), "age": np.ones(3, int)}
-    view.update({"units": [table]})  # first table shows at once (nothing shown for an hour)
-    view._last = 0.0
-    view.min_interval = 3600
-    view.update({"units": [table]}, force=True)
+    view.update({"units": [table(3, 1)]})  # the first table shows at once
     assert len(view.source.data["unit_id"]) == 3
+    view.update({"units": [table(5, 2)]})  # within the hour: held back, kept for later
+    assert len(view.source.data["unit_id"]) == 3 and view.step == 1
+    view.update({}, force=True)  # a forced refresh draws the held table
+    assert len(view.source.data["unit_id"]) == 5 and view.step == 2
 
 
 def _lifetime_records():

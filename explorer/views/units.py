@@ -9,6 +9,7 @@ selection is carried over). ``min_interval`` throttles the refresh (seconds).
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -66,7 +67,7 @@ class UnitScatterView(View):
         self.fig.yaxis.axis_label = "fan-out length ||w_out||"
         self.selection.attach(self.source)
         self._pending = None
-        self._last = 0.0
+        self._last = -math.inf  # the first table shows at once, whatever the monotonic clock
         self.step = None
 
     def sources(self):
