@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from kernels.cells.cell import Cell
+from kernels.sizable import ModuleSeq
 
 
 class _Op(nn.Module):
@@ -27,13 +28,16 @@ class _Op(nn.Module):
         self.linear = nn.Linear(c, c) if op == "linear" else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.op == "linear":
+        if self.linear is not None:
             return self.linear(F.relu(x))
         if self.op == "skip":
             return x
-        pool = F.avg_pool1d if self.op == "avg_pool" else F.max_pool1d
-        kwargs = {"count_include_pad": False} if self.op == "avg_pool" else {}
-        return pool(x.unsqueeze(-2), 3, stride=1, padding=1, **kwargs).squeeze(-2)
+        if self.op == "avg_pool":
+            pooled = F.avg_pool1d(x.unsqueeze(-2), 3, stride=1, padding=1,
+                                  count_include_pad=False)
+        else:
+            pooled = F.max_pool1d(x.unsqueeze(-2), 3, stride=1, padding=1)
+        return pooled.squeeze(-2)
 
 
 class _CellModule(nn.Module):
@@ -41,7 +45,8 @@ class _CellModule(nn.Module):
         super().__init__()
         self.cell = cell
         self.pre = nn.ModuleList(nn.Linear(w, c) for w in in_widths)
-        self.nodes = nn.ModuleList(nn.ModuleList(_Op(op, c) for op in ops) for ops in cell.ops)
+        self.nodes: ModuleSeq[ModuleSeq[_Op]] = ModuleSeq(
+            ModuleSeq(_Op(op, c) for op in ops) for ops in cell.ops)
 
     def forward(self, inputs: list[torch.Tensor]) -> torch.Tensor:
         states = [p(F.relu(x)) for p, x in zip(self.pre, inputs, strict=True)]

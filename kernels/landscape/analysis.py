@@ -47,6 +47,7 @@ class LandscapeResult:
     def to_arrays(self) -> dict[str, np.ndarray]:
         out = {"alphas": self.alphas, "betas": self.betas, "loss": self.loss}
         if self.variance is not None:
+            assert self.var_alphas is not None and self.var_betas is not None  # set together
             out.update(variance=self.variance, var_alphas=self.var_alphas, var_betas=self.var_betas)
         return out
 

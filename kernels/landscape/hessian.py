@@ -23,7 +23,8 @@ def hvp(loss: Callable[[Params], torch.Tensor], params: Params, v: Params) -> Pa
 
 
 def _dot(a: Params, b: Params) -> torch.Tensor:
-    return sum((a[n] * b[n]).sum() for n in a)
+    terms = [(a[n] * b[n]).sum() for n in a]
+    return sum(terms[1:], terms[0])
 
 
 def top_eigenvalue(

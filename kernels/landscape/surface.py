@@ -62,11 +62,11 @@ def _chunks(n: int, size: int):
 
 def _variance(per_example: Params) -> torch.Tensor:
     """E_i ||g_i - mean g||^2 summed over all parameter tensors (population variance)."""
-    total = 0.0
+    terms = []
     for g in per_example.values():
         g = g.reshape(g.shape[0], -1)
-        total = total + ((g - g.mean(0, keepdim=True)) ** 2).sum(1).mean()
-    return total
+        terms.append(((g - g.mean(0, keepdim=True)) ** 2).sum(1).mean())
+    return sum(terms[1:], terms[0])
 
 
 def _n_params(params: Params) -> int:

@@ -60,7 +60,7 @@ class Addition:
     details: list[dict] | None = None  # one dict per unit, e.g. {"lambda_k": 0.3}
     #: builds the fan-out when the addition is applied, from the model as it is then (layers
     #: are applied top down, so the layer above may have grown since ``propose``)
-    make_fan_out: Callable[[torch.nn.Module], torch.Tensor] | None = None
+    make_fan_out: Callable[[SizableNet], torch.Tensor] | None = None
 
 
 @dataclass

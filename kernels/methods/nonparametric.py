@@ -148,6 +148,7 @@ class Nonparametric(SizingMethod):
     knobs = ("lam", "growth_rate", "growth_every", "angular_lr", "radial_lr", "lr")
     record_kinds = (PHASE,)
     Options = NonparametricOptions
+    opts: NonparametricOptions
     #: Table 3 starts with 10 units per hidden layer; growth does the rest
     default_hidden = (10, 10)
 

@@ -255,6 +255,7 @@ class ShrinkNets(SizingMethod):
     knobs = ("lam", "lam2", "gamma", "lr")
     record_kinds = (SWITCH,)
     Options = ShrinkNetsOptions
+    opts: ShrinkNetsOptions
     default_hidden = (100, 100)
 
     def __init__(self, **options) -> None:

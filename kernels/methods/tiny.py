@@ -164,6 +164,7 @@ class Tiny(SizingMethod):
     knobs = ("tau", "growth_rate", "growth_every", "lr")
     record_kinds = (SPECTRUM,)
     Options = TinyOptions
+    opts: TinyOptions
     default_hidden = (1, 1)
 
     def __init__(self, **options) -> None:

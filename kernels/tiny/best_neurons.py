@@ -202,6 +202,7 @@ def accepted_count(eigenvalues: torch.Tensor, tau: float, mode: str = "paper",
     if gains.numel() == 0:
         return 0
     if mode == "paper":
+        assert loss is not None  # checked above
         gains = gains * float(loss)
     limit = tau * float(gains.max()) if mode == "relative" else tau
     count = int((gains > limit).sum())
