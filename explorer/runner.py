@@ -18,11 +18,14 @@ import time
 import traceback
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from explorer.config import RunConfig, resolve_device
 from explorer.knobs import Knobs
 from kernels.records import RUN, STATE, STEP
+
+if TYPE_CHECKING:
+    from explorer.trainer import Trainer
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +130,7 @@ class TrainerThread:
         self.max_steps = max_steps
         self.threads = threads
         self.out: queue.Queue = queue.Queue()
-        self.trainer = None
+        self.trainer: Trainer | None = None
         self.state = "idle"
         self.message = ""
         self._status = RunStatus()
@@ -200,7 +203,7 @@ class TrainerThread:
 
     def drain(self, limit: int | None = None) -> list[dict]:
         """Records waiting in ``out`` (at most ``limit``), oldest first, without blocking."""
-        records = []
+        records: list[dict] = []
         while limit is None or len(records) < limit:
             try:
                 records.append(self.out.get_nowait())
@@ -231,6 +234,7 @@ class TrainerThread:
 
     def _step(self) -> bool:
         """One step; False when the run ended (finished or error)."""
+        assert self.trainer is not None  # built by _build before any step
         try:
             self.trainer.step()
         except Exception as exc:

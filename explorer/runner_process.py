@@ -35,6 +35,7 @@ import threading
 from concurrent.futures import Future
 from multiprocessing.connection import wait as wait_for_handles
 from types import SimpleNamespace
+from typing import Any
 
 from explorer.config import RunConfig, resolve_device
 from explorer.knobs import Knobs, knob_names, switch_names
@@ -140,7 +141,7 @@ class TrainerProcess:
         self._closed = False
         self._exited = False
         self._lock = threading.Lock()
-        self._futures: dict[int, tuple[Future, object]] = {}
+        self._futures: dict[int, tuple[Future, Any]] = {}  # (future, History or None)
         self._ids = itertools.count()
         ctx = mp.get_context("spawn")
         self._commands = ctx.Queue()
@@ -252,7 +253,7 @@ class TrainerProcess:
 
     def drain(self, limit: int | None = None) -> list[dict]:
         """Records waiting in ``out`` (at most ``limit``), oldest first, without blocking."""
-        records = []
+        records: list[dict] = []
         while limit is None or len(records) < limit:
             try:
                 records.append(self.out.get_nowait())

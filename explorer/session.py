@@ -178,7 +178,7 @@ class Session:
         started = self.last.get("run_started")
         return started["config"]["method"] if started else self.config.method
 
-    def drain(self, on_new_run: Callable[[], None], on_records: Callable[[dict], None],
+    def drain(self, on_new_run: Callable[[], None], on_records: Callable[[dict], object],
               on_state: Callable[[dict], None], limit: int = DRAIN_LIMIT) -> int:
         """Move waiting records into the History and pass them on in order; returns how
         many. A "run" record or an "idle" state (a reset) starts a new History; records

@@ -36,10 +36,14 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from kernels.methods.shrinknets import ShrinkNets
+from kernels.methods.tiny import Tiny
 
 Figure = dict
 
@@ -57,7 +61,7 @@ def figure(name: str, values: list[float], unit: str, target: str | None = None,
             "met": None if ok is None else bool(ok(median)), **detail}
 
 
-def alternate(blocks: dict[str, Callable[[], None]], repeats: int, inner: int) -> dict:
+def alternate(blocks: dict[str, Callable[[], object]], repeats: int, inner: int) -> dict:
     """Milliseconds per call of each function, timed in alternating blocks of ``inner`` calls
     (the order rotates each repetition)."""
     names = list(blocks)
@@ -84,6 +88,7 @@ def optimizer_figures(width: int, repeats: int, inner: int = 10) -> list[Figure]
         torch.manual_seed(0)
         model = DynamicMLP(784, [width, width], 10, bias=False)
         params = [lin.weight for lin in model.linears]
+        opt: torch.optim.Optimizer
         if name == "adam":
             opt = torch.optim.Adam(params, lr=1e-3)
         else:
@@ -115,12 +120,15 @@ def _shrinknets_trainer(collect: bool, hidden: list[int], dead_share: float):
                        knobs={"gamma": 0.0})  # no further killing while timing
     trainer = Trainer(config)
     model, method = trainer.model, trainer.method
+    assert isinstance(method, ShrinkNets)
     rng = np.random.default_rng(0)
     for layer in range(model.n_hidden):
         n = model.hidden_sizes[layer]
         pos = rng.choice(n, int(round(dead_share * n)), replace=False)
         with torch.no_grad():
-            model.switch_values(layer)[torch.from_numpy(pos)] = 0.0  # killed (sec. 3.5.1)
+            switch = model.switch_values(layer)
+            assert switch is not None  # ShrinkNets layers have switches
+            switch[torch.from_numpy(pos)] = 0.0  # killed (sec. 3.5.1)
         if not collect:
             method._dead.update(int(u) for u in model.unit_ids[layer][pos])
     for _ in range(3):  # the first step collects (collect=True)
@@ -151,7 +159,7 @@ def trainer_figure(repeats: int, inner: int = 10, hidden=(256, 256)) -> Figure:
     opt = torch.optim.Adam(model.parameters(), lr=trainer.knobs.lr)
     X, Y, bs = trainer.X["train"], trainer.Y["train"], trainer.batch_size
     gen = torch.Generator().manual_seed(0)
-    state = {"order": torch.randperm(len(Y), generator=gen), "cursor": 0}
+    state: dict[str, Any] = {"order": torch.randperm(len(Y), generator=gen), "cursor": 0}
 
     def plain_step() -> None:
         if state["cursor"] + bs > len(Y):
@@ -186,6 +194,7 @@ def tiny_growth_figure(steps: int, repeats: int = 1) -> Figure:
         t0 = time.perf_counter()
         trainer.run(steps)
         wall = time.perf_counter() - t0
+        assert isinstance(trainer.method, Tiny)
         seconds = dict(trainer.method.seconds)
         shares.append(100 * sum(seconds.values()) / wall)
         parts.append({k: 100 * v / wall for k, v in seconds.items()})

@@ -7,6 +7,7 @@ both alike. `python -m explorer landscape --bench [--grid 31] [--device cuda]`.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 import torch
@@ -72,13 +73,13 @@ def main(
         f"device {dev}, {dataset} test set {tuple(X.shape)}, widest 7-node cell net, "
         f"{n_par} parameters, torch threads {torch.get_num_threads()}"
     )
-    rows = {
+    rows: dict[str, list[float]] = {
         "contour vmap": [],
         "contour loop": [],
         "variance vmap": [],
         "variance loop (vmap over examples per point)": [],
     }
-    check = {}
+    check: dict[str, Any] = {}
     for r in range(repeats):
         pairs = [
             ("contour vmap", lambda: loss_surface(net, params, d1, d2, a, a, X, y)),
@@ -92,7 +93,7 @@ def main(
         if r % 2:
             pairs = [pairs[1], pairs[0], pairs[3], pairs[2]]
         for name, fn in pairs:
-            box = {}
+            box: dict[str, Any] = {}
             rows[name].append(_time(lambda fn=fn, box=box: box.setdefault("v", fn()), sync))
             check[name] = box["v"]
     vloop = "variance loop (vmap over examples per point)"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import threading
 import traceback
+from typing import Any
 
 from explorer.landscape.study import StudyConfig, StudyResult, run_study
 
@@ -30,7 +31,7 @@ class LandscapeWorker:
         self.progress = 0.0
         self.message = ""
         self.result: StudyResult | None = None
-        self.network_result = None  # kernels.landscape.LandscapeResult of analyse_now
+        self.network_result: Any = None  # kernels.landscape.LandscapeResult of analyse_now
 
     @property
     def running(self) -> bool:

@@ -14,6 +14,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import param
@@ -87,7 +88,8 @@ def study_task(
     c = Cell.from_dict(cell)
     data = load_dataset(config["dataset"], seed=0)
     say = progress or (lambda stage, frac: None)
-    out = {"cell": c.name, "seed": int(seed), "runs": [], "records": [], "surface": None}
+    out: dict[str, Any] = {"cell": c.name, "seed": int(seed), "runs": [], "records": [],
+                           "surface": None}
     lrs = list(config["learning_rates"])
     for k, lr in enumerate(lrs):
         slot = k if k == 0 else k + 1  # slots: train lr0, landscape, train the other rates

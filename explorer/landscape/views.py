@@ -43,7 +43,7 @@ def cell_colors(result: StudyResult) -> dict[str, str]:
     return out
 
 
-def _clim(arrays, lo_q=0.0, hi_q=95.0):
+def _clim(arrays, lo_q=0.0, hi_q=95.0) -> tuple[float, float]:
     vals = np.concatenate([np.asarray(a, dtype=float).ravel() for a in arrays])
     vals = vals[np.isfinite(vals)]
     if not len(vals):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import panel as pn
 import param
@@ -17,6 +18,9 @@ from explorer.config import RunConfig
 from explorer.data import DATASETS, load_dataset
 from explorer.presets import PRESETS
 from kernels.methods import METHODS
+
+if TYPE_CHECKING:
+    from explorer.data.dataset import Dataset
 
 #: the data-set choice that takes a file from the browser
 UPLOAD = "upload .npz/.csv"
@@ -72,7 +76,7 @@ class RunForm(pn.viewable.Viewer):
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
-        self.upload_dataset = None
+        self.upload_dataset: Dataset | None = None
         #: called with a preset's knobs when one is chosen (the page moves its sliders)
         self.on_preset = lambda knobs: None
         self._applying = False

@@ -18,6 +18,7 @@ import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import panel as pn
 import param
@@ -29,7 +30,7 @@ from explorer.views.compare import CompareRunsView
 from explorer.views.compute_to_accuracy import ComputeToAccuracyView
 from explorer.views.runs import RunsView, snapshot_rows
 
-_CLIENTS: dict[str, object] = {}
+_CLIENTS: dict[str, Any] = {}  # dask.distributed.Client
 _CLIENTS_LOCK = threading.Lock()
 SWEEP_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$")
 
@@ -129,6 +130,7 @@ class SweepRunsPanel(pn.viewable.Viewer):
     def _run(self, spec: SweepSpec) -> None:
         try:
             client = self._client or shared_client(self.scheduler)
+            assert self.out is not None  # set by start before the thread runs
             run_sweep(spec, self.out, client=client, on_row=self._queue.put,
                       on_progress=lambda p: self._queue.put(_copy(p)), cancel=self._cancel)
         except Exception as exc:  # the page says why; the server goes on

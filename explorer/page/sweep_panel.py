@@ -7,6 +7,7 @@ records into plot points and messages at each drain of the page.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import panel as pn
 
@@ -22,7 +23,7 @@ class GroupSparsityPanel(pn.viewable.Viewer):
     could not take them); ``reveal(kinds)`` shows the cards of kinds before any record
     came; ``notify(text, level)`` says what happened."""
 
-    def __init__(self, view: Callable[[], object],
+    def __init__(self, view: Callable[[], Any],
                  show: Callable[[dict[str, list[dict]]], list[str]],
                  reveal: Callable[[set[str]], None], notify: Callable[..., None],
                  **params) -> None:

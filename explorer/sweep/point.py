@@ -27,6 +27,7 @@ import os
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 #: errors a rerun would meet again: recorded as a failed row, not retried
 DETERMINISTIC = (ValueError, KeyError, TypeError, ArithmeticError)
@@ -91,7 +92,7 @@ def base_row(point: dict) -> dict:
     """The row's columns known before the run: what the point is."""
     config = point["config"]
     knobs = config.get("knobs", {})
-    row = dict.fromkeys(ROW_COLUMNS, math.nan)
+    row: dict[str, Any] = dict.fromkeys(ROW_COLUMNS, math.nan)
     row.update(key=point["key"], kind=point["kind"], index=int(point["index"]), status="",
                error="", method=config["method"], dataset=str(config["dataset"]),
                seed=int(config["seed"]), hidden=json.dumps(config["hidden"]), sizes="",

@@ -125,10 +125,10 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, client=None, scheduler: str |
         sizing = spec.sizing_points()
         reference = spec.search_reference([]) if spec.search is not None else None
         search_later = spec.search is not None and reference is None
-        if search_later:
+        if spec.search is not None and search_later:
             progress.total += spec.search.samples  # known count, points drawn later
         run(sizing + (spec.search_points(reference) if reference is not None else []))
-        if search_later and not _cancelled(cancel):
+        if spec.search is not None and search_later and not _cancelled(cancel):
             progress.total -= spec.search.samples
             keys = {p.key for p in sizing}  # this spec's runs, not older rows in the table
             reference = spec.search_reference([r for r in table.latest() if r["key"] in keys])

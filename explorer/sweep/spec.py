@@ -189,14 +189,14 @@ class SweepSpec:
                 combos = itertools.product(self.seeds, m.hidden,
                                            *[m.knobs[k] for k in knob_names_])
                 for seed, hidden, *values in combos:
-                    knobs = dict(zip(knob_names_, values, strict=True))
+                    knobs: dict[str, Any] = dict(zip(knob_names_, values, strict=True))
                     configs.append(self._config(m, seed, hidden, knobs))
             else:
                 for _ in range(self.samples):
                     seed = self.seeds[rng.integers(len(self.seeds))]
                     hidden = m.hidden[rng.integers(len(m.hidden))]
-                    values = {k: _draw(rng, m.knobs[k]) for k in knob_names_}
-                    configs.append(self._config(m, seed, hidden, values))
+                    drawn = {k: _draw(rng, m.knobs[k]) for k in knob_names_}
+                    configs.append(self._config(m, seed, hidden, drawn))
         return _unique([SweepPoint(c, "sizing", i) for i, c in enumerate(configs)])
 
     def _config(self, m: MethodGrid, seed, hidden, knobs: dict) -> dict:
@@ -257,7 +257,8 @@ def _draw(rng, values: list[float]) -> float:
 
 
 def _unique(points: list[SweepPoint]) -> list[SweepPoint]:
-    seen, out = set(), []
+    seen: set = set()
+    out: list[SweepPoint] = []
     for p in points:
         if p.key not in seen:
             seen.add(p.key)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import holoviews as hv
 import numpy as np
@@ -59,7 +60,7 @@ def snapshot_rows(folder: str | Path) -> list[dict]:
     from explorer.snapshot import SnapshotError, load_snapshot
     from explorer.sweep.spec import point_key
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for path in sorted(Path(folder).glob("*")):
         if not (path.suffix == ".zip" or (path / "session.json").is_file()):
             continue
