@@ -8,6 +8,7 @@ import time
 import numpy as np
 import param
 import pytest
+from conftest import poll
 
 from explorer.app import ExplorerApp, parse_hidden
 from explorer.config import RunConfig
@@ -20,13 +21,8 @@ from kernels.methods.static import Static
 
 def wait_until(app, condition, timeout=60.0):
     """Drain like the periodic callback does until ``condition()`` holds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        app.drain()
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out; state {app.status}, messages {app.messages}")
+    poll(condition, timeout, tick=app.drain,
+         what=lambda: f"the condition; state {app.status}, messages {app.messages}")
 
 
 @pytest.fixture

@@ -198,6 +198,7 @@ def test_png_needs_chromium(tmp_path):
         export_png(tmp_path / "a.html", tmp_path / "a.png", chromium="/nonexistent/chromium")
 
 
+@pytest.mark.slow
 def test_png_of_the_dashboard(run, tmp_path):
     chromium = require_chromium()
     html = export_html(run[1], tmp_path / "run.html")

@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 import torch
+from conftest import poll
 
 from explorer.cli import main as cli_main
 from explorer.landscape.page import LandscapePage, parse_rates
@@ -20,10 +21,7 @@ TINY = dict(
 
 
 def _wait(worker, timeout=120):
-    deadline = time.time() + timeout
-    while worker.running and time.time() < deadline:
-        time.sleep(0.05)
-    assert not worker.running
+    poll(lambda: not worker.running, timeout, interval=0.05, what="the landscape worker")
 
 
 def test_study_result_table_and_round_trip(tmp_path):

@@ -3,7 +3,10 @@
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
+
+pytestmark = pytest.mark.slow  # child processes / Dask clusters: tens of seconds each
 
 ROOT = Path(__file__).resolve().parents[1]
 

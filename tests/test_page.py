@@ -158,6 +158,7 @@ def test_log_slider_math_round_trips():
     assert math.isclose(10 ** KnobPanel._shown("lr", 1e-3), 1e-3)
 
 
+@pytest.mark.slow
 def test_a_script_that_never_closes_its_explorer_exits_cleanly():
     # the README's notebook snippet run as a plain script aborted at exit (rc 134,
     # "terminate called without an active exception"): close_all joins the trainer at exit

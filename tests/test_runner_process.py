@@ -6,24 +6,25 @@ from __future__ import annotations
 import time
 
 import pytest
+from conftest import poll
 
 from explorer.app import ExplorerApp
 from explorer.config import RunConfig
 from explorer.history import History
 from explorer.runner_process import TrainerProcess
 
+pytestmark = pytest.mark.slow  # child processes / Dask clusters: tens of seconds each
+
 
 def pump(runner, history, condition, timeout=120.0):
     """Move records into ``history`` until ``condition()`` holds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def move():
         for rec in runner.drain():
             if rec["kind"] not in ("state", "run"):
                 history.add(rec)
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out; state {runner.state}: {runner.message}")
+
+    poll(condition, timeout, tick=move,
+         what=lambda: f"the condition; state {runner.state}: {runner.message}")
 
 
 @pytest.fixture

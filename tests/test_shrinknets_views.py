@@ -3,10 +3,9 @@ trade-off (fig. 1) filled by a sweep on a background thread."""
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
+from conftest import poll
 
 import explorer.group_sparsity as gs
 from explorer.app import ExplorerApp
@@ -75,13 +74,8 @@ def test_sweep_records_match_the_kernel_sweep():
 
 
 def wait_for(app, text, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        app.drain()
-        if any(text in m for m in app.messages):
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for '{text}'; messages {app.messages}")
+    poll(lambda: any(text in m for m in app.messages), timeout, tick=app.drain,
+         what=lambda: f"'{text}'; messages {app.messages}")
 
 
 @pytest.fixture

@@ -194,6 +194,7 @@ def test_capture_copies_so_training_on_does_not_change_it():
 
 
 # -- resume ---------------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("options,knobs", [
     ({}, dict(lam=0.01, growth_every=10, radial_auto=False)),
     ({"optimizer": "adam"}, dict(lam=1.0, lr=0.1, growth_every=5)),  # prox threshold lr*lam
@@ -429,6 +430,7 @@ def test_fuzz_zip_bytes_flipped(saved, tmp_path):
     assert failures >= 90  # checksums and CRCs catch (nearly) every flip
 
 
+@pytest.mark.slow
 def test_fuzz_files_flipped_behind_the_checksum(saved, tmp_path):
     """100 seeded trials: bits flipped in one file whose checksum is then fixed, so the
     parsers see the damage; the loader raises SnapshotError or returns, never anything else."""

@@ -1,8 +1,8 @@
 """Saving from a running app, reopening as a replay, and resuming training from it."""
 
-import time
 
 import pytest
+from conftest import poll
 
 from explorer.app import ExplorerApp
 from explorer.config import RunConfig
@@ -10,14 +10,12 @@ from explorer.snapshot import SnapshotError
 
 
 def wait_for(app, steps, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        app.drain()
+    def reached():
         last = app.history.last("step")
-        if last and last["step"] >= steps:
-            return last["step"]
-        time.sleep(0.02)
-    raise AssertionError(f"no step {steps} within {timeout}s")
+        return last and last["step"] >= steps
+
+    poll(reached, timeout, tick=app.drain, what=f"step {steps}")
+    return app.history.last("step")["step"]
 
 
 @pytest.fixture
@@ -27,6 +25,7 @@ def app():
     a.close()
 
 
+@pytest.mark.slow
 def test_save_while_training_then_replay_and_resume(app, tmp_path):
     app.start()
     wait_for(app, 40)
@@ -64,6 +63,7 @@ def test_opening_a_bad_snapshot_names_the_problem(tmp_path):
         ExplorerApp.open_snapshot(bad)
 
 
+@pytest.mark.slow
 def test_page_download_and_upload_round_trip(app, tmp_path):
     app.start()
     wait_for(app, 30)

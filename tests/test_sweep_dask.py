@@ -16,6 +16,8 @@ import pytest
 
 from explorer.sweep import ResultTable, run_sweep, spec_from_dict
 
+pytestmark = pytest.mark.slow  # child processes / Dask clusters: tens of seconds each
+
 distributed = pytest.importorskip("distributed")
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -108,7 +110,6 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-@pytest.mark.slow
 def test_scheduler_address_survives_a_killed_worker(tmp_path):
     """Sweep by address; the only worker is killed mid-sweep and a new one started: every
     point still finishes ok (the scheduler moves the lost worker's task)."""

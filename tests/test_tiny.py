@@ -189,6 +189,7 @@ def test_first_order_loss_change_is_the_activity_inner_product_anywhere():
     assert measured == pytest.approx(float((v * v_theta).sum() / n), rel=0.05)
 
 
+@pytest.mark.slow
 def test_optimal_neurons_beat_random_ones_after_the_line_search():
     """Appendix C.4 over 20 seeds: same count, same line search; report the share."""
     wins, margins = 0, []

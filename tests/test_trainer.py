@@ -40,6 +40,7 @@ def test_every_method_speaks_the_contract(method):
     assert set(get_method(method).knobs) <= set(trainer.knobs.values())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(DATASETS))
 def test_every_data_set_trains(name):
     opts = {"mnist": {"limit": 600}, "mnist1d": {}, "rectangles": {"n": 600},

@@ -69,8 +69,8 @@ class LandscapePage(pn.viewable.Viewer):
             show_name=False,
             widgets={"span": pn.widgets.FloatInput},
         )
-        self.run_button = pn.widgets.Button(label="run study", button_type="primary")
-        self.cancel_button = pn.widgets.Button(label="cancel", button_type="warning", disabled=True)
+        self.run_button = pn.widgets.Button(label="run study", color="primary")
+        self.cancel_button = pn.widgets.Button(label="cancel", color="warning", disabled=True)
         self.run_button.on_click(lambda e: self.run())
         self.cancel_button.on_click(lambda e: self.worker.cancel())
         self.progress = pn.indicators.Progress(

@@ -183,7 +183,7 @@ class RunsView(pn.viewable.Viewer):
 
     def __panel__(self):
         controls = pn.Row(pn.widgets.RadioButtonGroup.from_param(self.param.size,
-                                                                  button_type="light"),
+                                                                  color="light"),
                           pn.widgets.Select.from_param(self.param.metric, width=200))
         return pn.Column(controls, pn.pane.HoloViews(self.plot, sizing_mode="stretch_width"),
                          sizing_mode="stretch_width", name="runs")
