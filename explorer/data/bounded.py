@@ -233,7 +233,7 @@ def _read_members(zf, where, error, budget, strings, names) -> dict[str, np.ndar
                     raise error(f"{at}: its header promises {count * dtype.itemsize} "
                                 f"bytes but the member holds {info.file_size}")
                 flat = np.empty(count, dtype=dtype)
-                view = memoryview(flat.view(np.uint8))
+                view = memoryview(flat.view(np.uint8).data)  # the array's own buffer
                 got = 0
                 while got < len(view):
                     n = f.readinto(view[got:])
