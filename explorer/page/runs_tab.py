@@ -90,6 +90,8 @@ class SweepRunsPanel(pn.viewable.Viewer):
         self.cancel_button = pn.widgets.Button(label="cancel", disabled=True)
         self.start_button.on_click(lambda e: self._safe(self.start))
         self.cancel_button.on_click(lambda e: self.cancel())
+        # the page opens on the last sweep of that name and the folder's own snapshots
+        self._safe(self.load, self.folder / "sweeps" / self.sweep_name)
 
     # -- running ------------------------------------------------------------------------------
     def spec_from_controls(self) -> SweepSpec:
@@ -224,7 +226,7 @@ class SweepRunsPanel(pn.viewable.Viewer):
             controls,
             pn.Row(self.start_button, self.cancel_button, self.progress,
                    pn.pane.Str(self.param.status)),
-            pn.Tabs(("runs", self.runs), ("compute to accuracy", self.compute),
+            pn.Tabs(("size vs quality", self.runs), ("compute to accuracy", self.compute),
                     ("compare runs", self.compare), dynamic=True),
             sizing_mode="stretch_width", name="runs")
 
