@@ -21,7 +21,7 @@ TOML file (``python -m explorer sweep --config sweep.toml``)::
     samples = 8                 # random mode only
     batch_size = 128
     eval_every = 50
-    dataset_options = { limit = 1000 }
+    dataset_options = {}       # e.g. { limit = 2000 } for the IDX sets (mnist)
 
     [[method]]
     name = "nonparametric"

@@ -158,7 +158,7 @@ class RunsView(pn.viewable.Viewer):
         return hv.Points(frame, kdims=[size, metric], vdims=[v for v in vdims if v != metric],
                          label="runs").opts(
             color="method", cmap=colors or METHOD_COLORS, size=9, tools=["tap", "hover"],
-            hover_tooltips=HOVER, logx=True, show_legend=True, nonselection_alpha=0.4,
+            hover_tooltips=HOVER, logx=True, show_legend=True, nonselection_alpha=0.4, padding=0.05,
             xlabel=SIZES[size], ylabel=METRICS[metric], responsive=True, height=360)
 
     def _frontiers(self, data, size, metric):
