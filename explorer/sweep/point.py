@@ -46,12 +46,22 @@ def run_point(point: dict, out: str, torch_threads: int = 1) -> dict:
     """Train one point (``SweepPoint.to_dict()``), save its snapshot under ``out``."""
     import torch
 
+    previous_threads = torch.get_num_threads()  # restored: an in-process worker shares it
+    torch.set_num_threads(max(1, int(torch_threads)))
+    try:
+        row = _train(point, out)
+        row["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        return row
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _train(point: dict, out: str) -> dict:
     from explorer.config import RunConfig
     from explorer.history import History
     from explorer.snapshot import save_snapshot
     from explorer.trainer import Trainer, TrainingError
 
-    torch.set_num_threads(max(1, int(torch_threads)))
     config_dict = point["config"]
     row = base_row(point)
     started = time.perf_counter()
