@@ -15,7 +15,9 @@ or :func:`explorer.page.register_tab`.
 
 from __future__ import annotations
 
+import logging
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -52,6 +54,8 @@ from explorer.session import (
     progress_percent,
     status_line,
 )
+
+log = logging.getLogger(__name__)
 
 __all__ = ["MAX_PERIOD_MS", "TORCH_THREADS", "UI_SHARE", "UPLOAD", "ExplorerApp",
            "parse_hidden", "snapshot_files", "snapshot_folder"]
@@ -164,6 +168,41 @@ class ExplorerApp(pn.viewable.Viewer):
             return fn(*args)
         except (ValueError, TypeError, RuntimeError, OSError) as exc:
             self.notify(str(exc))
+            return None
+        except Exception as exc:  # noqa: BLE001 - anything else still gets a message
+            log.exception("page action %s failed", getattr(fn, "__name__", fn))
+            text = " ".join(str(exc).split())[:300]
+            self.notify(f"unexpected {type(exc).__name__}: {text}")
+            return None
+
+    def _in_background(self, parse, apply, *args) -> None:
+        """``parse(*args)`` on a worker thread (an upload's parsing never blocks the
+        server's event loop), then ``apply(result)`` back on the page's event loop; both
+        through ``_safe``, so errors become messages. Without a served document (tests, a
+        notebook cell) both run here, in order."""
+        doc = pn.state.curdoc
+        if doc is None or doc.session_context is None:
+            result = self._safe(parse, *args)
+            if result is not None:
+                self._safe(apply, result)
+            return
+
+        def work():
+            result = self._safe_threaded(doc, parse, *args)
+            if result is not None:
+                doc.add_next_tick_callback(lambda: self._safe(apply, result))
+
+        threading.Thread(target=work, daemon=True, name="upload-parse").start()
+
+    def _safe_threaded(self, doc, fn, *args):
+        """``_safe`` for a worker thread: the message is shown from the event loop."""
+        try:
+            return fn(*args)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a message
+            if not isinstance(exc, (ValueError, TypeError, RuntimeError, OSError)):
+                log.exception("page action %s failed", getattr(fn, "__name__", fn))
+            text = " ".join(str(exc).split())[:400]
+            doc.add_next_tick_callback(lambda: self.notify(text))
             return None
 
     def _command(self, name: str) -> None:
@@ -309,10 +348,20 @@ class ExplorerApp(pn.viewable.Viewer):
 
     # -- uploads and snapshots ---------------------------------------------------------------
     def load_upload(self, content: bytes | None, filename: str | None) -> None:
-        """Read an uploaded .npz/.csv; a bad file gives a message and keeps the last one."""
-        notice = self.form.load_upload(content, filename)
-        if notice:
-            self.notify(notice, level="info")
+        """Read an uploaded .npz/.csv (size-limited, parsed off the event loop when served:
+        :func:`explorer.data.upload.load_upload`); a bad file gives a message and keeps the
+        last one."""
+        from explorer.data.upload import load_upload
+
+        if content is None:
+            return
+        self._in_background(load_upload, lambda ds: self._use_upload(ds, filename),
+                            content, filename, self.form.seed)
+
+    def _use_upload(self, dataset, filename: str | None) -> None:
+        self.form.upload_dataset = dataset
+        self.notify(f"loaded {dataset.name}: {len(dataset.y_train)} training samples",
+                    level="info")
 
     def capture_snapshot(self, timeout: float = 60.0):
         """Snapshot data of the current run, taken between two steps by the trainer."""
@@ -357,13 +406,18 @@ class ExplorerApp(pn.viewable.Viewer):
         self.dashboard_update(history_records(history))
 
     def load_snapshot_bytes(self, content: bytes | None, filename: str | None) -> None:
-        """Reopen an uploaded snapshot in this page (paused at its step)."""
-        if not content:
+        """Reopen an uploaded snapshot in this page (paused at its step). The upload is
+        size-limited and parsed off the event loop; its config is checked whole and may
+        name registered data sets only, path options dropped
+        (:func:`explorer.snapshot.untrusted.load_uploaded_snapshot`)."""
+        from explorer.data.upload import upload_name
+        from explorer.snapshot.untrusted import load_uploaded_snapshot
+
+        if content is None:
             return
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / Path(filename or "snapshot.zip").name
-            path.write_bytes(content)
-            self.open_in_page(path)
+        name = upload_name(filename, "snapshot.zip")
+        self._in_background(load_uploaded_snapshot, lambda data: self._open_data(data, name),
+                            content, filename)
 
     def open_from_folder(self, name: str | None) -> None:
         """Open a snapshot by name from the configured folder; other paths are refused."""
@@ -378,17 +432,25 @@ class ExplorerApp(pn.viewable.Viewer):
     def open_in_page(self, path) -> None:
         """Replace this page's run by a snapshot's (the current run stops); the sliders
         follow the restored knobs."""
-        from explorer.snapshot import SnapshotError, load_snapshot, restore
+        from explorer.snapshot import load_snapshot
 
+        self._open_data(load_snapshot(path), Path(path).name)
+
+    def _open_data(self, data, name: str) -> None:
+        """Restore loaded snapshot data into this page, paused; resuming trains up to the
+        page's step limit (the form's max steps), not the snapshot's own."""
+        from explorer.snapshot import SnapshotError, restore
+
+        data.config = {**data.config, "steps": max(int(self.form.max_steps), data.step + 1)}
         try:
-            trainer, history = restore(load_snapshot(path), knobs=self.knobs)
+            trainer, history = restore(data, knobs=self.knobs)
         except SnapshotError as exc:
             raise ValueError(str(exc)) from None
         self.session.stop()
         self.form.method = trainer.config.method
         self._adopt(trainer, history)
-        self.notify(f"opened {Path(path).name}: step {trainer.step_count}, paused "
-                    "(press resume to train on)", level="info")
+        self.notify(f"opened {name}: step {trainer.step_count}, paused (press resume to "
+                    f"train on, up to {trainer.config.steps} steps)", level="info")
 
     # -- the refresh ---------------------------------------------------------------------------
     def start_callback(self) -> None:

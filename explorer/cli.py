@@ -258,6 +258,10 @@ def _one_line(exc: BaseException) -> str:
     return text if len(text) <= 500 else text[:497] + "..."
 
 
+#: largest websocket message the served page accepts (an upload travels as one message)
+WEBSOCKET_MAX_BYTES = 100 << 20
+
+
 def _serve(args) -> int:
     import panel as pn
 
@@ -284,7 +288,10 @@ def _serve(args) -> int:
         pn.serve(lambda: make().template(), port=args.port, address=args.address,
                  show=args.show, title="Sizing Explorer",
                  websocket_origin=[f"{args.address}:{args.port}", f"localhost:{args.port}"],
-                 check_unused_sessions=1000, unused_session_lifetime=1000)
+                 check_unused_sessions=1000, unused_session_lifetime=1000,
+                 # above the upload limits (64 MB), so a too-large upload gets a message
+                 # from the page instead of a closed websocket and a dead page
+                 websocket_max_message_size=WEBSOCKET_MAX_BYTES)
     except KeyboardInterrupt:
         pass
     finally:

@@ -6,16 +6,13 @@ uploaded data set, if one is chosen); a bad entry gives a one-line ``ValueError`
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import panel as pn
 import param
 
 from explorer.config import RunConfig
-from explorer.data import DATASETS, load_dataset
+from explorer.data import DATASETS
 from explorer.presets import PRESETS
 from kernels.methods import METHODS
 
@@ -134,25 +131,16 @@ class RunForm(pn.viewable.Viewer):
         return f"<small>{cls.description if cls else ''}</small>"
 
     def load_upload(self, content: bytes | None, filename: str | None) -> str | None:
-        """Read an uploaded .npz/.csv; a bad file raises ValueError and keeps the last one.
-        Returns a notice to show, or None when there was nothing to read."""
-        from explorer.data import DataError
+        """Read an uploaded .npz/.csv (:func:`explorer.data.upload.load_upload`: size limit,
+        messages without the file's contents); a bad file raises ValueError and keeps the
+        last one. Returns a notice to show, or None when there was nothing to read."""
+        from explorer.data.upload import load_upload
 
-        if not content or not filename:
+        if content is None:
             return None
-        suffix = Path(filename).suffix.lower()
-        if suffix not in (".npz", ".csv"):
-            raise ValueError(f"{filename}: accepted files are .npz (arrays X, y) and .csv "
-                             "(last column = label)")
-        with tempfile.TemporaryDirectory() as folder:
-            path = os.path.join(folder, Path(filename).name)
-            with open(path, "wb") as fh:
-                fh.write(content)
-            try:
-                self.upload_dataset = load_dataset(path, seed=self.seed)
-            except DataError as exc:
-                raise ValueError(str(exc)) from None
-        return f"loaded {filename}: {len(self.upload_dataset.y_train)} training samples"
+        self.upload_dataset = load_upload(content, filename, seed=self.seed)
+        return f"loaded {self.upload_dataset.name}: {len(self.upload_dataset.y_train)} " \
+            "training samples"
 
     def config(self, base: RunConfig, knobs: dict) -> tuple[RunConfig, object]:
         """The run configuration from the form (``base`` gives what the form does not show;
