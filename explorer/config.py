@@ -17,9 +17,9 @@ import torch
 #: caps on what a config may ask for (stated in the error when exceeded)
 MAX_UNITS = 8192          # starting units per hidden layer
 MAX_LAYERS = 64           # hidden layers
-MAX_STEPS = 100_000_000
+MAX_STEPS = 10**12
 MAX_BATCH = 1_000_000
-MAX_EVERY = 100_000_000   # eval_every, units_every
+MAX_EVERY = 10**12        # eval_every, units_every
 MAX_SEED = 2**63 - 1
 MAX_INT_OPTION = 10_000_000
 
