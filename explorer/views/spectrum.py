@@ -1,7 +1,8 @@
 """TINY (Verbockhaven et al. 2024): the eigenvalue spectrum of the proposed neurons at each
 growth step and layer. Each lambda_k of the generalized eigenproblem (sec. 3, Prop. 3.2) is a
 point at its growth step on a log axis, green when the neuron was accepted (added) and grey
-when rejected; the threshold tau of that step is a dash. The latest ``RECENT_GROWTH_STEPS``
+when rejected; the threshold of that step is a dash drawn in the plotted units, the lambda_k
+at which the step's rule accepts (:func:`threshold_height`). The latest ``RECENT_GROWTH_STEPS``
 growth steps are drawn in full; older ones small and faint, so a long run's spectra do not
 merge into one grey cloud (issue 12). Points are kept as a whole course (older growth steps
 thinned, :class:`~explorer.views.base.ThinnedStream`). Hover names the unit id born from an
@@ -9,8 +10,9 @@ accepted lambda_k. A second plot follows mean lambda_k^2 (circles) and max lambd
 per layer over growth steps.
 
 Input records, kind "spectrum": step, layer, eigenvalues (sorted descending), accepted (a
-count of leading eigenvalues, or one bool per eigenvalue), tau, unit_ids (born, in rank
-order), and optionally bottleneck_before/after, route, solve_seconds.
+count of leading eigenvalues, or one bool per eigenvalue), tau, tau_mode (paper when absent),
+loss_before (L(f_theta), needed by the paper rule), unit_ids (born, in rank order), and
+optionally bottleneck_before/after, route, solve_seconds.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from kernels.records import SPECTRUM
 
 POINT_COLUMNS = ("step", "x", "layer", "rank", "eigenvalue", "shown", "accepted", "color",
                  "unit_id", "born", "alpha", "size")
-SUMMARY_COLUMNS = ("step", "x", "layer", "mean_sq", "max", "color", "tau", "accepted_count",
+SUMMARY_COLUMNS = ("step", "x", "layer", "mean_sq", "max", "color", "tau", "threshold",
+                   "tau_mode", "accepted_count",
                    "bottleneck_before", "bottleneck_after", "route", "solve_seconds")
 #: log axes cannot show 0 or negative eigenvalues: they are drawn at this floor
 FLOOR = 1e-12
@@ -55,6 +58,31 @@ def accepted_mask(accepted, n: int) -> np.ndarray:
     return mask
 
 
+def threshold_height(record) -> float:
+    """The lambda_k at which a spectrum record's rule accepts, in the plotted units (lambda_k,
+    not lambda_k^2), as :func:`kernels.tiny.best_neurons.accepted_count` decides: TINY's rule
+    lambda_k^2 L(f_theta) > tau (shared/papers/003 sec. 2.4 end, sec. 3.3-3.4, ``paper``) gives
+    sqrt(tau / L) with L the record's ``loss_before``; ``absolute`` lambda_k^2 > tau gives
+    sqrt(tau); ``relative`` lambda_k^2 > tau lambda_1^2 gives sqrt(tau) |lambda_1|. NaN (no
+    dash) when the record lacks what its rule needs (the paper rule without a finite L > 0)."""
+    tau = float(record.get("tau", np.nan))
+    if not np.isfinite(tau) or tau < 0:
+        return float("nan")
+    mode = str(record.get("tau_mode", "paper"))
+    if mode == "absolute":
+        return float(np.sqrt(tau))
+    if mode == "relative":
+        eig = np.abs(np.asarray(record.get("eigenvalues", ()), dtype=float).ravel())
+        return float(np.sqrt(tau) * eig.max()) if eig.size else float("nan")
+    if mode != "paper":
+        raise ValueError(f"spectrum record: tau_mode must be paper, absolute or relative, "
+                         f"got '{mode}'")
+    loss = float(record.get("loss_before", np.nan))
+    if not np.isfinite(loss) or loss <= 0:
+        return float("nan")
+    return float(np.sqrt(tau / loss))
+
+
 class SpectrumView(View):
     #: record kinds this view draws
     kinds = (SPECTRUM,)
@@ -72,8 +100,8 @@ class SpectrumView(View):
         outside_legend(self.fig)
         pts = self.fig.scatter("x", "shown", source=self.points, color="color", size="size",
                                alpha="alpha", nonselection_alpha=0.1, legend_field="accepted")
-        self.fig.scatter("x", "tau", source=self.summary, marker="dash", size=16,
-                         color="black", legend_label="tau")
+        self.fig.scatter("x", "threshold", source=self.summary, marker="dash", size=16,
+                         color="black", legend_label="threshold (lambda_k at tau)")
         self.point_course = self.course(self.points, 10 * ROLLOVER)
         self.summary_course = self.course(self.summary)
         self.fig.add_tools(HoverTool(renderers=[pts], tooltips=[
@@ -133,7 +161,10 @@ class SpectrumView(View):
             summ["mean_sq"].append(max(float(np.mean(eig ** 2)) if n else FLOOR, FLOOR))
             summ["max"].append(max(float(eig.max()) if n else FLOOR, FLOOR))
             summ["color"].append(layer_color(layer))
-            summ["tau"].append(max(float(r.get("tau", np.nan)), FLOOR))
+            summ["tau"].append(float(r.get("tau", np.nan)))
+            height = threshold_height(r)
+            summ["threshold"].append(max(height, FLOOR) if np.isfinite(height) else np.nan)
+            summ["tau_mode"].append(str(r.get("tau_mode", "paper")))
             summ["accepted_count"].append(int(mask.sum()))
             for key in ("bottleneck_before", "bottleneck_after", "solve_seconds"):
                 summ[key].append(float(r.get(key, np.nan)))
