@@ -238,10 +238,12 @@ class ExplorerApp(pn.viewable.Viewer):
     def start(self) -> None:
         """Start a new run with the current controls (or resume a paused one)."""
         self.session.start(self.build_config)
+        self.dashboard.fill()
 
     def step(self) -> None:
         """One training step (a paused run goes on by one; otherwise a new run, paused)."""
         self.session.step(self.build_config)
+        self.dashboard.fill()
 
     def pause(self) -> None:
         self.session.pause()

@@ -88,6 +88,8 @@ def test_cards_follow_the_record_kinds_a_method_declares(method):
     board = Dashboard(method=method)
     visible = [name for name, card in board.cards.items() if card.visible]
     assert visible == shown
+    assert board.views == {}  # a page load builds no figure; a run start does
+    board.fill()
     # the views of hidden cards are not built at all (a page pays only for its method)
     assert ("spectrum" in board.views) == (method == "tiny")
     assert ("switches" in board.views) == (method == "shrinknets")
