@@ -237,13 +237,13 @@ class ExplorerApp(pn.viewable.Viewer):
 
     def start(self) -> None:
         """Start a new run with the current controls (or resume a paused one)."""
+        self.dashboard.fill()  # before the trainer runs: building the plots takes the GIL
         self.session.start(self.build_config)
-        self.dashboard.fill()
 
     def step(self) -> None:
         """One training step (a paused run goes on by one; otherwise a new run, paused)."""
-        self.session.step(self.build_config)
         self.dashboard.fill()
+        self.session.step(self.build_config)
 
     def pause(self) -> None:
         self.session.pause()
