@@ -165,7 +165,7 @@ def test_a_script_that_never_closes_its_explorer_exits_cleanly():
     # the README's notebook snippet run as a plain script aborted at exit (rc 134,
     # "terminate called without an active exception"): close_all joins the trainer at exit
     code = ("import explorer\n"
-            "ex = explorer.Explorer(method='static', hidden=(4,), steps=10**9)\n"
+            "ex = explorer.Explorer(method='static', hidden=(4,), steps=10**7)\n"
             "ex.start(); ex.wait(steps=5)\n"
             "with explorer.Explorer(method='static', hidden=(4,)) as other:\n"
             "    pass\n"

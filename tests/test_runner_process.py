@@ -182,7 +182,7 @@ def test_the_trainer_child_exits_when_its_parent_dies(tmp_path):
         "import os, signal, sys\n"
         "from explorer.config import RunConfig\n"
         "from explorer.runner_process import TrainerProcess\n"
-        "r = TrainerProcess(RunConfig(method='static', hidden=[4], steps=10**9), threads=1)\n"
+        "r = TrainerProcess(RunConfig(method='static', hidden=[4], steps=10**7), threads=1)\n"
         "r.start()\n"
         "while r.state != 'running':\n"
         "    r.drain(); import time; time.sleep(0.05)\n"
