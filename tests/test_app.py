@@ -53,6 +53,7 @@ def test_knob_change_acts_on_the_next_step(app):
     assert list(app.loss.knob_marks.data["knob"]) == ["lam"]
 
 
+@pytest.mark.slow
 def test_knob_change_mid_run_and_events(app):
     app.start()
     wait_until(app, lambda: steps(app) >= 12)
@@ -72,6 +73,7 @@ def test_knob_change_mid_run_and_events(app):
     assert len(app.lifetimes.source.data["unit_id"]) == 16 + len(born)
 
 
+@pytest.mark.slow
 def test_commands_pause_resume_step_stop_reset(app):
     app.start()
     wait_until(app, lambda: app.status == "running" and steps(app) > 3)
@@ -112,6 +114,7 @@ class FailingMethod(Static):
             raise RuntimeError("method exploded at step 3")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method,match", [(NanMethod, "loss became nan"),
                                           (FailingMethod, "method exploded")])
 def test_error_ends_the_run_and_the_app_stays_usable(app, monkeypatch, method, match):
@@ -192,6 +195,7 @@ def test_only_the_methods_knobs_are_shown(app):
     assert shown == set(METHODS["nonparametric"].knobs)
 
 
+@pytest.mark.slow
 def test_from_history_shows_a_recorded_run_without_training():
     history = History()
     trainer = Trainer(RunConfig(hidden=[6, 6], eval_every=10, knobs={"growth_every": 5}),

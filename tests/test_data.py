@@ -33,7 +33,8 @@ def arrays(ds: Dataset) -> list[np.ndarray]:
 # ---------------------------------------------------------------- registry contract
 
 
-@pytest.mark.parametrize("name", list(DATASETS))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "mnist1d" else n
+                                  for n in DATASETS])  # mnist1d: seconds to generate, twice
 def test_registry_contract(name):
     entry = DATASETS[name]
     assert entry.name == name and entry.description

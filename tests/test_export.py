@@ -210,6 +210,7 @@ def test_png_of_the_dashboard(run, tmp_path):
 
 
 # -- CLI ----------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_cli_run_resume_export(tmp_path, capsys):
     run_dir, resumed = tmp_path / "run", tmp_path / "resumed.zip"
     assert cli.main(["run", "--steps", "40", "--device", "cpu", "--growth-every", "10",

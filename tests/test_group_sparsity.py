@@ -109,6 +109,7 @@ def test_switch_symmetries_of_prop_a3_a4():
         float(switch_objective(X, Y, A, beta, b, 0.5))
 
 
+@pytest.mark.slow
 def test_sweep_recovers_support_and_reports_normalised_figures():
     X, Y = problem(n=100, p=10, relevant=3, noise=0.3)
     top = lambda_max(X, Y)
@@ -138,6 +139,7 @@ def test_logistic_regression_fits_and_null_loss():
     assert sparsity(torch.zeros(5, 3)) == 1.0
 
 
+@pytest.mark.slow
 def test_cli_groupsparsity_prints_table(capsys):
     from explorer.cli import main
 

@@ -326,6 +326,7 @@ MEMORY_CASES = {name[2:]: fn for name, fn in dict(globals()).items() if name.sta
 
 
 @pytest.mark.parametrize("case", sorted(MEMORY_CASES))
+@pytest.mark.slow
 def test_hostile_data_file_costs_bounded_memory(case, tmp_path):
     target = MEMORY_CASES[case](tmp_path)
     before = tree(tmp_path)
@@ -336,6 +337,7 @@ def test_hostile_data_file_costs_bounded_memory(case, tmp_path):
     assert tree(tmp_path) == before
 
 
+@pytest.mark.slow
 def test_huge_network_is_refused_before_it_is_built(tmp_path):
     result = run_cli([*RUN, "--hidden", "3000000,32"], tmp_path, timeout=90)
     assert_clean_error(result.code, result.err)

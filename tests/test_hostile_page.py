@@ -98,6 +98,7 @@ def test_an_unexpected_exception_becomes_a_message(app):
     assert "unexpected KeyError" in app.message
 
 
+@pytest.mark.slow
 def test_resumed_snapshot_trains_to_the_page_step_limit(app, snapshot_blob):
     app._safe(app.load_snapshot_bytes, snapshot_blob, "run.zip")
     assert "opened run.zip" in app.message, app.message

@@ -163,6 +163,7 @@ def test_bad_data_upload(content, filename, words):
     assert words in text and SECRET not in text, text
 
 
+@pytest.mark.slow
 def test_data_upload_zip_bomb_is_refused_from_its_headers():
     buf = io.BytesIO()
     np.savez_compressed(buf, X=np.zeros((5000, 10_000)), y=np.zeros(5000))

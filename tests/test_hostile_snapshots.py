@@ -307,7 +307,8 @@ def cli(args, capsys):
 
 
 @pytest.mark.parametrize("command", ["resume", "export"])
-@pytest.mark.parametrize("case", sorted(SNAPSHOT_CASES))
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow) if c in CHILD else c
+                                  for c in sorted(SNAPSHOT_CASES)])  # a child process each
 def test_bad_snapshot_is_refused_cleanly(case, command, base, tmp_path, capsys, monkeypatch):
     work = tmp_path / "work"
     work.mkdir()

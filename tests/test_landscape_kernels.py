@@ -184,6 +184,7 @@ def test_power_iteration_recovers_known_hessian_eigenvalue():
     assert iters < 200
 
 
+@pytest.mark.slow
 def test_train_cell_records_and_learns():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((120, 5)).astype(np.float32)

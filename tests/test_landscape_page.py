@@ -24,6 +24,7 @@ def _wait(worker, timeout=120):
     poll(lambda: not worker.running, timeout, interval=0.05, what="the landscape worker")
 
 
+@pytest.mark.slow
 def test_study_result_table_and_round_trip(tmp_path):
     cfg = StudyConfig(learning_rates=[0.05, 0.5], **TINY)
     res = run_study(cfg)
@@ -44,6 +45,7 @@ def test_study_result_table_and_round_trip(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_page_runs_a_study_in_the_background_and_draws_it():
     page = LandscapePage()
     for k, v in TINY.items():
@@ -128,6 +130,7 @@ def test_cli_landscape_writes_a_study(tmp_path, capsys):
     assert "variance" not in back.surfaces["widest/0"]
 
 
+@pytest.mark.slow
 def test_main_page_has_a_landscape_tab_that_analyses_the_live_network():
     from explorer.app import ExplorerApp
     from explorer.config import RunConfig

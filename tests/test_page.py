@@ -150,6 +150,7 @@ def test_replay_progress_is_measured_against_its_own_steps():
     assert app.progress.value == 50
 
 
+@pytest.mark.slow
 def test_session_imports_no_panel():
     code = ("import sys, explorer.session; "
             "assert 'panel' not in sys.modules and 'bokeh' not in sys.modules")

@@ -44,7 +44,8 @@ def run_records(method: str) -> list[dict]:
     return out
 
 
-@pytest.mark.parametrize("method", sorted(METHODS))
+@pytest.mark.parametrize("method", [m if m == "static" else pytest.param(m, marks=pytest.mark.slow)
+                                    for m in sorted(METHODS)])  # a 300-step run each
 def test_every_record_of_a_run_has_its_declared_fields(method):
     emitted = run_records(method)
     kinds = {r["kind"] for r in emitted}
@@ -71,6 +72,7 @@ def test_knob_records_have_their_fields():
         check(record)
 
 
+@pytest.mark.slow
 def test_runner_state_and_run_records_have_their_fields():
     runner = TrainerThread(RunConfig(method="static", hidden=[4], steps=3, batch_size=32))
     seen: list[dict] = []
@@ -90,6 +92,7 @@ def test_runner_state_and_run_records_have_their_fields():
         check(record)
 
 
+@pytest.mark.slow
 def test_group_sparsity_records_have_their_fields():
     from explorer.group_sparsity import sweep_records
 

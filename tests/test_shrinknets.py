@@ -254,7 +254,7 @@ def test_bad_options_name_what_is_accepted():
 
 
 # ---- the trainer ---------------------------------------------------------------------------
-@pytest.mark.parametrize("network", ["mlp", "cnn"])
+@pytest.mark.parametrize("network", ["mlp", pytest.param("cnn", marks=pytest.mark.slow)])
 def test_trainer_run_on_digits_shrinks_with_large_lambda(network):
     from explorer.config import RunConfig
     from explorer.history import History

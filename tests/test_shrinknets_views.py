@@ -86,6 +86,7 @@ def app():
     a.sweep.join(60)
 
 
+@pytest.mark.slow
 def test_app_sweep_points_arrive_second_click_is_refused(app):
     assert app.cost_view in app.views and app.switch_card.visible
     assert app.run_sweep("synthetic", points=2, max_iter=200)
@@ -106,6 +107,7 @@ def test_app_sweep_points_arrive_second_click_is_refused(app):
     assert len(app.groupsparsity.points.data["loss"]) == 2
 
 
+@pytest.mark.slow
 def test_app_sweep_error_becomes_a_message(app, monkeypatch):
     def broken(name, seed=0):
         raise RuntimeError("no data here")

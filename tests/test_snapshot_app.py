@@ -81,6 +81,7 @@ def test_page_download_and_upload_round_trip(app, tmp_path):
         other.close()
 
 
+@pytest.mark.slow
 def test_page_opens_only_files_of_the_snapshot_folder(app, tmp_path, monkeypatch):
     monkeypatch.setenv("SIZING_EXPLORER_SNAPSHOTS", str(tmp_path))
     app.start()

@@ -115,6 +115,7 @@ def client():
         yield c
 
 
+@pytest.mark.slow
 def test_runs_tab_sweep_from_the_page_fills_views(client, tmp_path):
     from explorer.page.runs_tab import SweepRunsPanel
 
@@ -137,6 +138,7 @@ def test_runs_tab_sweep_from_the_page_fills_views(client, tmp_path):
     assert pn.panel(panel).get_root() is not None
 
 
+@pytest.mark.slow
 def test_notebook_sweep(client, tmp_path):
     import explorer
 

@@ -87,6 +87,7 @@ def filled(view) -> bool:
     return any(len(next(iter(s.data.values()), [])) for s in view.sources() if s.data)
 
 
+@pytest.mark.slow
 def test_method_emits_its_own_kinds(run):
     method, records, _ = run
     kinds = Counter(r["kind"] for r in records)
@@ -94,6 +95,7 @@ def test_method_emits_its_own_kinds(run):
     assert MUST_EMIT.get(method, set()) <= set(kinds), kinds
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("chunks", [1, 7])
 def test_every_view_takes_every_record(run, chunks):
     """In one increment (a replay) and in several (live refreshes): no exception, and every
@@ -112,12 +114,14 @@ def test_every_view_takes_every_record(run, chunks):
         assert filled(view) == bool(should), (type(view).__name__, should)
 
 
+@pytest.mark.slow
 def test_views_take_a_replayed_history(run):
     _, records, history = run
     for view in all_views(history):
         view.update(history_records(history))
 
 
+@pytest.mark.slow
 def test_switch_view_draws_real_shrinknets_records():
     """Each unit's switch value at its own layer (a record spans both hidden layers)."""
     _, records, _ = record_run("shrinknets")

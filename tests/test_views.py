@@ -355,6 +355,7 @@ def _all_figures():
                 yield type(view).__name__, getattr(view, name)
 
 
+@pytest.mark.slow
 def test_legends_sit_beside_the_plot_not_over_the_data():
     from bokeh.models import Legend
 
