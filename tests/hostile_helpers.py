@@ -27,12 +27,34 @@ class Outcome:
     timed_out: bool = False
 
 
+#: runs ``python -m explorer`` and, at exit, writes the process's own VmHWM (kB). Not
+#: ``wait4``'s ru_maxrss: Linux carries the pre-exec high-water mark across exec, so a child
+#: forked from a pytest process that has grown to 550 MB "peaks" at 550 MB before it runs a line.
+CHILD = """
+import atexit, os, runpy, sys
+
+def _peak():
+    try:
+        with open("/proc/self/status") as f:
+            kb = next(line.split()[1] for line in f if line.startswith("VmHWM:"))
+        with open(os.environ["HOSTILE_PEAK_FILE"], "w") as f:
+            f.write(kb)
+    except OSError:  # e.g. a child run as another user in a folder it cannot write
+        pass
+
+atexit.register(_peak)
+sys.argv = ["explorer", *sys.argv[1:]]
+runpy.run_module("explorer", run_name="__main__", alter_sys=True)
+"""
+
+
 def run_cli(args: list[str], cwd: Path, timeout: float = 120, user: int | None = None
             ) -> Outcome:
-    """``python -m explorer ARGS`` in a child; its own peak RSS from ``wait4``'s rusage."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1",
-           "MKL_NUM_THREADS": "1"}
+    """``python -m explorer ARGS`` in a child; the peak RSS of that child alone (VmHWM)."""
     out_path, err_path = cwd / ".child.out", cwd / ".child.err"
+    peak_path = cwd / ".child.peak"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1",
+           "MKL_NUM_THREADS": "1", "HOSTILE_PEAK_FILE": str(peak_path)}
 
     def limits():
         resource.setrlimit(resource.RLIMIT_AS, (AS_CAP, AS_CAP))
@@ -42,7 +64,7 @@ def run_cli(args: list[str], cwd: Path, timeout: float = 120, user: int | None =
             os.setuid(user)
 
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "explorer", *args], cwd=cwd, env=env,
+        proc = subprocess.Popen([sys.executable, "-c", CHILD, *args], cwd=cwd, env=env,
                                 stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                 preexec_fn=limits)
         deadline = time.monotonic() + timeout
@@ -62,8 +84,11 @@ def run_cli(args: list[str], cwd: Path, timeout: float = 120, user: int | None =
     text_err = err_path.read_text(errors="replace")
     out_path.unlink()
     err_path.unlink()
+    # a child killed before its atexit hook ran: fall back to rusage (an upper bound)
+    peak_kb = float(peak_path.read_text()) if peak_path.is_file() else float(usage.ru_maxrss)
+    peak_path.unlink(missing_ok=True)
     return Outcome(None if timed_out else proc.returncode, text_out, text_err,
-                   usage.ru_maxrss / 1024, timed_out)
+                   peak_kb / 1024, timed_out)
 
 
 def assert_clean_error(code, err: str, argparse_ok: bool = False) -> None:
