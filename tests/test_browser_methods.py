@@ -140,7 +140,9 @@ def test_every_method_fills_its_cards_without_alerts(served_default):
                 )
                 names = [s for card in shown for s in CARD_SOURCES.get(card, ())]
 
-                def empty(names=names):
+                def empty(names=names, method=method):
+                    alerts = page.evaluate(DANGER_ALERTS)  # a banner fails at once
+                    assert alerts == [], (method, alerts)
                     return [n for n in names if page.evaluate(ROWS, n) <= 0]
 
                 try:
