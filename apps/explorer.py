@@ -3,6 +3,7 @@
 Pages open for clients on this machine only (explorer/access.py says how to expose it on
 purpose: SIZING_EXPLORER_ALLOW_REMOTE=1 with --address and --allow-websocket-origin).
 """
+
 import sys
 from pathlib import Path
 

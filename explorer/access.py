@@ -38,9 +38,11 @@ def refusal(remote_ip: str | None) -> str | None:
     """The message for a client that may not open the page, or None when it may."""
     if remote_allowed() or is_loopback(remote_ip):
         return None
-    return ("This Sizing Explorer accepts connections from its own machine only. To expose "
-            f"it on purpose, set {ALLOW_REMOTE}=1 and serve it with --address and "
-            "--allow-websocket-origin.")
+    return (
+        "This Sizing Explorer accepts connections from its own machine only. To expose "
+        f"it on purpose, set {ALLOW_REMOTE}=1 and serve it with --address and "
+        "--allow-websocket-origin."
+    )
 
 
 def session_refusal() -> str | None:

@@ -57,14 +57,31 @@ from explorer.session import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MAX_PERIOD_MS", "TORCH_THREADS", "UI_SHARE", "UPLOAD", "ExplorerApp",
-           "parse_hidden", "snapshot_files", "snapshot_folder"]
+__all__ = [
+    "MAX_PERIOD_MS",
+    "TORCH_THREADS",
+    "UI_SHARE",
+    "UPLOAD",
+    "ExplorerApp",
+    "parse_hidden",
+    "snapshot_files",
+    "snapshot_folder",
+]
 #: the run form's params, accepted by ExplorerApp(...) and readable/settable on it
 FORM_PARAMS = ("method", "dataset", "hidden", "seed", "device", "max_steps")
 #: the views under their old attribute names (``app.loss`` is ``app.dashboard.view("loss")``)
-VIEW_NAMES = {"loss": "loss", "sizes": "sizes", "units": "units", "lifetimes": "lifetimes",
-              "fan_history": "fan_history", "tradeoff": "tradeoff", "spectrum": "spectrum",
-              "switches": "switches", "cost_view": "cost", "groupsparsity": "groupsparsity"}
+VIEW_NAMES = {
+    "loss": "loss",
+    "sizes": "sizes",
+    "units": "units",
+    "lifetimes": "lifetimes",
+    "fan_history": "fan_history",
+    "tradeoff": "tradeoff",
+    "spectrum": "spectrum",
+    "switches": "switches",
+    "cost_view": "cost",
+    "groupsparsity": "groupsparsity",
+}
 COMMANDS = ("start", "pause", "resume", "step", "stop", "reset")
 LABELS = {"step": "step once"}
 COLORS = {"start": "primary", "stop": "warning"}
@@ -78,50 +95,77 @@ class ExplorerApp(pn.viewable.Viewer):
     callback), ``close()``. ``history`` holds everything recorded in the current run.
     """
 
-    period = param.Integer(default=200, bounds=(50, 10_000),
-                           doc="Shortest time (ms) between two refreshes of the plots. The "
-                               "page stretches it when refreshes get expensive, so that they "
-                               "take at most 2.5% of the wall clock (UI_SHARE); a longer "
-                               "period leaves more of the machine to training.")
-    trainer_in = param.Selector(default="thread", objects=["thread", "process"],
-                                doc="where the trainer runs: a thread of this process, or a "
-                                    "child process that does not share the web server's GIL "
-                                    "(what the served page uses)")
+    period = param.Integer(
+        default=200,
+        bounds=(50, 10_000),
+        doc="Shortest time (ms) between two refreshes of the plots. The "
+        "page stretches it when refreshes get expensive, so that they "
+        "take at most 2.5% of the wall clock (UI_SHARE); a longer "
+        "period leaves more of the machine to training.",
+    )
+    trainer_in = param.Selector(
+        default="thread",
+        objects=["thread", "process"],
+        doc="where the trainer runs: a thread of this process, or a "
+        "child process that does not share the web server's GIL "
+        "(what the served page uses)",
+    )
     status = param.String(default="idle", doc="the run's state")
     message = param.String(default="", doc="the last error or notice shown")
 
-    def __init__(self, config: RunConfig | None = None, knobs: Knobs | None = None,
-                 replay: History | None = None, tabs: dict | None = None, **params) -> None:
+    def __init__(
+        self,
+        config: RunConfig | None = None,
+        knobs: Knobs | None = None,
+        replay: History | None = None,
+        tabs: dict | None = None,
+        **params,
+    ) -> None:
         config = config or RunConfig()
-        form = {**RunForm.params_from(config),
-                **{k: params.pop(k) for k in FORM_PARAMS if k in params}}
+        form = {
+            **RunForm.params_from(config),
+            **{k: params.pop(k) for k in FORM_PARAMS if k in params},
+        }
         super().__init__(**params)
         self.messages: list[str] = []
         self.knobs = knobs if knobs is not None else Knobs(**config.knobs)
         self.form = RunForm(**form)
         self.session = Session(config, self.knobs, self.trainer_in, replay=replay)
         self.status_bar = StatusBar()
-        self.knob_panel = KnobPanel(self.knobs, on_change=lambda n, v: self._safe(
-            self.set_knob, n, v), method=self.form.method)
+        self.knob_panel = KnobPanel(
+            self.knobs,
+            on_change=lambda n, v: self._safe(self.set_knob, n, v),
+            method=self.form.method,
+        )
         self.sweep_panel = GroupSparsityPanel(
-            view=lambda: self.dashboard.view("groupsparsity"), show=self.dashboard_update,
-            reveal=lambda kinds: self.dashboard.reveal(kinds), notify=self.notify)
+            view=lambda: self.dashboard.view("groupsparsity"),
+            show=self.dashboard_update,
+            reveal=lambda kinds: self.dashboard.reveal(kinds),
+            notify=self.notify,
+        )
         self.sweep_panel.button.on_click(lambda e: self._safe(self.run_sweep))
-        self.dashboard = Dashboard(self.session.history, method=self.form.method,
-                                   extras={"shrinknets": lambda: [self.sweep_panel]})
-        self.snapshots = SnapshotPanel(self.snapshot_bytes, self.load_snapshot_bytes,
-                                       self.open_from_folder, self._safe)
+        self.dashboard = Dashboard(
+            self.session.history,
+            method=self.form.method,
+            extras={"shrinknets": lambda: [self.sweep_panel]},
+        )
+        self.snapshots = SnapshotPanel(
+            self.snapshot_bytes, self.load_snapshot_bytes, self.open_from_folder, self._safe
+        )
         self.form.param.watch(self._on_method, "method")
         self.form.on_preset = lambda knobs: self._safe(self._preset_knobs, knobs)
-        self.form.upload.param.watch(lambda e: self._safe(
-            self.load_upload, e.new, self.form.upload.filename), "value")
-        self.buttons = {name: pn.widgets.Button(
-            label=LABELS.get(name, name), color=COLORS.get(name, "default"))
-            for name in COMMANDS}
+        self.form.upload.param.watch(
+            lambda e: self._safe(self.load_upload, e.new, self.form.upload.filename), "value"
+        )
+        self.buttons = {
+            name: pn.widgets.Button(label=LABELS.get(name, name), color=COLORS.get(name, "default"))
+            for name in COMMANDS
+        }
         for name, button in self.buttons.items():
             button.on_click(lambda e, name=name: self._command(name))
         self.period_slider = pn.widgets.IntSlider.from_param(
-            self.param.period, step=50, label="refresh every (ms, at least)")
+            self.param.period, step=50, label="refresh every (ms, at least)"
+        )
         self._tabs = tab_factories(tabs)
         self._callback = None
         self._tick_ms: float | None = None
@@ -131,11 +175,14 @@ class ExplorerApp(pn.viewable.Viewer):
             self.status = "replay"
             self.dashboard_update(history_records(replay))
             last = max((r["step"] for r in replay.rows.get("step", ())), default=0)
-            self.scrubber = pn.widgets.IntSlider(label="replay: show up to step", start=0,
-                                                 end=max(last, 1), value=last,
-                                                 sizing_mode="stretch_width")
-            self.scrubber.param.watch(lambda e: self._safe(self.scrub_to, e.new),
-                                      "value_throttled")
+            self.scrubber = pn.widgets.IntSlider(
+                label="replay: show up to step",
+                start=0,
+                end=max(last, 1),
+                value=last,
+                sizing_mode="stretch_width",
+            )
+            self.scrubber.param.watch(lambda e: self._safe(self.scrub_to, e.new), "value_throttled")
         self._refresh_status()
 
     # -- the run form's values and the session's state, under their old names --------------
@@ -216,8 +263,9 @@ class ExplorerApp(pn.viewable.Viewer):
         """Set one knob; the trainer uses it from its next step. Out of bounds -> message."""
         set_knob(self.knobs, name, value)
         if self.runner is not None and self.runner.state == "finished":
-            self.notify(f"{name} set; the run has finished, so it acts on the next run",
-                        level="info")
+            self.notify(
+                f"{name} set; the run has finished, so it acts on the next run", level="info"
+            )
 
     def _preset_knobs(self, knobs: dict) -> None:
         """A preset was chosen: its knobs move the sliders (the others go back to their
@@ -289,8 +337,9 @@ class ExplorerApp(pn.viewable.Viewer):
     def drain_sweep(self) -> int:
         return self.sweep_panel.drain()
 
-    def run_sweep(self, dataset: str | None = None, points: int | None = None,
-                  max_iter: int = 3000) -> bool:
+    def run_sweep(
+        self, dataset: str | None = None, points: int | None = None, max_iter: int = 3000
+    ) -> bool:
         """The group-sparsity sweep (ShrinkNets fig. 1); see GroupSparsityPanel.run."""
         kwargs = {"points": points} if points is not None else {}
         return self.sweep_panel.run(dataset, max_iter=max_iter, **kwargs)
@@ -321,16 +370,20 @@ class ExplorerApp(pn.viewable.Viewer):
             total = max((r["step"] for r in self.history.rows.get("step", ())), default=1)
         else:
             total = self.form.max_steps
-        self.status_bar.show(status_line(self.status, self.session.device, last["step"],
-                                         last["eval"]), progress_percent(last["step"], total))
+        self.status_bar.show(
+            status_line(self.status, self.session.device, last["step"], last["eval"]),
+            progress_percent(last["step"], total),
+        )
 
     def scrub_to(self, step: int) -> None:
         """Show a recorded run as it was at ``step`` (replay mode): the plots are rebuilt
         from the History's records up to that step."""
         if not self.replay:
             raise RuntimeError("scrubbing needs a recorded run (ExplorerApp.from_history)")
-        records = {kind: [r for r in rows if r.get("step", 0) <= step]
-                   for kind, rows in history_records(self.history).items()}
+        records = {
+            kind: [r for r in rows if r.get("step", 0) <= step]
+            for kind, rows in history_records(self.history).items()
+        }
         records = {k: v for k, v in records.items() if v}
         with pn.io.hold():
             self.dashboard.clear()
@@ -357,13 +410,17 @@ class ExplorerApp(pn.viewable.Viewer):
 
         if content is None:
             return
-        self._in_background(load_upload, lambda ds: self._use_upload(ds, filename),
-                            content, filename, self.form.seed)
+        self._in_background(
+            load_upload,
+            lambda ds: self._use_upload(ds, filename),
+            content,
+            filename,
+            self.form.seed,
+        )
 
     def _use_upload(self, dataset, filename: str | None) -> None:
         self.form.upload_dataset = dataset
-        self.notify(f"loaded {dataset.name}: {len(dataset.y_train)} training samples",
-                    level="info")
+        self.notify(f"loaded {dataset.name}: {len(dataset.y_train)} training samples", level="info")
 
     def capture_snapshot(self, timeout: float = 60.0):
         """Snapshot data of the current run, taken between two steps by the trainer."""
@@ -418,17 +475,22 @@ class ExplorerApp(pn.viewable.Viewer):
         if content is None:
             return
         name = upload_name(filename, "snapshot.zip")
-        self._in_background(load_uploaded_snapshot, lambda data: self._open_data(data, name),
-                            content, filename)
+        self._in_background(
+            load_uploaded_snapshot, lambda data: self._open_data(data, name), content, filename
+        )
 
     def open_from_folder(self, name: str | None) -> None:
         """Open a snapshot by name from the configured folder; other paths are refused."""
         if not name:
-            raise ValueError(f"no snapshot chosen; the folder {snapshot_folder()} holds "
-                             f"{len(snapshot_files())} snapshot(s)")
+            raise ValueError(
+                f"no snapshot chosen; the folder {snapshot_folder()} holds "
+                f"{len(snapshot_files())} snapshot(s)"
+            )
         if Path(name).name != name or name not in snapshot_files():
-            raise ValueError(f"'{name}' is not a snapshot in {snapshot_folder()}; "
-                             "only files listed there can be opened")
+            raise ValueError(
+                f"'{name}' is not a snapshot in {snapshot_folder()}; "
+                "only files listed there can be opened"
+            )
         self.open_in_page(snapshot_folder() / name)
 
     def open_in_page(self, path) -> None:
@@ -451,8 +513,11 @@ class ExplorerApp(pn.viewable.Viewer):
         self.session.stop()
         self.form.method = trainer.config.method
         self._adopt(trainer, history)
-        self.notify(f"opened {name}: step {trainer.step_count}, paused (press resume to "
-                    f"train on, up to {trainer.config.steps} steps)", level="info")
+        self.notify(
+            f"opened {name}: step {trainer.step_count}, paused (press resume to "
+            f"train on, up to {trainer.config.steps} steps)",
+            level="info",
+        )
 
     # -- the refresh ---------------------------------------------------------------------------
     def start_callback(self) -> None:
@@ -474,19 +539,34 @@ class ExplorerApp(pn.viewable.Viewer):
     def sidebar(self) -> list:
         if self.scrubber is not None:
             c = self.config
-            return [pn.pane.Markdown(f"### replay of a recorded run\n{c.method} on "
-                                     f"{c.dataset}, hidden {c.hidden}"), self.scrubber]
+            return [
+                pn.pane.Markdown(
+                    f"### replay of a recorded run\n{c.method} on {c.dataset}, hidden {c.hidden}"
+                ),
+                self.scrubber,
+            ]
         b = self.buttons
-        return [self.form, pn.Row(b["start"], b["pause"], b["resume"]),
-                pn.Row(b["step"], b["stop"], b["reset"]), self.knob_panel,
-                pn.Row(self.period_slider, pn.widgets.TooltipIcon(value=self.param.period.doc),
-                       sizing_mode="stretch_width"), self.snapshots]
+        return [
+            self.form,
+            pn.Row(b["start"], b["pause"], b["resume"]),
+            pn.Row(b["step"], b["stop"], b["reset"]),
+            self.knob_panel,
+            pn.Row(
+                self.period_slider,
+                pn.widgets.TooltipIcon(value=self.param.period.doc),
+                sizing_mode="stretch_width",
+            ),
+            self.snapshots,
+        ]
 
     def main(self) -> list:
         tabs = [(LIVE, self.dashboard)]
         tabs += [(name, factory(self)) for name, factory in self._tabs.items()]
-        body = pn.Tabs(*tabs, dynamic=True, sizing_mode="stretch_width") if len(tabs) > 1 \
+        body = (
+            pn.Tabs(*tabs, dynamic=True, sizing_mode="stretch_width")
+            if len(tabs) > 1
             else self.dashboard
+        )
         return [self.status_bar, body]
 
     def _start_session(self) -> None:
@@ -500,25 +580,35 @@ class ExplorerApp(pn.viewable.Viewer):
 
     def template(self) -> pn.template.BaseTemplate:
         tmpl = pn.template.BootstrapTemplate(
-            title="Sizing Explorer", sidebar=self.sidebar(), main=self.main(),
-            sidebar_width=340, header_background="#1f77b4",
+            title="Sizing Explorer",
+            sidebar=self.sidebar(),
+            main=self.main(),
+            sidebar_width=340,
+            header_background="#1f77b4",
             # Panel marks the session busy around every periodic callback; with a busy
             # indicator each refresh sends two extra changes and re-renders the spinner: an
             # idle page cost Chromium 0.18 cores at a 200 ms period (0.006 without it). The
             # status line and progress bar already say what the trainer is doing.
-            busy_indicator=None)
+            busy_indicator=None,
+        )
         self._start_session()
         return tmpl
 
-    def servable(self, title: str | None = None, location: bool = True, area: str = "main",
-                 target: str | None = None):
-        return self.template().servable(title=title, location=location, area=area,
-                                        target=target)
+    def servable(
+        self,
+        title: str | None = None,
+        location: bool = True,
+        area: str = "main",
+        target: str | None = None,
+    ):
+        return self.template().servable(title=title, location=location, area=area, target=target)
 
     def __panel__(self):
-        layout = pn.Row(pn.Column(*self.sidebar(), width=340),
-                        pn.Column(*self.main(), sizing_mode="stretch_width"),
-                        sizing_mode="stretch_width")
+        layout = pn.Row(
+            pn.Column(*self.sidebar(), width=340),
+            pn.Column(*self.main(), sizing_mode="stretch_width"),
+            sizing_mode="stretch_width",
+        )
         self._start_session()
         return layout
 

@@ -15,11 +15,11 @@ from typing import Any
 import torch
 
 #: caps on what a config may ask for (stated in the error when exceeded)
-MAX_UNITS = 8192          # starting units per hidden layer
-MAX_LAYERS = 64           # hidden layers
+MAX_UNITS = 8192  # starting units per hidden layer
+MAX_LAYERS = 64  # hidden layers
 MAX_STEPS = 10**12
 MAX_BATCH = 1_000_000
-MAX_EVERY = 10**12        # eval_every, units_every
+MAX_EVERY = 10**12  # eval_every, units_every
 MAX_SEED = 2**63 - 1
 MAX_INT_OPTION = 10_000_000
 
@@ -62,18 +62,28 @@ def check_fields(config: RunConfig) -> list[str]:
     """What is wrong with a config's fields (types, ranges, caps); empty when nothing."""
     problems = []
     hidden = config.hidden
-    if not isinstance(hidden, (list, tuple)) or not hidden or \
-            not all(_is_int(h) for h in hidden) or any(h < 1 for h in hidden):
-        shown = hidden if isinstance(hidden, (list, tuple)) and len(hidden) <= 8 else \
-            f"{type(hidden).__name__} of {len(hidden) if hasattr(hidden, '__len__') else 1}"
+    if (
+        not isinstance(hidden, (list, tuple))
+        or not hidden
+        or not all(_is_int(h) for h in hidden)
+        or any(h < 1 for h in hidden)
+    ):
+        shown = (
+            hidden
+            if isinstance(hidden, (list, tuple)) and len(hidden) <= 8
+            else f"{type(hidden).__name__} of {len(hidden) if hasattr(hidden, '__len__') else 1}"
+        )
         problems.append(f"hidden sizes must be a non-empty list of integers >= 1, got {shown}")
     elif len(hidden) > MAX_LAYERS:
         problems.append(f"{len(hidden)} hidden layers exceed the cap of {MAX_LAYERS}")
     elif max(hidden) > MAX_UNITS:
-        problems.append(f"hidden size {max(hidden)} exceeds the cap of {MAX_UNITS} units per "
-                        "layer")
-    caps = {"steps": MAX_STEPS, "batch_size": MAX_BATCH, "eval_every": MAX_EVERY,
-            "units_every": MAX_EVERY}
+        problems.append(f"hidden size {max(hidden)} exceeds the cap of {MAX_UNITS} units per layer")
+    caps = {
+        "steps": MAX_STEPS,
+        "batch_size": MAX_BATCH,
+        "eval_every": MAX_EVERY,
+        "units_every": MAX_EVERY,
+    }
     for name, cap in caps.items():
         value = getattr(config, name)
         if not _is_int(value):
@@ -81,14 +91,18 @@ def check_fields(config: RunConfig) -> list[str]:
         elif not 1 <= value <= cap:
             problems.append(f"{name} must be between 1 and {cap:,}, got {value}")
     if not _is_int(config.seed) or not 0 <= config.seed <= MAX_SEED:
-        problems.append(f"seed must be an integer from 0 to 2**63-1, got "
-                        f"{config.seed if _is_int(config.seed) else type(config.seed).__name__}")
+        problems.append(
+            f"seed must be an integer from 0 to 2**63-1, got "
+            f"{config.seed if _is_int(config.seed) else type(config.seed).__name__}"
+        )
     for name in ("method", "dataset", "device"):
         if not isinstance(getattr(config, name), str):
-            problems.append(f"{name} must be a string, got "
-                            f"{type(getattr(config, name)).__name__}")
-    if isinstance(config.device, str) and config.device not in ("auto", "cpu", "cuda") and \
-            not (config.device.startswith("cuda:") and config.device[5:].isdigit()):
+            problems.append(f"{name} must be a string, got {type(getattr(config, name)).__name__}")
+    if (
+        isinstance(config.device, str)
+        and config.device not in ("auto", "cpu", "cuda")
+        and not (config.device.startswith("cuda:") and config.device[5:].isdigit())
+    ):
         problems.append(f"device must be auto, cpu or cuda[:N], got '{config.device[:40]}'")
     for name in ("method_options", "dataset_options", "knobs"):
         value = getattr(config, name)
@@ -96,8 +110,9 @@ def check_fields(config: RunConfig) -> list[str]:
             problems.append(f"{name} must map names to values")
     if isinstance(config.knobs, dict):
         for key, value in config.knobs.items():
-            if not isinstance(value, bool) and (not isinstance(value, numbers.Real)
-                                                or not math.isfinite(value)):
+            if not isinstance(value, bool) and (
+                not isinstance(value, numbers.Real) or not math.isfinite(value)
+            ):
                 problems.append(f"knob {str(key)[:40]} must be a finite number")
                 break
     return problems
@@ -112,8 +127,9 @@ def check_options(config: RunConfig) -> None:
     from kernels.methods import get_method
 
     options_cls = get_method(config.method).Options
-    defaults = {f.name: (f.default if f.default is not MISSING else None)
-                for f in fields(options_cls)}
+    defaults = {
+        f.name: (f.default if f.default is not MISSING else None) for f in fields(options_cls)
+    }
     for key, value in config.method_options.items():
         if key in defaults:
             problem = _option_problem(value, defaults[key])
@@ -133,19 +149,30 @@ def _option_problem(value, default) -> str | None:
     if isinstance(default, bool):
         return None if isinstance(value, bool) else f"expected true or false, got {value!r:.40}"
     if _is_int(default) or (default is None and _is_int(value)):
-        return None if _is_int(value) or value is None else \
-            f"expected an integer, got {value!r:.40}"
+        return (
+            None if _is_int(value) or value is None else f"expected an integer, got {value!r:.40}"
+        )
     if isinstance(default, float):
-        return None if isinstance(value, numbers.Real) and not isinstance(value, bool) else \
-            f"expected a number, got {value!r:.40}"
+        return (
+            None
+            if isinstance(value, numbers.Real) and not isinstance(value, bool)
+            else f"expected a number, got {value!r:.40}"
+        )
     if isinstance(default, str):
-        return None if isinstance(value, str) and len(value) < 200 else \
-            f"expected a name, got {value!r:.40}"
+        return (
+            None
+            if isinstance(value, str) and len(value) < 200
+            else f"expected a name, got {value!r:.40}"
+        )
     if isinstance(default, (tuple, list)):
-        ok = isinstance(value, (list, tuple)) and len(value) <= MAX_LAYERS and \
-            all(_is_int(v) and 1 <= v <= MAX_UNITS for v in value)
-        return None if ok else f"expected a list of up to {MAX_LAYERS} integers from 1 to " \
-            f"{MAX_UNITS}"
+        ok = (
+            isinstance(value, (list, tuple))
+            and len(value) <= MAX_LAYERS
+            and all(_is_int(v) and 1 <= v <= MAX_UNITS for v in value)
+        )
+        return (
+            None if ok else f"expected a list of up to {MAX_LAYERS} integers from 1 to {MAX_UNITS}"
+        )
     if default is None and value is None:
         return None
     if isinstance(value, (dict, list)):
@@ -158,6 +185,7 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device '{name}' asked for but no CUDA device is available; "
-                         "accepted here: auto, cpu")
+        raise ValueError(
+            f"device '{name}' asked for but no CUDA device is available; accepted here: auto, cpu"
+        )
     return torch.device(name)

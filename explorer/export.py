@@ -44,8 +44,10 @@ def export_tables(history: History, out_dir: str | Path, fmt: str = "csv") -> li
     out = Path(out_dir)
     for kind in history.kinds():  # a kind names a file: plain names only, checked first
         if not isinstance(kind, str) or not KIND_NAME.match(kind):
-            raise ExportError(f"record kind {str(kind)[:40]!r} is not a plain name "
-                              "(^[a-z_][a-z0-9_]*$); nothing was written")
+            raise ExportError(
+                f"record kind {str(kind)[:40]!r} is not a plain name "
+                "(^[a-z_][a-z0-9_]*$); nothing was written"
+            )
     with _cleanup_on_failure(out) as written:
         out.mkdir(parents=True, exist_ok=True)
         for kind in history.kinds():
@@ -58,8 +60,9 @@ def export_tables(history: History, out_dir: str | Path, fmt: str = "csv") -> li
                 try:
                     frame.to_parquet(path, index=False)
                 except ImportError as exc:
-                    raise ExportError(f"Parquet export needs pyarrow ({exc}); use --csv or "
-                                      "`pip install pyarrow`") from None
+                    raise ExportError(
+                        f"Parquet export needs pyarrow ({exc}); use --csv or `pip install pyarrow`"
+                    ) from None
         return list(written)
 
 
@@ -123,8 +126,10 @@ def _unit_scales(post: nn.ModuleList, n: int, where: str) -> tuple[torch.Tensor,
             inv = 1.0 / torch.sqrt(torch.clamp(m.running_var.double().cpu(), min=1.0))
             a, c = a * inv, (c - m.running_mean.double().cpu()) * inv
         else:
-            raise ExportError(f"{where}: cannot fold a {type(m).__name__} module into the "
-                              "Linear before it; accepted: switch layers, CapNorm, BatchNorm1d")
+            raise ExportError(
+                f"{where}: cannot fold a {type(m).__name__} module into the "
+                "Linear before it; accepted: switch layers, CapNorm, BatchNorm1d"
+            )
     return a, c
 
 
@@ -133,8 +138,11 @@ def _fold_mlp(model: SizableNet) -> list[tuple[torch.Tensor, torch.Tensor]]:
     layers = []
     for i, lin in enumerate(model.linears):
         w = lin.weight.detach().double().cpu()
-        b = lin.bias.detach().double().cpu() if lin.bias is not None else \
-            torch.zeros(w.shape[0], dtype=torch.float64)
+        b = (
+            lin.bias.detach().double().cpu()
+            if lin.bias is not None
+            else torch.zeros(w.shape[0], dtype=torch.float64)
+        )
         if i < model.n_hidden:
             a, c = _unit_scales(model.post[i], w.shape[0], f"hidden layer {i}")
             w, b = a[:, None] * w, a * b + c
@@ -145,13 +153,22 @@ def _fold_mlp(model: SizableNet) -> list[tuple[torch.Tensor, torch.Tensor]]:
 def _linears_of(seq: nn.Sequential) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
     """(W, b) per Linear when ``seq`` is Linear, ReLU, ..., Linear; else None."""
     mods = list(seq)
-    if len(mods) % 2 == 0 or not all(isinstance(m, nn.Linear) for m in mods[::2]) or \
-            not all(isinstance(m, nn.ReLU) for m in mods[1::2]):
+    if (
+        len(mods) % 2 == 0
+        or not all(isinstance(m, nn.Linear) for m in mods[::2])
+        or not all(isinstance(m, nn.ReLU) for m in mods[1::2])
+    ):
         return None
     linears = [m for m in mods[::2] if isinstance(m, nn.Linear)]
-    return [(m.weight.detach().double().cpu(),
-             m.bias.detach().double().cpu() if m.bias is not None
-             else torch.zeros(m.out_features, dtype=torch.float64)) for m in linears]
+    return [
+        (
+            m.weight.detach().double().cpu(),
+            m.bias.detach().double().cpu()
+            if m.bias is not None
+            else torch.zeros(m.out_features, dtype=torch.float64),
+        )
+        for m in linears
+    ]
 
 
 def _drop_dead(layers, ids: list[np.ndarray]):
@@ -195,12 +212,16 @@ def plain_model(model: SizableNet) -> tuple[nn.Sequential, dict]:
                 info["sizes"] = None
                 return folded.float().cpu().eval(), info
             if ids:  # kernels.fold drops units whose switch product is 0
-                ids = [i[_switch_product(model.post[li], len(i)).numpy() != 0]
-                       for li, i in enumerate(ids)]
+                ids = [
+                    i[_switch_product(model.post[li], len(i)).numpy() != 0]
+                    for li, i in enumerate(ids)
+                ]
     if layers is None:
         if not is_mlp:
-            raise ExportError(f"cannot export a {type(model).__name__} as a plain model; "
-                              "accepted: DynamicMLP (and DynamicCNN through kernels.fold)")
+            raise ExportError(
+                f"cannot export a {type(model).__name__} as a plain model; "
+                "accepted: DynamicMLP (and DynamicCNN through kernels.fold)"
+            )
         layers = _fold_mlp(model)
     if len(ids) != len(layers) - 1:
         ids = [np.arange(w.shape[0]) for w, _ in layers[:-1]]
@@ -240,8 +261,12 @@ def describe(module: nn.Sequential) -> list[dict]:
         if isinstance(m, nn.Linear):
             entry.update(in_features=m.in_features, out_features=m.out_features)
         elif isinstance(m, nn.Conv2d):
-            entry.update(in_channels=m.in_channels, out_channels=m.out_channels,
-                         kernel_size=list(m.kernel_size), padding=list(m.padding))
+            entry.update(
+                in_channels=m.in_channels,
+                out_channels=m.out_channels,
+                kernel_size=list(m.kernel_size),
+                padding=list(m.padding),
+            )
         elif isinstance(m, nn.BatchNorm2d):
             entry.update(num_features=m.num_features, eps=m.eps)
         elif isinstance(m, nn.Unflatten):
@@ -265,8 +290,9 @@ def export_model(trainer, out_dir: str | Path, tolerance: float = 1e-5) -> dict:
     was_training = model.training
     model.eval()
     try:
-        reference = torch.cat([model(x[i:i + 4096].to(trainer.device)).cpu()
-                               for i in range(0, len(x), 4096)])
+        reference = torch.cat(
+            [model(x[i : i + 4096].to(trainer.device)).cpu() for i in range(0, len(x), 4096)]
+        )
     finally:
         model.train(was_training)
     got = plain(x)
@@ -278,28 +304,31 @@ def export_model(trainer, out_dir: str | Path, tolerance: float = 1e-5) -> dict:
         scripted = torch.jit.script(plain)
     diff_scripted = max_relative_diff(reference, scripted(x))
     if max(diff, diff_scripted) >= tolerance:
-        raise ExportError(f"the plain model differs from the trained one on the test split "
-                          f"(max relative diff {max(diff, diff_scripted):.3g} >= {tolerance}); "
-                          "nothing was written")
+        raise ExportError(
+            f"the plain model differs from the trained one on the test split "
+            f"(max relative diff {max(diff, diff_scripted):.3g} >= {tolerance}); "
+            "nothing was written"
+        )
     out = Path(out_dir)
     with _cleanup_on_failure(out) as written:
         out.mkdir(parents=True, exist_ok=True)
         written.append(out / "model.safetensors")
-        written[-1].write_bytes(safetensors.torch.save(
-            {k: v.contiguous() for k, v in plain.state_dict().items()}))
+        written[-1].write_bytes(
+            safetensors.torch.save({k: v.contiguous() for k, v in plain.state_dict().items()})
+        )
         written.append(out / "model.pt")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             torch.jit.save(scripted, str(written[-1]))
-        report = _model_report(trainer, plain, info, x, diff, diff_scripted, reference, got,
-                               tolerance)
+        report = _model_report(
+            trainer, plain, info, x, diff, diff_scripted, reference, got, tolerance
+        )
         written.append(out / "model.json")
         written[-1].write_text(json.dumps(report, indent=1))
     return report
 
 
-def _model_report(trainer, plain, info, x, diff, diff_scripted, reference, got,
-                  tolerance) -> dict:
+def _model_report(trainer, plain, info, x, diff, diff_scripted, reference, got, tolerance) -> dict:
     model = trainer.model
     report = {
         "format": "torch.nn.Sequential of Linear/ReLU; model.safetensors holds its state_dict",
@@ -307,12 +336,16 @@ def _model_report(trainer, plain, info, x, diff, diff_scripted, reference, got,
         "layers": describe(plain),
         "sizes_trained": list(model.hidden_sizes),
         **info,
-        "check": {"split": "test", "n": int(len(x)), "max_relative_diff": diff,
-                  "max_relative_diff_torchscript": diff_scripted,
-                  "argmax_agreement": float((reference.argmax(1) == got.argmax(1))
-                                            .float().mean()),
-                  "tolerance": tolerance},
-        "method": trainer.config.method, "dataset": trainer.config.dataset,
+        "check": {
+            "split": "test",
+            "n": int(len(x)),
+            "max_relative_diff": diff,
+            "max_relative_diff_torchscript": diff_scripted,
+            "argmax_agreement": float((reference.argmax(1) == got.argmax(1)).float().mean()),
+            "tolerance": tolerance,
+        },
+        "method": trainer.config.method,
+        "dataset": trainer.config.dataset,
         "step": trainer.step_count,
     }
     return report
@@ -338,25 +371,35 @@ def unit_lifetimes(history: History) -> dict[str, list]:
     for table in history.tables:
         last_step = max(last_step, int(table["step"]))
         ages = table["age"].tolist() if "age" in table else [0] * len(table["unit_id"])
-        for layer, uid, age in zip(table["layer"].tolist(), table["unit_id"].tolist(), ages,
-                                   strict=True):
-            units.setdefault(uid, {"layer": layer, "born": max(int(table["step"]) - int(age),
-                                                                 0),
-                                   "died": None, "cause": ""})
+        for layer, uid, age in zip(
+            table["layer"].tolist(), table["unit_id"].tolist(), ages, strict=True
+        ):
+            units.setdefault(
+                uid,
+                {
+                    "layer": layer,
+                    "born": max(int(table["step"]) - int(age), 0),
+                    "died": None,
+                    "cause": "",
+                },
+            )
     for e in history.rows.get(EVENT, []):
-        u = units.setdefault(int(e["unit_id"]), {"layer": int(e["layer"]), "born": 0,
-                                                 "died": None, "cause": ""})
+        u = units.setdefault(
+            int(e["unit_id"]), {"layer": int(e["layer"]), "born": 0, "died": None, "cause": ""}
+        )
         if e["event"] == "born":
             u["born"] = int(e["step"])
         else:
             u["died"], u["cause"] = int(e["step"]), str(e.get("cause", ""))
     ids = sorted(units)
-    return {"unit_id": ids,
-            "layer": [units[i]["layer"] for i in ids],
-            "born": [units[i]["born"] for i in ids],
-            "end": [units[i]["died"] if units[i]["died"] is not None else last_step for i in ids],
-            "alive": [units[i]["died"] is None for i in ids],
-            "cause": [units[i]["cause"] or "alive" for i in ids]}
+    return {
+        "unit_id": ids,
+        "layer": [units[i]["layer"] for i in ids],
+        "born": [units[i]["born"] for i in ids],
+        "end": [units[i]["died"] if units[i]["died"] is not None else last_step for i in ids],
+        "alive": [units[i]["died"] is None for i in ids],
+        "cause": [units[i]["cause"] or "alive" for i in ids],
+    }
 
 
 def _dashboard_views(history: History) -> list:
@@ -377,10 +420,16 @@ def _dashboard_views(history: History) -> list:
 
     records = history_records(history)
     selection, x_range = UnitSelection(), step_range()
-    views = [LossView(x_range=x_range), SizesView(x_range=x_range), UnitScatterView(selection),
-             LifetimeView(selection, x_range=x_range), TradeoffView(),
-             CostView(x_range=x_range), SpectrumView(x_range=x_range),
-             SwitchView(selection, x_range=x_range)]
+    views = [
+        LossView(x_range=x_range),
+        SizesView(x_range=x_range),
+        UnitScatterView(selection),
+        LifetimeView(selection, x_range=x_range),
+        TradeoffView(),
+        CostView(x_range=x_range),
+        SpectrumView(x_range=x_range),
+        SwitchView(selection, x_range=x_range),
+    ]
     shown = [v for v in views if set(v.kinds) & set(records)]
     for view in shown:
         view.update(records)
@@ -388,8 +437,11 @@ def _dashboard_views(history: History) -> list:
 
 
 def _view_figures(view) -> list:
-    return [getattr(view, name) for name in ("loss_fig", "acc_fig", "fig", "summary_fig")
-            if getattr(view, name, None) is not None]
+    return [
+        getattr(view, name)
+        for name in ("loss_fig", "acc_fig", "fig", "summary_fig")
+        if getattr(view, name, None) is not None
+    ]
 
 
 def _lifetime_rows_toggle(view):
@@ -400,12 +452,19 @@ def _lifetime_rows_toggle(view):
 
     modes = list(ROW_MODES)
     toggle = RadioButtonGroup(labels=modes, active=modes.index(view.rows.value))
-    toggle.js_on_change("active", CustomJS(
-        args={"glyph": view.bars.glyph, "axis": view.fig.yaxis[0],
-              "fields": [ROW_MODES[m][0] for m in modes],
-              "labels": [ROW_MODES[m][1] for m in modes]},
-        code="glyph.y = {field: fields[cb_obj.active]}; "
-             "axis.axis_label = labels[cb_obj.active];"))
+    toggle.js_on_change(
+        "active",
+        CustomJS(
+            args={
+                "glyph": view.bars.glyph,
+                "axis": view.fig.yaxis[0],
+                "fields": [ROW_MODES[m][0] for m in modes],
+                "labels": [ROW_MODES[m][1] for m in modes],
+            },
+            code="glyph.y = {field: fields[cb_obj.active]}; "
+            "axis.axis_label = labels[cb_obj.active];",
+        ),
+    )
     return toggle
 
 
@@ -433,11 +492,15 @@ def dashboard(history: History, title: str = "Sizing Explorer run"):
     events = history.rows.get(EVENT, [])
     born = sum(e["event"] == "born" for e in events)
     last = history.last(STEP) or {}
-    header = Div(text=f"<h2>{_escape(title)}</h2><p>steps: {last.get('step', 0)}, sizes: "
-                      f"{last.get('sizes', [])}, units born: {born}, died: "
-                      f"{len(events) - born}</p>")
-    rows = [figures[i:i + 2] + [None] * (2 - len(figures[i:i + 2]))
-            for i in range(0, len(figures), 2)]
+    header = Div(
+        text=f"<h2>{_escape(title)}</h2><p>steps: {last.get('step', 0)}, sizes: "
+        f"{last.get('sizes', [])}, units born: {born}, died: "
+        f"{len(events) - born}</p>"
+    )
+    rows = [
+        figures[i : i + 2] + [None] * (2 - len(figures[i : i + 2]))
+        for i in range(0, len(figures), 2)
+    ]
     parts = [header, *extras]
     if rows:
         parts.append(gridplot(rows))
@@ -479,23 +542,36 @@ def export_html(history: History, path: str | Path, title: str = "Sizing Explore
 
 
 # -- PNG through headless Chromium ------------------------------------------------------------
-CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome",
-                       "google-chrome-stable")
+CHROMIUM_CANDIDATES = (
+    "/usr/bin/chromium",
+    "chromium",
+    "chromium-browser",
+    "google-chrome",
+    "google-chrome-stable",
+)
 
 
 def find_chromium(chromium: str | None = None) -> str:
-    for name in ([chromium] if chromium else CHROMIUM_CANDIDATES):
+    for name in [chromium] if chromium else CHROMIUM_CANDIDATES:
         found = shutil.which(name)
         if found:
             return found
     looked = chromium or ", ".join(CHROMIUM_CANDIDATES)
-    raise ExportError(f"PNG export needs Chromium and none was found (looked for: {looked}). "
-                      "Install chromium, pass its path, or open the HTML export in a browser "
-                      "and save the picture from there")
+    raise ExportError(
+        f"PNG export needs Chromium and none was found (looked for: {looked}). "
+        "Install chromium, pass its path, or open the HTML export in a browser "
+        "and save the picture from there"
+    )
 
 
-def export_png(html_path: str | Path, png_path: str | Path, width: int = 1200,
-               height: int = 1100, chromium: str | None = None, timeout: float = 120) -> Path:
+def export_png(
+    html_path: str | Path,
+    png_path: str | Path,
+    width: int = 1200,
+    height: int = 1100,
+    chromium: str | None = None,
+    timeout: float = 120,
+) -> Path:
     """Screenshot of an HTML page (e.g. ``export_html``'s) with headless Chromium."""
     exe = find_chromium(chromium)
     html_path, png_path = Path(html_path).resolve(), Path(png_path).resolve()
@@ -503,17 +579,26 @@ def export_png(html_path: str | Path, png_path: str | Path, width: int = 1200,
         raise ExportError(f"{html_path}: no such HTML file to render")
     png_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as profile:
-        cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-               f"--user-data-dir={profile}", f"--window-size={int(width)},{int(height)}",
-               "--virtual-time-budget=5000", f"--screenshot={png_path}",
-               html_path.as_uri()]
+        cmd = [
+            exe,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            f"--user-data-dir={profile}",
+            f"--window-size={int(width)},{int(height)}",
+            "--virtual-time-budget=5000",
+            f"--screenshot={png_path}",
+            html_path.as_uri(),
+        ]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             raise ExportError(f"Chromium did not finish the screenshot in {timeout}s") from None
     if not png_path.is_file() or png_path.read_bytes()[:8] != b"\x89PNG\r\n\x1a\n":
-        raise ExportError(f"Chromium wrote no PNG (exit {proc.returncode}): "
-                          f"{proc.stderr.strip()[-500:]}")
+        raise ExportError(
+            f"Chromium wrote no PNG (exit {proc.returncode}): {proc.stderr.strip()[-500:]}"
+        )
     return png_path
 
 
@@ -523,15 +608,23 @@ def export_command(args) -> int:
     --model DIR`` (any combination, at least one)."""
     from explorer.snapshot import load_snapshot, restore
 
-    wanted: dict[str, str] = {k: getattr(args, k, None) or ""
-                              for k in ("csv", "parquet", "html", "png", "model")}
+    wanted: dict[str, str] = {
+        k: getattr(args, k, None) or "" for k in ("csv", "parquet", "html", "png", "model")
+    }
     if not any(wanted.values()):
-        raise ExportError("nothing to export; give one or more of --csv DIR, --parquet DIR, "
-                          "--html FILE, --png FILE, --model DIR")
+        raise ExportError(
+            "nothing to export; give one or more of --csv DIR, --parquet DIR, "
+            "--html FILE, --png FILE, --model DIR"
+        )
     from explorer.targets import check_target
 
-    for flag, kind in (("csv", "outdir"), ("parquet", "outdir"), ("html", "file"),
-                       ("png", "file"), ("model", "outdir")):
+    for flag, kind in (
+        ("csv", "outdir"),
+        ("parquet", "outdir"),
+        ("html", "file"),
+        ("png", "file"),
+        ("model", "outdir"),
+    ):
         check_target(wanted[flag], f"--{flag}", kind)
     data = load_snapshot(args.snapshot)
     history = data.history()
@@ -553,8 +646,10 @@ def export_command(args) -> int:
         trainer, _ = restore(data, device="cpu")
         report = export_model(trainer, wanted["model"])
         check = report["check"]
-        print(f"model: {wanted['model']} (hidden sizes {report['sizes_trained']} -> "
-              f"{report['sizes']}, max relative diff on {check['n']} test samples "
-              f"{check['max_relative_diff']:.2e}, argmax agreement "
-              f"{check['argmax_agreement']:.4f})")
+        print(
+            f"model: {wanted['model']} (hidden sizes {report['sizes_trained']} -> "
+            f"{report['sizes']}, max relative diff on {check['n']} test samples "
+            f"{check['max_relative_diff']:.2e}, argmax agreement "
+            f"{check['argmax_agreement']:.4f})"
+        )
     return 0

@@ -48,32 +48,46 @@ def load_problem(name: str, seed: int = 0) -> Problem:
         W = np.zeros((p, k))
         W[:relevant] = rng.standard_normal((relevant, k))
         Y = X @ W + 1.0 * rng.standard_normal((n, k))
-        return Problem(name, torch.tensor(_standardise(X)), torch.tensor(_standardise(Y)),
-                       "squared", np.arange(relevant))
+        return Problem(
+            name,
+            torch.tensor(_standardise(X)),
+            torch.tensor(_standardise(Y)),
+            "squared",
+            np.arange(relevant),
+        )
     if name == "linnerud":
         from sklearn.datasets import load_linnerud
 
         d = load_linnerud()
-        return Problem(name, torch.tensor(_standardise(d.data.astype(float))),
-                       torch.tensor(_standardise(d.target.astype(float))), "squared")
+        return Problem(
+            name,
+            torch.tensor(_standardise(d.data.astype(float))),
+            torch.tensor(_standardise(d.target.astype(float))),
+            "squared",
+        )
     if name == "digits":
         from explorer.data.digits import _digits
 
         X, y = _digits()
-        return Problem(name, torch.tensor(_standardise(np.asarray(X, dtype=float))),
-                       torch.tensor(np.asarray(y)), "logistic")
-    raise ValueError(f"unknown group-sparsity data set '{name}'; accepted: "
-                     f"{', '.join(DATASETS)}")
+        return Problem(
+            name,
+            torch.tensor(_standardise(np.asarray(X, dtype=float))),
+            torch.tensor(np.asarray(y)),
+            "logistic",
+        )
+    raise ValueError(f"unknown group-sparsity data set '{name}'; accepted: {', '.join(DATASETS)}")
 
 
-def run_problem(problem: Problem, points: int = 10, lam2: float = 1e-3,
-                max_iter: int = 3000) -> list[Fit]:
+def run_problem(
+    problem: Problem, points: int = 10, lam2: float = 1e-3, max_iter: int = 3000
+) -> list[Fit]:
     """Sweep both methods over lambda grids wide enough to go from dense to empty."""
     top = lambda_max(problem.X, problem.Y, problem.loss)
     lams_group = top * np.logspace(0, -3, points)
     lams_switch = top * np.logspace(0.5, -3.5, points)
-    return sweep(problem.X, problem.Y, list(lams_group), list(lams_switch), problem.loss, lam2,
-                 max_iter)
+    return sweep(
+        problem.X, problem.Y, list(lams_group), list(lams_switch), problem.loss, lam2, max_iter
+    )
 
 
 def recovery(fit: Fit, relevant: np.ndarray) -> tuple[float, float]:
@@ -84,8 +98,10 @@ def recovery(fit: Fit, relevant: np.ndarray) -> tuple[float, float]:
 
 
 def table(names=DATASETS, points: int = 10, lam2: float = 1e-3) -> str:
-    lines = [f"{'data set':10s} {'method':12s} {'lambda':>10s} {'loss':>7s} {'sparsity':>8s}"
-             f" {'recovery (prec/rec)':>20s}"]
+    lines = [
+        f"{'data set':10s} {'method':12s} {'lambda':>10s} {'loss':>7s} {'sparsity':>8s}"
+        f" {'recovery (prec/rec)':>20s}"
+    ]
     summary = []
     for name in names:
         problem = load_problem(name)
@@ -95,8 +111,10 @@ def table(names=DATASETS, points: int = 10, lam2: float = 1e-3) -> str:
             if problem.relevant is not None:
                 prec, rec_ = recovery(fit, problem.relevant)
                 rec = f"{prec:.2f}/{rec_:.2f}"
-            lines.append(f"{name:10s} {fit.method:12s} {fit.lam:10.3g} "
-                         f"{fit.normalised_loss:7.4f} {fit.sparsity:8.3f} {rec:>20s}")
+            lines.append(
+                f"{name:10s} {fit.method:12s} {fit.lam:10.3g} "
+                f"{fit.normalised_loss:7.4f} {fit.sparsity:8.3f} {rec:>20s}"
+            )
         p = problem.X.shape[1]
         for method in ("group lasso", "switch"):
             mine = [f for f in fits if f.method == method]
@@ -104,8 +122,10 @@ def table(names=DATASETS, points: int = 10, lam2: float = 1e-3) -> str:
             if problem.relevant is not None:
                 exact = any(recovery(f, problem.relevant) == (1.0, 1.0) for f in mine)
                 extra = f", exact support recovered: {'yes' if exact else 'no'}"
-            summary.append(f"{name:10s} {method:12s} frontier area {frontier_area(mine, p):.4f}"
-                           f" (lower = closer fit at equal sparsity){extra}")
+            summary.append(
+                f"{name:10s} {method:12s} frontier area {frontier_area(mine, p):.4f}"
+                f" (lower = closer fit at equal sparsity){extra}"
+            )
     return "\n".join(lines + ["", *summary])
 
 
@@ -114,8 +134,9 @@ def main(names=DATASETS, points: int = 10, lam2: float = 1e-3) -> int:
     return 0
 
 
-def sweep_records(name: str, points: int = 10, lam2: float = 1e-3, max_iter: int = 3000,
-                  seed: int = 0):
+def sweep_records(
+    name: str, points: int = 10, lam2: float = 1e-3, max_iter: int = 3000, seed: int = 0
+):
     """The sweep of :func:`run_problem` one fit at a time, as plain dict records (kind
     "groupsparsity": method, dataset, lam, loss, sparsity), the two methods interleaved so a
     live plot fills both curves together. ``loss`` is the normalised loss of sec. 4.3, in
@@ -131,10 +152,18 @@ def sweep_records(name: str, points: int = 10, lam2: float = 1e-3, max_iter: int
     lams_switch = top * np.logspace(0.5, -3.5, points)
     start = unregularised_fit(X, Y, loss)
     for lam_g, lam_s in zip(lams_group, lams_switch, strict=True):
-        for fit in (fit_group_lasso(X, Y, lam_g, loss, start, max_iter),
-                    fit_switch(X, Y, lam_s, lam2, loss, start, max_iter=max_iter)):
-            yield {"kind": GROUPSPARSITY, "method": fit.method, "dataset": name,
-                   "lam": fit.lam, "loss": fit.normalised_loss, "sparsity": fit.sparsity}
+        for fit in (
+            fit_group_lasso(X, Y, lam_g, loss, start, max_iter),
+            fit_switch(X, Y, lam_s, lam2, loss, start, max_iter=max_iter),
+        ):
+            yield {
+                "kind": GROUPSPARSITY,
+                "method": fit.method,
+                "dataset": name,
+                "lam": fit.lam,
+                "loss": fit.normalised_loss,
+                "sparsity": fit.sparsity,
+            }
 
 
 class SweepThread:
@@ -153,13 +182,16 @@ class SweepThread:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self, name: str, points: int = 10, lam2: float = 1e-3,
-              max_iter: int = 3000) -> bool:
+    def start(self, name: str, points: int = 10, lam2: float = 1e-3, max_iter: int = 3000) -> bool:
         """Start a sweep; False (and nothing started) while one still runs."""
         if self.running:
             return False
-        thread = threading.Thread(target=self._run, args=(name, points, lam2, max_iter),
-                                  name=f"group-sparsity-{name}", daemon=True)
+        thread = threading.Thread(
+            target=self._run,
+            args=(name, points, lam2, max_iter),
+            name=f"group-sparsity-{name}",
+            daemon=True,
+        )
         self._thread = thread
         thread.start()
         return True
@@ -171,9 +203,14 @@ class SweepThread:
                 self.queue.put(rec)
                 n += 1
         except Exception as exc:  # noqa: BLE001 -- any failure becomes a message in the page
-            self.queue.put({"kind": GROUPSPARSITY_ERROR, "dataset": name,
-                            "message": f"group-sparsity sweep on {name} failed: "
-                                       f"{type(exc).__name__}: {exc}"})
+            self.queue.put(
+                {
+                    "kind": GROUPSPARSITY_ERROR,
+                    "dataset": name,
+                    "message": f"group-sparsity sweep on {name} failed: "
+                    f"{type(exc).__name__}: {exc}",
+                }
+            )
             return
         self.queue.put({"kind": GROUPSPARSITY_DONE, "dataset": name, "fits": n})
 

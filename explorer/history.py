@@ -76,7 +76,8 @@ class History:
                 for i in range(width):
                     out[f"{key}_{i}"] = np.array(
                         [v[i] if v is not None and i < len(v) else np.nan for v in values],
-                        dtype=float)
+                        dtype=float,
+                    )
                 continue
             out[key] = _column(values)
         return out
@@ -86,8 +87,11 @@ class History:
             tables = list(self.tables)
         if not tables:
             return {}
-        out = {k: np.concatenate([t[k] for t in tables]) for k in tables[0]
-               if k not in ("kind", "step")}
+        out = {
+            k: np.concatenate([t[k] for t in tables])
+            for k in tables[0]
+            if k not in ("kind", "step")
+        }
         out["step"] = np.concatenate([np.full(len(t["unit_id"]), t["step"]) for t in tables])
         return out
 
@@ -119,7 +123,8 @@ def _long_columns(rows: list[dict]) -> dict[str, np.ndarray]:
             if key == "kind":
                 continue
             out.setdefault(key, []).append(
-                np.asarray(value) if isinstance(value, np.ndarray) else np.full(n, value))
+                np.asarray(value) if isinstance(value, np.ndarray) else np.full(n, value)
+            )
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
@@ -130,8 +135,10 @@ def _thin(rows: list) -> list:
 
 
 def _column(values: list) -> np.ndarray:
-    if all(isinstance(v, (bool, int, np.integer)) for v in values if v is not None) \
-            and None not in values:
+    if (
+        all(isinstance(v, (bool, int, np.integer)) for v in values if v is not None)
+        and None not in values
+    ):
         return np.asarray(values, dtype=np.int64)
     if all(isinstance(v, (int, float, np.number)) or v is None for v in values):
         return np.asarray([np.nan if v is None else v for v in values], dtype=float)
@@ -142,5 +149,8 @@ def history_arrays(history: History) -> dict[str, np.ndarray]:
     """Flatten every record kind into ``"kind.column"`` arrays (a snapshot's ``history.npz``).
 
     Arrays are plain numeric/unicode arrays, so they load with ``allow_pickle=False``."""
-    return {f"{kind}.{col}": arr for kind in history.kinds()
-            for col, arr in history.columns(kind).items()}
+    return {
+        f"{kind}.{col}": arr
+        for kind in history.kinds()
+        for col, arr in history.columns(kind).items()
+    }

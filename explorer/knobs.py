@@ -18,52 +18,85 @@ class LogNumber(param.Number):
 
 class Knobs(param.Parameterized):
     lam = LogNumber(
-        1e-3, bounds=(0.0, 1.0), softbounds=(1e-6, 1e-1),
+        1e-3,
+        bounds=(0.0, 1.0),
+        softbounds=(1e-6, 1e-1),
         doc="lambda: strength of the sizing penalty. Nonparametric nets: fan-in l2 penalty "
-            "(Philipp & Carbonell eq. 2), larger lambda = faster shrinkage = smaller network. "
-            "ShrinkNets: L1 weight on the switches (eq. 2).")
+        "(Philipp & Carbonell eq. 2), larger lambda = faster shrinkage = smaller network. "
+        "ShrinkNets: L1 weight on the switches (eq. 2).",
+    )
     gamma = param.Number(
-        0.5, bounds=(0.0, 1.0), step=0.01,
+        0.5,
+        bounds=(0.0, 1.0),
+        step=0.01,
         doc="gamma: neuron-killing aggressiveness (ShrinkNets sec. 3.5.1). Higher gamma kills "
-            "units earlier, saving cost at some loss; 0 turns killing off. Threshold: kill when "
-            "|switch| <= gamma * threshold; sign change / sign variance: fewer flips / a lower "
-            "sign variance in the window suffice as gamma rises.")
+        "units earlier, saving cost at some loss; 0 turns killing off. Threshold: kill when "
+        "|switch| <= gamma * threshold; sign change / sign variance: fewer flips / a lower "
+        "sign variance in the window suffice as gamma rises.",
+    )
     lam2 = param.Number(
-        1e-4, bounds=(0.0, 1.0), softbounds=(0.0, 1e-2), step=1e-4,
+        1e-4,
+        bounds=(0.0, 1.0),
+        softbounds=(0.0, 1e-2),
+        step=1e-4,
         doc="lambda_2: Lp weight penalty beside the switch penalty (ShrinkNets eq. 2, 9). "
-            "Must be > 0: with 0 the weights grow as the switches shrink and no unit dies "
-            "(props. A.3, A.4).")
+        "Must be > 0: with 0 the weights grow as the switches shrink and no unit dies "
+        "(props. A.3, A.4).",
+    )
     growth_rate = param.Number(
-        1.0, bounds=(0.0, 64.0), softbounds=(0.0, 8.0), step=0.25,
+        1.0,
+        bounds=(0.0, 64.0),
+        softbounds=(0.0, 8.0),
+        step=0.25,
         doc="Units added to each hidden layer per growth step (nu, Algorithm 1 line 23; "
-            "a fractional value draws Poisson(nu)). TINY: neurons allowed per growth step.")
+        "a fractional value draws Poisson(nu)). TINY: neurons allowed per growth step.",
+    )
     growth_every = param.Integer(
-        0, bounds=(0, 100_000), softbounds=(0, 1000), step=1,
+        0,
+        bounds=(0, 100_000),
+        softbounds=(0, 1000),
+        step=1,
         doc="Training steps between growth steps (nu_freq). 0 = once per epoch, as in the "
-            "nonparametric paper's Table 3.")
+        "nonparametric paper's Table 3.",
+    )
     tau = LogNumber(
-        1e-3, bounds=(0.0, 1.0), softbounds=(1e-6, 0.1),
+        1e-3,
+        bounds=(0.0, 1.0),
+        softbounds=(1e-6, 0.1),
         doc="TINY threshold: a proposed neuron is added when its lambda_k^2 exceeds tau "
-            "(relative to the largest lambda_k^2 when the method's option says so).")
+        "(relative to the largest lambda_k^2 when the method's option says so).",
+    )
     lr = LogNumber(
-        1e-3, bounds=(1e-6, 1.0), softbounds=(1e-5, 1e-1),
+        1e-3,
+        bounds=(1e-6, 1.0),
+        softbounds=(1e-5, 1e-1),
         doc="Learning rate of Adam/SGD (static baseline, ShrinkNets, TINY and the "
-            "nonparametric comparison runs).")
+        "nonparametric comparison runs).",
+    )
     angular_lr = param.Number(
-        3.0, bounds=(0.0, 1e5), softbounds=(0.0, 100.0), step=0.5,
+        3.0,
+        bounds=(0.0, 1e5),
+        softbounds=(0.0, 100.0),
+        step=0.5,
         doc="alpha_phi: AdaRad's angular step size; the general speed of learning "
-            "(Philipp & Carbonell sec. 3.3). The rotation angle scales with alpha_phi times "
-            "the batch share |B|/|D|: the paper used 30 at 1000/50000; 3 suits 128/1200 "
-            "(digits).")
+        "(Philipp & Carbonell sec. 3.3). The rotation angle scales with alpha_phi times "
+        "the batch share |B|/|D|: the paper used 30 at 1000/50000; 3 suits 128/1200 "
+        "(digits).",
+    )
     radial_lr = param.Number(
-        20.0, bounds=(0.0, 1e7), softbounds=(0.0, 1000.0), step=5.0,
+        20.0,
+        bounds=(0.0, 1e7),
+        softbounds=(0.0, 1000.0),
+        step=5.0,
         doc="alpha_r: AdaRad's radial step size, used when radial_auto is off. Shrinkage per "
-            "epoch is alpha_r * lambda, so a new unit lives 1/(alpha_r lambda) epochs unless "
-            "the loss keeps it (Philipp & Carbonell sec. 4.1).")
+        "epoch is alpha_r * lambda, so a new unit lives 1/(alpha_r lambda) epochs unless "
+        "the loss keeps it (Philipp & Carbonell sec. 4.1).",
+    )
     radial_auto = param.Boolean(
         True,
         doc="alpha_r follows lambda: alpha_r = 1/(50 lambda) (Philipp & Carbonell Table 3), so "
-            "a new unit's lifetime stays 50 epochs when the lambda slider moves.")
+        "a new unit's lifetime stays 50 epochs when the lambda slider moves.",
+    )
 
     def radial_lr_in_use(self) -> float:
         """alpha_r as AdaRad uses it (Table 3's rule when ``radial_auto``)."""
@@ -95,16 +128,21 @@ class Knobs(param.Parameterized):
         cached = self._cached
         if cached is None or cached[0] != self._version:
             version = self._version
-            cached = (version, {name: value for name, value in self.param.values().items()
-                                if name != "name"})
+            cached = (
+                version,
+                {name: value for name, value in self.param.values().items() if name != "name"},
+            )
             self._cached = cached
         return dict(cached[1])
 
 
 def knob_names() -> list[str]:
     """The numeric knobs (sliders); switches such as ``radial_auto`` are in ``switch_names``."""
-    return [name for name in Knobs.param if name != "name"
-            and not isinstance(Knobs.param[name], param.Boolean)]
+    return [
+        name
+        for name in Knobs.param
+        if name != "name" and not isinstance(Knobs.param[name], param.Boolean)
+    ]
 
 
 def switch_names() -> list[str]:

@@ -24,15 +24,32 @@ from explorer.history import History
 class Explorer(pn.viewable.Viewer):
     """One explorer session driven from Python (and shown inline when displayed)."""
 
-    def __init__(self, method: str = "nonparametric", dataset: str = "digits",
-                 hidden=(10, 10), seed: int = 0, device: str = "auto", steps: int = 20_000,
-                 method_options: dict | None = None, dataset_options: dict | None = None,
-                 app: ExplorerApp | None = None, **knobs) -> None:
+    def __init__(
+        self,
+        method: str = "nonparametric",
+        dataset: str = "digits",
+        hidden=(10, 10),
+        seed: int = 0,
+        device: str = "auto",
+        steps: int = 20_000,
+        method_options: dict | None = None,
+        dataset_options: dict | None = None,
+        app: ExplorerApp | None = None,
+        **knobs,
+    ) -> None:
         super().__init__()
         if app is None:
-            config = RunConfig(method=method, dataset=dataset, hidden=list(hidden), seed=seed,
-                               device=device, steps=steps, method_options=method_options or {},
-                               dataset_options=dataset_options or {}, knobs=knobs)
+            config = RunConfig(
+                method=method,
+                dataset=dataset,
+                hidden=list(hidden),
+                seed=seed,
+                device=device,
+                steps=steps,
+                method_options=method_options or {},
+                dataset_options=dataset_options or {},
+                knobs=knobs,
+            )
             app = ExplorerApp(config=config, max_steps=steps)
         self.app = app
         #: every view of the page's dashboard by name (loss, sizes, units, lifetimes,

@@ -36,14 +36,23 @@ class Preset:
 
     def fields(self) -> dict[str, Any]:
         """The RunConfig fields this preset sets."""
-        return {"method": self.method, "dataset": self.dataset, "hidden": list(self.hidden),
-                "steps": self.steps, "batch_size": self.batch_size,
-                "eval_every": self.eval_every}
+        return {
+            "method": self.method,
+            "dataset": self.dataset,
+            "hidden": list(self.hidden),
+            "steps": self.steps,
+            "batch_size": self.batch_size,
+            "eval_every": self.eval_every,
+        }
 
     def config(self, **overrides) -> RunConfig:
         """The run's configuration (``overrides``: any RunConfig field)."""
-        values = {**self.fields(), "method_options": dict(self.method_options),
-                  "dataset_options": dict(self.dataset_options), "knobs": dict(self.knobs)}
+        values = {
+            **self.fields(),
+            "method_options": dict(self.method_options),
+            "dataset_options": dict(self.dataset_options),
+            "knobs": dict(self.knobs),
+        }
         values.update(overrides)
         return RunConfig(**values)
 
@@ -67,60 +76,96 @@ def get_preset(name: str) -> Preset:
     except KeyError:
         close = difflib.get_close_matches(name, PRESETS, n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise UnknownPresetError(f"unknown preset '{name}'{hint} Accepted: "
-                                 f"{', '.join(sorted(PRESETS))}") from None
+        raise UnknownPresetError(
+            f"unknown preset '{name}'{hint} Accepted: {', '.join(sorted(PRESETS))}"
+        ) from None
 
 
-register(Preset(
-    name="nonparametric-mnist1d",
-    description="Nonparametric net on MNIST-1D with Table 3's settings and the sec. 7.4 "
-                "protocol (grow, drain, settle, anneal)",
-    method="nonparametric", dataset="mnist1d", hidden=(10, 10), steps=8000, eval_every=100,
-    method_options={"protocol": True},
-    knobs={"lam": 3e-3, "growth_rate": 1.0, "growth_every": 0, "radial_auto": True,
-           "angular_lr": 3.0},
-    expected={"test_acc": (0.64, 0.75), "died": (100, 500), "drain_shrink": (20, 400)},
-    doc="Philipp & Carbonell 2017, sec. 4.1 and Table 3: 10 units per layer to start, one "
+register(
+    Preset(
+        name="nonparametric-mnist1d",
+        description="Nonparametric net on MNIST-1D with Table 3's settings and the sec. 7.4 "
+        "protocol (grow, drain, settle, anneal)",
+        method="nonparametric",
+        dataset="mnist1d",
+        hidden=(10, 10),
+        steps=8000,
+        eval_every=100,
+        method_options={"protocol": True},
+        knobs={
+            "lam": 3e-3,
+            "growth_rate": 1.0,
+            "growth_every": 0,
+            "radial_auto": True,
+            "angular_lr": 3.0,
+        },
+        expected={"test_acc": (0.64, 0.75), "died": (100, 500), "drain_shrink": (20, 400)},
+        doc="Philipp & Carbonell 2017, sec. 4.1 and Table 3: 10 units per layer to start, one "
         "unit per layer added every epoch, alpha_r = 1/(50 lambda) (a unit lives 50 epochs), "
         "lambda = 3e-3 (their MNIST value), AdaRad; then the protocol of sec. 7.4.1 with P = "
         "one unit lifetime. The angular step is scaled to our batch share (3 at 128/3400, "
         "as the knob's doc explains). Measured (seed 0, CPU, 8000 steps = 307 epochs): "
         "the drain began at step 4600 with [133, 128] units and the run ended with "
         "[109, 57] (395 born, 249 died), test accuracy 0.685 (the static 100-100 preset: "
-        "0.652); the budget ends in the drain phase, before lambda = 0 and annealing."))
+        "0.652); the budget ends in the drain phase, before lambda = 0 and annealing.",
+    )
+)
 
-register(Preset(
-    name="static-mnist1d-mlp",
-    description="Static 100-100 MLP on MNIST-1D with the MNIST-1D paper's settings (Adam "
-                "1e-2, batch 100, 6000 steps): the bar the nonparametric preset must reach",
-    method="static", dataset="mnist1d", hidden=(100, 100), steps=6000, batch_size=100,
-    eval_every=200, knobs={"lr": 1e-2}, expected={"test_acc": (0.62, 0.69)},
-    doc="Greydanus 2020 (MNIST-1D), the MLP baseline: two hidden layers of 100, Adam with "
+register(
+    Preset(
+        name="static-mnist1d-mlp",
+        description="Static 100-100 MLP on MNIST-1D with the MNIST-1D paper's settings (Adam "
+        "1e-2, batch 100, 6000 steps): the bar the nonparametric preset must reach",
+        method="static",
+        dataset="mnist1d",
+        hidden=(100, 100),
+        steps=6000,
+        batch_size=100,
+        eval_every=200,
+        knobs={"lr": 1e-2},
+        expected={"test_acc": (0.62, 0.69)},
+        doc="Greydanus 2020 (MNIST-1D), the MLP baseline: two hidden layers of 100, Adam with "
         "learning rate 1e-2, batch 100, 6000 steps. Measured (seed 0, CPU): test accuracy "
-        "0.652 (the issue quotes about 0.66 here)."))
+        "0.652 (the issue quotes about 0.66 here).",
+    )
+)
 
-register(Preset(
-    name="tiny-race-digits",
-    description="TINY's race from [1, 1] on digits with the paper's threshold lambda_k^2 L > "
-                "tau (sec. 2.4, 3.3-3.4)",
-    method="tiny", dataset="digits", hidden=(1, 1), steps=1500, batch_size=100,
-    eval_every=100, method_options={"tau_mode": "paper"},
-    knobs={"tau": 1e-3, "growth_rate": 8.0, "growth_every": 0, "lr": 1e-3},
-    expected={"test_acc": (0.92, 1.0), "first_layer": (10, 60)},
-    doc="TINY sec. 4: start from [1, 1], grow both layers at every growth step (here once "
+register(
+    Preset(
+        name="tiny-race-digits",
+        description="TINY's race from [1, 1] on digits with the paper's threshold lambda_k^2 L > "
+        "tau (sec. 2.4, 3.3-3.4)",
+        method="tiny",
+        dataset="digits",
+        hidden=(1, 1),
+        steps=1500,
+        batch_size=100,
+        eval_every=100,
+        method_options={"tau_mode": "paper"},
+        knobs={"tau": 1e-3, "growth_rate": 8.0, "growth_every": 0, "lr": 1e-3},
+        expected={"test_acc": (0.92, 1.0), "first_layer": (10, 60)},
+        doc="TINY sec. 4: start from [1, 1], grow both layers at every growth step (here once "
         "per epoch), Adam, minibatch 100; the neurons whose best amplitude does not lower the "
         "loss are rejected. Measured (seed 0, CPU): sizes [26, 12], test accuracy 0.944, "
         "36 neurons added in 272 layer growth steps (the threshold stops growth once the loss "
-        "is small), none rejected, no amplitude at the top of its grid."))
+        "is small), none rejected, no amplitude at the top of its grid.",
+    )
+)
 
-register(Preset(
-    name="shrinknets-digits",
-    description="ShrinkNets from [100, 100] on digits: one point of the lambda sweep "
-                "(lambda 1e-3, lambda_2 1e-4, sign-variance killing)",
-    method="shrinknets", dataset="digits", hidden=(100, 100), steps=3000,
-    knobs={"lam": 1e-3, "lam2": 1e-4, "gamma": 0.5, "lr": 1e-3},
-    expected={"test_acc": (0.93, 1.0), "units": (40, 140), "died": (60, 160)},
-    doc="ShrinkNets sec. 3.2-3.5 and 4: switches with L1 (lambda) and an l2 weight penalty "
+register(
+    Preset(
+        name="shrinknets-digits",
+        description="ShrinkNets from [100, 100] on digits: one point of the lambda sweep "
+        "(lambda 1e-3, lambda_2 1e-4, sign-variance killing)",
+        method="shrinknets",
+        dataset="digits",
+        hidden=(100, 100),
+        steps=3000,
+        knobs={"lam": 1e-3, "lam2": 1e-4, "gamma": 0.5, "lr": 1e-3},
+        expected={"test_acc": (0.93, 1.0), "units": (40, 140), "died": (60, 160)},
+        doc="ShrinkNets sec. 3.2-3.5 and 4: switches with L1 (lambda) and an l2 weight penalty "
         "(lambda_2 > 0, props. A.3-A.4), sign-variance killing at gamma 0.5, garbage "
         "collection. Measured (seed 0, CPU): sizes [52, 36] from [100, 100] (112 units "
-        "removed), test accuracy 0.964."))
+        "removed), test accuracy 0.964.",
+    )
+)

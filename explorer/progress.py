@@ -17,8 +17,13 @@ class Progress:
     seconds, and one at the end.
     """
 
-    def __init__(self, total: int, stream: TextIO | None = None, interval: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        total: int,
+        stream: TextIO | None = None,
+        interval: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.total, self.interval, self.clock = int(total), float(interval), clock
         self.stream = stream if stream is not None else sys.stderr
         self.done = 0

@@ -29,8 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("start", "pause", "resume", "step", "stop", "reset", "capture", "adopt",
-            "close")
+COMMANDS = ("start", "pause", "resume", "step", "stop", "reset", "capture", "adopt", "close")
 
 
 @dataclass(frozen=True)
@@ -44,8 +43,7 @@ class RunStatus:
     message: str = ""
 
 
-def fold_status(status: RunStatus, record: dict, config: RunConfig | None = None
-                ) -> RunStatus:
+def fold_status(status: RunStatus, record: dict, config: RunConfig | None = None) -> RunStatus:
     """The status after ``record``: a "run" record starts at step 0 on its config's device,
     a "step" record moves the step, a "state" record sets the state (an "idle" one, or a
     failure to build, drops the device). ``config`` names the device when a run is adopted
@@ -121,9 +119,16 @@ class TrainerThread:
     #: what ``send`` accepts
     commands: tuple[str, ...] = COMMANDS
 
-    def __init__(self, config: RunConfig, knobs: Knobs | None = None, dataset=None,
-                 max_steps: int | None = None, name: str = "trainer",
-                 threads: int | None = None, start: bool = True) -> None:
+    def __init__(
+        self,
+        config: RunConfig,
+        knobs: Knobs | None = None,
+        dataset=None,
+        max_steps: int | None = None,
+        name: str = "trainer",
+        threads: int | None = None,
+        start: bool = True,
+    ) -> None:
         self.config = config
         self.knobs = knobs if knobs is not None else Knobs(**config.knobs)
         self.dataset = dataset
@@ -143,8 +148,7 @@ class TrainerThread:
     # -- commands (any thread) -------------------------------------------------------------
     def send(self, command: str, **kwargs) -> None:
         if command not in self.commands:
-            raise ValueError(f"unknown command '{command}'; accepted: "
-                             f"{', '.join(self.commands)}")
+            raise ValueError(f"unknown command '{command}'; accepted: {', '.join(self.commands)}")
         if self._closed:
             raise RuntimeError("this trainer thread is closed; build a new one")
         self._commands.put((command, kwargs))
@@ -215,16 +219,16 @@ class TrainerThread:
     def _set_state(self, state: str, message: str = "") -> None:
         self.state, self.message = state, message
         step = self.trainer.step_count if self.trainer is not None else 0
-        self._emit({"kind": STATE, "state": state, "message": message, "step": step,
-                    "time": time.time()})
+        self._emit(
+            {"kind": STATE, "state": state, "message": message, "step": step, "time": time.time()}
+        )
 
     def _build(self) -> bool:
         from explorer.trainer import Trainer
 
         self._emit({"kind": RUN, "config": self.config.to_dict(), "time": time.time()})
         try:
-            self.trainer = Trainer(self.config, self.knobs, sink=self._emit,
-                                   dataset=self.dataset)
+            self.trainer = Trainer(self.config, self.knobs, sink=self._emit, dataset=self.dataset)
         except Exception as exc:  # a bad data set or option: say so, keep the thread
             log.exception("could not start a %s run", self.config.method)
             self.trainer = None
@@ -265,8 +269,7 @@ class TrainerThread:
         while True:
             running = self.state == "running"
             try:
-                command, kwargs = (self._commands.get_nowait() if running
-                                   else self._commands.get())
+                command, kwargs = self._commands.get_nowait() if running else self._commands.get()
             except queue.Empty:
                 self._step()
                 continue
@@ -318,8 +321,7 @@ class TrainerThread:
             self.trainer = kwargs["trainer"]
             self.trainer.sink = self._emit
             self.config = self.trainer.config
-            self._set_state("paused", f"resumed from a snapshot at step "
-                                      f"{self.trainer.step_count}")
+            self._set_state("paused", f"resumed from a snapshot at step {self.trainer.step_count}")
         elif command == "reset":
             if kwargs.get("config") is not None:
                 self.config = kwargs["config"]

@@ -57,14 +57,20 @@ class _ChildRunner(TrainerThread):
             self.knobs.param.update(**kwargs["values"])
         elif command == "capture":
             if self.trainer is None:
-                self.out.put({"kind": "_capture", "id": kwargs["id"],
-                              "error": "nothing to save yet: start a run first"})
+                self.out.put(
+                    {
+                        "kind": "_capture",
+                        "id": kwargs["id"],
+                        "error": "nothing to save yet: start a run first",
+                    }
+                )
                 return
             try:
                 from explorer.snapshot import capture
 
-                self.out.put({"kind": "_capture", "id": kwargs["id"],
-                              "data": capture(self.trainer)})
+                self.out.put(
+                    {"kind": "_capture", "id": kwargs["id"], "data": capture(self.trainer)}
+                )
             except Exception as exc:  # a failed capture must not end the run
                 log.exception("snapshot capture failed")
                 self.out.put({"kind": "_capture", "id": kwargs["id"], "error": str(exc)})
@@ -99,8 +105,9 @@ def _exit_with_parent() -> None:
 def _child_main(config, knob_values, dataset, max_steps, threads, commands, out) -> None:
     _exit_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which closes us
-    runner = _ChildRunner(config, Knobs(**knob_values), dataset, max_steps, threads=threads,
-                          start=False)
+    runner = _ChildRunner(
+        config, Knobs(**knob_values), dataset, max_steps, threads=threads, start=False
+    )
     runner._commands, runner.out = commands, out
     try:
         runner._loop()
@@ -129,9 +136,15 @@ class TrainerProcess:
 
     commands = COMMANDS
 
-    def __init__(self, config: RunConfig, knobs: Knobs | None = None, dataset=None,
-                 max_steps: int | None = None, name: str = "trainer",
-                 threads: int | None = None) -> None:
+    def __init__(
+        self,
+        config: RunConfig,
+        knobs: Knobs | None = None,
+        dataset=None,
+        max_steps: int | None = None,
+        name: str = "trainer",
+        threads: int | None = None,
+    ) -> None:
         self.config = config
         self.knobs = knobs if knobs is not None else Knobs(**config.knobs)
         self.dataset, self.max_steps, self.threads = dataset, max_steps, threads
@@ -147,15 +160,24 @@ class TrainerProcess:
         self._commands = ctx.Queue()
         self._inbox = ctx.Queue()
         self._process = ctx.Process(
-            target=_child_main, name=name, daemon=True,
-            args=(config, self.knobs.values(), dataset, max_steps, threads, self._commands,
-                  self._inbox))
+            target=_child_main,
+            name=name,
+            daemon=True,
+            args=(
+                config,
+                self.knobs.values(),
+                dataset,
+                max_steps,
+                threads,
+                self._commands,
+                self._inbox,
+            ),
+        )
         self._process.start()
         self._watcher = self.knobs.param.watch(self._on_knobs, knob_names() + switch_names())
         self._thread = threading.Thread(target=self._read, name=f"{name}-records", daemon=True)
         self._thread.start()
-        self._sentinel = threading.Thread(target=self._watch, name=f"{name}-sentinel",
-                                          daemon=True)
+        self._sentinel = threading.Thread(target=self._watch, name=f"{name}-sentinel", daemon=True)
         self._sentinel.start()
 
     @property
@@ -165,8 +187,7 @@ class TrainerProcess:
     # -- commands ------------------------------------------------------------------------
     def send(self, command: str, **kwargs) -> None:
         if command not in self.commands:
-            raise ValueError(f"unknown command '{command}'; accepted: "
-                             f"{', '.join(self.commands)}")
+            raise ValueError(f"unknown command '{command}'; accepted: {', '.join(self.commands)}")
         if self._closed:
             raise RuntimeError("this trainer process is closed; build a new one")
         if self._exited:
@@ -203,8 +224,9 @@ class TrainerProcess:
         future: Future = Future()
         with self._lock:
             if self._exited or self._closed:
-                future.set_exception(RuntimeError(
-                    self.message if self._exited else "this trainer process is closed"))
+                future.set_exception(
+                    RuntimeError(self.message if self._exited else "this trainer process is closed")
+                )
                 return future
             request = next(self._ids)
             self._futures[request] = (future, history)
@@ -227,8 +249,9 @@ class TrainerProcess:
         if wait:
             self._finish(timeout)
         else:
-            threading.Thread(target=self._finish, args=(timeout,), daemon=True,
-                             name="trainer-close").start()
+            threading.Thread(
+                target=self._finish, args=(timeout,), daemon=True, name="trainer-close"
+            ).start()
 
     def _finish(self, timeout: float) -> None:
         self._process.join(timeout)
@@ -295,8 +318,7 @@ class TrainerProcess:
         log.error("%s (pid %s)", message, self._process.pid)
         self._exited = True
         self.state, self.message = "error", message
-        record = {"kind": "state", "state": "error", "message": message,
-                  "step": self._status.step}
+        record = {"kind": "state", "state": "error", "message": message, "step": self._status.step}
         self._status = fold_status(self._status, record)
         self.out.put(record)
         self._fail_pending(message)

@@ -53,8 +53,14 @@ class Session:
     recorded History: the session then shows it and refuses to train.
     """
 
-    def __init__(self, config: RunConfig, knobs: Knobs, trainer_in: str = "thread",
-                 replay: History | None = None, threads: int | None = TORCH_THREADS) -> None:
+    def __init__(
+        self,
+        config: RunConfig,
+        knobs: Knobs,
+        trainer_in: str = "thread",
+        replay: History | None = None,
+        threads: int | None = TORCH_THREADS,
+    ) -> None:
         if trainer_in not in ("thread", "process"):
             raise ValueError(f"trainer_in must be 'thread' or 'process', got '{trainer_in}'")
         self.config = config
@@ -65,8 +71,12 @@ class Session:
         self.replay = replay is not None
         self.history = replay if replay is not None else History()
         self.status = "replay" if self.replay else "idle"
-        self.last: dict[str, dict | None] = {"step": None, "eval": None, "state": None,
-                                             "run_started": None}
+        self.last: dict[str, dict | None] = {
+            "step": None,
+            "eval": None,
+            "state": None,
+            "run_started": None,
+        }
         if replay is not None:
             self.note(history_records(replay))
         _LIVE.add(self)
@@ -178,8 +188,13 @@ class Session:
         started = self.last.get("run_started")
         return started["config"]["method"] if started else self.config.method
 
-    def drain(self, on_new_run: Callable[[], None], on_records: Callable[[dict], object],
-              on_state: Callable[[dict], None], limit: int = DRAIN_LIMIT) -> int:
+    def drain(
+        self,
+        on_new_run: Callable[[], None],
+        on_records: Callable[[dict], object],
+        on_state: Callable[[dict], None],
+        limit: int = DRAIN_LIMIT,
+    ) -> int:
         """Move waiting records into the History and pass them on in order; returns how
         many. A "run" record or an "idle" state (a reset) starts a new History; records
         after it belong to the new run."""
@@ -218,21 +233,30 @@ class Session:
         return len(records)
 
 
-def status_line(status: str, device: str | None, step: dict | None,
-                evaluation: dict | None) -> str:
+def status_line(status: str, device: str | None, step: dict | None, evaluation: dict | None) -> str:
     """The page's one-line status (markdown)."""
     parts = [f"**{status}**"]
     if device is not None:
         parts.append(f"device {device}")
     if step is not None:
-        parts += [f"step {step['step']}", f"epoch {step['epoch']:.1f}",
-                  f"sizes {step['sizes']}", f"loss {step['loss']:.4f}"]
+        parts += [
+            f"step {step['step']}",
+            f"epoch {step['epoch']:.1f}",
+            f"sizes {step['sizes']}",
+            f"loss {step['loss']:.4f}",
+        ]
     if evaluation is not None:
         ev = evaluation
         total = sum(ev.get(f"time_{k}", 0.0) for k in ("train", "surgery", "eval")) or 1.0
-        parts += [f"val acc {ev['val_acc']:.3f}", f"{ev['samples_per_s']:,.0f} samples/s",
-                  "time " + " / ".join(f"{k} {100 * ev.get(f'time_{k}', 0.0) / total:.0f}%"
-                                       for k in ("train", "surgery", "eval"))]
+        parts += [
+            f"val acc {ev['val_acc']:.3f}",
+            f"{ev['samples_per_s']:,.0f} samples/s",
+            "time "
+            + " / ".join(
+                f"{k} {100 * ev.get(f'time_{k}', 0.0) / total:.0f}%"
+                for k in ("train", "surgery", "eval")
+            ),
+        ]
     return " · ".join(parts)
 
 

@@ -22,18 +22,26 @@ def check_target(path: str | None, flag: str, kind: str) -> None:
     try:
         if target.exists() or target.is_symlink():
             if is_file and not target.is_file():
-                raise ValueError(f"{flag} {target}: exists and is not a file"
-                                 + ("; a .zip snapshot needs a file path"
-                                    if kind == "snapshot" else ""))
+                raise ValueError(
+                    f"{flag} {target}: exists and is not a file"
+                    + ("; a .zip snapshot needs a file path" if kind == "snapshot" else "")
+                )
             if not is_file and not target.is_dir():
-                raise ValueError(f"{flag} {target}: exists and is not a folder; give a new "
-                                 "or empty folder" + (" or a path ending in .zip"
-                                                      if kind == "snapshot" else ""))
-            if kind == "snapshot" and not is_file and any(target.iterdir()) and not (
-                    kind == "snapshot" and (target / "manifest.json").is_file()):
-                raise ValueError(f"{flag} {target}: folder is not empty"
-                                 + (" and holds no snapshot" if kind == "snapshot" else "")
-                                 + "; refusing to replace it. Give a new or empty folder")
+                raise ValueError(
+                    f"{flag} {target}: exists and is not a folder; give a new "
+                    "or empty folder" + (" or a path ending in .zip" if kind == "snapshot" else "")
+                )
+            if (
+                kind == "snapshot"
+                and not is_file
+                and any(target.iterdir())
+                and not (kind == "snapshot" and (target / "manifest.json").is_file())
+            ):
+                raise ValueError(
+                    f"{flag} {target}: folder is not empty"
+                    + (" and holds no snapshot" if kind == "snapshot" else "")
+                    + "; refusing to replace it. Give a new or empty folder"
+                )
             where = target if target.is_dir() else target.parent
         else:
             where = target.parent

@@ -33,16 +33,20 @@ class TrainingError(RuntimeError):
 
 
 class Trainer:
-    def __init__(self, config: RunConfig, knobs: Knobs | None = None, sink: Sink | None = None,
-                 dataset=None) -> None:
+    def __init__(
+        self, config: RunConfig, knobs: Knobs | None = None, sink: Sink | None = None, dataset=None
+    ) -> None:
         self.config = config
         self.knobs = knobs if knobs is not None else Knobs(**config.knobs)
         self.sink: Sink = sink or (lambda record: None)
         self.device = resolve_device(config.device)
         torch.manual_seed(config.seed)
         self.generator = torch.Generator().manual_seed(config.seed)
-        self.data = dataset if dataset is not None else load_dataset(
-            config.dataset, seed=config.seed, **config.dataset_options)
+        self.data = (
+            dataset
+            if dataset is not None
+            else load_dataset(config.dataset, seed=config.seed, **config.dataset_options)
+        )
         d = self.data
         # the whole data set lives on the device: no loader workers in the hot loop
         self.X = {s: self._to_device(getattr(d, f"X_{s}"), torch.float32) for s in SPLITS}
@@ -51,9 +55,13 @@ class Trainer:
         self.batch_size = min(config.batch_size, self.n_train)
         self.steps_per_epoch = max(1, self.n_train // self.batch_size)
         self.method = get_method(config.method)(**config.method_options)
-        self.model: SizableNet = self.method.build(d.n_features, d.n_classes,
-                                                   list(config.hidden), image_shape=d.image_shape,
-                                                   generator=self.generator)
+        self.model: SizableNet = self.method.build(
+            d.n_features,
+            d.n_classes,
+            list(config.hidden),
+            image_shape=d.image_shape,
+            generator=self.generator,
+        )
         self.model.to(self.device)
         self.optimizer = self.method.make_optimizer(self.model, self.knobs)
         self.step_count = 0
@@ -77,7 +85,7 @@ class Trainer:
         if self._cursor + self.batch_size > len(self._order):
             self._order = torch.randperm(self.n_train, generator=self.generator)
             self._cursor = 0
-        idx = self._order[self._cursor:self._cursor + self.batch_size].to(self.device)
+        idx = self._order[self._cursor : self._cursor + self.batch_size].to(self.device)
         self._cursor += self.batch_size
         return self.X["train"][idx], self.Y["train"][idx]
 
@@ -95,9 +103,15 @@ class Trainer:
         for name, new in values.items():
             old = self._knob_values.get(name)
             if old != new:
-                self.sink({"kind": KNOB, "step": self.step_count, "knob": name,
-                           "old": float(old) if old is not None else math.nan,
-                           "new": float(new)})
+                self.sink(
+                    {
+                        "kind": KNOB,
+                        "step": self.step_count,
+                        "knob": name,
+                        "old": float(old) if old is not None else math.nan,
+                        "new": float(new),
+                    }
+                )
         self._knob_values = values
         return SimpleNamespace(**values)
 
@@ -108,9 +122,20 @@ class Trainer:
         if not self.model.training:  # train() walks every submodule: only when it changes
             self.model.train()
         x, y = self._next_batch()
-        ctx = StepContext(self.model, self.optimizer, knobs, self.step_count, self.epoch,
-                          x, y, self.n_train, self.steps_per_epoch, self.generator,
-                          loss_fn=F.cross_entropy, val_history=self.val_history)
+        ctx = StepContext(
+            self.model,
+            self.optimizer,
+            knobs,
+            self.step_count,
+            self.epoch,
+            x,
+            y,
+            self.n_train,
+            self.steps_per_epoch,
+            self.generator,
+            loss_fn=F.cross_entropy,
+            val_history=self.val_history,
+        )
         logits = self.model(x)
         loss = F.cross_entropy(logits, y)
         penalty = self.method.regularize(self.model, knobs)
@@ -118,9 +143,11 @@ class Trainer:
         objective = loss + penalty if torch.is_tensor(penalty) and penalty.requires_grad else loss
         loss_value = float(loss.detach())
         if not math.isfinite(loss_value):
-            raise TrainingError(f"loss became {loss_value} at step {self.step_count}; the run "
-                                "stopped and keeps what it recorded. Try a smaller learning "
-                                "rate or lambda.")
+            raise TrainingError(
+                f"loss became {loss_value} at step {self.step_count}; the run "
+                "stopped and keeps what it recorded. Try a smaller learning "
+                "rate or lambda."
+            )
         self.optimizer.zero_grad(set_to_none=True)
         objective.backward()
         self.method.configure(self.optimizer, knobs, ctx)
@@ -139,13 +166,20 @@ class Trainer:
         self.step_count += 1
         acc = float((logits.argmax(1) == y).float().mean())
         sizes = list(self.model.hidden_sizes)
-        record = {"kind": STEP, "step": self.step_count, "epoch": self.epoch,
-                  "loss": loss_value, "acc": acc,
-                  "penalty": float(torch.as_tensor(penalty).detach()),
-                  "sizes": sizes, "params": self._n_params(sizes),
-                  "cost": self.cost, "time": time.perf_counter() - self._started,
-                  "born": sum(e["event"] == "born" for e in events),
-                  "died": sum(e["event"] == "died" for e in events)}
+        record = {
+            "kind": STEP,
+            "step": self.step_count,
+            "epoch": self.epoch,
+            "loss": loss_value,
+            "acc": acc,
+            "penalty": float(torch.as_tensor(penalty).detach()),
+            "sizes": sizes,
+            "params": self._n_params(sizes),
+            "cost": self.cost,
+            "time": time.perf_counter() - self._started,
+            "born": sum(e["event"] == "born" for e in events),
+            "died": sum(e["event"] == "died" for e in events),
+        }
         self.sink(record)
         if self.step_count % self.config.eval_every == 0:
             self.evaluate_and_emit()
@@ -183,9 +217,9 @@ class Trainer:
         X, Y = self.X[split], self.Y[split]
         total_loss, correct = 0.0, 0
         for i in range(0, len(Y), 4096):
-            logits = self.model(X[i:i + 4096])
-            total_loss += float(F.cross_entropy(logits, Y[i:i + 4096], reduction="sum"))
-            correct += int((logits.argmax(1) == Y[i:i + 4096]).sum())
+            logits = self.model(X[i : i + 4096])
+            total_loss += float(F.cross_entropy(logits, Y[i : i + 4096], reduction="sum"))
+            correct += int((logits.argmax(1) == Y[i : i + 4096]).sum())
         self.model.train()
         n = max(len(Y), 1)
         return total_loss / n, correct / n
@@ -196,21 +230,35 @@ class Trainer:
         self.val_history.append(val_loss)
         self.phase_time["eval"] += time.perf_counter() - t0
         elapsed = time.perf_counter() - self._started
-        rec = {"kind": EVAL, "step": self.step_count, "val_loss": val_loss, "val_acc": val_acc,
-               "samples_per_s": self.step_count * self.batch_size / max(elapsed, 1e-9),
-               **{f"time_{k}": v for k, v in self.phase_time.items()}}
+        rec = {
+            "kind": EVAL,
+            "step": self.step_count,
+            "val_loss": val_loss,
+            "val_acc": val_acc,
+            "samples_per_s": self.step_count * self.batch_size / max(elapsed, 1e-9),
+            **{f"time_{k}": v for k, v in self.phase_time.items()},
+        }
         self.sink(rec)
-        self.sink({"kind": TRADEOFF, "step": self.step_count, "method": self.config.method,
-                   "units": int(sum(self.model.hidden_sizes)), "params": self.model.n_params(),
-                   "val_loss": val_loss, "val_acc": val_acc, "lam": float(self.knobs.lam),
-                   "source": "run"})
+        self.sink(
+            {
+                "kind": TRADEOFF,
+                "step": self.step_count,
+                "method": self.config.method,
+                "units": int(sum(self.model.hidden_sizes)),
+                "params": self.model.n_params(),
+                "val_loss": val_loss,
+                "val_acc": val_acc,
+                "lam": float(self.knobs.lam),
+                "source": "run",
+            }
+        )
         return rec
 
     def unit_table(self) -> dict:
         """Per-unit table of the live network: layer, id, fan-in/out lengths, switch, age."""
-        cols: dict[str, list[np.ndarray]] = {k: [] for k in
-                                              ("layer", "unit_id", "fan_in", "fan_out",
-                                               "switch", "age")}
+        cols: dict[str, list[np.ndarray]] = {
+            k: [] for k in ("layer", "unit_id", "fan_in", "fan_out", "switch", "age")
+        }
         for layer in range(self.model.n_hidden):
             n = self.model.hidden_sizes[layer]
             switch = self.model.switch_values(layer)
@@ -218,8 +266,9 @@ class Trainer:
             cols["unit_id"].append(self.model.unit_ids[layer])
             cols["fan_in"].append(self.model.fan_in_norm(layer).cpu().numpy())
             cols["fan_out"].append(self.model.fan_out_norm(layer).cpu().numpy())
-            cols["switch"].append(switch.cpu().numpy() if switch is not None
-                                  else np.full(n, np.nan, dtype=np.float32))
+            cols["switch"].append(
+                switch.cpu().numpy() if switch is not None else np.full(n, np.nan, dtype=np.float32)
+            )
             cols["age"].append(self.step_count - self.model.birth_step[layer])
         return {k: np.concatenate(v) for k, v in cols.items()}
 
@@ -230,12 +279,20 @@ class Trainer:
         """Final figures of the run (what ``session.json`` holds)."""
         val_loss, val_acc = self.evaluate("val")
         test_loss, test_acc = self.evaluate("test")
-        return {"steps": self.step_count, "epochs": self.epoch,
-                "sizes": list(self.model.hidden_sizes), "params": self.model.n_params(),
-                "val_loss": val_loss, "val_acc": val_acc, "test_loss": test_loss,
-                "test_acc": test_acc, "cost": self.cost, "device": str(self.device),
-                "seconds": time.perf_counter() - self._started,
-                "phase_time": dict(self.phase_time)}
+        return {
+            "steps": self.step_count,
+            "epochs": self.epoch,
+            "sizes": list(self.model.hidden_sizes),
+            "params": self.model.n_params(),
+            "val_loss": val_loss,
+            "val_acc": val_acc,
+            "test_loss": test_loss,
+            "test_acc": test_acc,
+            "cost": self.cost,
+            "device": str(self.device),
+            "seconds": time.perf_counter() - self._started,
+            "phase_time": dict(self.phase_time),
+        }
 
     # -- snapshots (explorer.snapshot writes and reads these) ------------------------------
     def capture_state(self) -> dict:
@@ -250,8 +307,10 @@ class Trainer:
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
         return {
-            "model": {k: v.detach().to("cpu", copy=True).contiguous()
-                      for k, v in model.state_dict().items()},
+            "model": {
+                k: v.detach().to("cpu", copy=True).contiguous()
+                for k, v in model.state_dict().items()
+            },
             "optimizer": _copy_tree(self.optimizer.state_dict()),
             "method": _copy_tree(self.method.state_dict()),
             "unit_ids": [np.array(a, dtype=np.int64) for a in model.unit_ids],
@@ -271,8 +330,14 @@ class Trainer:
         }
 
     @classmethod
-    def from_state(cls, config: RunConfig, state: dict, knobs: Knobs | None = None,
-                   sink: Sink | None = None, dataset=None) -> Trainer:
+    def from_state(
+        cls,
+        config: RunConfig,
+        state: dict,
+        knobs: Knobs | None = None,
+        sink: Sink | None = None,
+        dataset=None,
+    ) -> Trainer:
         """A trainer that continues the run ``state`` (from ``capture_state``) was taken of.
 
         The model is built as the config says, then every parameter and buffer takes the saved
@@ -294,24 +359,30 @@ class Trainer:
         targets = model.state_dict(keep_vars=True)
         saved = state["model"]
         if set(targets) != set(saved):
-            raise ValueError(f"saved weights do not fit the {self.config.method} model: missing "
-                             f"{sorted(set(targets) - set(saved))}, unexpected "
-                             f"{sorted(set(saved) - set(targets))}")
+            raise ValueError(
+                f"saved weights do not fit the {self.config.method} model: missing "
+                f"{sorted(set(targets) - set(saved))}, unexpected "
+                f"{sorted(set(saved) - set(targets))}"
+            )
         with torch.no_grad():
             for name, t in targets.items():
                 t.data = saved[name].to(device=t.device, dtype=t.dtype).clone()
                 t.grad = None
         if len(state["unit_ids"]) != model.n_hidden:
-            raise ValueError(f"saved unit ids cover {len(state['unit_ids'])} hidden layers, the "
-                             f"model has {model.n_hidden}")
+            raise ValueError(
+                f"saved unit ids cover {len(state['unit_ids'])} hidden layers, the "
+                f"model has {model.n_hidden}"
+            )
         for layer in range(model.n_hidden):
             model.sync_shapes(layer)
         model.unit_ids = [np.array(a, dtype=np.int64) for a in state["unit_ids"]]
         model.birth_step = [np.array(a, dtype=np.int64) for a in state["birth_step"]]
         model.ids.load_state_dict({"next_id": state["next_unit_id"]})
         if list(model.hidden_sizes) != [len(a) for a in model.unit_ids]:
-            raise ValueError(f"saved unit ids {[len(a) for a in model.unit_ids]} do not match "
-                             f"the saved layer sizes {model.hidden_sizes}")
+            raise ValueError(
+                f"saved unit ids {[len(a) for a in model.unit_ids]} do not match "
+                f"the saved layer sizes {model.hidden_sizes}"
+            )
         self.optimizer.load_state_dict(_copy_tree(state["optimizer"]))
         self.method.load_state_dict(_copy_tree(state["method"]))
         rng = state["rng"]

@@ -168,8 +168,11 @@ class AdaRad(torch.optim.Optimizer):
         # Pass 1: statistics and running averages (Alg. 1 lines 11-12, Alg. 2 lines 12-16).
         work = []
         for group in self.param_groups:
-            items = [(p, self._state_for(p, group["momentum"])) for p in group["params"]
-                     if p.grad is not None]
+            items = [
+                (p, self._state_for(p, group["momentum"]))
+                for p in group["params"]
+                if p.grad is not None
+            ]
             if items:
                 work.append((group, items, self._statistics(group, items)))
         if not work:
@@ -177,8 +180,9 @@ class AdaRad(torch.optim.Optimizer):
 
         # Global running maxima over all fan-ins of all layers (Alg. 1 line 13).
         first = self.param_groups[0]
-        phi_max = max([first["phi_max"]] + [stats["phi_bar"].max() for _, _, stats in work],
-                      key=float)
+        phi_max = max(
+            [first["phi_max"]] + [stats["phi_bar"].max() for _, _, stats in work], key=float
+        )
         c_max = max([first["c_max"]] + [stats["c"].max() for _, _, stats in work], key=float)
         first["phi_max"] = torch.as_tensor(phi_max, dtype=torch.float64)
         first["c_max"] = torch.as_tensor(c_max, dtype=torch.float64)
@@ -201,12 +205,15 @@ class AdaRad(torch.optim.Optimizer):
         ops = _ops_for(ws[0])
         sizes = [w.shape[0] for w in ws]
         rows = _rows_stage1(
-            ops, ops.cat([torch.linalg.vector_norm(w, dim=1) for w in ws]),
+            ops,
+            ops.cat([torch.linalg.vector_norm(w, dim=1) for w in ws]),
             ops.cat([torch.linalg.vector_norm(g, dim=1) for g in gs]),
             ops.cat([torch.linalg.vecdot(g, w, dim=1) for g, w in zip(gs, ws, strict=True)]),
             ops.cat([st["phi_sq_avg"] for _, st in items]),
             ops.cat([st["capacity"] for _, st in items]),
-            group["beta_quad"], group["batch_fraction"])
+            group["beta_quad"],
+            group["batch_fraction"],
+        )
         ops.scatter(rows["phi_bar"], [st["phi_sq_avg"] for _, st in items])
         ops.scatter(rows["c"], [st["capacity"] for _, st in items])
         stats = dict(rows, ops=ops, ws=ws, gs=gs, sizes=sizes)
@@ -215,25 +222,46 @@ class AdaRad(torch.optim.Optimizer):
         phis = [st["phi_avg"].view(w.shape[0], -1) for (_, st), w in zip(items, ws, strict=True)]
         pw = ops.cat([torch.linalg.vecdot(phi, w, dim=1) for phi, w in zip(phis, ws, strict=True)])
         x1, x2, x3, arith = _rows_momentum_stage1(
-            ops, rows, pw, ops.cat([st["arith_capacity"] for _, st in items]),
-            group["beta_arith"], group["batch_fraction"])
+            ops,
+            rows,
+            pw,
+            ops.cat([st["arith_capacity"] for _, st in items]),
+            group["beta_arith"],
+            group["batch_fraction"],
+        )
         ops.scatter(arith, [st["arith_capacity"] for _, st in items])
-        for phi, g, w, a1, a2, a3 in zip(phis, gs, ws, ops.split(x1, sizes),
-                                         ops.split(x2, sizes), ops.split(x3, sizes), strict=True):
+        for phi, g, w, a1, a2, a3 in zip(
+            phis,
+            gs,
+            ws,
+            ops.split(x1, sizes),
+            ops.split(x2, sizes),
+            ops.split(x3, sizes),
+            strict=True,
+        ):
             phi.mul_(a1).addcmul_(a2, g).addcmul_(a3, w)
-        stats.update(phis=phis, arith=arith,
-                     phi_norm=ops.cat([torch.linalg.vector_norm(phi, dim=1) for phi in phis]))
+        stats.update(
+            phis=phis,
+            arith=arith,
+            phi_norm=ops.cat([torch.linalg.vector_norm(phi, dim=1) for phi in phis]),
+        )
         return stats
 
     @staticmethod
     def _move_plain(group, items, stats, global_scale: float) -> None:
         """Alg. 1 lines 14-17: w <- A w + B grad per fan-in (see :func:`_rows_plain_move`)."""
         ops, sizes = stats["ops"], stats["sizes"]
-        coef_w, coef_g = _rows_plain_move(ops, ops.scalar(global_scale, stats["coef"]), stats,
-                                          group)
-        for (p, _), w, g, cw, cg in zip(items, stats["ws"], stats["gs"],
-                                        ops.split(coef_w, sizes), ops.split(coef_g, sizes),
-                                        strict=True):
+        coef_w, coef_g = _rows_plain_move(
+            ops, ops.scalar(global_scale, stats["coef"]), stats, group
+        )
+        for (p, _), w, g, cw, cg in zip(
+            items,
+            stats["ws"],
+            stats["gs"],
+            ops.split(coef_w, sizes),
+            ops.split(coef_g, sizes),
+            strict=True,
+        ):
             w.mul_(cw).addcmul_(cg, g)
             _write_back(p, w)
 
@@ -243,11 +271,18 @@ class AdaRad(torch.optim.Optimizer):
         fan-in (see :func:`_rows_momentum_move`)."""
         ops, sizes = stats["ops"], stats["sizes"]
         coef_w, coef_phi, cos, phi_w = _rows_momentum_move(
-            ops, ops.scalar(global_scale, stats["coef"]), stats, group)
+            ops, ops.scalar(global_scale, stats["coef"]), stats, group
+        )
         for (p, _), w, phi, cw, cp, cs, pw in zip(
-                items, stats["ws"], stats["phis"], ops.split(coef_w, sizes),
-                ops.split(coef_phi, sizes), ops.split(cos, sizes), ops.split(phi_w, sizes),
-                strict=True):
+            items,
+            stats["ws"],
+            stats["phis"],
+            ops.split(coef_w, sizes),
+            ops.split(coef_phi, sizes),
+            ops.split(cos, sizes),
+            ops.split(phi_w, sizes),
+            strict=True,
+        ):
             towards = phi * cp
             phi.mul_(cs).addcmul_(pw, w)  # line 20, with the old w
             w.mul_(cw).add_(towards)
@@ -294,8 +329,7 @@ class _TorchOps:
 
     @staticmethod
     def scatter(values, targets: list[torch.Tensor]) -> None:
-        for target, part in zip(targets, values.split([t.shape[0] for t in targets]),
-                                strict=True):
+        for target, part in zip(targets, values.split([t.shape[0] for t in targets]), strict=True):
             target.copy_(part)
 
     @staticmethod
@@ -369,8 +403,7 @@ def _rows_stage1(xp, w_norm, g_norm, gw, phi_bar, c, beta_quad: float, batch_fra
         phi_sq = xp.clamp0((g_norm * batch_fraction) ** 2 - coef * gw)
         phi_bar = xp.where(alive, phi_bar + beta_quad * (phi_sq - phi_bar), phi_bar)
         c = xp.where(alive, c + beta_quad * (1.0 - c), c)
-    return dict(sq=sq, alive=alive, w_norm=w_norm, coef=coef, phi_sq=phi_sq, phi_bar=phi_bar,
-                c=c)
+    return dict(sq=sq, alive=alive, w_norm=w_norm, coef=coef, phi_sq=phi_sq, phi_bar=phi_bar, c=c)
 
 
 def _rows_momentum_stage1(xp, rows, pw, arith, beta_arith: float, batch_fraction: float):

@@ -38,19 +38,29 @@ class DynamicCNN(nn.Module):
     per-unit tensors (dim 0 = unit).
     """
 
-    def __init__(self, image_shape: Sequence[int], channels: Sequence[int],
-                 hidden: Sequence[int], out_features: int, *, kernel_size: int = 3,
-                 post: PostFactory | None = None, generator: torch.Generator | None = None,
-                 ids: UnitIds | None = None):
+    def __init__(
+        self,
+        image_shape: Sequence[int],
+        channels: Sequence[int],
+        hidden: Sequence[int],
+        out_features: int,
+        *,
+        kernel_size: int = 3,
+        post: PostFactory | None = None,
+        generator: torch.Generator | None = None,
+        ids: UnitIds | None = None,
+    ):
         super().__init__()
         if image_shape is None or len(image_shape) != 3 or min(image_shape) < 1:
-            raise ValueError(f"image_shape must be (C, H, W) with positive sizes, got "
-                             f"{image_shape}")
+            raise ValueError(
+                f"image_shape must be (C, H, W) with positive sizes, got {image_shape}"
+            )
         if not channels:
             raise ValueError("a CNN needs at least one conv block; channels is empty")
         if any(int(c) < 1 for c in channels) or any(int(h) < 1 for h in hidden):
-            raise ValueError(f"channels and hidden sizes must be >= 1, got {list(channels)} "
-                             f"and {list(hidden)}")
+            raise ValueError(
+                f"channels and hidden sizes must be >= 1, got {list(channels)} and {list(hidden)}"
+            )
         if out_features < 1:
             raise ValueError(f"out_features must be >= 1, got {out_features}")
         if kernel_size < 1 or kernel_size % 2 == 0:
@@ -65,7 +75,7 @@ class DynamicCNN(nn.Module):
         for c in channels:
             conv = nn.Conv2d(c_in, int(c), kernel_size, padding=kernel_size // 2, bias=False)
             with torch.no_grad():
-                fan = init_fan_in(int(c), c_in * kernel_size ** 2, generator)
+                fan = init_fan_in(int(c), c_in * kernel_size**2, generator)
                 conv.weight.copy_(fan.reshape(conv.weight.shape))
             self.convs.append(conv)
             self.norms.append(nn.BatchNorm2d(int(c)))
@@ -85,7 +95,8 @@ class DynamicCNN(nn.Module):
             self.linears.append(lin)
         sizes = [int(c) for c in channels] + [int(n) for n in hidden]
         self.post: ModuleSeq[ModuleSeq[nn.Module]] = ModuleSeq(
-            ModuleSeq(post(n) if post else []) for n in sizes)
+            ModuleSeq(post(n) if post else []) for n in sizes
+        )
         self.ids = ids or UnitIds()
         self.unit_ids: list[np.ndarray] = [self.ids.new(n) for n in sizes]
         self.birth_step: list[np.ndarray] = [np.zeros(n, dtype=np.int64) for n in sizes]
@@ -101,8 +112,9 @@ class DynamicCNN(nn.Module):
 
     @property
     def hidden_sizes(self) -> list[int]:
-        return ([conv.out_channels for conv in self.convs]
-                + [self.linears[i].out_features for i in range(len(self.linears) - 1)])
+        return [conv.out_channels for conv in self.convs] + [
+            self.linears[i].out_features for i in range(len(self.linears) - 1)
+        ]
 
     def n_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -110,15 +122,18 @@ class DynamicCNN(nn.Module):
     def input_neurons(self) -> int:
         """Input neurons summed over layers (ShrinkNets sec. 4.4's cost per step): input
         channels of every conv and input features of every Linear."""
-        return (sum(conv.in_channels for conv in self.convs)
-                + sum(lin.in_features for lin in self.linears))
+        return sum(conv.in_channels for conv in self.convs) + sum(
+            lin.in_features for lin in self.linears
+        )
 
     # ---- forward -----------------------------------------------------------------------
     def _as_image(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim == 2:
             if x.shape[1] != self.in_features:
-                raise ValueError(f"flat input has {x.shape[1]} features; the image shape "
-                                 f"{self.image_shape} needs {self.in_features}")
+                raise ValueError(
+                    f"flat input has {x.shape[1]} features; the image shape "
+                    f"{self.image_shape} needs {self.in_features}"
+                )
             return x.reshape(-1, *self.image_shape)
         return x
 
@@ -186,17 +201,22 @@ class DynamicCNN(nn.Module):
         (a new unit's running variance is 1), the unit-wise modules' tensors, and the fan-out
         slice of the next layer (H*W columns per channel after the flatten)."""
         if not 0 <= layer < self.n_hidden:
-            raise IndexError(f"hidden layer {layer} does not exist; the network has "
-                             f"{self.n_hidden} hidden layers (0..{self.n_hidden - 1})")
+            raise IndexError(
+                f"hidden layer {layer} does not exist; the network has "
+                f"{self.n_hidden} hidden layers (0..{self.n_hidden - 1})"
+            )
         if layer < self.n_conv:
             conv, bn = self.convs[layer], self.norms[layer]
             touches = [Touch(conv.weight, 0, "fan_in")]
             if conv.bias is not None:
                 touches.append(Touch(conv.bias, 0, "bias"))
             assert bn.running_mean is not None and bn.running_var is not None  # tracked stats
-            touches += [Touch(bn.weight, 0, "unit", fill=1.0), Touch(bn.bias, 0, "unit"),
-                        Touch(bn.running_mean, 0, "unit"),
-                        Touch(bn.running_var, 0, "unit", fill=1.0)]
+            touches += [
+                Touch(bn.weight, 0, "unit", fill=1.0),
+                Touch(bn.bias, 0, "unit"),
+                Touch(bn.running_mean, 0, "unit"),
+                Touch(bn.running_var, 0, "unit", fill=1.0),
+            ]
         else:
             lin = self.linears[layer - self.n_conv]
             touches = [Touch(lin.weight, 0, "fan_in"), Touch(lin.bias, 0, "bias")]

@@ -23,8 +23,13 @@ from kernels.unit_id import UnitIds
 PostFactory = Callable[[int], Sequence[nn.Module]]
 
 
-def init_fan_in(count: int, fan_in_dim: int, generator: torch.Generator | None = None,
-                device=None, dtype=torch.float32) -> torch.Tensor:
+def init_fan_in(
+    count: int,
+    fan_in_dim: int,
+    generator: torch.Generator | None = None,
+    device=None,
+    dtype=torch.float32,
+) -> torch.Tensor:
     """Random fan-ins of expected length ~1: W(i, j) ~ N(0, 1/sqrt(d_{l-1})).
 
     Philipp & Carbonell 2017, Table 3 (initial weights and the fan-in of a newly added unit).
@@ -50,13 +55,22 @@ class DynamicMLP(nn.Module):
     surgery can resize them; ``running_var`` buffers are filled with 1 for new units.
     """
 
-    def __init__(self, in_features: int, hidden: Sequence[int], out_features: int, *,
-                 bias: bool = True, post: PostFactory | None = None,
-                 generator: torch.Generator | None = None, ids: UnitIds | None = None):
+    def __init__(
+        self,
+        in_features: int,
+        hidden: Sequence[int],
+        out_features: int,
+        *,
+        bias: bool = True,
+        post: PostFactory | None = None,
+        generator: torch.Generator | None = None,
+        ids: UnitIds | None = None,
+    ):
         super().__init__()
         if in_features < 1 or out_features < 1:
-            raise ValueError(f"in_features and out_features must be >= 1, got "
-                             f"{in_features} and {out_features}")
+            raise ValueError(
+                f"in_features and out_features must be >= 1, got {in_features} and {out_features}"
+            )
         if any(int(h) < 1 for h in hidden):
             raise ValueError(f"hidden sizes must all be >= 1, got {list(hidden)}")
         self.in_features, self.out_features = int(in_features), int(out_features)
@@ -71,7 +85,8 @@ class DynamicMLP(nn.Module):
                     lin.bias.zero_()
             self.linears.append(lin)
         self.post: ModuleSeq[ModuleSeq[nn.Module]] = ModuleSeq(
-            ModuleSeq(post(h) if post else []) for h in dims[1:-1])
+            ModuleSeq(post(h) if post else []) for h in dims[1:-1]
+        )
         self.ids = ids or UnitIds()
         self.unit_ids: list[np.ndarray] = [self.ids.new(h) for h in dims[1:-1]]
         self.birth_step: list[np.ndarray] = [np.zeros(h, dtype=np.int64) for h in dims[1:-1]]
@@ -127,8 +142,10 @@ class DynamicMLP(nn.Module):
     def unit_touches(self, layer: int) -> list[Touch]:
         """Every tensor slice owned by the units of hidden layer ``layer``."""
         if not 0 <= layer < self.n_hidden:
-            raise IndexError(f"hidden layer {layer} does not exist; the network has "
-                             f"{self.n_hidden} hidden layers (0..{self.n_hidden - 1})")
+            raise IndexError(
+                f"hidden layer {layer} does not exist; the network has "
+                f"{self.n_hidden} hidden layers (0..{self.n_hidden - 1})"
+            )
         lin, nxt = self.linears[layer], self.linears[layer + 1]
         touches = [Touch(lin.weight, 0, "fan_in")]
         if lin.bias is not None:

@@ -31,15 +31,22 @@ def _switch_of(post: Iterable[nn.Module], n: int, device: torch.device) -> torch
     scale = torch.ones(n, device=device)
     for m in post:
         if not isinstance(m, Switch):
-            raise ValueError(f"cannot fold a {type(m).__name__} layer; folding (sec. 3.6) "
-                             "accepts networks whose unit-wise modules are Switch layers")
+            raise ValueError(
+                f"cannot fold a {type(m).__name__} layer; folding (sec. 3.6) "
+                "accepts networks whose unit-wise modules are Switch layers"
+            )
         scale = scale * m.switch.detach()
     return scale
 
 
 def _linear(weight: torch.Tensor, bias: torch.Tensor | None) -> nn.Linear:
-    lin = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None,
-                    device=weight.device, dtype=weight.dtype)
+    lin = nn.Linear(
+        weight.shape[1],
+        weight.shape[0],
+        bias=bias is not None,
+        device=weight.device,
+        dtype=weight.dtype,
+    )
     with torch.no_grad():
         lin.weight.copy_(weight)
         if bias is not None:
@@ -47,8 +54,12 @@ def _linear(weight: torch.Tensor, bias: torch.Tensor | None) -> nn.Linear:
     return lin
 
 
-def _fold_fc(linears: ModuleSeq[nn.Linear], posts: ModuleSeq[ModuleSeq[nn.Module]],
-             keep_in: torch.Tensor | None, block: int) -> list[nn.Module]:
+def _fold_fc(
+    linears: ModuleSeq[nn.Linear],
+    posts: ModuleSeq[ModuleSeq[nn.Module]],
+    keep_in: torch.Tensor | None,
+    block: int,
+) -> list[nn.Module]:
     """Hidden Linear blocks then the output Linear. ``keep_in`` selects the input units kept
     from the layer below, each owning ``block`` input columns (H*W after a flatten)."""
     layers: list[nn.Module] = []
@@ -70,13 +81,21 @@ def _fold_fc(linears: ModuleSeq[nn.Linear], posts: ModuleSeq[ModuleSeq[nn.Module
     return layers
 
 
-def _conv_like(conv: nn.Conv2d, c_in: int, c_out: int, bias: bool, like: torch.Tensor
-               ) -> nn.Conv2d:
+def _conv_like(conv: nn.Conv2d, c_in: int, c_out: int, bias: bool, like: torch.Tensor) -> nn.Conv2d:
     """A fresh Conv2d with ``conv``'s geometry and ``c_in`` -> ``c_out`` channels."""
     k, st, d, p = conv.kernel_size, conv.stride, conv.dilation, conv.padding
-    return nn.Conv2d(c_in, c_out, (k[0], k[1]), (st[0], st[1]),
-                     p if isinstance(p, str) else (p[0], p[1]), (d[0], d[1]), conv.groups,
-                     bias=bias, device=like.device, dtype=like.dtype)
+    return nn.Conv2d(
+        c_in,
+        c_out,
+        (k[0], k[1]),
+        (st[0], st[1]),
+        p if isinstance(p, str) else (p[0], p[1]),
+        (d[0], d[1]),
+        conv.groups,
+        bias=bias,
+        device=like.device,
+        dtype=like.dtype,
+    )
 
 
 @torch.no_grad()
@@ -89,8 +108,7 @@ def fold(model: SizableNet, fold_batchnorm: bool = True) -> nn.Sequential:
     if isinstance(model, DynamicMLP):
         return nn.Sequential(*_fold_fc(model.linears, model.post, None, 1)).eval()
     if not isinstance(model, DynamicCNN):
-        raise ValueError(f"cannot fold a {type(model).__name__}; accepted: DynamicMLP, "
-                         "DynamicCNN")
+        raise ValueError(f"cannot fold a {type(model).__name__}; accepted: DynamicMLP, DynamicCNN")
     layers: list[nn.Module] = [nn.Unflatten(1, model.image_shape)]
     keep_in = None
     for layer, (conv, bn) in enumerate(zip(model.convs, model.norms, strict=True)):
@@ -129,7 +147,7 @@ def fold(model: SizableNet, fold_batchnorm: bool = True) -> nn.Sequential:
         keep_in = keep
     layers.append(nn.Flatten(1))
     h, w_ = model.spatial
-    layers += _fold_fc(model.linears, model.post[model.n_conv:], keep_in, h * w_)
+    layers += _fold_fc(model.linears, model.post[model.n_conv :], keep_in, h * w_)
     return nn.Sequential(*layers).eval()
 
 

@@ -61,8 +61,7 @@ def group_lasso_objective(X, Y, W, b, lam, loss="squared") -> torch.Tensor:
 
 def switch_objective(X, Y, A, beta, b, lam, lam2=0.0, loss="squared") -> torch.Tensor:
     """L(X diag(beta) A + b) + lam * ||beta||_1 + lam2 * ||A||_2^2 (eq. 6, 8, 9)."""
-    return (data_loss((X * beta) @ A + b, Y, loss) + lam * beta.abs().sum()
-            + lam2 * A.pow(2).sum())
+    return data_loss((X * beta) @ A + b, Y, loss) + lam * beta.abs().sum() + lam2 * A.pow(2).sum()
 
 
 def sparsity(W: torch.Tensor, tol: float = SPARSITY_TOL) -> float:
@@ -75,9 +74,14 @@ def selected(W: torch.Tensor, tol: float = SPARSITY_TOL) -> np.ndarray:
     return torch.nonzero(~(W.abs() < tol).all(dim=1)).flatten().cpu().numpy()
 
 
-def _solve(params: list[torch.Tensor], smooth: Callable[[], torch.Tensor],
-           prox: Callable[[float], object], nonsmooth: Callable[[], float],
-           max_iter: int, tol: float) -> int:
+def _solve(
+    params: list[torch.Tensor],
+    smooth: Callable[[], torch.Tensor],
+    prox: Callable[[float], object],
+    nonsmooth: Callable[[], float],
+    max_iter: int,
+    tol: float,
+) -> int:
     """Proximal gradient with momentum, adaptive restart and backtracking, in place.
 
     Minimises smooth(params) + nonsmooth(params); ``prox(t)`` applies the prox of
@@ -87,7 +91,7 @@ def _solve(params: list[torch.Tensor], smooth: Callable[[], torch.Tensor],
     momentum, objective = 1.0, None
     for it in range(max_iter):
         # extrapolated point y = x + (t_k - 1) / t_{k+1} (x - x_prev)
-        t_next = 0.5 * (1 + (1 + 4 * momentum ** 2) ** 0.5)
+        t_next = 0.5 * (1 + (1 + 4 * momentum**2) ** 0.5)
         coef = (momentum - 1) / t_next
         x = [p.detach().clone() for p in params]
         with torch.no_grad():
@@ -105,10 +109,10 @@ def _solve(params: list[torch.Tensor], smooth: Callable[[], torch.Tensor],
                     p.copy_(yp - step * g)
                 prox(step)
                 f_new = float(smooth())
-                lin = sum(float((g * (p - yp)).sum()) for p, yp, g in zip(params, y, grads,
-                                                                           strict=True))
-                quad = sum(float((p - yp).pow(2).sum()) for p, yp in zip(params, y,
-                                                                         strict=True))
+                lin = sum(
+                    float((g * (p - yp)).sum()) for p, yp, g in zip(params, y, grads, strict=True)
+                )
+                quad = sum(float((p - yp).pow(2).sum()) for p, yp in zip(params, y, strict=True))
             if f_new <= f_y + lin + quad / (2 * step) + 1e-12 or step < 1e-12:
                 break
             step *= 0.5
@@ -121,7 +125,8 @@ def _solve(params: list[torch.Tensor], smooth: Callable[[], torch.Tensor],
             continue
         prev, momentum = x, t_next
         if objective is not None and abs(objective - new_objective) <= tol * max(
-                abs(objective), 1e-12):
+            abs(objective), 1e-12
+        ):
             return it + 1
         objective = new_objective
         step *= 1.2
@@ -137,7 +142,7 @@ class Fit:
     W: torch.Tensor
     b: torch.Tensor
     objective: float
-    loss: float             # data loss (mean over examples)
+    loss: float  # data loss (mean over examples)
     normalised_loss: float  # loss / intercept-only loss, clipped to [0, 1]
     sparsity: float
     iterations: int
@@ -163,8 +168,14 @@ def unregularised_fit(X, Y, loss="squared", max_iter=3000, tol=1e-10):
         return W, Y.mean(0) - X.mean(0) @ W
     W = torch.zeros(X.shape[1], k, dtype=torch.float64, requires_grad=True)
     b = torch.zeros(k, dtype=torch.float64, requires_grad=True)
-    _solve([W, b], lambda: data_loss(X @ W + b, Y, loss) + 1e-4 * W.pow(2).sum(),
-           lambda t: None, lambda: 0.0, max_iter, tol)
+    _solve(
+        [W, b],
+        lambda: data_loss(X @ W + b, Y, loss) + 1e-4 * W.pow(2).sum(),
+        lambda t: None,
+        lambda: 0.0,
+        max_iter,
+        tol,
+    )
     return W.detach(), b.detach()
 
 
@@ -176,24 +187,30 @@ def _finish(method, lam, W, b, objective, X, Y, loss, iterations) -> Fit:
     return Fit(method, float(lam), W, b, float(objective), value, norm, sparsity(W), iterations)
 
 
-def fit_group_lasso(X, Y, lam, loss="squared", start=None, max_iter=5000,
-                    tol=1e-9) -> Fit:
+def fit_group_lasso(X, Y, lam, loss="squared", start=None, max_iter=5000, tol=1e-9) -> Fit:
     """Group lasso (eq. 5, 7) by accelerated proximal gradient with row-wise group shrink."""
     X = X.double()
     Y, k = _targets(Y, loss)
     W0, b0 = start if start is not None else unregularised_fit(X, Y, loss)
     W = W0.clone().double().requires_grad_(True)
     b = b0.clone().double().requires_grad_(True)
-    its = _solve([W, b], lambda: data_loss(X @ W + b, Y, loss),
-                 lambda t: group_shrink_(W.data, t * lam),
-                 lambda: lam * float(W.detach().norm(dim=1).sum()), max_iter, tol)
+    its = _solve(
+        [W, b],
+        lambda: data_loss(X @ W + b, Y, loss),
+        lambda t: group_shrink_(W.data, t * lam),
+        lambda: lam * float(W.detach().norm(dim=1).sum()),
+        max_iter,
+        tol,
+    )
     W, b = W.detach(), b.detach()
-    return _finish("group lasso", lam, W, b, group_lasso_objective(X, Y, W, b, lam, loss),
-                   X, Y, loss, its)
+    return _finish(
+        "group lasso", lam, W, b, group_lasso_objective(X, Y, W, b, lam, loss), X, Y, loss, its
+    )
 
 
-def fit_switch(X, Y, lam, lam2=1e-3, loss="squared", start=None, unit_rows=False,
-               max_iter=5000, tol=1e-9) -> Fit:
+def fit_switch(
+    X, Y, lam, lam2=1e-3, loss="squared", start=None, unit_rows=False, max_iter=5000, tol=1e-9
+) -> Fit:
     """Switch relaxation (eq. 6, 8/9): W = diag(beta) A, L1 on the switches beta.
 
     Starts from A = W0, beta = 1 (``unit_rows``: A_j = W0_j / ||W0_j||, beta_j = ||W0_j||,
@@ -217,13 +234,19 @@ def fit_switch(X, Y, lam, lam2=1e-3, loss="squared", start=None, unit_rows=False
         if unit_rows:  # projection onto the constraint of prop. A.1
             A.data.div_(A.data.norm(dim=1, keepdim=True).clamp_min(1e-12))
 
-    its = _solve([A, beta, b],
-                 lambda: data_loss((X * beta) @ A + b, Y, loss) + lam2 * A.pow(2).sum(),
-                 prox, lambda: lam * float(beta.detach().abs().sum()), max_iter, tol)
+    its = _solve(
+        [A, beta, b],
+        lambda: data_loss((X * beta) @ A + b, Y, loss) + lam2 * A.pow(2).sum(),
+        prox,
+        lambda: lam * float(beta.detach().abs().sum()),
+        max_iter,
+        tol,
+    )
     A, beta, b = A.detach(), beta.detach(), b.detach()
     W = beta[:, None] * A
-    return _finish("switch", lam, W, b, switch_objective(X, Y, A, beta, b, lam, lam2, loss),
-                   X, Y, loss, its)
+    return _finish(
+        "switch", lam, W, b, switch_objective(X, Y, A, beta, b, lam, lam2, loss), X, Y, loss, its
+    )
 
 
 def lambda_max(X, Y, loss="squared") -> float:
@@ -240,8 +263,15 @@ def lambda_max(X, Y, loss="squared") -> float:
     return float(grad.norm(dim=1).max())
 
 
-def sweep(X, Y, lams_group: Sequence[float], lams_switch: Sequence[float],
-          loss="squared", lam2=1e-3, max_iter=5000) -> list[Fit]:
+def sweep(
+    X,
+    Y,
+    lams_group: Sequence[float],
+    lams_switch: Sequence[float],
+    loss="squared",
+    lam2=1e-3,
+    max_iter=5000,
+) -> list[Fit]:
     """Fit both methods along their lambda grids, all from the same unregularised start."""
     start = unregularised_fit(X, Y, loss)
     fits = [fit_group_lasso(X, Y, lam, loss, start, max_iter) for lam in lams_group]

@@ -38,8 +38,22 @@ GROUPSPARSITY_DONE: Literal["groupsparsity_done"] = "groupsparsity_done"
 CAPTURE: Literal["_capture"] = "_capture"
 
 #: every kind a run's history may hold
-HISTORY_KINDS = (STEP, EVAL, TRADEOFF, UNITS, KNOB, EVENT, PHASE, SPECTRUM, SWITCH, RUN, STATE,
-                 GROUPSPARSITY, GROUPSPARSITY_ERROR, GROUPSPARSITY_DONE)
+HISTORY_KINDS = (
+    STEP,
+    EVAL,
+    TRADEOFF,
+    UNITS,
+    KNOB,
+    EVENT,
+    PHASE,
+    SPECTRUM,
+    SWITCH,
+    RUN,
+    STATE,
+    GROUPSPARSITY,
+    GROUPSPARSITY_ERROR,
+    GROUPSPARSITY_DONE,
+)
 
 
 class StepRecord(TypedDict):
@@ -224,8 +238,18 @@ class GroupSparsityDoneRecord(TypedDict):
 
 #: the TypedDict of each kind
 RECORD_TYPES: dict[str, type] = {
-    STEP: StepRecord, EVAL: EvalRecord, TRADEOFF: TradeoffRecord, UNITS: UnitsRecord,
-    KNOB: KnobRecord, EVENT: EventRecord, PHASE: PhaseRecord, SPECTRUM: SpectrumRecord,
-    SWITCH: SwitchRecord, RUN: RunRecord, STATE: StateRecord, GROUPSPARSITY: GroupSparsityRecord,
-    GROUPSPARSITY_ERROR: GroupSparsityErrorRecord, GROUPSPARSITY_DONE: GroupSparsityDoneRecord,
+    STEP: StepRecord,
+    EVAL: EvalRecord,
+    TRADEOFF: TradeoffRecord,
+    UNITS: UnitsRecord,
+    KNOB: KnobRecord,
+    EVENT: EventRecord,
+    PHASE: PhaseRecord,
+    SPECTRUM: SpectrumRecord,
+    SWITCH: SwitchRecord,
+    RUN: RunRecord,
+    STATE: StateRecord,
+    GROUPSPARSITY: GroupSparsityRecord,
+    GROUPSPARSITY_ERROR: GroupSparsityErrorRecord,
+    GROUPSPARSITY_DONE: GroupSparsityDoneRecord,
 }

@@ -37,8 +37,9 @@ def _state_slices(optimizer, t: torch.Tensor, dim: int):
     for key, value in list(state.items()):
         if not torch.is_tensor(value) or value.ndim == 0:
             continue
-        if value.shape == t.shape or (dim == 0 and value.ndim >= 1
-                                      and value.shape[0] == t.shape[0] and value.ndim < t.ndim):
+        if value.shape == t.shape or (
+            dim == 0 and value.ndim >= 1 and value.shape[0] == t.shape[0] and value.ndim < t.ndim
+        ):
             yield state, key, value
 
 
@@ -50,16 +51,21 @@ def _pad(t: torch.Tensor, dim: int, extra: torch.Tensor) -> torch.Tensor:
     return torch.cat([t, extra.to(device=t.device, dtype=t.dtype)], dim=dim)
 
 
-def prune(model: SizableNet, layer: int, positions: Sequence[int] | np.ndarray,
-          optimizer: torch.optim.Optimizer | None = None) -> np.ndarray:
+def prune(
+    model: SizableNet,
+    layer: int,
+    positions: Sequence[int] | np.ndarray,
+    optimizer: torch.optim.Optimizer | None = None,
+) -> np.ndarray:
     """Remove the units at ``positions`` (indices into the layer) and return their ids."""
     n = model.hidden_sizes[layer]
     pos = np.unique(np.asarray(positions, dtype=np.int64))
     if pos.size == 0:
         return np.zeros(0, dtype=np.int64)
     if pos.min() < 0 or pos.max() >= n:
-        raise IndexError(f"unit positions {pos.tolist()} out of range for layer {layer} "
-                         f"of {n} units")
+        raise IndexError(
+            f"unit positions {pos.tolist()} out of range for layer {layer} of {n} units"
+        )
     keep = torch.from_numpy(np.setdiff1d(np.arange(n), pos))
     touches: list[Touch] = model.unit_touches(layer)
     for touch in touches:
@@ -78,9 +84,15 @@ def prune(model: SizableNet, layer: int, positions: Sequence[int] | np.ndarray,
     return removed
 
 
-def grow(model: SizableNet, layer: int, fan_in: torch.Tensor,
-         fan_out: torch.Tensor | None = None, optimizer: torch.optim.Optimizer | None = None,
-         step: int = 0, bias: torch.Tensor | None = None) -> np.ndarray:
+def grow(
+    model: SizableNet,
+    layer: int,
+    fan_in: torch.Tensor,
+    fan_out: torch.Tensor | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    step: int = 0,
+    bias: torch.Tensor | None = None,
+) -> np.ndarray:
     """Append ``k = fan_in.shape[0]`` units to hidden layer ``layer``; return their new ids.
 
     ``fan_in`` has the shape of k rows of the layer's weight; ``fan_out`` the shape of the
@@ -96,13 +108,16 @@ def grow(model: SizableNet, layer: int, fan_in: torch.Tensor,
         shape[touch.dim] = k * touch.block
         if touch.role == "fan_in":
             if tuple(fan_in.shape[1:]) != tuple(t.shape[1:]):
-                raise ValueError(f"fan_in must have shape (k, {', '.join(map(str, t.shape[1:]))})"
-                                 f", got {tuple(fan_in.shape)}")
+                raise ValueError(
+                    f"fan_in must have shape (k, {', '.join(map(str, t.shape[1:]))})"
+                    f", got {tuple(fan_in.shape)}"
+                )
             extra = fan_in
         elif touch.role == "fan_out" and fan_out is not None:
             if tuple(fan_out.shape) != tuple(shape):
-                raise ValueError(f"fan_out must have shape {tuple(shape)}, "
-                                 f"got {tuple(fan_out.shape)}")
+                raise ValueError(
+                    f"fan_out must have shape {tuple(shape)}, got {tuple(fan_out.shape)}"
+                )
             extra = fan_out
         elif touch.role == "bias" and bias is not None:
             extra = bias
@@ -120,7 +135,8 @@ def grow(model: SizableNet, layer: int, fan_in: torch.Tensor,
     new_ids = model.ids.new(k)
     model.unit_ids[layer] = np.concatenate([model.unit_ids[layer], new_ids])
     model.birth_step[layer] = np.concatenate(
-        [model.birth_step[layer], np.full(k, step, dtype=np.int64)])
+        [model.birth_step[layer], np.full(k, step, dtype=np.int64)]
+    )
     return new_ids
 
 

@@ -19,8 +19,9 @@ class Switch(nn.Module):
     surgery resizes it along dim 0 with the unit it belongs to.
     """
 
-    def __init__(self, num_features: int, generator: torch.Generator | None = None,
-                 init: str = "normal") -> None:
+    def __init__(
+        self, num_features: int, generator: torch.Generator | None = None, init: str = "normal"
+    ) -> None:
         super().__init__()
         if num_features < 1:
             raise ValueError(f"a switch layer needs >= 1 feature, got {num_features}")
@@ -41,6 +42,8 @@ class Switch(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim < 2 or x.shape[1] != self.num_features:
-            raise ValueError(f"Switch of {self.num_features} features got input of shape "
-                             f"{tuple(x.shape)}; accepted: (N, {self.num_features}, ...)")
+            raise ValueError(
+                f"Switch of {self.num_features} features got input of shape "
+                f"{tuple(x.shape)}; accepted: (N, {self.num_features}, ...)"
+            )
         return x * self.switch.view(1, -1, *([1] * (x.ndim - 2)))

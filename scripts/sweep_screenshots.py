@@ -30,8 +30,14 @@ def tab(app):
 
 
 port = free_port()
-server = pn.serve(lambda: ExplorerApp(tabs={"runs": tab}).template(), port=port,
-                  address="127.0.0.1", threaded=True, show=False, liveness=True)
+server = pn.serve(
+    lambda: ExplorerApp(tabs={"runs": tab}).template(),
+    port=port,
+    address="127.0.0.1",
+    threaded=True,
+    show=False,
+    liveness=True,
+)
 url = f"http://127.0.0.1:{port}/"
 wait_for(lambda: urllib.request.urlopen(url + "liveness", timeout=5).status == 200)
 with sync_playwright() as p:
@@ -45,8 +51,10 @@ with sync_playwright() as p:
     page.screenshot(path=str(ROOT / "assets" / "runs.png"))
     compare = panels[0].compare
     labels = compare.param.runs.objects
-    pick = [next(lab for lab in labels if lab.startswith(m)) for m in
-            ("nonparametric", "shrinknets", "tiny")]
+    pick = [
+        next(lab for lab in labels if lab.startswith(m))
+        for m in ("nonparametric", "shrinknets", "tiny")
+    ]
     compare.runs = pick
     page.locator(".bk-tab").filter(has_text=re.compile(r"^\s*compare runs\s*$")).click()
     page.wait_for_timeout(20000)

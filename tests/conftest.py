@@ -13,9 +13,14 @@ import torch
 CHROMIUM = "/usr/bin/chromium"
 
 
-def poll(condition: Callable[[], object], timeout: float = 60.0, *,
-         tick: Callable[[], object] | None = None, interval: float = 0.02,
-         what: Callable[[], str] | str = "condition") -> None:
+def poll(
+    condition: Callable[[], object],
+    timeout: float = 60.0,
+    *,
+    tick: Callable[[], object] | None = None,
+    interval: float = 0.02,
+    what: Callable[[], str] | str = "condition",
+) -> None:
     """Call ``tick`` (e.g. ``app.drain``) then ``condition`` until it holds; fail after
     ``timeout`` seconds saying ``what`` was awaited (a string, or a function giving the
     current state)."""

@@ -48,13 +48,17 @@ runpy.run_module("explorer", run_name="__main__", alter_sys=True)
 """
 
 
-def run_cli(args: list[str], cwd: Path, timeout: float = 120, user: int | None = None
-            ) -> Outcome:
+def run_cli(args: list[str], cwd: Path, timeout: float = 120, user: int | None = None) -> Outcome:
     """``python -m explorer ARGS`` in a child; the peak RSS of that child alone (VmHWM)."""
     out_path, err_path = cwd / ".child.out", cwd / ".child.err"
     peak_path = cwd / ".child.peak"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1",
-           "MKL_NUM_THREADS": "1", "HOSTILE_PEAK_FILE": str(peak_path)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "HOSTILE_PEAK_FILE": str(peak_path),
+    }
 
     def limits():
         resource.setrlimit(resource.RLIMIT_AS, (AS_CAP, AS_CAP))
@@ -64,9 +68,15 @@ def run_cli(args: list[str], cwd: Path, timeout: float = 120, user: int | None =
             os.setuid(user)
 
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        proc = subprocess.Popen([sys.executable, "-c", CHILD, *args], cwd=cwd, env=env,
-                                stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                preexec_fn=limits)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", CHILD, *args],
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=limits,
+        )
         deadline = time.monotonic() + timeout
         timed_out = False
         while True:
@@ -87,8 +97,9 @@ def run_cli(args: list[str], cwd: Path, timeout: float = 120, user: int | None =
     # a child killed before its atexit hook ran: fall back to rusage (an upper bound)
     peak_kb = float(peak_path.read_text()) if peak_path.is_file() else float(usage.ru_maxrss)
     peak_path.unlink(missing_ok=True)
-    return Outcome(None if timed_out else proc.returncode, text_out, text_err,
-                   peak_kb / 1024, timed_out)
+    return Outcome(
+        None if timed_out else proc.returncode, text_out, text_err, peak_kb / 1024, timed_out
+    )
 
 
 def assert_clean_error(code, err: str, argparse_ok: bool = False) -> None:
@@ -110,5 +121,11 @@ def tree(folder: Path) -> set[str]:
 
 def leftovers(folder: Path) -> list[str]:
     """Temporary debris a failed write may leave."""
-    return [p for p in tree(folder) if p.endswith((".tmp", ".old")) or "/.tmp" in p
-            or Path(p).name.startswith(".") and ".tmp" in p]
+    return [
+        p
+        for p in tree(folder)
+        if p.endswith((".tmp", ".old"))
+        or "/.tmp" in p
+        or Path(p).name.startswith(".")
+        and ".tmp" in p
+    ]

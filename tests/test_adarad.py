@@ -290,38 +290,44 @@ def _direct_step(params, st, hp, momentum):
         live = sq > 0
         r = torch.where(live, (g * w).sum(1) / sq, 0.0)[:, None] * w  # line 11
         phi = g - r
-        st["phibar"][i] = torch.where(live, (1 - bq) * st["phibar"][i] + bq * (phi * phi).sum(1),
-                                      st["phibar"][i])  # line 12
+        st["phibar"][i] = torch.where(
+            live, (1 - bq) * st["phibar"][i] + bq * (phi * phi).sum(1), st["phibar"][i]
+        )  # line 12
         st["c"][i] = torch.where(live, (1 - bq) * st["c"][i] + bq, st["c"][i])
         if momentum:  # Alg. 2 line 16 and the projection of sec. 7.3
-            st["phit"][i] = _orth(torch.where(live[:, None], (1 - ba) * st["phit"][i] + ba * phi,
-                                              st["phit"][i]), w)
+            st["phit"][i] = _orth(
+                torch.where(live[:, None], (1 - ba) * st["phit"][i] + ba * phi, st["phit"][i]), w
+            )
             st["a"][i] = torch.where(live, (1 - ba) * st["a"][i] + ba, st["a"][i])
         moves.append((i, p, w, r, phi))
     st["phi_max"] = max([st["phi_max"]] + [float(v.max()) for v in st["phibar"]])  # line 13
     st["c_max"] = max([st["c_max"]] + [float(v.max()) for v in st["c"]])
     ratio = np.sqrt(st["phi_max"] / st["c_max"])
     for i, p, w, r, phi in moves:
-        norm = ratio / torch.sqrt(torch.where(st["c"][i] > 0, st["phibar"][i] / st["c"][i], 0.0)
-                                  + eps)
+        norm = ratio / torch.sqrt(
+            torch.where(st["c"][i] > 0, st["phibar"][i] / st["c"][i], 0.0) + eps
+        )
         if momentum:  # Alg. 2 line 17
-            direction = torch.where(st["a"][i][:, None] > 0,
-                                    st["phit"][i] / st["a"][i][:, None], 0.0)
+            direction = torch.where(
+                st["a"][i][:, None] > 0, st["phit"][i] / st["a"][i][:, None], 0.0
+            )
         else:  # Alg. 1 line 14
             direction = phi
         phi_adj = norm[:, None] * direction
         w1 = w - hp["radial_lr"] * r  # line 15
         u = -_orth(phi_adj, w1)  # line 16: rotate towards -phi_adj in the plane of w1
         u_len, w1_len = u.norm(dim=1), w1.norm(dim=1)
-        theta = torch.where((u_len > 0) & (w1_len > 0),
-                            hp["angular_lr"] * phi_adj.norm(dim=1), 0.0)[:, None]
+        theta = torch.where(
+            (u_len > 0) & (w1_len > 0), hp["angular_lr"] * phi_adj.norm(dim=1), 0.0
+        )[:, None]
         u_hat = torch.where(u_len[:, None] > 0, u / u_len[:, None], 0.0)
         w2 = torch.cos(theta) * w1 + torch.sin(theta) * w1_len[:, None] * u_hat
         if momentum:  # Alg. 2 line 20
             w1_hat = torch.where(w1_len[:, None] > 0, w1 / w1_len[:, None], 0.0)
             phit = st["phit"][i]
-            st["phit"][i] = torch.cos(theta) * phit + torch.sin(theta) * phit.norm(
-                dim=1, keepdim=True) * w1_hat
+            st["phit"][i] = (
+                torch.cos(theta) * phit + torch.sin(theta) * phit.norm(dim=1, keepdim=True) * w1_hat
+            )
         t = hp["radial_lr"] * hp["lam"] * bf  # line 17
         length = w2.norm(dim=1, keepdim=True)
         w2 = torch.where(length > t, w2 * (1 - t / length), 0.0)
@@ -344,11 +350,14 @@ def test_closed_form_step_matches_direct_transcription(momentum, rows_in_numpy, 
     slow = [nn.Parameter(w.clone()) for w in init]
     hp = dict(radial_lr=0.3, angular_lr=2.0, lam=0.2, batch_fraction=0.5)
     opt = AdaRad([{"params": fast[:2]}, {"params": fast[2:]}], momentum=momentum, **hp)
-    st = {"phibar": [torch.zeros(s[0], dtype=torch.float64) for s in shapes],
-          "c": [torch.zeros(s[0], dtype=torch.float64) for s in shapes],
-          "phit": [torch.zeros(s[0], int(np.prod(s[1:])), dtype=torch.float64) for s in shapes],
-          "a": [torch.zeros(s[0], dtype=torch.float64) for s in shapes],
-          "phi_max": 0.0, "c_max": 0.0}
+    st = {
+        "phibar": [torch.zeros(s[0], dtype=torch.float64) for s in shapes],
+        "c": [torch.zeros(s[0], dtype=torch.float64) for s in shapes],
+        "phit": [torch.zeros(s[0], int(np.prod(s[1:])), dtype=torch.float64) for s in shapes],
+        "a": [torch.zeros(s[0], dtype=torch.float64) for s in shapes],
+        "phi_max": 0.0,
+        "c_max": 0.0,
+    }
     for _ in range(25):
         for a, b in zip(fast, slow, strict=True):
             grad = torch.randn(a.shape, generator=gen, dtype=torch.float64)
@@ -361,8 +370,9 @@ def test_closed_form_step_matches_direct_transcription(momentum, rows_in_numpy, 
             torch.testing.assert_close(state["phi_sq_avg"], st["phibar"][i], atol=1e-12, rtol=1e-10)
             torch.testing.assert_close(state["capacity"], st["c"][i], atol=1e-12, rtol=1e-10)
             if momentum:
-                torch.testing.assert_close(state["phi_avg"].reshape(a.shape[0], -1),
-                                           st["phit"][i], atol=1e-10, rtol=1e-10)
+                torch.testing.assert_close(
+                    state["phi_avg"].reshape(a.shape[0], -1), st["phit"][i], atol=1e-10, rtol=1e-10
+                )
                 torch.testing.assert_close(state["arith_capacity"], st["a"][i])
     assert float(opt.param_groups[0]["phi_max"]) == pytest.approx(st["phi_max"], rel=1e-12)
     assert all(torch.all(p.detach()[0] == 0) for p in fast[2:3]), "shrinkage should zero a row"
@@ -400,9 +410,12 @@ def _reference_step_m(Ws, grads, st, ar, aphi, lam, bf, bq=0.005, ba=0.1, eps=1e
             parts.append((l, j, r))
     for l, j, r in parts:
         W, phit = Ws[l], st["phit"][l]
-        phi_adj = (np.sqrt(st["phi_max"] / st["c_max"])
-                   / np.sqrt(st["phibar"][l][j] / st["c"][l][j] + eps)
-                   * phit[:, j] / st["a"][l][j])  # line 17
+        phi_adj = (
+            np.sqrt(st["phi_max"] / st["c_max"])
+            / np.sqrt(st["phibar"][l][j] / st["c"][l][j] + eps)
+            * phit[:, j]
+            / st["a"][l][j]
+        )  # line 17
         w = W[:, j] - ar * r  # line 18
         theta = aphi * np.linalg.norm(phi_adj)
         w_rot = _rotate(w, -phi_adj, theta)  # line 19
@@ -425,21 +438,33 @@ def test_adarad_m_matches_numpy_transcription_of_algorithm_2_step_by_step():
     hp = dict(radial_lr=0.8, angular_lr=2.0, lam=0.2, batch_fraction=0.5)
     opt = AdaRad(params, momentum=True, **hp)
     ref_W = [w.T.copy() for w in init]  # paper layout
-    st = {"phibar": [np.zeros(d) for d in dims[1:]], "c": [np.zeros(d) for d in dims[1:]],
-          "a": [np.zeros(d) for d in dims[1:]],
-          "phit": [np.zeros((dims[i], dims[i + 1])) for i in range(2)],
-          "phi_max": 0.0, "c_max": 0.0}
+    st = {
+        "phibar": [np.zeros(d) for d in dims[1:]],
+        "c": [np.zeros(d) for d in dims[1:]],
+        "a": [np.zeros(d) for d in dims[1:]],
+        "phit": [np.zeros((dims[i], dims[i + 1])) for i in range(2)],
+        "phi_max": 0.0,
+        "c_max": 0.0,
+    }
     for _ in range(6):
         opt.zero_grad()
         loss_fn(*params).backward()
         opt.step()
         ref_params = [torch.tensor(W.T, requires_grad=True) for W in ref_W]
         loss_fn(*ref_params).backward()
-        _reference_step_m(ref_W, [p.grad.numpy().T for p in ref_params], st, hp["radial_lr"],
-                          hp["angular_lr"], hp["lam"], hp["batch_fraction"])
+        _reference_step_m(
+            ref_W,
+            [p.grad.numpy().T for p in ref_params],
+            st,
+            hp["radial_lr"],
+            hp["angular_lr"],
+            hp["lam"],
+            hp["batch_fraction"],
+        )
         # compared after every step, weights and every piece of state
-        for p, W, phit, phibar, c, a in zip(params, ref_W, st["phit"], st["phibar"], st["c"],
-                                            st["a"], strict=True):
+        for p, W, phit, phibar, c, a in zip(
+            params, ref_W, st["phit"], st["phibar"], st["c"], st["a"], strict=True
+        ):
             state = opt.state[p]
             np.testing.assert_allclose(p.detach().numpy(), W.T, rtol=0, atol=1e-10)
             np.testing.assert_allclose(state["phi_avg"].numpy(), phit.T, rtol=0, atol=1e-10)

@@ -21,14 +21,19 @@ from kernels.methods.static import Static
 
 def wait_until(app, condition, timeout=60.0):
     """Drain like the periodic callback does until ``condition()`` holds."""
-    poll(condition, timeout, tick=app.drain,
-         what=lambda: f"the condition; state {app.status}, messages {app.messages}")
+    poll(
+        condition,
+        timeout,
+        tick=app.drain,
+        what=lambda: f"the condition; state {app.status}, messages {app.messages}",
+    )
 
 
 @pytest.fixture
 def app():
-    a = ExplorerApp(RunConfig(hidden=[8, 8], eval_every=10, units_every=5,
-                              knobs={"growth_every": 5}))
+    a = ExplorerApp(
+        RunConfig(hidden=[8, 8], eval_every=10, units_every=5, knobs={"growth_every": 5})
+    )
     yield a
     a.close()
     assert a.runner is None or not a.runner.alive
@@ -46,7 +51,8 @@ def test_knob_change_acts_on_the_next_step(app):
     wait_until(app, lambda: steps(app) == 2)
     knobs = app.history.rows["knob"]
     assert [(k["knob"], k["step"], k["old"], k["new"]) for k in knobs] == [
-        ("lam", 1, pytest.approx(1e-3), pytest.approx(0.02))]
+        ("lam", 1, pytest.approx(1e-3), pytest.approx(0.02))
+    ]
     group = app.runner.trainer.optimizer.param_groups[0]
     assert group["lam"] == pytest.approx(0.02)
     # the plot marks it, with the old and new value for the hover
@@ -115,8 +121,9 @@ class FailingMethod(Static):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method,match", [(NanMethod, "loss became nan"),
-                                          (FailingMethod, "method exploded")])
+@pytest.mark.parametrize(
+    "method,match", [(NanMethod, "loss became nan"), (FailingMethod, "method exploded")]
+)
 def test_error_ends_the_run_and_the_app_stays_usable(app, monkeypatch, method, match):
     monkeypatch.setitem(METHODS, method.name, method)
     app.form.param.method.objects = sorted(METHODS)
@@ -198,8 +205,9 @@ def test_only_the_methods_knobs_are_shown(app):
 @pytest.mark.slow
 def test_from_history_shows_a_recorded_run_without_training():
     history = History()
-    trainer = Trainer(RunConfig(hidden=[6, 6], eval_every=10, knobs={"growth_every": 5}),
-                      sink=history.add)
+    trainer = Trainer(
+        RunConfig(hidden=[6, 6], eval_every=10, knobs={"growth_every": 5}), sink=history.add
+    )
     trainer.run(20)
     app = ExplorerApp.from_history(history, trainer.config.to_dict())
     assert app.status == "replay" and app.runner is None
@@ -226,8 +234,7 @@ def test_cli_serve_and_bench_app_arguments():
     from explorer.cli import build_parser, main
 
     args = build_parser().parse_args(["serve", "--port", "5100", "--address", "0.0.0.0"])
-    assert (args.command, args.port, args.address, args.show) == ("serve", 5100, "0.0.0.0",
-                                                                  False)
+    assert (args.command, args.port, args.address, args.show) == ("serve", 5100, "0.0.0.0", False)
     assert build_parser().parse_args(["bench", "--app"]).app is True
     assert main(["serve", "--port", "70000"]) == 2  # a clear error, no server
 

@@ -39,11 +39,23 @@ def test_shrinknets_bench_network_has_the_asked_share_of_dead_units(collect):
 
 
 def test_format_table_shows_skips_parts_and_misses():
-    result = {"machine": {"device": "cpu", "cpus": 2, "versions": {"torch": "t"},
-                          "torch_threads": 1, "commit": "abc", "dirty": False,
-                          "load_average": [1.0, 1.0, 1.0], "load_average_end": [2.0, 1, 1]},
-              "figures": [suite.figure("growth", [30.0], "%", "<= 20", lambda v: v <= 20,
-                                       parts={"line_search": 25.0}),
-                          {"figure": "page cost", "skipped": "needs psutil"}]}
+    result = {
+        "machine": {
+            "device": "cpu",
+            "cpus": 2,
+            "versions": {"torch": "t"},
+            "torch_threads": 1,
+            "commit": "abc",
+            "dirty": False,
+            "load_average": [1.0, 1.0, 1.0],
+            "load_average_end": [2.0, 1, 1],
+        },
+        "figures": [
+            suite.figure(
+                "growth", [30.0], "%", "<= 20", lambda v: v <= 20, parts={"line_search": 25.0}
+            ),
+            {"figure": "page cost", "skipped": "needs psutil"},
+        ],
+    }
     text = suite.format_table(result)
     assert "NO" in text and "line_search 25.0%" in text and "skipped: needs psutil" in text

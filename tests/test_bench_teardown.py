@@ -18,8 +18,7 @@ class Collect(logging.Handler):
 
 def test_closed_websocket_reports_are_silenced_during_teardown_only():
     # a handler on each logger itself (Panel may stop bokeh's loggers propagating to root)
-    loggers = [logging.getLogger(name) for name in ("bokeh.server.views.ws",
-                                                     "tornado.application")]
+    loggers = [logging.getLogger(name) for name in ("bokeh.server.views.ws", "tornado.application")]
     collect = Collect()
     levels = [(logger.level, logger.disabled) for logger in loggers]
     for logger in loggers:  # whatever an earlier test or import left on them or a parent

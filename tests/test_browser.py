@@ -16,8 +16,13 @@ from conftest import CHROMIUM, require_chromium
 
 pytestmark = pytest.mark.browser
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -58,17 +63,21 @@ def served():
 
     def app_fn():
         # as `python -m explorer serve` builds it: the trainer in a child process
-        app = ExplorerApp(RunConfig(hidden=[10, 10], eval_every=20, units_every=5,
-                                    knobs={"growth_every": 10}), trainer_in="process")
+        app = ExplorerApp(
+            RunConfig(hidden=[10, 10], eval_every=20, units_every=5, knobs={"growth_every": 10}),
+            trainer_in="process",
+        )
         apps.append(app)
         return app.template()
 
     port = free_port()
-    server = pn.serve(app_fn, port=port, address="127.0.0.1", threaded=True, show=False,
-                      liveness=True)
+    server = pn.serve(
+        app_fn, port=port, address="127.0.0.1", threaded=True, show=False, liveness=True
+    )
     url = f"http://127.0.0.1:{port}/"
-    wait_for(lambda: urllib.request.urlopen(url + "liveness", timeout=5).status == 200,
-             what="server")
+    wait_for(
+        lambda: urllib.request.urlopen(url + "liveness", timeout=5).status == 200, what="server"
+    )
     yield url, apps
     for app in apps:
         app.close()
@@ -79,7 +88,8 @@ def served():
 def _model_data(page, name, column):
     return page.evaluate(
         f"() => {{ const m = Bokeh.documents[0].get_model_by_name({name!r});"
-        f" return m ? Array.from(m.data[{column!r}] ?? []) : null; }}")
+        f" return m ? Array.from(m.data[{column!r}] ?? []) : null; }}"
+    )
 
 
 #: screen position of point ``index`` of source ``source`` in figure ``figure`` (BokehJS
@@ -104,8 +114,15 @@ POINT_ON_SCREEN = """([figure, source, index]) => {
 
 
 #: figures of the live views (explorer.views) on the nonparametric page
-LIVE_FIGURES = ["loss_figure", "accuracy_figure", "sizes_figure", "units_figure",
-                "lifetimes_figure", "fan_history_figure", "tradeoff_figure"]
+LIVE_FIGURES = [
+    "loss_figure",
+    "accuracy_figure",
+    "sizes_figure",
+    "units_figure",
+    "lifetimes_figure",
+    "fan_history_figure",
+    "tradeoff_figure",
+]
 #: names of those figures whose x or y range has no finite start and end in the browser
 UNRANGED_FIGURES = """(names) => names.filter((name) => {
   const fig = Bokeh.documents[0].get_model_by_name(name);
@@ -117,7 +134,8 @@ UNRANGED_FIGURES = """(names) => names.filter((name) => {
 
 def _selected(page, name):
     return page.evaluate(
-        f"() => Array.from(Bokeh.documents[0].get_model_by_name({name!r}).selected.indices)")
+        f"() => Array.from(Bokeh.documents[0].get_model_by_name({name!r}).selected.indices)"
+    )
 
 
 def test_live_page_trains_links_and_takes_knobs(served):
@@ -132,16 +150,28 @@ def test_live_page_trains_links_and_takes_knobs(served):
             page.on("console", lambda m: console.append((m.type, m.text)))
             page.on("pageerror", lambda e: console.append(("error", str(e))))
             page.goto(url, timeout=60_000)
-            wait_for(lambda: any("Websocket connection 0 is now open" in t for _, t in console),
-                     what="websocket", page=page)
+            wait_for(
+                lambda: any("Websocket connection 0 is now open" in t for _, t in console),
+                what="websocket",
+                page=page,
+            )
             app = apps[0]
             page.get_by_role("button", name="start").click()
-            wait_for(lambda: len(_model_data(page, "loss_steps", "step") or []) > 30,
-                     what="loss points in the browser", page=page)
-            wait_for(lambda: len(_model_data(page, "units_scatter", "unit_id") or []) >= 20,
-                     what="units in the scatter", page=page)
-            wait_for(lambda: len(_model_data(page, "lifetimes", "unit_id") or []) >= 20,
-                     what="lifetime bars", page=page)
+            wait_for(
+                lambda: len(_model_data(page, "loss_steps", "step") or []) > 30,
+                what="loss points in the browser",
+                page=page,
+            )
+            wait_for(
+                lambda: len(_model_data(page, "units_scatter", "unit_id") or []) >= 20,
+                what="units in the scatter",
+                page=page,
+            )
+            wait_for(
+                lambda: len(_model_data(page, "lifetimes", "unit_id") or []) >= 20,
+                what="lifetime bars",
+                page=page,
+            )
 
             # drag the lambda slider (the first knob of the nonparametric method)
             before = app.knobs.lam
@@ -153,21 +183,31 @@ def test_live_page_trains_links_and_takes_knobs(served):
             page.mouse.up()
             wait_for(lambda: app.knobs.lam != before, what="lambda to change", page=page)
             assert app.knobs.lam > before
-            wait_for(lambda: any(k["knob"] == "lam" for k in app.history.rows.get("knob", [])),
-                     what="the trainer to record the knob change", page=page)
+            wait_for(
+                lambda: any(k["knob"] == "lam" for k in app.history.rows.get("knob", [])),
+                what="the trainer to record the knob change",
+                page=page,
+            )
             knob = [k for k in app.history.rows["knob"] if k["knob"] == "lam"][-1]
             assert knob["old"] == pytest.approx(before) and knob["new"] == pytest.approx(
-                app.knobs.lam)
-            wait_for(lambda: "lam" in (_model_data(page, "knob_marks", "knob") or []),
-                     what="the knob mark in the loss plot", page=page)
+                app.knobs.lam
+            )
+            wait_for(
+                lambda: "lam" in (_model_data(page, "knob_marks", "knob") or []),
+                what="the knob mark in the loss plot",
+                page=page,
+            )
 
             # click a unit in the scatter: the same units light up in the lifetimes. Pause
             # first: a refresh between reading the ids and clicking would move index 3.
             app.pause()
             wait_for(lambda: app.runner.state == "paused", what="the run to pause", page=page)
             settled = app.history.last("step")["step"]
-            wait_for(lambda: max(_model_data(page, "loss_steps", "step") or [0]) >= settled,
-                     what="the last step in the browser", page=page)
+            wait_for(
+                lambda: max(_model_data(page, "loss_steps", "step") or [0]) >= settled,
+                what="the last step in the browser",
+                page=page,
+            )
             page.wait_for_timeout(500)
             ids = _model_data(page, "units_scatter", "unit_id")
             x, y = page.evaluate(POINT_ON_SCREEN, ["units_figure", "units_scatter", 3])
@@ -177,21 +217,27 @@ def test_live_page_trains_links_and_takes_knobs(served):
             def scatter_selected():
                 return sorted(int(ids[i]) for i in _selected(page, "units_scatter"))
 
-            wait_for(lambda: uid in scatter_selected(), what="the clicked unit selected",
-                     page=page)
+            wait_for(lambda: uid in scatter_selected(), what="the clicked unit selected", page=page)
             chosen = scatter_selected()
-            wait_for(lambda: sorted(app.selection.unit_ids) == chosen,
-                     what="selection on the server", page=page)
+            wait_for(
+                lambda: sorted(app.selection.unit_ids) == chosen,
+                what="selection on the server",
+                page=page,
+            )
 
             def lifetime_selected():
                 rows = _selected(page, "lifetimes")
                 life_ids = _model_data(page, "lifetimes", "unit_id")
                 return sorted(int(life_ids[i]) for i in rows)
 
-            wait_for(lambda: lifetime_selected() == chosen, what="highlight in lifetimes",
-                     page=page)
-            wait_for(lambda: sorted(set(_model_data(page, "fan_history", "unit_id") or []))
-                     == chosen, what="fan history lines of the selected units", page=page)
+            wait_for(
+                lambda: lifetime_selected() == chosen, what="highlight in lifetimes", page=page
+            )
+            wait_for(
+                lambda: sorted(set(_model_data(page, "fan_history", "unit_id") or [])) == chosen,
+                what="fan history lines of the selected units",
+                page=page,
+            )
             page.wait_for_timeout(1500)
             shots = ROOT / "test-artifacts"
             shots.mkdir(exist_ok=True)

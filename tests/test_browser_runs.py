@@ -41,8 +41,9 @@ def snapshots(tmp_path_factory):
     from explorer.sweep import run_point, spec_from_dict
 
     folder = tmp_path_factory.mktemp("snapshots")
-    spec = spec_from_dict({"steps": 10, "eval_every": 5,
-                           "method": [{"name": "static", "hidden": [[4, 4], [16, 16]]}]})
+    spec = spec_from_dict(
+        {"steps": 10, "eval_every": 5, "method": [{"name": "static", "hidden": [[4, 4], [16, 16]]}]}
+    )
     for p in spec.sizing_points():
         row = run_point(p.to_dict(), str(folder))
         (folder / "snapshots" / f"{row['key']}.zip").rename(folder / f"{row['key']}.zip")
@@ -69,13 +70,15 @@ def test_runs_tab_click_opens_snapshot(snapshots, monkeypatch):
         return app.template()
 
     port = free_port()
-    server = pn.serve(app_fn, port=port, address="127.0.0.1", threaded=True, show=False,
-                      liveness=True)
+    server = pn.serve(
+        app_fn, port=port, address="127.0.0.1", threaded=True, show=False, liveness=True
+    )
     url = f"http://127.0.0.1:{port}/"
     console = []
     try:
-        wait_for(lambda: urllib.request.urlopen(url + "liveness", timeout=5).status == 200,
-                 what="server")
+        wait_for(
+            lambda: urllib.request.urlopen(url + "liveness", timeout=5).status == 200, what="server"
+        )
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
             try:
@@ -83,18 +86,25 @@ def test_runs_tab_click_opens_snapshot(snapshots, monkeypatch):
                 page.on("console", lambda m: console.append((m.type, m.text)))
                 page.on("pageerror", lambda e: console.append(("error", str(e))))
                 page.goto(url, timeout=240_000)
-                wait_for(lambda: any("Websocket connection 0 is now open" in t
-                                     for _, t in console), what="websocket", page=page)
+                wait_for(
+                    lambda: any("Websocket connection 0 is now open" in t for _, t in console),
+                    what="websocket",
+                    page=page,
+                )
                 # Bokeh's tab headers (in its shadow DOM, which CSS locators pierce)
                 page.locator(".bk-tab").filter(has_text=re.compile(r"^\s*runs\s*$")).click()
-                point = wait_for(lambda: page.evaluate(RUN_POINT_ON_SCREEN),
-                                 what="the runs scatter", page=page)
+                point = wait_for(
+                    lambda: page.evaluate(RUN_POINT_ON_SCREEN), what="the runs scatter", page=page
+                )
                 page.wait_for_timeout(500)
                 x, y, snapshot = page.evaluate(RUN_POINT_ON_SCREEN)
                 page.mouse.click(x, y)
                 app = apps[0]
-                wait_for(lambda: any("opened" in m for m in app.messages),
-                         what="the snapshot to open in the page", page=page)
+                wait_for(
+                    lambda: any("opened" in m for m in app.messages),
+                    what="the snapshot to open in the page",
+                    page=page,
+                )
                 assert f"opened {Path(snapshot).name}" in app.messages[-1]
                 assert app.history.last("step")["step"] == 10  # the snapshot's run, replayed
                 assert point is not None

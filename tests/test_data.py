@@ -33,8 +33,9 @@ def arrays(ds: Dataset) -> list[np.ndarray]:
 # ---------------------------------------------------------------- registry contract
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "mnist1d" else n
-                                  for n in DATASETS])  # mnist1d: seconds to generate, twice
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n == "mnist1d" else n for n in DATASETS]
+)  # mnist1d: seconds to generate, twice
 def test_registry_contract(name):
     entry = DATASETS[name]
     assert entry.name == name and entry.description
@@ -110,8 +111,6 @@ def test_bad_fractions():
 
 
 # ---------------------------------------------------------------- IDX / MNIST
-
-
 
 
 def test_real_mnist_t10k_files():

@@ -65,9 +65,15 @@ def test_prune_zero_switch_unit_keeps_output_and_resizes_everything(layer):
     kept = [i for i in range(model.hidden_sizes[layer]) if i not in pos]
     if layer < 2:
         bn = model.norms[layer]
-        expect_bn = {k: t.detach()[kept].clone() for k, t in
-                     [("weight", bn.weight), ("bias", bn.bias), ("mean", bn.running_mean),
-                      ("var", bn.running_var)]}
+        expect_bn = {
+            k: t.detach()[kept].clone()
+            for k, t in [
+                ("weight", bn.weight),
+                ("bias", bn.bias),
+                ("mean", bn.running_mean),
+                ("var", bn.running_var),
+            ]
+        }
     if layer == 1:  # the flatten block: channel c owns columns 4c..4c+3
         cols = [4 * c + k for c in kept for k in range(4)]
         expect_cols = model.linears[0].weight.detach()[:, cols].clone()
@@ -79,8 +85,12 @@ def test_prune_zero_switch_unit_keeps_output_and_resizes_everything(layer):
     if layer < 2:
         bn = model.norms[layer]
         assert bn.num_features == model.convs[layer].out_channels == len(kept)
-        for name, t in [("weight", bn.weight), ("bias", bn.bias), ("mean", bn.running_mean),
-                        ("var", bn.running_var)]:
+        for name, t in [
+            ("weight", bn.weight),
+            ("bias", bn.bias),
+            ("mean", bn.running_mean),
+            ("var", bn.running_var),
+        ]:
             assert torch.equal(t.detach(), expect_bn[name])
     if layer == 0:
         assert model.convs[1].in_channels == model.convs[1].weight.shape[1] == 2

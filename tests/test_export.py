@@ -38,9 +38,18 @@ from kernels.switch import Switch
 @pytest.fixture(scope="module")
 def run():
     history = History()
-    trainer = Trainer(RunConfig(dataset="digits", hidden=[10, 10], seed=1, device="cpu",
-                                eval_every=20, units_every=10,
-                                knobs=dict(lam=0.01, growth_every=10)), sink=history.add)
+    trainer = Trainer(
+        RunConfig(
+            dataset="digits",
+            hidden=[10, 10],
+            seed=1,
+            device="cpu",
+            eval_every=20,
+            units_every=10,
+            knobs=dict(lam=0.01, growth_every=10),
+        ),
+        sink=history.add,
+    )
     trainer.run(60)
     trainer.knobs.lam = 0.02
     trainer.run(5)
@@ -53,8 +62,9 @@ def test_parquet_round_trip_is_exact(run, tmp_path):
     paths = export_tables(history, tmp_path, "parquet")
     assert sorted(p.stem for p in paths) == history.kinds()
     for kind in history.kinds():
-        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / f"{kind}.parquet"),
-                                      history.frame(kind))
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(tmp_path / f"{kind}.parquet"), history.frame(kind)
+        )
 
 
 def test_csv_round_trip(run, tmp_path):
@@ -66,8 +76,9 @@ def test_csv_round_trip(run, tmp_path):
         assert list(got.columns) == list(expected.columns)
         for col in expected:
             if expected[col].dtype.kind in "iuf":  # exact, in the column's own dtype
-                np.testing.assert_array_equal(got[col].to_numpy().astype(expected[col].dtype),
-                                              expected[col].to_numpy())
+                np.testing.assert_array_equal(
+                    got[col].to_numpy().astype(expected[col].dtype), expected[col].to_numpy()
+                )
             else:  # empty strings come back as NaN from read_csv
                 assert got[col].fillna("").astype(str).tolist() == expected[col].tolist()
     assert len(pd.read_csv(tmp_path / "event.csv")) == len(history.rows["event"])
@@ -121,9 +132,9 @@ def test_dead_units_removed_and_modules_folded():
             post[0].running_mean.copy_(torch.randn(model.hidden_sizes[layer], generator=g))
             post[0].running_var.copy_(torch.rand(model.hidden_sizes[layer], generator=g) * 4)
             model.linears[layer].bias.copy_(torch.randn(model.hidden_sizes[layer], generator=g))
-        model.linears[0].weight[1] = 0.0   # zero fan-in: a constant unit, moved into the bias
+        model.linears[0].weight[1] = 0.0  # zero fan-in: a constant unit, moved into the bias
         model.linears[1].weight[:, 2] = 0.0  # zero fan-out: contributes nothing
-        model.post[1][1].switch[0] = 0.0   # switched off
+        model.post[1][1].switch[0] = 0.0  # switched off
     model.eval()
     plain, info = plain_model(model)
     assert info["sizes"] == [3, 3]
@@ -213,8 +224,25 @@ def test_png_of_the_dashboard(run, tmp_path):
 @pytest.mark.slow
 def test_cli_run_resume_export(tmp_path, capsys):
     run_dir, resumed = tmp_path / "run", tmp_path / "resumed.zip"
-    assert cli.main(["run", "--steps", "40", "--device", "cpu", "--growth-every", "10",
-                     "--eval-every", "20", "--quiet", "--out", str(run_dir)]) == 0
+    assert (
+        cli.main(
+            [
+                "run",
+                "--steps",
+                "40",
+                "--device",
+                "cpu",
+                "--growth-every",
+                "10",
+                "--eval-every",
+                "20",
+                "--quiet",
+                "--out",
+                str(run_dir),
+            ]
+        )
+        == 0
+    )
     session = json.loads((run_dir / "session.json").read_text())
     for key in ("schema_version", "config", "knobs", "summary", "unit_events", "history_kinds"):
         assert key in session
@@ -222,15 +250,29 @@ def test_cli_run_resume_export(tmp_path, capsys):
         assert key in session["summary"]
     assert np.load(run_dir / "history.npz", allow_pickle=False)["step.step"][-1] == 40
     capsys.readouterr()
-    assert cli.main(["resume", str(run_dir), "--steps", "20", "--out", str(resumed),
-                     "--quiet"]) == 0
+    assert (
+        cli.main(["resume", str(run_dir), "--steps", "20", "--out", str(resumed), "--quiet"]) == 0
+    )
     # the line names the sizes where the resumed leg began, not the original run's start
     assert f"from step 40: sizes {session['summary']['sizes']} ->" in capsys.readouterr().out
     data = load_snapshot(resumed)
     assert data.step == 60 and len(data.history_rows["step"]) == 60
     out = tmp_path / "exports"
-    assert cli.main(["export", str(resumed), "--csv", str(out / "csv"), "--html",
-                     str(out / "run.html"), "--model", str(out / "model")]) == 0
+    assert (
+        cli.main(
+            [
+                "export",
+                str(resumed),
+                "--csv",
+                str(out / "csv"),
+                "--html",
+                str(out / "run.html"),
+                "--model",
+                str(out / "model"),
+            ]
+        )
+        == 0
+    )
     assert (out / "csv" / "step.csv").is_file() and (out / "run.html").is_file()
     assert json.loads((out / "model" / "model.json").read_text())["step"] == 60
     assert "max relative diff" in capsys.readouterr().out

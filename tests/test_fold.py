@@ -25,8 +25,7 @@ def with_dead_units(model, g):
 
 def test_fold_mlp_matches_and_drops_dead_units():
     g = torch.Generator().manual_seed(0)
-    model = with_dead_units(DynamicMLP(7, [6, 5], 3, post=lambda n: [Switch(n, g)],
-                                       generator=g), g)
+    model = with_dead_units(DynamicMLP(7, [6, 5], 3, post=lambda n: [Switch(n, g)], generator=g), g)
     with torch.no_grad():
         for lin in model.linears:
             lin.bias.normal_(generator=g)
@@ -69,9 +68,14 @@ def test_fold_trained_shrinknet_on_digits(network):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        config = RunConfig(method="shrinknets", hidden=[16], steps=80, eval_every=80,
-                           knobs=dict(lam=0.03, lam2=1e-4, lr=1e-2, gamma=0.5),
-                           method_options=dict(network=network, channels=[6]))
+        config = RunConfig(
+            method="shrinknets",
+            hidden=[16],
+            steps=80,
+            eval_every=80,
+            knobs=dict(lam=0.03, lam2=1e-4, lr=1e-2, gamma=0.5),
+            method_options=dict(network=network, channels=[6]),
+        )
         trainer = Trainer(config)
         trainer.run()
         model = trainer.model.eval()
@@ -100,13 +104,33 @@ def test_cli_export_model_round_trip(tmp_path):
     from explorer.data import load_dataset
 
     out = tmp_path / "model"
-    rc = main(["run", "--method", "shrinknets", "--hidden", "12", "--steps", "20", "--quiet",
-               "--lam", "0.02", "--gamma", "1", "--export-model", str(out)])
+    rc = main(
+        [
+            "run",
+            "--method",
+            "shrinknets",
+            "--hidden",
+            "12",
+            "--steps",
+            "20",
+            "--quiet",
+            "--lam",
+            "0.02",
+            "--gamma",
+            "1",
+            "--export-model",
+            str(out),
+        ]
+    )
     assert rc == 0
     program = torch.jit.load(str(out / "model.pt"))
     layers = json.loads((out / "model.json").read_text())["layers"]
-    rebuilt = nn.Sequential(*[nn.Linear(e["in_features"], e["out_features"])
-                              if e["type"] == "Linear" else nn.ReLU() for e in layers])
+    rebuilt = nn.Sequential(
+        *[
+            nn.Linear(e["in_features"], e["out_features"]) if e["type"] == "Linear" else nn.ReLU()
+            for e in layers
+        ]
+    )
     rebuilt.load_state_dict(load_file(str(out / "model.safetensors")))
     x = torch.as_tensor(load_dataset("digits", seed=0).X_test[:7], dtype=torch.float32)
     with torch.no_grad():

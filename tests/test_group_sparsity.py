@@ -31,16 +31,18 @@ def test_prop_a1_values_match_under_unit_rows():
     g = torch.Generator().manual_seed(1)
     W = torch.randn(8, 3, generator=g, dtype=torch.float64)
     b = torch.randn(3, generator=g, dtype=torch.float64)
-    beta = W.norm(dim=1)                 # the map of the proof of prop. A.1
-    A = W / beta[:, None]                # unit rows (the paper's unit columns of A')
+    beta = W.norm(dim=1)  # the map of the proof of prop. A.1
+    A = W / beta[:, None]  # unit rows (the paper's unit columns of A')
     assert torch.allclose(A.norm(dim=1), torch.ones(8, dtype=torch.float64))
     for lam in (0.0, 0.3, 2.0):
         assert float(switch_objective(X, Y, A, beta, b, lam)) == pytest.approx(
-            float(group_lasso_objective(X, Y, W, b, lam)), rel=1e-12)
+            float(group_lasso_objective(X, Y, W, b, lam)), rel=1e-12
+        )
     # and back: any unit-row A and beta give W = diag(beta) A with the same value
     beta2 = torch.randn(8, generator=g, dtype=torch.float64)
     assert float(switch_objective(X, Y, A, beta2, b, 0.3)) == pytest.approx(
-        float(group_lasso_objective(X, Y, beta2[:, None] * A, b, 0.3)), rel=1e-12)
+        float(group_lasso_objective(X, Y, beta2[:, None] * A, b, 0.3)), rel=1e-12
+    )
 
 
 @pytest.mark.parametrize("lam_share", [0.05, 0.3, 0.7])
@@ -102,11 +104,13 @@ def test_switch_symmetries_of_prop_a3_a4():
     base = float(switch_objective(X, Y, A, beta, b, 0.5, 0.1))
     flip = torch.ones(8, dtype=torch.float64)
     flip[[0, 5]] = -1  # prop. A.4: negating beta_j and A_j changes nothing
-    assert float(switch_objective(X, Y, flip[:, None] * A, flip * beta, b, 0.5, 0.1)) == \
-        pytest.approx(base, rel=1e-12)
+    assert float(
+        switch_objective(X, Y, flip[:, None] * A, flip * beta, b, 0.5, 0.1)
+    ) == pytest.approx(base, rel=1e-12)
     # prop. A.3: without lam2, scaling A up and beta down always lowers the objective
-    assert float(switch_objective(X, Y, 2 * A, beta / 2, b, 0.5)) < \
-        float(switch_objective(X, Y, A, beta, b, 0.5))
+    assert float(switch_objective(X, Y, 2 * A, beta / 2, b, 0.5)) < float(
+        switch_objective(X, Y, A, beta, b, 0.5)
+    )
 
 
 @pytest.mark.slow
@@ -118,8 +122,9 @@ def test_sweep_recovers_support_and_reports_normalised_figures():
         assert 0.0 <= f.normalised_loss <= 1.0 and 0.0 <= f.sparsity <= 1.0
     for method in ("group lasso", "switch"):
         mine = [f for f in fits if f.method == method]
-        assert any(f.sparsity == 0.7 and (f.W[:3].abs() >= 1e-3).any(dim=1).all()
-                   for f in mine), method
+        assert any(f.sparsity == 0.7 and (f.W[:3].abs() >= 1e-3).any(dim=1).all() for f in mine), (
+            method
+        )
         assert max(f.sparsity for f in mine) == 1.0
         assert 0.0 < frontier_area(mine, 10) < 1.0
 

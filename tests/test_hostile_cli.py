@@ -56,8 +56,9 @@ def _npy_member(name: str, header: str, payload: bytes = b"") -> tuple[str, byte
     return f"{name}.npy", b"\x93NUMPY\x01\x00" + len(head).to_bytes(2, "little") + head + payload
 
 
-def _zip(folder: Path, members: list[tuple[str, bytes]], name="data.npz",
-         method=zipfile.ZIP_STORED) -> Path:
+def _zip(
+    folder: Path, members: list[tuple[str, bytes]], name="data.npz", method=zipfile.ZIP_STORED
+) -> Path:
     path = folder / name
     with zipfile.ZipFile(path, "w", compression=method) as zf:
         for member, blob in members:
@@ -281,25 +282,54 @@ def m_zip_bomb(f):
     X, y = _xy()
     buf = io.BytesIO()
     np.save(buf, np.zeros((20_000, 10_000)))  # 1.6 GB of zeros, ~1.6 MB deflated
-    return _zip(f, [("X.npy", buf.getvalue()), _npy_member("y", "{'descr': '<i8', "
-                    "'fortran_order': False, 'shape': (40,), }", y.astype("<i8").tobytes())],
-                method=zipfile.ZIP_DEFLATED)
+    return _zip(
+        f,
+        [
+            ("X.npy", buf.getvalue()),
+            _npy_member(
+                "y",
+                "{'descr': '<i8', 'fortran_order': False, 'shape': (40,), }",
+                y.astype("<i8").tobytes(),
+            ),
+        ],
+        method=zipfile.ZIP_DEFLATED,
+    )
 
 
 def m_huge_header(f):  # a header claiming 10^10 floats over 320 bytes of data
     X, y = _xy()
-    return _zip(f, [_npy_member("X", "{'descr': '<f8', 'fortran_order': False, "
-                                "'shape': (100000000, 100), }", X.tobytes()),
-                    _npy_member("y", "{'descr': '<i8', 'fortran_order': False, "
-                                "'shape': (40,), }", y.astype("<i8").tobytes())])
+    return _zip(
+        f,
+        [
+            _npy_member(
+                "X",
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (100000000, 100), }",
+                X.tobytes(),
+            ),
+            _npy_member(
+                "y",
+                "{'descr': '<i8', 'fortran_order': False, 'shape': (40,), }",
+                y.astype("<i8").tobytes(),
+            ),
+        ],
+    )
 
 
 def m_huge_dtype(f):
     X, _ = _xy()
-    return _zip(f, [_npy_member("X", "{'descr': '<f8', 'fortran_order': False, "
-                                "'shape': (40, 4), }", X.tobytes()),
-                    _npy_member("y", "{'descr': '|S100000000', 'fortran_order': False, "
-                                "'shape': (40,), }", b"1" * 4000)])
+    return _zip(
+        f,
+        [
+            _npy_member(
+                "X", "{'descr': '<f8', 'fortran_order': False, 'shape': (40, 4), }", X.tobytes()
+            ),
+            _npy_member(
+                "y",
+                "{'descr': '|S100000000', 'fortran_order': False, 'shape': (40,), }",
+                b"1" * 4000,
+            ),
+        ],
+    )
 
 
 def m_fifo(f):
@@ -356,8 +386,9 @@ def _deny(monkeypatch, denied: Path):
         return real_open(path, flags, *args, **kwargs)
 
     monkeypatch.setattr(os, "open", fake_open)
-    monkeypatch.setattr(os, "access", lambda p, mode, **kw: Path(p) != denied
-                        and real_access(p, mode, **kw))
+    monkeypatch.setattr(
+        os, "access", lambda p, mode, **kw: Path(p) != denied and real_access(p, mode, **kw)
+    )
 
 
 def test_unreadable_file_says_permission_denied(tmp_path, capsys, monkeypatch):
@@ -419,11 +450,9 @@ def _no_training(monkeypatch):
 TARGET_CASES = {
     "out_under_a_file": lambda f: ["--out", str(_text(f, "x", "afile") / "snap.zip")],
     "out_nonempty_folder": lambda f: ["--out", str(_text(f, "x", "keep.txt").parent)],
-    "out_is_a_folder_for_zip": lambda f: [
-        "--out", str((f / "d.zip").mkdir() or f / "d.zip")],
+    "out_is_a_folder_for_zip": lambda f: ["--out", str((f / "d.zip").mkdir() or f / "d.zip")],
     "export_model_is_a_file": lambda f: ["--export-model", str(_text(f, "x", "model"))],
-    "export_model_under_a_file": lambda f: [
-        "--export-model", str(_text(f, "x", "afile") / "m")],
+    "export_model_under_a_file": lambda f: ["--export-model", str(_text(f, "x", "afile") / "m")],
 }
 
 

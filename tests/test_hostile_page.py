@@ -25,8 +25,7 @@ def snapshot_blob() -> bytes:
     from explorer.trainer import Trainer
 
     history = History()
-    trainer = Trainer(RunConfig(steps=3, eval_every=1, hidden=[3], device="cpu"),
-                      sink=history.add)
+    trainer = Trainer(RunConfig(steps=3, eval_every=1, hidden=[3], device="cpu"), sink=history.add)
     trainer.run()
     buf = io.BytesIO()
     import tempfile
@@ -45,8 +44,7 @@ def _edit_config(blob: bytes, edit) -> bytes:
     edit(session["config"])
     files["session.json"] = json.dumps(session).encode()
     manifest = json.loads(files["manifest.json"])
-    manifest["files"]["session.json"]["sha256"] = hashlib.sha256(
-        files["session.json"]).hexdigest()
+    manifest["files"]["session.json"]["sha256"] = hashlib.sha256(files["session.json"]).hexdigest()
     files["manifest.json"] = json.dumps(manifest).encode()
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as zf:
@@ -78,8 +76,10 @@ def test_uploaded_snapshot_naming_a_server_file_gives_a_message(app, snapshot_bl
     assert app.history.last("step") is not None
 
 
-@pytest.mark.parametrize("content, words", [(b"", "empty snapshot upload (0 bytes)"),
-                                            (b"PK\x03\x04" + b"\0" * 50, "not a readable")])
+@pytest.mark.parametrize(
+    "content, words",
+    [(b"", "empty snapshot upload (0 bytes)"), (b"PK\x03\x04" + b"\0" * 50, "not a readable")],
+)
 def test_bad_snapshot_upload_gives_a_message(app, content, words):
     app._safe(app.load_snapshot_bytes, content, "x.zip")
     assert words in app.message and "/tmp" not in app.message
@@ -114,10 +114,21 @@ def test_resumed_snapshot_trains_to_the_page_step_limit(app, snapshot_blob):
     assert app.history.last("step")["step"] == 12, (app.status, app.message)
 
 
-@pytest.mark.parametrize("address, local", [
-    ("127.0.0.1", True), ("127.1.2.3", True), ("::1", True), ("::ffff:127.0.0.1", True),
-    ("10.0.0.5", False), ("192.168.1.9", False), ("2001:db8::1", False), ("", False),
-    (None, False), ("not-an-ip", False)])
+@pytest.mark.parametrize(
+    "address, local",
+    [
+        ("127.0.0.1", True),
+        ("127.1.2.3", True),
+        ("::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("10.0.0.5", False),
+        ("192.168.1.9", False),
+        ("2001:db8::1", False),
+        ("", False),
+        (None, False),
+        ("not-an-ip", False),
+    ],
+)
 def test_only_this_machine_may_open_the_page(address, local, monkeypatch):
     monkeypatch.delenv(ALLOW_REMOTE, raising=False)
     assert is_loopback(address) is local

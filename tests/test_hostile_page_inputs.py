@@ -45,7 +45,8 @@ def _zip(files: dict[str, bytes], config_edit=None) -> bytes:
         files["session.json"] = json.dumps(session).encode()
         manifest = json.loads(files["manifest.json"])
         manifest["files"]["session.json"]["sha256"] = hashlib.sha256(
-            files["session.json"]).hexdigest()
+            files["session.json"]
+        ).hexdigest()
         files["manifest.json"] = json.dumps(manifest).encode()
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
@@ -66,8 +67,9 @@ def test_good_snapshot_upload_loads(snapshot_files):
     assert data.step == 2 and data.config["dataset"] == "digits"
 
 
-def test_snapshot_naming_a_server_file_is_refused_without_reading_it(snapshot_files, tmp_path,
-                                                                     monkeypatch):
+def test_snapshot_naming_a_server_file_is_refused_without_reading_it(
+    snapshot_files, tmp_path, monkeypatch
+):
     secret = tmp_path / "secret.csv"
     secret.write_text(f"1,{SECRET}\n2,3\n")
     read = []
@@ -95,26 +97,33 @@ def test_snapshot_naming_a_server_file_is_refused_without_reading_it(snapshot_fi
 
 
 def test_path_options_are_dropped():
-    config = {"method": "nonparametric", "dataset": "mnist", "hidden": [4],
-              "dataset_options": {"path": "/etc", "limit": 100}}
+    config = {
+        "method": "nonparametric",
+        "dataset": "mnist",
+        "hidden": [4],
+        "dataset_options": {"path": "/etc", "limit": 100},
+    }
     assert safe_config(config)["dataset_options"] == {"limit": 100}
 
 
-@pytest.mark.parametrize("edit, words", [
-    (lambda c: c.update(hidden=[3_000_000, 32]), "cap of 8192"),
-    (lambda c: c.update(hidden=list(range(1, 200))), "cap of 64"),
-    (lambda c: c.update(steps=10**15), "steps must be between"),
-    (lambda c: c.update(batch_size=10**10), "batch_size must be between"),
-    (lambda c: c.update(seed=-1), "seed"),
-    (lambda c: c.update(method_options={"bogus": 1}), "unknown option"),
-    (lambda c: c.update(method_options={"optimizer": ["x"]}), "option optimizer"),
-    (lambda c: c.update(method="nonparametrik"), "did you mean"),
-    (lambda c: c.update(dataset="teacher", dataset_options={"n": 10**12}), "between 1 and"),
-    (lambda c: c.update(dataset_options={"val_fraction": 2}), "[0, 1)"),
-    (lambda c: c.update(dataset_options={"nope": 1}), "unknown option"),
-    (lambda c: c.update(knobs={"lr": float("nan")}), None),
-    (lambda c: c.update(hidden="10"), "hidden sizes"),
-])
+@pytest.mark.parametrize(
+    "edit, words",
+    [
+        (lambda c: c.update(hidden=[3_000_000, 32]), "cap of 8192"),
+        (lambda c: c.update(hidden=list(range(1, 200))), "cap of 64"),
+        (lambda c: c.update(steps=10**15), "steps must be between"),
+        (lambda c: c.update(batch_size=10**10), "batch_size must be between"),
+        (lambda c: c.update(seed=-1), "seed"),
+        (lambda c: c.update(method_options={"bogus": 1}), "unknown option"),
+        (lambda c: c.update(method_options={"optimizer": ["x"]}), "option optimizer"),
+        (lambda c: c.update(method="nonparametrik"), "did you mean"),
+        (lambda c: c.update(dataset="teacher", dataset_options={"n": 10**12}), "between 1 and"),
+        (lambda c: c.update(dataset_options={"val_fraction": 2}), "[0, 1)"),
+        (lambda c: c.update(dataset_options={"nope": 1}), "unknown option"),
+        (lambda c: c.update(knobs={"lr": float("nan")}), None),
+        (lambda c: c.update(hidden="10"), "hidden sizes"),
+    ],
+)
 def test_whole_config_is_checked_before_anything_is_built(snapshot_files, edit, words):
     with pytest.raises(SnapshotError) as info:
         load_uploaded_snapshot(_zip(snapshot_files, edit), "run.zip")
@@ -124,12 +133,15 @@ def test_whole_config_is_checked_before_anything_is_built(snapshot_files, edit, 
         assert words in text, text
 
 
-@pytest.mark.parametrize("content, words", [
-    (b"", "empty snapshot upload (0 bytes)"),
-    (None, "nothing was received"),
-    (b"PK" + b"\0" * 100, "not a readable snapshot"),
-    (b"x" * (2 << 20), "more than the snapshot upload limit"),
-])
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        (b"", "empty snapshot upload (0 bytes)"),
+        (None, "nothing was received"),
+        (b"PK" + b"\0" * 100, "not a readable snapshot"),
+        (b"x" * (2 << 20), "more than the snapshot upload limit"),
+    ],
+)
 def test_bad_snapshot_upload_bytes(content, words):
     with pytest.raises(SnapshotError) as info:
         load_uploaded_snapshot(content, "../../etc/passwd.zip", max_bytes=1 << 20)
@@ -147,15 +159,18 @@ def test_good_data_upload():
     assert ds.name == "table.csv" and len(ds.y_train) > 0
 
 
-@pytest.mark.parametrize("content, filename, words", [
-    (b"", "a.csv", "empty upload (0 bytes)"),
-    (None, "a.csv", "nothing was received"),
-    (b"1,2\n" * 1000, "big.csv", "more than the upload limit"),
-    (b"1,2,0\n", "a.exe", "accepted files are"),
-    (_csv([[1, SECRET, 0], [2, 3, 1]] * 10), "a.csv", "non-numeric feature in row"),
-    (_csv([[1, 2, SECRET]] * 10), "a.csv", "single class"),
-    (b"not a zip", "a.npz", "not a valid .npz"),
-])
+@pytest.mark.parametrize(
+    "content, filename, words",
+    [
+        (b"", "a.csv", "empty upload (0 bytes)"),
+        (None, "a.csv", "nothing was received"),
+        (b"1,2\n" * 1000, "big.csv", "more than the upload limit"),
+        (b"1,2,0\n", "a.exe", "accepted files are"),
+        (_csv([[1, SECRET, 0], [2, 3, 1]] * 10), "a.csv", "non-numeric feature in row"),
+        (_csv([[1, 2, SECRET]] * 10), "a.csv", "single class"),
+        (b"not a zip", "a.npz", "not a valid .npz"),
+    ],
+)
 def test_bad_data_upload(content, filename, words):
     with pytest.raises(DataError) as info:
         load_upload(content, filename, max_bytes=2000)

@@ -33,8 +33,9 @@ def base(tmp_path_factory) -> dict[str, bytes]:
     from explorer.trainer import Trainer
 
     history = History()
-    trainer = Trainer(RunConfig(steps=3, eval_every=1, units_every=1, hidden=[4, 3]),
-                      sink=history.add)
+    trainer = Trainer(
+        RunConfig(steps=3, eval_every=1, units_every=1, hidden=[4, 3]), sink=history.add
+    )
     trainer.run()
     path = tmp_path_factory.mktemp("base") / "snap.zip"
     save_snapshot(trainer, history, path)
@@ -46,13 +47,16 @@ def rehash(files: dict[str, bytes]) -> dict[str, bytes]:
     manifest = json.loads(files["manifest.json"])
     for name, blob in files.items():
         if name in manifest["files"]:
-            manifest["files"][name] = {"sha256": hashlib.sha256(blob).hexdigest(),
-                                       "bytes": len(blob)}
+            manifest["files"][name] = {
+                "sha256": hashlib.sha256(blob).hexdigest(),
+                "bytes": len(blob),
+            }
     return {**files, "manifest.json": json.dumps(manifest).encode()}
 
 
-def to_zip(folder: Path, files: dict[str, bytes], name="snap.zip",
-           method=zipfile.ZIP_STORED) -> Path:
+def to_zip(
+    folder: Path, files: dict[str, bytes], name="snap.zip", method=zipfile.ZIP_STORED
+) -> Path:
     path = folder / name
     with zipfile.ZipFile(path, "w", compression=method) as zf:
         for member, blob in files.items():
@@ -80,17 +84,19 @@ def _set(path: list, value):
         for key in path[:-1]:
             doc = doc[key]
         doc[path[-1]] = value
+
     return fn
 
 
 def _flip(blob: bytes, at: float = 0.5) -> bytes:
     i = int(len(blob) * at)
-    return blob[:i] + bytes([blob[i] ^ 0xFF]) + blob[i + 1:]
+    return blob[:i] + bytes([blob[i] ^ 0xFF]) + blob[i + 1 :]
 
 
 def _records_kind(kind):
     def fn(doc):
         doc["kinds"][0]["kind"] = kind
+
     return fn
 
 
@@ -153,7 +159,7 @@ def s_missing(f, files):
 
 
 def s_json_garbage(f, files):
-    return to_zip(f, rehash({**files, "session.json": b"{\"config\": [1, 2"}))
+    return to_zip(f, rehash({**files, "session.json": b'{"config": [1, 2'}))
 
 
 def s_json_deep(f, files):
@@ -175,6 +181,7 @@ def s_kind_with_slash(f, files):
 def s_pickle_in_npz(f, files):
     def fn(arrays):
         arrays["unit_ids.0"] = np.array([object(), 1], dtype=object)
+
     with np.load(io.BytesIO(files["units.npz"]), allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
     fn(arrays)
@@ -184,8 +191,9 @@ def s_pickle_in_npz(f, files):
 
 
 def s_huge_count(f, files):
-    return to_zip(f, edit_json(files, "records.json", lambda d: d["kinds"][0].update(
-        count=20_000_000)))
+    return to_zip(
+        f, edit_json(files, "records.json", lambda d: d["kinds"][0].update(count=20_000_000))
+    )
 
 
 def s_negative_count(f, files):
@@ -195,12 +203,14 @@ def s_negative_count(f, files):
 def s_huge_dtype_json(f, files):
     def fn(doc):
         doc["order"] = {"__ndarray__": [1] * 20, "dtype": "S100000000"}
+
     return to_zip(f, edit_json(files, "state.json", fn))
 
 
 def s_object_dtype_json(f, files):
     def fn(doc):
         doc["order"] = {"__ndarray__": [1, 2], "dtype": "O"}
+
     return to_zip(f, edit_json(files, "state.json", fn))
 
 
@@ -232,8 +242,7 @@ def s_zip_bomb_npz(f, files):
 
 
 def s_huge_hidden(f, files):
-    return to_zip(f, edit_json(files, "session.json",
-                               _set(["config", "hidden"], [3_000_000, 32])))
+    return to_zip(f, edit_json(files, "session.json", _set(["config", "hidden"], [3_000_000, 32])))
 
 
 def s_fifo(f, files):
@@ -271,8 +280,9 @@ def s_config_not_dict(f, files):
 
 
 def s_config_bad_option(f, files):
-    return to_zip(f, edit_json(files, "session.json",
-                               _set(["config", "method_options"], {"bogus": 1})))
+    return to_zip(
+        f, edit_json(files, "session.json", _set(["config", "method_options"], {"bogus": 1}))
+    )
 
 
 def s_weights_garbage(f, files):
@@ -280,8 +290,12 @@ def s_weights_garbage(f, files):
 
 
 def s_units_wrong_dtype(f, files):
-    return to_zip(f, edit_npz(files, "units.npz",
-                              lambda a: a.update({"unit_ids.0": a["unit_ids.0"].astype("U3")})))
+    return to_zip(
+        f,
+        edit_npz(
+            files, "units.npz", lambda a: a.update({"unit_ids.0": a["unit_ids.0"].astype("U3")})
+        ),
+    )
 
 
 def s_symlink_loop(f, files):
@@ -292,9 +306,18 @@ def s_symlink_loop(f, files):
 
 SNAPSHOT_CASES = {name[2:]: fn for name, fn in dict(globals()).items() if name.startswith("s_")}
 #: cases run as a child process: memory or hangs at stake
-CHILD = {"zip_bomb_member", "zip_bomb_npz", "huge_hidden", "fifo", "dev_zero",
-         "fifo_in_folder", "dev_zero_in_folder", "huge_count", "huge_dtype_json",
-         "huge_npy_header"}
+CHILD = {
+    "zip_bomb_member",
+    "zip_bomb_npz",
+    "huge_hidden",
+    "fifo",
+    "dev_zero",
+    "fifo_in_folder",
+    "dev_zero_in_folder",
+    "huge_count",
+    "huge_dtype_json",
+    "huge_npy_header",
+}
 
 
 def cli(args, capsys):
@@ -307,16 +330,21 @@ def cli(args, capsys):
 
 
 @pytest.mark.parametrize("command", ["resume", "export"])
-@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow) if c in CHILD else c
-                                  for c in sorted(SNAPSHOT_CASES)])  # a child process each
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(c, marks=pytest.mark.slow) if c in CHILD else c for c in sorted(SNAPSHOT_CASES)],
+)  # a child process each
 def test_bad_snapshot_is_refused_cleanly(case, command, base, tmp_path, capsys, monkeypatch):
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
     snap = SNAPSHOT_CASES[case](work, dict(base))
     out_dir = work / "out" / "csv"
-    args = (["resume", str(snap), "--steps", "1", "--quiet"] if command == "resume"
-            else ["export", str(snap), "--csv", str(out_dir)])
+    args = (
+        ["resume", str(snap), "--steps", "1", "--quiet"]
+        if command == "resume"
+        else ["export", str(snap), "--csv", str(out_dir)]
+    )
     before = tree(tmp_path)
     if case in CHILD:
         if command == "export":

@@ -15,21 +15,32 @@ from kernels.methods import METHODS, get_method
 from kernels.methods.base import OptionError
 
 
-@pytest.mark.parametrize(("method", "typo", "meant"), [
-    ("tiny", "neuron", "neurons"), ("nonparametric", "optimiser", "optimizer"),
-    ("shrinknets", "windw", "window"), ("static", "optimizer_stat", "optimizer_state")])
+@pytest.mark.parametrize(
+    ("method", "typo", "meant"),
+    [
+        ("tiny", "neuron", "neurons"),
+        ("nonparametric", "optimiser", "optimizer"),
+        ("shrinknets", "windw", "window"),
+        ("static", "optimizer_stat", "optimizer_state"),
+    ],
+)
 def test_misspelled_options_are_refused_with_a_suggestion(method, typo, meant):
     cls = get_method(method)
-    with pytest.raises(OptionError, match=rf"unknown option '{typo}' \(did you mean "
-                                          rf"'{meant}'\?\); accepted: .*{meant}"):
+    with pytest.raises(
+        OptionError,
+        match=rf"unknown option '{typo}' \(did you mean "
+        rf"'{meant}'\?\); accepted: .*{meant}",
+    ):
         cls(**{typo: 1})
     with pytest.raises(OptionError, match="unknown option 'colour'; accepted: "):
         cls(colour="red")
 
 
 def test_cli_refuses_an_unknown_option_with_exit_2(capsys):
-    assert main(["run", "--method", "tiny", "--option", "neuron=random", "--steps", "1",
-                 "--quiet"]) == 2
+    assert (
+        main(["run", "--method", "tiny", "--option", "neuron=random", "--steps", "1", "--quiet"])
+        == 2
+    )
     assert "did you mean 'neurons'" in capsys.readouterr().err
 
 
@@ -54,9 +65,14 @@ def test_cli_fills_in_the_method_starting_sizes():
 
 
 def _growth_run(state: str):
-    cfg = RunConfig(hidden=[6, 6], steps=12, device="cpu", eval_every=1000,
-                    method_options={"optimizer_state": state},
-                    knobs={"lam": 1e-3, "growth_rate": 1, "growth_every": 5})
+    cfg = RunConfig(
+        hidden=[6, 6],
+        steps=12,
+        device="cpu",
+        eval_every=1000,
+        method_options={"optimizer_state": state},
+        knobs={"lam": 1e-3, "growth_rate": 1, "growth_every": 5},
+    )
     return Trainer(cfg, sink=History().add)
 
 

@@ -15,16 +15,21 @@ def test_fractional_growth_rate_draws_poisson():
     g = torch.Generator().manual_seed(0)
     draws = [Nonparametric._draw_count(0.5, g) for _ in range(4000)]
     assert abs(np.mean(draws) - 0.5) < 0.05
-    assert abs(np.var(draws) - 0.5) < 0.06   # Poisson: variance = mean
+    assert abs(np.var(draws) - 0.5) < 0.06  # Poisson: variance = mean
     assert Nonparametric._draw_count(3.0, g) == 3
     assert Nonparametric._draw_count(0.0, g) == 0
 
 
 def test_adam_with_proximal_step_zeroes_whole_fan_ins_and_removes_them():
     history = History()
-    cfg = RunConfig(hidden=[12, 12], steps=60, device="cpu", eval_every=1000,
-                    method_options={"optimizer": "adam", "capnorm": False},
-                    knobs={"lam": 1.0, "lr": 0.02, "growth_rate": 0})
+    cfg = RunConfig(
+        hidden=[12, 12],
+        steps=60,
+        device="cpu",
+        eval_every=1000,
+        method_options={"optimizer": "adam", "capnorm": False},
+        knobs={"lam": 1.0, "lr": 0.02, "growth_rate": 0},
+    )
     trainer = Trainer(cfg, sink=history.add)
     trainer.run()
     died = [e for e in history.rows.get("event", []) if e["event"] == "died"]
@@ -38,8 +43,13 @@ def test_adam_with_proximal_step_zeroes_whole_fan_ins_and_removes_them():
 
 def test_growth_adds_zero_fan_out_units_every_growth_step():
     history = History()
-    cfg = RunConfig(hidden=[4, 4], steps=20, device="cpu", eval_every=1000,
-                    knobs={"lam": 0.0, "growth_rate": 2, "growth_every": 5})
+    cfg = RunConfig(
+        hidden=[4, 4],
+        steps=20,
+        device="cpu",
+        eval_every=1000,
+        knobs={"lam": 0.0, "growth_rate": 2, "growth_every": 5},
+    )
     trainer = Trainer(cfg, sink=history.add)
     trainer.run()
     born = [e for e in history.rows["event"] if e["event"] == "born"]
@@ -50,8 +60,15 @@ def test_growth_adds_zero_fan_out_units_every_growth_step():
 
 
 def _ctx(method, model, opt, knobs, vals, epoch, step=0):
-    return SimpleNamespace(val_history=list(vals), step=step, epoch=epoch, optimizer=opt,
-                           knobs=knobs, model=model, steps_per_epoch=10)
+    return SimpleNamespace(
+        val_history=list(vals),
+        step=step,
+        epoch=epoch,
+        optimizer=opt,
+        knobs=knobs,
+        model=model,
+        steps_per_epoch=10,
+    )
 
 
 def test_protocol_follows_sec_7_4():
@@ -75,13 +92,13 @@ def test_protocol_follows_sec_7_4():
     with torch.no_grad():
         model.linears[0].weight.add_(1.0)
     assert see(1.0, 5.0) == "grow"
-    assert see(1.0, 9.9) == "grow"   # 9.9 epochs < P
+    assert see(1.0, 9.9) == "grow"  # 9.9 epochs < P
     assert see(1.0, 10.0) == "drain"
     assert torch.equal(model.linears[0].weight, w0), "the phase change rewinds to the best"
     # drain: a death restarts the window; the phase ends only after P epochs without deaths
     method._on_death(_ctx(method, model, opt, knobs, vals, 12.0))
-    assert see(1.1, 13.0) == "drain"   # the first value after the death is the window's best
-    assert see(1.1, 22.5) == "drain"   # 9.5 epochs since the best
+    assert see(1.1, 13.0) == "drain"  # the first value after the death is the window's best
+    assert see(1.1, 22.5) == "drain"  # 9.5 epochs since the best
     assert see(1.1, 23.0) == "settle"
     assert method.effective_lam(knobs) == 0.0
     assert see(1.1, 33.0) == "anneal"
@@ -89,7 +106,7 @@ def test_protocol_follows_sec_7_4():
     assert see(1.0, 33.2) == "anneal"  # improves within the round (patience P/20 = 0.5)
     assert see(1.0, 33.8) == "anneal"
     assert abs(method._anneal - 1.0 / 9.0) < 1e-15
-    assert see(1.0, 34.4) == "done"    # a round without change: annealing stops
+    assert see(1.0, 34.4) == "done"  # a round without change: annealing stops
     assert abs(method._anneal - 1.0 / 9.0) < 1e-15
     recs = method.records(None)
     assert [r["phase"] for r in recs] == ["drain", "settle", "anneal", "anneal", "done"]
@@ -146,9 +163,14 @@ def test_fan_out_growth_with_two_hidden_layers():
     """The fan-out of a new unit of layer 0 is built when it is applied, after layer 1 grew
     (it was sized at propose time and crashed: "fan_out must have shape (11, 1)")."""
     history = History()
-    cfg = RunConfig(hidden=[10, 10], steps=7, device="cpu", eval_every=1000,
-                    method_options={"optimizer": "adam", "regularizer": "fan_out"},
-                    knobs={"lam": 1e-4, "growth_rate": 1, "growth_every": 3})
+    cfg = RunConfig(
+        hidden=[10, 10],
+        steps=7,
+        device="cpu",
+        eval_every=1000,
+        method_options={"optimizer": "adam", "regularizer": "fan_out"},
+        knobs={"lam": 1e-4, "growth_rate": 1, "growth_every": 3},
+    )
     trainer = Trainer(cfg, sink=history.add)
     trainer.run()
     assert trainer.model.hidden_sizes == [12, 12]
@@ -190,8 +212,8 @@ def test_fan_in_init_statistics_are_table_3():
     g = torch.Generator().manual_seed(0)
     for d in (4, 64, 400):
         w = init_fan_in(4000, d, g).double()
-        assert abs(float((w ** 2).sum(1).mean()) - 1.0) < 0.05
-        assert abs(float(w.std()) * d ** 0.5 - 1.0) < 0.03
+        assert abs(float((w**2).sum(1).mean()) - 1.0) < 0.05
+        assert abs(float(w.std()) * d**0.5 - 1.0) < 0.03
         assert abs(float(w.mean())) < 3.0 / (4000 * d) ** 0.5 * 3
     model = Nonparametric().build(400, 3, [300, 300], generator=g)
     for lin in model.linears:

@@ -14,8 +14,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_example_notebook_trains_changes_a_knob_saves_and_reopens(tmp_path, monkeypatch):
     nb = nbformat.read(ROOT / "assets" / "explorer.ipynb", as_version=4)
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
-    NotebookClient(nb, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     outputs = {i: c.get("outputs", []) for i, c in enumerate(nb.cells) if c.cell_type == "code"}
     assert not any(o.get("output_type") == "error" for outs in outputs.values() for o in outs)
     knob_table = "".join(o.get("data", {}).get("text/plain", "") for o in outputs[3])

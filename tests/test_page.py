@@ -82,7 +82,7 @@ def test_cards_follow_the_record_kinds_a_method_declares(method):
     kinds = declared_kinds(method)
     assert kinds == frozenset(METHODS[method].record_kinds)
     shown = cards_for(kinds)
-    assert shown[:len(ALWAYS)] == ALWAYS
+    assert shown[: len(ALWAYS)] == ALWAYS
     assert ("tiny" in shown) == (method == "tiny")
     assert ("shrinknets" in shown) == (method == "shrinknets")
     board = Dashboard(method=method)
@@ -98,10 +98,17 @@ def test_cards_follow_the_record_kinds_a_method_declares(method):
 def test_records_of_another_kind_show_their_card_and_a_new_run_hides_it():
     board = Dashboard(method="static")
     assert not board.cards["shrinknets"].visible and board.hint.visible
-    switch = {"kind": "switch", "step": 1, "layer": np.zeros(3, dtype=np.int64),
-              "unit_id": np.arange(3), "value": np.ones(3, dtype=np.float32),
-              "live": np.ones(3, dtype=bool), "sign_variance": np.zeros(3, dtype=np.float32),
-              "sign_changes": np.zeros(3, dtype=np.int64), "input_neurons": 10}
+    switch = {
+        "kind": "switch",
+        "step": 1,
+        "layer": np.zeros(3, dtype=np.int64),
+        "unit_id": np.arange(3),
+        "value": np.ones(3, dtype=np.float32),
+        "live": np.ones(3, dtype=bool),
+        "sign_variance": np.zeros(3, dtype=np.float32),
+        "sign_changes": np.zeros(3, dtype=np.int64),
+        "input_neurons": 10,
+    }
     assert board.update({"switch": [switch]}) == []
     assert board.cards["shrinknets"].visible and "switches" in board.views
     assert not board.hint.visible
@@ -152,8 +159,10 @@ def test_replay_progress_is_measured_against_its_own_steps():
 
 @pytest.mark.slow
 def test_session_imports_no_panel():
-    code = ("import sys, explorer.session; "
-            "assert 'panel' not in sys.modules and 'bokeh' not in sys.modules")
+    code = (
+        "import sys, explorer.session; "
+        "assert 'panel' not in sys.modules and 'bokeh' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -165,14 +174,15 @@ def test_log_slider_math_round_trips():
 def test_a_script_that_never_closes_its_explorer_exits_cleanly():
     # the README's notebook snippet run as a plain script aborted at exit (rc 134,
     # "terminate called without an active exception"): close_all joins the trainer at exit
-    code = ("import explorer\n"
-            "ex = explorer.Explorer(method='static', hidden=(4,), steps=10**7)\n"
-            "ex.start(); ex.wait(steps=5)\n"
-            "with explorer.Explorer(method='static', hidden=(4,)) as other:\n"
-            "    pass\n"
-            "print('done', ex.state, other.state)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=300)
+    code = (
+        "import explorer\n"
+        "ex = explorer.Explorer(method='static', hidden=(4,), steps=10**7)\n"
+        "ex.start(); ex.wait(steps=5)\n"
+        "with explorer.Explorer(method='static', hidden=(4,)) as other:\n"
+        "    pass\n"
+        "print('done', ex.state, other.state)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "done running idle" in out.stdout
     assert "terminate called" not in out.stderr

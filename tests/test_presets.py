@@ -16,8 +16,12 @@ from kernels.methods import get_method
 
 
 def test_every_preset_builds_a_valid_run():
-    assert {"nonparametric-mnist1d", "static-mnist1d-mlp", "tiny-race-digits",
-            "shrinknets-digits"} <= set(PRESETS)
+    assert {
+        "nonparametric-mnist1d",
+        "static-mnist1d-mlp",
+        "tiny-race-digits",
+        "shrinknets-digits",
+    } <= set(PRESETS)
     for preset in PRESETS.values():
         config = preset.config(device="cpu")
         get_method(config.method)(**config.method_options)  # options valid
@@ -31,10 +35,28 @@ def test_cli_preset_fills_the_run_and_explicit_arguments_win(capsys):
     parse = build_parser().parse_args
     cfg = run_config(parse(["run", "--preset", "tiny-race-digits"]))
     assert (cfg.method, cfg.dataset, cfg.hidden, cfg.steps, cfg.batch_size) == (
-        "tiny", "digits", [1, 1], 1500, 100)
+        "tiny",
+        "digits",
+        [1, 1],
+        1500,
+        100,
+    )
     assert cfg.method_options == {"tau_mode": "paper"} and cfg.knobs["growth_rate"] == 8.0
-    cfg = run_config(parse(["run", "--preset", "tiny-race-digits", "--steps", "10",
-                            "--tau", "0.5", "--option", "neurons=random"]))
+    cfg = run_config(
+        parse(
+            [
+                "run",
+                "--preset",
+                "tiny-race-digits",
+                "--steps",
+                "10",
+                "--tau",
+                "0.5",
+                "--option",
+                "neurons=random",
+            ]
+        )
+    )
     assert cfg.steps == 10 and cfg.knobs["tau"] == 0.5
     assert cfg.method_options == {"tau_mode": "paper", "neurons": "random"}
     assert main(["list"]) == 0
@@ -53,7 +75,11 @@ def test_page_preset_menu_fills_the_controls_and_method_sizes():
     assert form.hidden == "1,1"
     form.preset = "nonparametric-mnist1d"
     assert (form.method, form.dataset, form.hidden, form.max_steps) == (
-        "nonparametric", "mnist1d", "10,10", 8000)
+        "nonparametric",
+        "mnist1d",
+        "10,10",
+        8000,
+    )
     assert knobs.lam == 3e-3
     config, _ = form.config(get_preset("tiny-race-digits").config(), knobs.values())
     assert config.method_options == {"protocol": True} and config.eval_every == 100
@@ -88,10 +114,13 @@ def _run(name: str, seed: int = 0) -> tuple[Trainer, History]:
 def test_preset_reaches_its_expected_result(name):
     trainer, history = _run(name)
     summary = trainer.summary()
-    got = {"test_acc": summary["test_acc"], "first_layer": summary["sizes"][0],
-           "units": sum(summary["sizes"]),
-           "died": sum(e["event"] == "died" for e in history.rows.get("event", [])),
-           "rejected": sum(r["rejected"] for r in history.rows.get("spectrum", []))}
+    got = {
+        "test_acc": summary["test_acc"],
+        "first_layer": summary["sizes"][0],
+        "units": sum(summary["sizes"]),
+        "died": sum(e["event"] == "died" for e in history.rows.get("event", [])),
+        "rejected": sum(r["rejected"] for r in history.rows.get("spectrum", [])),
+    }
     drains = [r for r in history.rows.get("phase", []) if r["phase"] == "drain"]
     if drains:  # units shed between the start of the drain and the end of the run
         got["drain_shrink"] = sum(drains[0]["sizes"]) - sum(summary["sizes"])

@@ -36,16 +36,19 @@ def run_records(method: str) -> list[dict]:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        config = RunConfig(method=method, hidden=[8, 8], eval_every=25, units_every=10,
-                           batch_size=64)
+        config = RunConfig(
+            method=method, hidden=[8, 8], eval_every=25, units_every=10, batch_size=64
+        )
         Trainer(config, sink=out.append).run(300)
     finally:
         torch.set_num_threads(threads)
     return out
 
 
-@pytest.mark.parametrize("method", [m if m == "static" else pytest.param(m, marks=pytest.mark.slow)
-                                    for m in sorted(METHODS)])  # a 300-step run each
+@pytest.mark.parametrize(
+    "method",
+    [m if m == "static" else pytest.param(m, marks=pytest.mark.slow) for m in sorted(METHODS)],
+)  # a 300-step run each
 def test_every_record_of_a_run_has_its_declared_fields(method):
     emitted = run_records(method)
     kinds = {r["kind"] for r in emitted}
@@ -80,8 +83,9 @@ def test_runner_state_and_run_records_have_their_fields():
         runner.start()
         for _ in range(600):
             seen += runner.drain()
-            if any(r["kind"] == records.STATE and r["state"] in ("finished", "error")
-                   for r in seen):
+            if any(
+                r["kind"] == records.STATE and r["state"] in ("finished", "error") for r in seen
+            ):
                 break
             time.sleep(0.05)
     finally:

@@ -18,19 +18,28 @@ pytestmark = pytest.mark.slow  # child processes / Dask clusters: tens of second
 
 def pump(runner, history, condition, timeout=120.0):
     """Move records into ``history`` until ``condition()`` holds."""
+
     def move():
         for rec in runner.drain():
             if rec["kind"] not in ("state", "run"):
                 history.add(rec)
 
-    poll(condition, timeout, tick=move,
-         what=lambda: f"the condition; state {runner.state}: {runner.message}")
+    poll(
+        condition,
+        timeout,
+        tick=move,
+        what=lambda: f"the condition; state {runner.state}: {runner.message}",
+    )
 
 
 @pytest.fixture
 def runner():
-    r = TrainerProcess(RunConfig(hidden=[8, 8], steps=100_000, eval_every=20, units_every=10,
-                                 knobs={"growth_every": 10}), threads=1)
+    r = TrainerProcess(
+        RunConfig(
+            hidden=[8, 8], steps=100_000, eval_every=20, units_every=10, knobs={"growth_every": 10}
+        ),
+        threads=1,
+    )
     yield r
     r.close()
     assert not r.alive
@@ -74,8 +83,7 @@ def test_a_failing_run_reports_and_the_child_lives_on():
 
 
 def test_app_resumes_a_snapshot_in_a_child_process(tmp_path):
-    app = ExplorerApp(RunConfig(hidden=[8, 8], eval_every=10, units_every=5),
-                      trainer_in="process")
+    app = ExplorerApp(RunConfig(hidden=[8, 8], eval_every=10, units_every=5), trainer_in="process")
     try:
         app.max_steps = 40
         app.start()
@@ -138,8 +146,7 @@ def test_kill_9_of_a_pages_trainer_says_so_and_start_recovers():
     import os
     import signal
 
-    app = ExplorerApp(RunConfig(hidden=[8, 8], eval_every=10, units_every=5),
-                      trainer_in="process")
+    app = ExplorerApp(RunConfig(hidden=[8, 8], eval_every=10, units_every=5), trainer_in="process")
     try:
         app.start()
         deadline = time.monotonic() + 120
@@ -187,9 +194,11 @@ def test_the_trainer_child_exits_when_its_parent_dies(tmp_path):
         "while r.state != 'running':\n"
         "    r.drain(); import time; time.sleep(0.05)\n"
         "print(r.pid, flush=True)\n"
-        "os.kill(os.getpid(), signal.SIGKILL)\n")
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         timeout=120)
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
     child = int(out.stdout.split()[0])
     deadline = time.monotonic() + 30
     while not _gone(child) and time.monotonic() < deadline:

@@ -76,17 +76,18 @@ def test_threshold_kills_small_switches():
     s = torch.tensor([0.001, 0.5, -0.02, -0.06])
     empty = torch.zeros(4, 4, dtype=torch.int8)
     kill = kill_decisions("threshold", 0.5, s, empty, torch.zeros(4), threshold=0.1)
-    assert kill.tolist() == [True, False, True, False]          # |s| <= 0.05
+    assert kill.tolist() == [True, False, True, False]  # |s| <= 0.05
     assert not kill_decisions("threshold", 0.0, s, empty, torch.zeros(4), 0.1).any()
 
 
 def test_sign_change_counts_flips():
     w = 10
-    alternating = [1, -1] * 5                   # 9 changes
-    once = [1] * 5 + [-1] * 5                   # 1 change
+    alternating = [1, -1] * 5  # 9 changes
+    once = [1] * 5 + [-1] * 5  # 1 change
     never = [1] * 10
     signs, counts = signs_of(alternating, once, never), torch.full((3,), w)
     s = torch.ones(3)
+
     def kills(gamma):
         return kill_decisions("sign_change", gamma, s, signs, counts, 0.1).tolist()
 
@@ -98,18 +99,26 @@ def test_sign_change_counts_flips():
 
 
 def test_sign_variance_needs_full_window_and_bar():
-    balanced = [1, -1, 1, -1, 1, -1, 1, -1]      # variance 1
-    one_minority = [1] * 7 + [-1]                # variance 4*7/64 = v_min
-    constant = [-1] * 8                          # variance 0
-    partial = [0, 0, 0, 0, 1, -1, 1, -1]         # balanced but only 4 records
+    balanced = [1, -1, 1, -1, 1, -1, 1, -1]  # variance 1
+    one_minority = [1] * 7 + [-1]  # variance 4*7/64 = v_min
+    constant = [-1] * 8  # variance 0
+    partial = [0, 0, 0, 0, 1, -1, 1, -1]  # balanced but only 4 records
     signs = signs_of(balanced, one_minority, constant, partial)
     counts = torch.tensor([8, 8, 8, 4])
     s = torch.ones(4)
     assert sign_variance_bar(1.0, 8) == pytest.approx(4 * 7 / 64)
-    assert kill_decisions("sign_variance", 1.0, s, signs, counts, 0.1).tolist() == \
-        [True, True, False, False]
-    assert kill_decisions("sign_variance", 0.3, s, signs, counts, 0.1).tolist() == \
-        [True, False, False, False]
+    assert kill_decisions("sign_variance", 1.0, s, signs, counts, 0.1).tolist() == [
+        True,
+        True,
+        False,
+        False,
+    ]
+    assert kill_decisions("sign_variance", 0.3, s, signs, counts, 0.1).tolist() == [
+        True,
+        False,
+        False,
+        False,
+    ]
     assert not kill_decisions("sign_variance", 0.0, s, signs, counts, 0.1).any()
 
 
@@ -182,8 +191,10 @@ def test_killed_units_are_collected_with_optimizer_state():
         before = model(x)
     proposal = method.propose(ctx)
     causes = {(r.layer, r.cause): r.positions.tolist() for r in proposal.removals}
-    assert causes == {(0, "killed: switch below threshold"): [1, 3],
-                      (1, "switch reached zero"): [2]}
+    assert causes == {
+        (0, "killed: switch below threshold"): [1, 3],
+        (1, "switch reached zero"): [2],
+    }
     events = method.apply(ctx, proposal)
     assert model.hidden_sizes == [3, 3]
     assert sorted(e["unit_id"] for e in events) == sorted([ids0[1], ids0[3], ids1[2]])
@@ -261,9 +272,15 @@ def test_trainer_run_on_digits_shrinks_with_large_lambda(network):
     from explorer.trainer import Trainer
 
     history = History()
-    config = RunConfig(method="shrinknets", dataset="digits", hidden=[16, 16], steps=120,
-                       eval_every=60, knobs=dict(lam=0.05, lam2=1e-4, lr=1e-2, gamma=0.5),
-                       method_options=dict(network=network, channels=[6]))
+    config = RunConfig(
+        method="shrinknets",
+        dataset="digits",
+        hidden=[16, 16],
+        steps=120,
+        eval_every=60,
+        knobs=dict(lam=0.05, lam2=1e-4, lr=1e-2, gamma=0.5),
+        method_options=dict(network=network, channels=[6]),
+    )
     trainer = Trainer(config, sink=history.add)
     trainer.run()
     sizes = trainer.model.hidden_sizes
@@ -283,14 +300,21 @@ def test_history_keeps_switch_records_per_unit():
 
     history = History(max_tables=4)
     for step in range(6):
-        history.add({"kind": "switch", "step": step, "layer": np.array([0, 0, 1]),
-                     "unit_id": np.array([0, 1, 2]), "value": np.array([0.5, -1.0, 0.0],
-                                                                     dtype=np.float32),
-                     "input_neurons": 70})
+        history.add(
+            {
+                "kind": "switch",
+                "step": step,
+                "layer": np.array([0, 0, 1]),
+                "unit_id": np.array([0, 1, 2]),
+                "value": np.array([0.5, -1.0, 0.0], dtype=np.float32),
+                "input_neurons": 70,
+            }
+        )
     cols = history.columns("switch")
     assert len(history.rows["switch"]) <= 4
     n = len(history.rows["switch"])
     assert cols["unit_id"].tolist() == [0, 1, 2] * n
-    assert cols["step"].tolist() == np.repeat([r["step"] for r in history.rows["switch"]],
-                                              3).tolist()
+    assert (
+        cols["step"].tolist() == np.repeat([r["step"] for r in history.rows["switch"]], 3).tolist()
+    )
     assert cols["value"].dtype == np.float32 and cols["input_neurons"].tolist() == [70] * 3 * n

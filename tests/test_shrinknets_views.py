@@ -37,23 +37,38 @@ def test_cost_view_streams_increments_and_follows_the_clock():
 
 
 def gs_rec(method, lam, loss, sparsity):
-    return {"kind": "groupsparsity", "method": method, "dataset": "synthetic", "lam": lam,
-            "loss": loss, "sparsity": sparsity}
+    return {
+        "kind": "groupsparsity",
+        "method": method,
+        "dataset": "synthetic",
+        "lam": lam,
+        "loss": loss,
+        "sparsity": sparsity,
+    }
 
 
 def test_group_sparsity_view_one_colour_per_method():
     view = GroupSparsityView()
-    view.update({"groupsparsity": [gs_rec("group lasso", 1.0, 1.0, 1.0),
-                                   gs_rec("switch", 3.0, 1.0, 1.0)]})
-    view.update({"groupsparsity": [gs_rec("group lasso", 0.1, 0.4, 0.5),
-                                   gs_rec("switch", 0.3, 0.35, 0.6),
-                                   gs_rec("switch", 0.03, 0.2, 0.1)], "step": [step_rec(1)]})
+    view.update(
+        {"groupsparsity": [gs_rec("group lasso", 1.0, 1.0, 1.0), gs_rec("switch", 3.0, 1.0, 1.0)]}
+    )
+    view.update(
+        {
+            "groupsparsity": [
+                gs_rec("group lasso", 0.1, 0.4, 0.5),
+                gs_rec("switch", 0.3, 0.35, 0.6),
+                gs_rec("switch", 0.03, 0.2, 0.1),
+            ],
+            "step": [step_rec(1)],
+        }
+    )
     data = view.points.data
     assert set(data) == {"method", "dataset", "lam", "loss", "sparsity", "color"}
     assert len(data["loss"]) == 5
     assert list(data["method"]).count("switch") == 3
-    assert [c for m, c in zip(data["method"], data["color"], strict=True) if m == "switch"] \
-        == [METHOD_COLORS["switch"]] * 3
+    assert [c for m, c in zip(data["method"], data["color"], strict=True) if m == "switch"] == [
+        METHOD_COLORS["switch"]
+    ] * 3
     assert METHOD_COLORS["switch"] != METHOD_COLORS["group lasso"]
     assert list(data["sparsity"])[2:] == [0.5, 0.6, 0.1]
 
@@ -63,8 +78,15 @@ def test_sweep_records_match_the_kernel_sweep():
     records = list(gs.sweep_records("synthetic", points=2, max_iter=200))
     problem = gs.load_problem("synthetic")
     top = lambda_max(problem.X, problem.Y, problem.loss)
-    fits = sweep(problem.X, problem.Y, top * np.logspace(0, -3, 2),
-                 top * np.logspace(0.5, -3.5, 2), problem.loss, 1e-3, 200)
+    fits = sweep(
+        problem.X,
+        problem.Y,
+        top * np.logspace(0, -3, 2),
+        top * np.logspace(0.5, -3.5, 2),
+        problem.loss,
+        1e-3,
+        200,
+    )
     by_method = {m: [r for r in records if r["method"] == m] for m in ("group lasso", "switch")}
     for fit in fits:
         (rec,) = [r for r in by_method[fit.method] if r["lam"] == pytest.approx(fit.lam)]
@@ -74,8 +96,12 @@ def test_sweep_records_match_the_kernel_sweep():
 
 
 def wait_for(app, text, timeout=60.0):
-    poll(lambda: any(text in m for m in app.messages), timeout, tick=app.drain,
-         what=lambda: f"'{text}'; messages {app.messages}")
+    poll(
+        lambda: any(text in m for m in app.messages),
+        timeout,
+        tick=app.drain,
+        what=lambda: f"'{text}'; messages {app.messages}",
+    )
 
 
 @pytest.fixture

@@ -15,9 +15,11 @@ from kernels.tiny.network import GrowingMLP
 
 def nets():
     g = torch.Generator().manual_seed(0)
-    return [DynamicMLP(5, [4, 3], 2, generator=g),
-            DynamicCNN((1, 4, 4), [3], [5], 2, generator=g),
-            GrowingMLP(5, [4, 3], 2, activation="selu", generator=g)]
+    return [
+        DynamicMLP(5, [4, 3], 2, generator=g),
+        DynamicCNN((1, 4, 4), [3], [5], 2, generator=g),
+        GrowingMLP(5, [4, 3], 2, activation="selu", generator=g),
+    ]
 
 
 @pytest.mark.parametrize("net", nets(), ids=lambda n: type(n).__name__)

@@ -30,9 +30,17 @@ from explorer.trainer import Trainer
 
 
 def config(**kw):
-    base = dict(method="nonparametric", dataset="digits", hidden=[10, 10], seed=3,
-                device="cpu", steps=300, eval_every=20, units_every=10,
-                knobs=dict(lam=0.01, growth_every=10, radial_auto=False))
+    base = dict(
+        method="nonparametric",
+        dataset="digits",
+        hidden=[10, 10],
+        seed=3,
+        device="cpu",
+        steps=300,
+        eval_every=20,
+        units_every=10,
+        knobs=dict(lam=0.01, growth_every=10, radial_auto=False),
+    )
     base.update(kw)
     return RunConfig(**base)
 
@@ -68,8 +76,12 @@ def same(a, b):
     if isinstance(a, torch.Tensor):
         return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
     if isinstance(a, np.ndarray):
-        return (isinstance(b, np.ndarray) and a.dtype == b.dtype and a.shape == b.shape
-                and np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
+        return (
+            isinstance(b, np.ndarray)
+            and a.dtype == b.dtype
+            and a.shape == b.shape
+            and np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
+        )
     if isinstance(a, dict):
         return isinstance(b, dict) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)):
@@ -96,12 +108,27 @@ def copy_of(folder, tmp_path):
 
 # -- round trips ----------------------------------------------------------------------------
 def test_tree_encoding_round_trips_types_tensors_and_non_finite_floats():
-    tree = {"state": {0: {"step": torch.tensor(3.0), "exp_avg": torch.randn(4, 3)},
-                      7: {"buf": torch.arange(5)}},
-            "groups": [{"betas": (0.9, 0.999), "lr": 1e-3, "params": [0, 7], "flag": True,
-                        "none": None, "name": "x"}],
-            "best": math.inf, "worst": -math.inf, "nan": math.nan,
-            "array": np.arange(6, dtype=np.int32).reshape(2, 3), "__odd": 1}
+    tree = {
+        "state": {
+            0: {"step": torch.tensor(3.0), "exp_avg": torch.randn(4, 3)},
+            7: {"buf": torch.arange(5)},
+        },
+        "groups": [
+            {
+                "betas": (0.9, 0.999),
+                "lr": 1e-3,
+                "params": [0, 7],
+                "flag": True,
+                "none": None,
+                "name": "x",
+            }
+        ],
+        "best": math.inf,
+        "worst": -math.inf,
+        "nan": math.nan,
+        "array": np.arange(6, dtype=np.int32).reshape(2, 3),
+        "__odd": 1,
+    }
     tensors = {}
     encoded = encode_tree(tree, tensors, "t")
     text = json.dumps(encoded, allow_nan=False)  # strict JSON
@@ -114,14 +141,41 @@ def test_records_of_every_shape_round_trip():
     give back any mix: missing keys, mixed int/float, nested lists, arrays, NaN, strings."""
     from explorer.snapshot.schema import decode_records, encode_records
 
-    rows = [{"kind": "spectrum", "step": 3, "eigenvalues": [0.5, 0.25], "accepted": 1,
-             "layer_sizes": [4, 5], "note": "first", "ok": True, "x": 1},
-            {"kind": "spectrum", "step": 7, "eigenvalues": [], "accepted": 0,
-             "layer_sizes": [4], "ok": False, "x": 2.5, "lambda_k": math.nan,
-             "nested": {"a": [1, (2, 3)], 4: None}, "arr": np.arange(3, dtype=np.int16)},
-            {"kind": "spectrum", "step": 9, "eigenvalues": [math.inf], "accepted": 2,
-             "layer_sizes": [], "ok": True, "x": 3, "note": "",
-             "arr": np.array([1.5, -0.0], dtype=np.float32)}]
+    rows = [
+        {
+            "kind": "spectrum",
+            "step": 3,
+            "eigenvalues": [0.5, 0.25],
+            "accepted": 1,
+            "layer_sizes": [4, 5],
+            "note": "first",
+            "ok": True,
+            "x": 1,
+        },
+        {
+            "kind": "spectrum",
+            "step": 7,
+            "eigenvalues": [],
+            "accepted": 0,
+            "layer_sizes": [4],
+            "ok": False,
+            "x": 2.5,
+            "lambda_k": math.nan,
+            "nested": {"a": [1, (2, 3)], 4: None},
+            "arr": np.arange(3, dtype=np.int16),
+        },
+        {
+            "kind": "spectrum",
+            "step": 9,
+            "eigenvalues": [math.inf],
+            "accepted": 2,
+            "layer_sizes": [],
+            "ok": True,
+            "x": 3,
+            "note": "",
+            "arr": np.array([1.5, -0.0], dtype=np.float32),
+        },
+    ]
     arrays = {}
     spec = encode_records(rows, "k0.", arrays)
     back = decode_records(json.loads(json.dumps(spec)), arrays, "test")
@@ -129,10 +183,19 @@ def test_records_of_every_shape_round_trip():
     expected[1]["arr"] = expected[1]["arr"].astype(np.float32)  # one column, one dtype
     assert same(back, expected)
     types = {c["key"]: c["type"] for c in spec["columns"]}
-    assert types == {"kind": "str", "step": "int", "eigenvalues": "float_list",
-                     "accepted": "int", "layer_sizes": "int_list", "note": "str",
-                     "ok": "bool", "x": "json", "lambda_k": "float", "nested": "json",
-                     "arr": "array"}
+    assert types == {
+        "kind": "str",
+        "step": "int",
+        "eigenvalues": "float_list",
+        "accepted": "int",
+        "layer_sizes": "int_list",
+        "note": "str",
+        "ok": "bool",
+        "x": "json",
+        "lambda_k": "float",
+        "nested": "json",
+        "arr": "array",
+    }
 
 
 @pytest.mark.parametrize("which", ["folder", "zip"])
@@ -195,12 +258,16 @@ def test_capture_copies_so_training_on_does_not_change_it():
 
 # -- resume ---------------------------------------------------------------------------------
 @pytest.mark.slow
-@pytest.mark.parametrize("options,knobs", [
-    ({}, dict(lam=0.01, growth_every=10, radial_auto=False)),
-    ({"optimizer": "adam"}, dict(lam=1.0, lr=0.1, growth_every=5)),  # prox threshold lr*lam
-    ({"optimizer": "sgd"}, dict(lam=0.5, lr=0.1, growth_every=10)),
-    ({"optimizer": "adarad-m"}, dict(lam=0.01, growth_every=10, radial_auto=False))],
-    ids=["adarad", "adam", "sgd", "adarad-m"])
+@pytest.mark.parametrize(
+    "options,knobs",
+    [
+        ({}, dict(lam=0.01, growth_every=10, radial_auto=False)),
+        ({"optimizer": "adam"}, dict(lam=1.0, lr=0.1, growth_every=5)),  # prox threshold lr*lam
+        ({"optimizer": "sgd"}, dict(lam=0.5, lr=0.1, growth_every=10)),
+        ({"optimizer": "adarad-m"}, dict(lam=0.01, growth_every=10, radial_auto=False)),
+    ],
+    ids=["adarad", "adam", "sgd", "adarad-m"],
+)
 def test_resume_is_bit_for_bit(tmp_path, options, knobs):
     """100 steps, save to a real file, load, resume 100 more == 200 steps straight: every
     weight, buffer and optimizer state tensor identical (torch.equal, not a tolerance)."""
@@ -217,8 +284,10 @@ def test_resume_is_bit_for_bit(tmp_path, options, knobs):
     assert same(resumed.model.unit_ids, straight.model.unit_ids)
     assert same(resumed.model.birth_step, straight.model.birth_step)
     assert resumed.cost == straight.cost
-    drop_time = lambda rows: [{k: v for k, v in r.items() if k not in ("time",)}  # noqa: E731
-                              for r in rows]
+
+    def drop_time(rows):
+        return [{k: v for k, v in r.items() if k != "time"} for r in rows]
+
     assert same(drop_time(h_resumed.rows["step"]), drop_time(h_straight.rows["step"]))
     assert same(h_resumed.rows["event"], h_straight.rows["event"])
 
@@ -355,8 +424,9 @@ def test_unknown_schema_version(saved, tmp_path, version):
         load_snapshot(snap)
 
 
-@pytest.mark.parametrize("name", ["records.npz", "units.npz", "history.npz",
-                                  "weights.safetensors", "state.safetensors"])
+@pytest.mark.parametrize(
+    "name", ["records.npz", "units.npz", "history.npz", "weights.safetensors", "state.safetensors"]
+)
 def test_truncated_array(saved, tmp_path, name):
     snap = copy_of(saved[0], tmp_path)
     rewrite(snap, name, (snap / name).read_bytes()[:-40])

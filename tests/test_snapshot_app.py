@@ -1,6 +1,5 @@
 """Saving from a running app, reopening as a replay, and resuming training from it."""
 
-
 import pytest
 from conftest import poll
 

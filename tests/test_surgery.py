@@ -53,8 +53,8 @@ def test_adding_zero_fan_in_unit_keeps_output_without_bias():
 def test_removing_zero_units_keeps_output(post):
     model = make(post, bias=False)
     with torch.no_grad():
-        model.linears[0].weight[[1, 4]] = 0.0       # zero fan-in
-        model.linears[2].weight[:, 2] = 0.0         # zero fan-out of layer-1 unit 2
+        model.linears[0].weight[[1, 4]] = 0.0  # zero fan-in
+        model.linears[2].weight[:, 2] = 0.0  # zero fan-out of layer-1 unit 2
     model.eval()
     x = torch.randn(64, 7)
     before = model(x)
@@ -69,9 +69,11 @@ def test_removing_zero_units_keeps_output(post):
 @pytest.mark.parametrize("opt_name", ["adam", "sgd", "rmsprop"])
 def test_prune_slices_optimizer_state_and_training_continues_identically(opt_name):
     """A pruned network trains exactly like a network built without those units."""
-    make_opt = {"adam": lambda p: torch.optim.Adam(p, lr=1e-2),
-                "sgd": lambda p: torch.optim.SGD(p, lr=1e-2, momentum=0.9),
-                "rmsprop": lambda p: torch.optim.RMSprop(p, lr=1e-2)}[opt_name]
+    make_opt = {
+        "adam": lambda p: torch.optim.Adam(p, lr=1e-2),
+        "sgd": lambda p: torch.optim.SGD(p, lr=1e-2, momentum=0.9),
+        "rmsprop": lambda p: torch.optim.RMSprop(p, lr=1e-2),
+    }[opt_name]
     model = make()
     opt = make_opt(model.parameters())
     train_steps(model, opt)
@@ -81,9 +83,11 @@ def test_prune_slices_optimizer_state_and_training_continues_identically(opt_nam
     # reference: rebuild by hand with plain indexing
     keep = [0, 2, 3, 5]
     with torch.no_grad():
-        for p, (idx, dim) in zip([reference.linears[0].weight, reference.linears[0].bias,
-                                  reference.linears[1].weight], [(keep, 0), (keep, 0), (keep, 1)],
-                                 strict=True):
+        for p, (idx, dim) in zip(
+            [reference.linears[0].weight, reference.linears[0].bias, reference.linears[1].weight],
+            [(keep, 0), (keep, 0), (keep, 1)],
+            strict=True,
+        ):
             st = ref_opt.state[p]
             for k, v in list(st.items()):
                 if torch.is_tensor(v) and v.ndim:

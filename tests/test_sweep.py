@@ -67,11 +67,26 @@ def test_compute_to_accuracy_in_search_order():
 
 
 def test_compare_to_search_fractions():
-    search = [{"key": f"s{i}", "index": i, "status": "ok", "params": p, "test_acc": a,
-               "wall_s": 2.0, "method": "static"}
-              for i, (p, a) in enumerate([(100, 0.8), (300, 0.9), (200, 0.85), (400, 0.95)])]
-    run = {"key": "r", "status": "ok", "method": "nonparametric", "params": 250,
-           "test_acc": 0.86, "wall_s": 1.0}
+    search = [
+        {
+            "key": f"s{i}",
+            "index": i,
+            "status": "ok",
+            "params": p,
+            "test_acc": a,
+            "wall_s": 2.0,
+            "method": "static",
+        }
+        for i, (p, a) in enumerate([(100, 0.8), (300, 0.9), (200, 0.85), (400, 0.95)])
+    ]
+    run = {
+        "key": "r",
+        "status": "ok",
+        "method": "nonparametric",
+        "params": 250,
+        "test_acc": 0.86,
+        "wall_s": 1.0,
+    }
     [out] = compare_to_search(search, [run], size="params", acc="test_acc", compute="wall_s")
     assert out["frontier_acc"] == pytest.approx(0.85)  # best of sizes <= 250
     assert out["gap_pp"] == pytest.approx(-1.0)
@@ -85,10 +100,16 @@ def test_compare_to_search_fractions():
 
 
 def _spec(**extra):
-    data = {"dataset": "digits", "steps": 20, "seeds": [0, 1],
-            "method": [{"name": "nonparametric", "lam": [1e-3, 3e-4], "hidden": [[5, 5]]},
-                       {"name": "shrinknets", "gamma": [0.2, 0.5, 0.8]}],
-            "search": {"samples": 5, "reference": "nonparametric"}}
+    data = {
+        "dataset": "digits",
+        "steps": 20,
+        "seeds": [0, 1],
+        "method": [
+            {"name": "nonparametric", "lam": [1e-3, 3e-4], "hidden": [[5, 5]]},
+            {"name": "shrinknets", "gamma": [0.2, 0.5, 0.8]},
+        ],
+        "search": {"samples": 5, "reference": "nonparametric"},
+    }
     data.update(extra)
     return spec_from_dict(data)
 
@@ -100,8 +121,9 @@ def test_grid_points_and_stable_keys():
     assert [p.index for p in points] == list(range(10))
     assert len({p.key for p in points}) == 10
     assert [p.key for p in points] == [p.key for p in _spec().sizing_points()]
-    lams = sorted({p.config["knobs"]["lam"] for p in points if p.config["method"] ==
-                   "nonparametric"})
+    lams = sorted(
+        {p.config["knobs"]["lam"] for p in points if p.config["method"] == "nonparametric"}
+    )
     assert lams == [3e-4, 1e-3]
 
 
@@ -116,13 +138,31 @@ def test_random_mode_draws_within_range():
 def test_search_widths_follow_the_paper_range():
     """Nonparametric paper sec. 7.4.1: each layer uniformly in [ref, 5 ref]."""
     spec = _spec()
-    ref = spec.search_reference([
-        {"method": "nonparametric", "kind": "sizing", "status": "ok", "params": 10,
-         "sizes": "[4, 7]"},
-        {"method": "nonparametric", "kind": "sizing", "status": "ok", "params": 30,
-         "sizes": "[12, 6]"},
-        {"method": "nonparametric", "kind": "sizing", "status": "failed", "params": math.nan,
-         "sizes": ""}])
+    ref = spec.search_reference(
+        [
+            {
+                "method": "nonparametric",
+                "kind": "sizing",
+                "status": "ok",
+                "params": 10,
+                "sizes": "[4, 7]",
+            },
+            {
+                "method": "nonparametric",
+                "kind": "sizing",
+                "status": "ok",
+                "params": 30,
+                "sizes": "[12, 6]",
+            },
+            {
+                "method": "nonparametric",
+                "kind": "sizing",
+                "status": "failed",
+                "params": math.nan,
+                "sizes": "",
+            },
+        ]
+    )
     assert ref == [12, 6]
     points = spec.search_points(ref)
     assert len(points) == 5 and all(p.config["method"] == "static" for p in points)
@@ -131,20 +171,24 @@ def test_search_widths_follow_the_paper_range():
     assert (widths[:, 1] >= 6).all() and (widths[:, 1] <= 30).all()
     assert all(p.config["steps"] == 20 for p in points)
     assert [p.key for p in points] == [p.key for p in spec.search_points(ref)]
-    shrink = spec_from_dict({"method": [{"name": "shrinknets"}],
-                             "search": {"reference": "shrinknets"}})
+    shrink = spec_from_dict(
+        {"method": [{"name": "shrinknets"}], "search": {"reference": "shrinknets"}}
+    )
     assert (shrink.search.low, shrink.search.high) == (0.1, 2.0)
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"method": [{"name": "nonparametrik"}]}, "did you mean 'nonparametric'"),
-    ({"method": [{"name": "tiny", "lamda": [1.0]}]}, "did you mean 'lam'"),
-    ({"method": [{"name": "tiny", "lam": [5.0]}]}, "outside"),
-    ({"method": [{"name": "tiny"}], "mode": "random"}, "samples >= 1"),
-    ({"method": [{"name": "tiny"}], "search": {"reference": "static"}}, "not a method"),
-    ({"method": [{"name": "tiny", "lam": ["a"]}]}, "list of numbers"),
-    ({}, "at least one"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"method": [{"name": "nonparametrik"}]}, "did you mean 'nonparametric'"),
+        ({"method": [{"name": "tiny", "lamda": [1.0]}]}, "did you mean 'lam'"),
+        ({"method": [{"name": "tiny", "lam": [5.0]}]}, "outside"),
+        ({"method": [{"name": "tiny"}], "mode": "random"}, "samples >= 1"),
+        ({"method": [{"name": "tiny"}], "search": {"reference": "static"}}, "not a method"),
+        ({"method": [{"name": "tiny", "lam": ["a"]}]}, "list of numbers"),
+        ({}, "at least one"),
+    ],
+)
 def test_bad_specs_say_why(data, message):
     with pytest.raises(SweepSpecError, match=message):
         spec_from_dict(data)
@@ -152,8 +196,10 @@ def test_bad_specs_say_why(data, message):
 
 def test_toml_file(tmp_path):
     path = tmp_path / "sweep.toml"
-    path.write_text('dataset = "digits"\nsteps = 10\n[[method]]\nname = "static"\n'
-                    'hidden = [[4, 4], [8, 8]]\n[search]\nsamples = 3\nreference = [4, 4]\n')
+    path.write_text(
+        'dataset = "digits"\nsteps = 10\n[[method]]\nname = "static"\n'
+        "hidden = [[4, 4], [8, 8]]\n[search]\nsamples = 3\nreference = [4, 4]\n"
+    )
     spec = load_spec(path)
     assert [p.config["hidden"] for p in spec.sizing_points()] == [[4, 4], [8, 8]]
     assert len(spec.search_points(spec.search_reference([]))) == 3
@@ -168,9 +214,16 @@ def test_toml_file(tmp_path):
 def test_run_point_row_and_snapshot(tmp_path):
     from explorer.snapshot import load_snapshot
 
-    spec = spec_from_dict({"steps": 12, "eval_every": 6, "method": [
-        {"name": "static", "hidden": [[6, 4]]},
-        {"name": "nonparametric", "options": {"optimizer": "bogus"}}]})
+    spec = spec_from_dict(
+        {
+            "steps": 12,
+            "eval_every": 6,
+            "method": [
+                {"name": "static", "hidden": [[6, 4]]},
+                {"name": "nonparametric", "options": {"optimizer": "bogus"}},
+            ],
+        }
+    )
     ok_point, bad_point = (p.to_dict() for p in spec.sizing_points())
     row = run_point(ok_point, str(tmp_path))
     assert row["status"] == "ok" and row["steps"] == 12

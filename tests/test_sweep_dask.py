@@ -23,11 +23,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _spec(steps=30, fail=True, search=2):
-    methods = [{"name": "nonparametric", "lam": [1e-3, 3e-4], "hidden": [[6, 6]]},
-               {"name": "static", "hidden": [[8, 8]]}]
+    methods = [
+        {"name": "nonparametric", "lam": [1e-3, 3e-4], "hidden": [[6, 6]]},
+        {"name": "static", "hidden": [[8, 8]]},
+    ]
     if fail:  # a point made to fail: an optimizer the method does not know
-        methods.append({"name": "nonparametric", "hidden": [[4, 4]],
-                        "options": {"optimizer": "bogus"}})
+        methods.append(
+            {"name": "nonparametric", "hidden": [[4, 4]], "options": {"optimizer": "bogus"}}
+        )
     data = {"dataset": "digits", "steps": steps, "eval_every": 10, "method": methods}
     if search:
         data["search"] = {"samples": search, "reference": "nonparametric"}
@@ -38,17 +41,30 @@ def _spec(steps=30, fail=True, search=2):
 def client():
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None, host="127.0.0.1") as cluster, \
-            Client(cluster) as c:
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            host="127.0.0.1",
+        ) as cluster,
+        Client(cluster) as c,
+    ):
         yield c
 
 
 def test_local_cluster_sweep_failure_table_resume(client, tmp_path):
     spec = _spec()
     seen, progress = [], []
-    rows = run_sweep(spec, tmp_path, client=client, torch_threads=1, on_row=seen.append,
-                     on_progress=lambda p: progress.append((p.done, p.failed, p.left)))
+    rows = run_sweep(
+        spec,
+        tmp_path,
+        client=client,
+        torch_threads=1,
+        on_row=seen.append,
+        on_progress=lambda p: progress.append((p.done, p.failed, p.left)),
+    )
     # 3 sizing points + the failing one, then 2 search points drawn around the largest
     # nonparametric net
     assert len(rows) == 6 and seen == rows
@@ -64,15 +80,24 @@ def test_local_cluster_sweep_failure_table_resume(client, tmp_path):
     assert set(on_disk) == {r["key"] for r in rows}
     for r in rows:
         d = on_disk[r["key"]]
-        assert (d["status"], d["method"], d["sizes"], d["snapshot"]) == \
-            (r["status"], r["method"], r["sizes"], r["snapshot"])
+        assert (d["status"], d["method"], d["sizes"], d["snapshot"]) == (
+            r["status"],
+            r["method"],
+            r["sizes"],
+            r["snapshot"],
+        )
         if r["status"] == "ok":
             assert d["val_acc"] == pytest.approx(r["val_acc"])
             assert d["param_steps"] == r["param_steps"]
     # resume: finished points are skipped, the failed one runs again (and fails again)
     skipped = []
-    again = run_sweep(spec, tmp_path, client=client, torch_threads=1,
-                      on_progress=lambda p: skipped.append(p.skipped))
+    again = run_sweep(
+        spec,
+        tmp_path,
+        client=client,
+        torch_threads=1,
+        on_progress=lambda p: skipped.append(p.skipped),
+    )
     assert [r["key"] for r in again] == [failed[0]["key"]]
     assert skipped[-1] == 5
     assert len(ResultTable(tmp_path).rows()) == 7  # append-only: one more row
@@ -80,8 +105,14 @@ def test_local_cluster_sweep_failure_table_resume(client, tmp_path):
 
 def test_cancel_stops_the_sweep(client, tmp_path):
     cancel = threading.Event()
-    rows = run_sweep(_spec(steps=400, fail=False, search=0), tmp_path, client=client,
-                     torch_threads=1, on_row=lambda r: cancel.set(), cancel=cancel)
+    rows = run_sweep(
+        _spec(steps=400, fail=False, search=0),
+        tmp_path,
+        client=client,
+        torch_threads=1,
+        on_row=lambda r: cancel.set(),
+        cancel=cancel,
+    )
     assert 1 <= len(rows) < 3
     time.sleep(0.5)
     assert not any(t for t in client.processing().values())
@@ -95,9 +126,13 @@ def _free_port() -> int:
 
 def _dask(*args) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_" + args[0], *args[1:]],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            cwd=ROOT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_" + args[0], *args[1:]],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+    )
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -115,10 +150,17 @@ def test_scheduler_address_survives_a_killed_worker(tmp_path):
     point still finishes ok (the scheduler moves the lost worker's task)."""
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
-    scheduler = _dask("scheduler", "--host", "127.0.0.1", "--port", str(port),
-                      "--no-dashboard")
-    worker_args = ("worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
-                   "--host", "127.0.0.1")
+    scheduler = _dask("scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard")
+    worker_args = (
+        "worker",
+        address,
+        "--nthreads",
+        "1",
+        "--no-nanny",
+        "--no-dashboard",
+        "--host",
+        "127.0.0.1",
+    )
     workers = [_dask(*worker_args)]
     try:
         spec = _spec(steps=150, fail=False, search=0)
@@ -127,8 +169,9 @@ def test_scheduler_address_survives_a_killed_worker(tmp_path):
         result = {}
 
         def sweep():
-            result["rows"] = run_sweep(spec, tmp_path, scheduler=address, torch_threads=1,
-                                       on_row=lambda r: first_row.set())
+            result["rows"] = run_sweep(
+                spec, tmp_path, scheduler=address, torch_threads=1, on_row=lambda r: first_row.set()
+            )
 
         deadline = time.time() + 60
         while True:  # the scheduler takes a moment to listen
@@ -152,8 +195,9 @@ def test_scheduler_address_survives_a_killed_worker(tmp_path):
         assert done_before < 6
         assert len(rows) == 6 and all(r["status"] == "ok" for r in rows), rows
         assert len({r["worker"] for r in rows}) == 2  # the second worker finished the rest
-        assert {r["key"] for r in ResultTable(tmp_path).latest()} == \
-            {p.key for p in spec.sizing_points()}
+        assert {r["key"] for r in ResultTable(tmp_path).latest()} == {
+            p.key for p in spec.sizing_points()
+        }
     finally:
         for w in workers:
             _stop(w)

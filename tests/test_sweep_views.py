@@ -16,17 +16,33 @@ from explorer.views.runs import RunsView, frontier_curves, runs_frame
 
 
 def _row(key, method, params, val_acc, kind="search", index=0, status="ok", wall_s=1.0):
-    return {"key": key, "kind": kind, "index": index, "status": status, "method": method,
-            "params": params, "units": params // 10, "val_acc": val_acc,
-            "val_loss": 1 - val_acc, "test_acc": val_acc - 0.01, "test_loss": 1.0,
-            "wall_s": wall_s, "param_steps": params * 10, "train_flops": params * 60,
-            "sizes": "[1, 1]", "snapshot": f"/snaps/{key}.zip"}
+    return {
+        "key": key,
+        "kind": kind,
+        "index": index,
+        "status": status,
+        "method": method,
+        "params": params,
+        "units": params // 10,
+        "val_acc": val_acc,
+        "val_loss": 1 - val_acc,
+        "test_acc": val_acc - 0.01,
+        "test_loss": 1.0,
+        "wall_s": wall_s,
+        "param_steps": params * 10,
+        "train_flops": params * 60,
+        "sizes": "[1, 1]",
+        "snapshot": f"/snaps/{key}.zip",
+    }
 
 
-ROWS = [_row("a", "static", 100, 0.80, index=0), _row("b", "static", 300, 0.90, index=1),
-        _row("c", "static", 200, 0.70, index=2), _row("f", "static", 50, math.nan, index=3,
-                                                        status="failed"),
-        _row("n", "nonparametric", 150, 0.88, kind="sizing", wall_s=0.5)]
+ROWS = [
+    _row("a", "static", 100, 0.80, index=0),
+    _row("b", "static", 300, 0.90, index=1),
+    _row("c", "static", 200, 0.70, index=2),
+    _row("f", "static", 50, math.nan, index=3, status="failed"),
+    _row("n", "nonparametric", 150, 0.88, kind="sizing", wall_s=0.5),
+]
 
 
 def test_runs_frontier_and_click_opens_snapshot():
@@ -43,8 +59,11 @@ def test_runs_frontier_and_click_opens_snapshot():
     view.selection.event(index=[3])  # the tap tool's selection: the nonparametric point
     assert opened == ["/snaps/n.zip"] and view.opened == "/snaps/n.zip"
     view.add_row(_row("d", "static", 400, 0.95, index=4))
-    assert frontier_curves(view.frame, "params", "val_acc")["static"]["params"].tolist() == \
-        [100, 300, 400]
+    assert frontier_curves(view.frame, "params", "val_acc")["static"]["params"].tolist() == [
+        100,
+        300,
+        400,
+    ]
     view.size, view.metric = "units", "val_loss"
     points = view.points[()]
     assert [d.name for d in points.kdims] == ["units", "val_loss"]
@@ -67,8 +86,7 @@ def test_compute_to_accuracy_view():
     run = overlay.get(1)
     assert run.dimension_values("wall_s").tolist() == [0.5]
     view.compute = "param_steps"
-    assert view.plot[()].get(0).dimension_values("param_steps").tolist() == \
-        [1000, 4000, 6000, 6500]
+    assert view.plot[()].get(0).dimension_values("param_steps").tolist() == [1000, 4000, 6000, 6500]
 
 
 def test_ema_is_tensorboards_debiased_smoothing():
@@ -100,8 +118,7 @@ def test_compare_overlays_runs():
     loss, acc, units = layout
     assert len(loss) == 4 and len(acc) == 2 and len(units) == 2
     smoothed = [c for c in loss if c.label == "run 2"][0]
-    assert smoothed.dimension_values("loss").tolist() == pytest.approx([3 / s for s in
-                                                                        range(1, 6)])
+    assert smoothed.dimension_values("loss").tolist() == pytest.approx([3 / s for s in range(1, 6)])
     view.log_x = True
     assert hv.render(view.plots()) is not None
 
@@ -110,8 +127,12 @@ def test_compare_overlays_runs():
 def client():
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                      dashboard_address=None) as cluster, Client(cluster) as c:
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as c,
+    ):
         yield c
 
 
@@ -120,9 +141,16 @@ def test_runs_tab_sweep_from_the_page_fills_views(client, tmp_path):
     from explorer.page.runs_tab import SweepRunsPanel
 
     opened = []
-    panel = SweepRunsPanel(folder=tmp_path, client=client, on_open=opened.append,
-                           methods=["nonparametric"], steps=8, lam="1e-3", search=2,
-                           sweep_name="t")
+    panel = SweepRunsPanel(
+        folder=tmp_path,
+        client=client,
+        on_open=opened.append,
+        methods=["nonparametric"],
+        steps=8,
+        lam="1e-3",
+        search=2,
+        sweep_name="t",
+    )
     panel.start()
     rows = panel.wait(120)
     assert len(rows) == 3 and all(r["status"] == "ok" for r in rows)
@@ -142,8 +170,9 @@ def test_runs_tab_sweep_from_the_page_fills_views(client, tmp_path):
 def test_notebook_sweep(client, tmp_path):
     import explorer
 
-    sw = explorer.Sweep(methods=["static"], steps=5, hidden=(4, 4), out=tmp_path,
-                        client=client, lr=[1e-3, 1e-2])
+    sw = explorer.Sweep(
+        methods=["static"], steps=5, hidden=(4, 4), out=tmp_path, client=client, lr=[1e-3, 1e-2]
+    )
     sw.run()
     assert len(sw.table) == 2 and set(sw.table["status"]) == {"ok"}
     ex = sw.open(sw.table["key"][0])

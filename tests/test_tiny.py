@@ -1,7 +1,6 @@
 """TINY (paper 003): the best update, the best neurons and their spectrum against dense
 solvers, autograd finite differences and the paper's identities; the method in the trainer."""
 
-
 import numpy as np
 import pytest
 import torch
@@ -52,8 +51,9 @@ def test_alpha_omega_solve_the_generalised_eigenproblem(route):
     assert torch.allclose(w.T @ w, torch.eye(w.shape[1], dtype=w.dtype), atol=1e-8)
     assert torch.allclose(n.T @ a, w * lam, atol=1e-8)
     if route != "lobpcg":  # every lambda_k: the singular values of L^{-1} N
-        ref = torch.linalg.svdvals(torch.linalg.solve_triangular(
-            torch.linalg.cholesky(s), n, upper=False))
+        ref = torch.linalg.svdvals(
+            torch.linalg.solve_triangular(torch.linalg.cholesky(s), n, upper=False)
+        )
         assert torch.allclose(lam, ref, rtol=1e-8)
 
 
@@ -118,10 +118,15 @@ def neuron_solution(model, x, y, layer, use_dw=True):
 
 
 def grow_scaled(model, layer, alpha, omega, gamma):
-    root = gamma ** 0.5
+    root = gamma**0.5
     rows = (alpha * root).T
-    surgery.grow(model, layer, rows[:, :-1].contiguous(), (omega * root).contiguous(),
-                 bias=rows[:, -1].contiguous())
+    surgery.grow(
+        model,
+        layer,
+        rows[:, :-1].contiguous(),
+        (omega * root).contiguous(),
+        bias=rows[:, -1].contiguous(),
+    )
 
 
 def test_adding_the_neurons_through_surgery_lowers_the_bottleneck_as_predicted():
@@ -149,8 +154,14 @@ def test_first_order_loss_decrease_matches_sum_lambda_squared():
     with torch.no_grad():
         feats = model.hidden_forward(model.hidden_forward(x, 0), 1)
     top = model.linears[-1]
-    opt = torch.optim.LBFGS(top.parameters(), lr=1, max_iter=500, tolerance_grad=1e-12,
-                            tolerance_change=1e-14, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        top.parameters(),
+        lr=1,
+        max_iter=500,
+        tolerance_grad=1e-12,
+        tolerance_change=1e-14,
+        line_search_fn="strong_wolfe",
+    )
 
     def closure():
         opt.zero_grad()
@@ -181,7 +192,8 @@ def test_first_order_loss_change_is_the_activity_inner_product_anywhere():
     v_theta = (acts[layer].inputs @ alpha) @ omega.T
     n = len(y)
     assert float((v_proj * v_theta).sum() / n) == pytest.approx(
-        float((sol.eigenvalues[:k] ** 2).sum()), rel=1e-9)
+        float((sol.eigenvalues[:k] ** 2).sum()), rel=1e-9
+    )
     with torch.no_grad():
         base = float(F.cross_entropy(model(x), y))
         grow_scaled(model, layer, alpha, omega, gamma)
@@ -205,8 +217,10 @@ def test_optimal_neurons_beat_random_ones_after_the_line_search():
         wins += best.loss_after < rand.loss_after
         margins.append(rand.loss_after - best.loss_after)
     share = wins / 20
-    print(f"optimal beat random in {wins}/20 seeds ({share:.0%}); median loss margin "
-          f"{np.median(margins):.4f}")
+    print(
+        f"optimal beat random in {wins}/20 seeds ({share:.0%}); median loss margin "
+        f"{np.median(margins):.4f}"
+    )
     assert share >= 0.75
 
 
@@ -228,8 +242,9 @@ def test_semi_definite_s_is_handled():
     assert torch.allclose(sol.eigenvalues, ref.eigenvalues, rtol=1e-7)
     alpha, omega = sol.scaled(3)
     after = lack_of_expressivity(b_psd, v, extra=(b_psd @ alpha) @ omega.T)
-    assert after == pytest.approx(lack_of_expressivity(b_psd, v)
-                                  - float((sol.eigenvalues[:3] ** 2).sum()), rel=1e-9)
+    assert after == pytest.approx(
+        lack_of_expressivity(b_psd, v) - float((sol.eigenvalues[:3] ** 2).sum()), rel=1e-9
+    )
     # LOBPCG on a singular S falls back to a direct route and says which
     lob = best_neurons(s, n, route="lobpcg", k=2, generator=torch.Generator().manual_seed(0))
     assert torch.allclose(lob.eigenvalues[:2], ref.eigenvalues[:2], rtol=1e-6)
@@ -286,7 +301,7 @@ def test_amplitude_grid_reaches_an_interior_minimum_and_records_cap_hits():
     high = safe_high_exp(1.0, 100.0, safety=SAFETY, max_gamma=MAX_GAMMA)
     assert high == 8  # 2^8 <= 4 * 100 / 1 < 2^9
     res = line_search(lambda g: (g - 5.0) ** 2 + 1.0, high_exp=high)
-    assert res.gamma == pytest.approx(5.0, rel=0.02) and res.gamma < 2.0 ** high
+    assert res.gamma == pytest.approx(5.0, rel=0.02) and res.gamma < 2.0**high
     assert safe_high_exp(1e6, 1.0, safety=4.0, max_gamma=MAX_GAMMA) == -15  # at least 2 points
     assert safe_high_exp(0.0, 1.0, safety=4.0, max_gamma=8.0) == 3  # no move: max_gamma
     # in a growth step: interior minima above the old cap of 1 (seed 2: gamma_0 ~ 4.2,

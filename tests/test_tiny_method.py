@@ -12,18 +12,42 @@ from explorer.history import History
 from explorer.trainer import Trainer
 from kernels.methods import get_method
 
-SPECTRUM_FIELDS = {"kind", "step", "layer", "eigenvalues", "accepted", "tau", "tau_mode",
-                   "bottleneck_before", "bottleneck_after", "unit_ids", "solve_seconds",
-                   "route", "line_search_seconds", "capture_seconds", "gamma0", "gamma",
-                   "loss_before", "loss_after", "batch", "neurons"}
-
+SPECTRUM_FIELDS = {
+    "kind",
+    "step",
+    "layer",
+    "eigenvalues",
+    "accepted",
+    "tau",
+    "tau_mode",
+    "bottleneck_before",
+    "bottleneck_after",
+    "unit_ids",
+    "solve_seconds",
+    "route",
+    "line_search_seconds",
+    "capture_seconds",
+    "gamma0",
+    "gamma",
+    "loss_before",
+    "loss_after",
+    "batch",
+    "neurons",
+}
 
 
 def run(steps=41, hidden=(1, 1), options=None, **knobs):
     knobs = {"growth_every": 20, "growth_rate": 4, "tau": 1e-6, "lr": 3e-3, **knobs}
-    config = RunConfig(method="tiny", dataset="digits", hidden=list(hidden), steps=steps,
-                       batch_size=64, eval_every=1000, method_options=options or {},
-                       knobs=knobs)
+    config = RunConfig(
+        method="tiny",
+        dataset="digits",
+        hidden=list(hidden),
+        steps=steps,
+        batch_size=64,
+        eval_every=1000,
+        method_options=options or {},
+        knobs=knobs,
+    )
     history = History()
     trainer = Trainer(config, sink=history.add)
     trainer.run()
@@ -46,13 +70,16 @@ def test_grows_from_one_unit_per_layer_with_spectrum_records_and_events():
         assert 0 <= rec["accepted"] <= 4 and rec["route"] in ("cholesky", "psd", "lobpcg")
         assert rec["bottleneck_after"] <= rec["bottleneck_before"] + 1e-9
         assert rec["bottleneck_after"] == pytest.approx(
-            rec["bottleneck_before"] - float((lam[:rec["accepted"]] ** 2).sum()),
-            rel=1e-4, abs=1e-6)
+            rec["bottleneck_before"] - float((lam[: rec["accepted"]] ** 2).sum()),
+            rel=1e-4,
+            abs=1e-6,
+        )
         assert rec["loss_after"] <= rec["loss_before"]
         mine = born.get((rec["step"], rec["layer"]), [])
         assert rec["unit_ids"] == [e["unit_id"] for e in mine]
-        assert [e["lambda_k"] for e in mine] == pytest.approx(lam[:rec["accepted"]].tolist(),
-                                                               rel=1e-5)
+        assert [e["lambda_k"] for e in mine] == pytest.approx(
+            lam[: rec["accepted"]].tolist(), rel=1e-5
+        )
     # every live unit id is unique and the born ones are in the network
     live = np.concatenate(trainer.model.unit_ids)
     assert len(set(live.tolist())) == len(live)
@@ -71,20 +98,23 @@ def test_threshold_and_growth_rate_limit_the_additions():
     assert all(r["accepted"] + r["rejected"] == 1 for r in spectra)
     assert trainer.model.hidden_sizes == [1 + r["accepted"] for r in spectra]
     assert all(r["bottleneck_after"] < r["bottleneck_before"] for r in spectra if r["accepted"])
-    assert all(r["reject_reason"].startswith("best amplitude") for r in spectra
-               if r["rejected"])
+    assert all(r["reject_reason"].startswith("best amplitude") for r in spectra if r["rejected"])
     _, rows = run(steps=21, tau=0.5, growth_rate=64, options={"tau_mode": "relative"})
     for r in rows["spectrum"]:
         assert r["accepted"] + r["rejected"] == int(
-            (r["eigenvalues"] ** 2 > 0.5 * r["eigenvalues"][0] ** 2).sum())
+            (r["eigenvalues"] ** 2 > 0.5 * r["eigenvalues"][0] ** 2).sum()
+        )
 
 
 def test_random_neurons_and_the_seconds_schedule():
-    trainer, rows = run(steps=4, growth_every=1000,
-                        options={"neurons": "random", "growth_seconds": 1e-9})
+    trainer, rows = run(
+        steps=4, growth_every=1000, options={"neurons": "random", "growth_seconds": 1e-9}
+    )
     assert len(rows["spectrum"]) == 2 * 3  # steps 1, 2, 3 (the clock starts at step 0)
-    assert all(e["cause"] == "added at random (TINY amplitude search)" and "gain" in e
-               for e in rows["event"])
+    assert all(
+        e["cause"] == "added at random (TINY amplitude search)" and "gain" in e
+        for e in rows["event"]
+    )
     assert sum(trainer.model.hidden_sizes) > 2
 
 
@@ -106,8 +136,10 @@ def test_bad_options_are_named():
         cls(tau_mode="log")
     with pytest.raises(ValueError, match="unknown option 'neuron' \\(did you mean 'neurons'\\?\\)"):
         cls(neuron="random")
-    assert main(["run", "--method", "tiny", "--option", "neuron=random", "--steps", "1",
-                 "--quiet"]) == 2
+    assert (
+        main(["run", "--method", "tiny", "--option", "neuron=random", "--steps", "1", "--quiet"])
+        == 2
+    )
     with pytest.raises(ValueError, match="max_gamma must be in"):
         cls(max_gamma=0.0)
     with pytest.raises(ValueError, match="line_search_refine must be in"):
@@ -129,9 +161,29 @@ def test_max_gamma_bounds_the_amplitudes():
 
 
 def test_cli_runs_tiny(capsys):
-    assert main(["run", "--method", "tiny", "--dataset", "digits", "--hidden", "1,1",
-                 "--steps", "21", "--growth-every", "10", "--growth-rate", "3", "--tau",
-                 "1e-6", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--method",
+                "tiny",
+                "--dataset",
+                "digits",
+                "--hidden",
+                "1,1",
+                "--steps",
+                "21",
+                "--growth-every",
+                "10",
+                "--growth-rate",
+                "3",
+                "--tau",
+                "1e-6",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "tiny on digits: sizes [1, 1] ->" in out
 
@@ -143,9 +195,15 @@ def test_inserted_neurons_and_best_update_give_exactly_the_scored_loss():
     import torch
     import torch.nn.functional as F  # noqa: N812
 
-    config = RunConfig(method="tiny", dataset="digits", hidden=[2, 2], steps=100,
-                       batch_size=64, eval_every=1000,
-                       knobs={"growth_every": 20, "growth_rate": 3, "tau": 1e-6, "lr": 3e-3})
+    config = RunConfig(
+        method="tiny",
+        dataset="digits",
+        hidden=[2, 2],
+        steps=100,
+        batch_size=64,
+        eval_every=1000,
+        knobs={"growth_every": 20, "growth_rate": 3, "tau": 1e-6, "lr": 3e-3},
+    )
     history = History()
     trainer = Trainer(config, sink=history.add)
     trainer.run(21)  # the growth step is step 20

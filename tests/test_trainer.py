@@ -17,9 +17,16 @@ from kernels.methods import METHODS, UnknownMethodError, get_method
 
 def run(method="nonparametric", steps=40, **kw):
     history = History()
-    cfg = RunConfig(method=method, dataset=kw.pop("dataset", "digits"), steps=steps,
-                    eval_every=10, units_every=5, hidden=kw.pop("hidden", [6, 5]),
-                    device="cpu", **kw)
+    cfg = RunConfig(
+        method=method,
+        dataset=kw.pop("dataset", "digits"),
+        steps=steps,
+        eval_every=10,
+        units_every=5,
+        hidden=kw.pop("hidden", [6, 5]),
+        device="cpu",
+        **kw,
+    )
     trainer = Trainer(cfg, sink=history.add)
     trainer.run()
     return trainer, history
@@ -43,8 +50,12 @@ def test_every_method_speaks_the_contract(method):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(DATASETS))
 def test_every_data_set_trains(name):
-    opts = {"mnist": {"limit": 600}, "mnist1d": {}, "rectangles": {"n": 600},
-            "convex": {"n": 600}}.get(name, {})
+    opts = {
+        "mnist": {"limit": 600},
+        "mnist1d": {},
+        "rectangles": {"n": 600},
+        "convex": {"n": 600},
+    }.get(name, {})
     trainer, history = run("static", steps=10, dataset=name, dataset_options=opts)
     assert history.last("eval")["val_acc"] >= 0.0
     assert trainer.model.in_features == trainer.data.n_features
@@ -56,8 +67,9 @@ def test_unknown_method_suggests():
 
 
 def test_nonparametric_grows_and_prunes_with_events():
-    trainer, history = run(steps=120, knobs={"lam": 0.05, "growth_every": 5, "radial_lr": 20,
-                                             "radial_auto": False})
+    trainer, history = run(
+        steps=120, knobs={"lam": 0.05, "growth_every": 5, "radial_lr": 20, "radial_auto": False}
+    )
     events = history.rows["event"]
     born = [e for e in events if e["event"] == "born"]
     died = [e for e in events if e["event"] == "died"]
@@ -113,8 +125,24 @@ def test_history_thins_but_keeps_recent_rows():
 
 def test_cli_run_writes_session(tmp_path, capsys):
     out = tmp_path / "run"
-    code = cli(["run", "--steps", "30", "--hidden", "6,5", "--device", "cpu", "--quiet",
-                "--eval-every", "10", "--lam", "0.01", "--out", str(out)])
+    code = cli(
+        [
+            "run",
+            "--steps",
+            "30",
+            "--hidden",
+            "6,5",
+            "--device",
+            "cpu",
+            "--quiet",
+            "--eval-every",
+            "10",
+            "--lam",
+            "0.01",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     session = json.loads((out / "session.json").read_text())
     assert session["schema_version"] >= 1
@@ -125,12 +153,15 @@ def test_cli_run_writes_session(tmp_path, capsys):
     assert "nonparametric on digits" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["run", "--method", "nonparametrc"], "did you mean 'nonparametric'"),
-    (["run", "--dataset", "digts"], "did you mean 'digits'"),
-    (["run", "--device", "tpu"], "device must be auto, cpu or cuda"),
-    (["run", "--option", "optimizer=adagrad"], "accepted: adarad, adarad-m, adam, sgd"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["run", "--method", "nonparametrc"], "did you mean 'nonparametric'"),
+        (["run", "--dataset", "digts"], "did you mean 'digits'"),
+        (["run", "--device", "tpu"], "device must be auto, cpu or cuda"),
+        (["run", "--option", "optimizer=adagrad"], "accepted: adarad, adarad-m, adam, sgd"),
+    ],
+)
 def test_cli_bad_arguments_exit_nonzero(argv, message, capsys):
     assert cli([*argv, "--steps", "1", "--quiet"]) == 2
     assert message in capsys.readouterr().err

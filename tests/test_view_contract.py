@@ -39,8 +39,7 @@ from kernels.methods import METHODS
 
 STEPS = 300
 #: record kinds a method must emit for the test to mean something (its own cards' data)
-MUST_EMIT = {"shrinknets": {"switch"}, "tiny": {"spectrum", "event"},
-             "nonparametric": {"event"}}
+MUST_EMIT = {"shrinknets": {"switch"}, "tiny": {"spectrum", "event"}, "nonparametric": {"event"}}
 
 
 @functools.cache
@@ -50,8 +49,9 @@ def record_run(method: str) -> tuple[str, list[dict], History]:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        config = RunConfig(method=method, hidden=[8, 8], eval_every=25, units_every=10,
-                           batch_size=64)
+        config = RunConfig(
+            method=method, hidden=[8, 8], eval_every=25, units_every=10, batch_size=64
+        )
         Trainer(config, sink=records.append).run(STEPS)
     finally:
         torch.set_num_threads(threads)
@@ -67,19 +67,31 @@ def run(request):
 
 def all_views(history: History) -> list:
     selection, xr = UnitSelection(), step_range()
-    return [LossView(x_range=xr), SizesView(x_range=xr), UnitScatterView(selection),
-            LifetimeView(selection, x_range=xr), FanHistoryView(history, selection, x_range=xr),
-            TradeoffView(), SpectrumView(x_range=xr), SwitchView(selection, x_range=xr),
-            CostView(x_range=xr), GroupSparsityView()]
+    return [
+        LossView(x_range=xr),
+        SizesView(x_range=xr),
+        UnitScatterView(selection),
+        LifetimeView(selection, x_range=xr),
+        FanHistoryView(history, selection, x_range=xr),
+        TradeoffView(),
+        SpectrumView(x_range=xr),
+        SwitchView(selection, x_range=xr),
+        CostView(x_range=xr),
+        GroupSparsityView(),
+    ]
 
 
 def test_every_view_registered_here():
     """A new view in ``explorer.views`` joins this contract (add it to ``all_views``)."""
     import explorer.views as views
 
-    exported = {getattr(views, n) for n in views.__all__ if isinstance(getattr(views, n), type)
-                and issubclass(getattr(views, n), views.View) and getattr(views, n) is not
-                views.View}
+    exported = {
+        getattr(views, n)
+        for n in views.__all__
+        if isinstance(getattr(views, n), type)
+        and issubclass(getattr(views, n), views.View)
+        and getattr(views, n) is not views.View
+    }
     assert exported == {type(v) for v in all_views(History())}
 
 

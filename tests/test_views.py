@@ -36,8 +36,9 @@ def recorded():
     records: list[dict] = []
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a busy 2-core machine: OpenMP spinning costs 10x
-    config = RunConfig(hidden=[10, 10], eval_every=20, units_every=10,
-                       knobs={"growth_every": 10, "lam": 1e-3})
+    config = RunConfig(
+        hidden=[10, 10], eval_every=20, units_every=10, knobs={"growth_every": 10, "lam": 1e-3}
+    )
     trainer = Trainer(config, sink=records.append)
     trainer.run(60)
     torch.set_num_threads(threads)
@@ -50,11 +51,11 @@ def test_loss_view_streams_only_new_rows(recorded):
     records, _ = recorded
     view = LossView()
     half = next(i for i, r in enumerate(records) if r["kind"] == "step" and r["step"] == 30)
-    view.update(group_records(records[:half + 1]))
+    view.update(group_records(records[: half + 1]))
     assert list(view.steps.data) == ["step", "loss", "acc"]
     assert len(view.steps.data["step"]) == 30
     first = list(view.steps.data["loss"])
-    view.update(group_records(records[half + 1:]))
+    view.update(group_records(records[half + 1 :]))
     steps = [r for r in records if r["kind"] == "step"]
     assert len(view.steps.data["step"]) == 60
     assert list(view.steps.data["loss"][:30]) == first  # old rows untouched
@@ -65,10 +66,13 @@ def test_loss_view_streams_only_new_rows(recorded):
 
 def test_loss_view_marks_knob_changes():
     view = LossView()
-    view.update({"knob": [{"kind": "knob", "step": 12, "knob": "lam", "old": 1e-3,
-                           "new": 1e-2}]})
-    assert dict(view.knob_marks.data) == {"step": [12], "knob": ["lam"], "old": [1e-3],
-                                          "new": [1e-2]}
+    view.update({"knob": [{"kind": "knob", "step": 12, "knob": "lam", "old": 1e-3, "new": 1e-2}]})
+    assert dict(view.knob_marks.data) == {
+        "step": [12],
+        "knob": ["lam"],
+        "old": [1e-3],
+        "new": [1e-2],
+    }
 
 
 def test_long_run_lines_keep_their_beginning_and_recent_steps_whole(monkeypatch):
@@ -85,9 +89,14 @@ def test_long_run_lines_keep_their_beginning_and_recent_steps_whole(monkeypatch)
 
     monkeypatch.setattr(ColumnDataSource, "stream", counted)
     for start in range(1, 2001, 10):
-        view.update({"step": [{"step": s, "loss": 1.0 / s, "acc": 0.5} for s in
-                              range(start, start + 10)],
-                     "eval": [{"step": start + 9, "val_loss": 1.0, "val_acc": 0.5}]})
+        view.update(
+            {
+                "step": [
+                    {"step": s, "loss": 1.0 / s, "acc": 0.5} for s in range(start, start + 10)
+                ],
+                "eval": [{"step": start + 9, "val_loss": 1.0, "val_acc": 0.5}],
+            }
+        )
     steps = np.asarray(view.steps.data["step"])
     assert steps[0] == 1 and steps[-1] == 2000
     np.testing.assert_array_equal(steps[-50:], np.arange(1951, 2001))  # recent: every step
@@ -108,13 +117,41 @@ def test_every_step_line_keeps_its_beginning(make):
         view.run_course.recent = view.run_course.past = 20
     for start in range(0, 1000, 25):
         steps = range(start, start + 25)
-        view.update({
-            "step": [{"step": s, "loss": 1.0, "acc": 0.5, "sizes": [3, 2], "cost": 5 * s,
-                      "time": 0.01 * s} for s in steps],
-            "tradeoff": [{"step": s, "units": 5, "params": 50, "val_loss": 1.0,
-                          "val_acc": 0.5, "lam": 0.0} for s in steps],
-            "switch": [{"step": s, "layer": np.array([0, 0, 1]), "unit_id": np.arange(3),
-                        "value": np.ones(3)} for s in steps]})
+        view.update(
+            {
+                "step": [
+                    {
+                        "step": s,
+                        "loss": 1.0,
+                        "acc": 0.5,
+                        "sizes": [3, 2],
+                        "cost": 5 * s,
+                        "time": 0.01 * s,
+                    }
+                    for s in steps
+                ],
+                "tradeoff": [
+                    {
+                        "step": s,
+                        "units": 5,
+                        "params": 50,
+                        "val_loss": 1.0,
+                        "val_acc": 0.5,
+                        "lam": 0.0,
+                    }
+                    for s in steps
+                ],
+                "switch": [
+                    {
+                        "step": s,
+                        "layer": np.array([0, 0, 1]),
+                        "unit_id": np.arange(3),
+                        "value": np.ones(3),
+                    }
+                    for s in steps
+                ],
+            }
+        )
     source = view.sources()[0]
     first = np.asarray(source.data["step"])
     assert first[0] == 0 and first[-1] == 999
@@ -145,8 +182,17 @@ def test_unit_scatter_shows_latest_table_and_patches(recorded):
     view.update(history_records(history))
     latest = history.latest_units()
     data = view.source.data
-    assert set(data) == {"unit_id", "layer", "fan_in", "fan_out", "age", "size", "alpha",
-                         "color", "layer_name"}
+    assert set(data) == {
+        "unit_id",
+        "layer",
+        "fan_in",
+        "fan_out",
+        "age",
+        "size",
+        "alpha",
+        "color",
+        "layer_name",
+    }
     assert data["layer_name"][0] == f"layer {latest['layer'][0]}"  # the legend's entries
     np.testing.assert_array_equal(data["unit_id"], latest["unit_id"])
     np.testing.assert_allclose(data["fan_in"], latest["fan_in"], rtol=1e-6)
@@ -163,8 +209,14 @@ def test_unit_scatter_shows_latest_table_and_patches(recorded):
 
 def test_unit_scatter_throttles():
     def table(n, step):
-        return {"step": step, "unit_id": np.arange(n), "layer": np.zeros(n, int),
-                "fan_in": np.ones(n), "fan_out": np.ones(n), "age": np.ones(n, int)}
+        return {
+            "step": step,
+            "unit_id": np.arange(n),
+            "layer": np.zeros(n, int),
+            "fan_in": np.ones(n),
+            "fan_out": np.ones(n),
+            "age": np.ones(n, int),
+        }
 
     view = UnitScatterView(min_interval=3600)
     view.update({"units": [table(3, 1)]})  # the first table shows at once
@@ -176,14 +228,35 @@ def test_unit_scatter_throttles():
 
 
 def _lifetime_records():
-    table = {"kind": "units", "step": 0, "unit_id": np.arange(4), "layer": np.array([0, 0, 1, 1]),
-             "fan_in": np.ones(4), "fan_out": np.ones(4), "age": np.zeros(4, int)}
-    return [table,
-            {"kind": "event", "step": 5, "layer": 1, "unit_id": 4, "event": "born",
-             "cause": "added at random"},
-            {"kind": "event", "step": 7, "layer": 0, "unit_id": 1, "event": "died",
-             "cause": "shrunk to zero"},
-            {"kind": "step", "step": 10, "loss": 1.0, "acc": 0.5, "sizes": [1, 3]}]
+    table = {
+        "kind": "units",
+        "step": 0,
+        "unit_id": np.arange(4),
+        "layer": np.array([0, 0, 1, 1]),
+        "fan_in": np.ones(4),
+        "fan_out": np.ones(4),
+        "age": np.zeros(4, int),
+    }
+    return [
+        table,
+        {
+            "kind": "event",
+            "step": 5,
+            "layer": 1,
+            "unit_id": 4,
+            "event": "born",
+            "cause": "added at random",
+        },
+        {
+            "kind": "event",
+            "step": 7,
+            "layer": 0,
+            "unit_id": 1,
+            "event": "died",
+            "cause": "shrunk to zero",
+        },
+        {"kind": "step", "step": 10, "loss": 1.0, "acc": 0.5, "sizes": [1, 3]},
+    ]
 
 
 def test_lifetimes_birth_death_cause_and_survivor_ends():
@@ -198,10 +271,21 @@ def test_lifetimes_birth_death_cause_and_survivor_ends():
     assert d["born_cause"][4] == "added at random"
     assert d["color"][1] == DIED_COLOR and d["color"][4] == layer_color(1)
     # the next increment appends new units and moves only survivors' ends
-    view.update(group_records([
-        {"kind": "event", "step": 12, "layer": 0, "unit_id": 5, "event": "born",
-         "cause": "added at random"},
-        {"kind": "step", "step": 15, "loss": 1.0, "acc": 0.5, "sizes": [2, 3]}]))
+    view.update(
+        group_records(
+            [
+                {
+                    "kind": "event",
+                    "step": 12,
+                    "layer": 0,
+                    "unit_id": 5,
+                    "event": "born",
+                    "cause": "added at random",
+                },
+                {"kind": "step", "step": 15, "loss": 1.0, "acc": 0.5, "sizes": [2, 3]},
+            ]
+        )
+    )
     assert list(view.source.data["end"]) == [15, 7, 15, 15, 15, 15]
     assert len(view.source.data["unit_id"]) == 6
 
@@ -259,38 +343,86 @@ def test_tradeoff_path_and_earlier_runs(recorded):
 def test_spectrum_view_accepted_born_ids_and_summary():
     view = SpectrumView()
     eig = np.array([3.0, 1.0, 0.1, 0.0])
-    view.update({"spectrum": [
-        {"kind": "spectrum", "step": 100, "layer": 1, "eigenvalues": eig, "accepted": 2,
-         "tau": 0.5, "bottleneck_before": 2.0, "bottleneck_after": 1.5, "unit_ids": [17, 18],
-         "route": "eig", "solve_seconds": 0.01}]})
+    view.update(
+        {
+            "spectrum": [
+                {
+                    "kind": "spectrum",
+                    "step": 100,
+                    "layer": 1,
+                    "eigenvalues": eig,
+                    "accepted": 2,
+                    "tau": 0.5,
+                    "bottleneck_before": 2.0,
+                    "bottleneck_after": 1.5,
+                    "unit_ids": [17, 18],
+                    "route": "eig",
+                    "solve_seconds": 0.01,
+                }
+            ]
+        }
+    )
     d = view.points.data
     assert list(d["born"]) == ["17", "18", "-", "-"]
     assert list(d["accepted"]) == ["accepted", "accepted", "rejected", "rejected"]
     assert d["shown"][3] > 0  # zero drawn at the log floor, the value kept for hover
     assert d["eigenvalue"][3] == 0.0
     s = view.summary.data
-    assert s["mean_sq"][0] == pytest.approx(np.mean(eig ** 2))
+    assert s["mean_sq"][0] == pytest.approx(np.mean(eig**2))
     assert s["max"][0] == 3.0 and s["accepted_count"][0] == 2 and s["tau"][0] == 0.5
-    view.update({"spectrum": [{"kind": "spectrum", "step": 200, "layer": 0,
-                               "eigenvalues": [1.0, 0.5], "accepted": [False, True],
-                               "tau": 0.1, "unit_ids": [30]}]})
+    view.update(
+        {
+            "spectrum": [
+                {
+                    "kind": "spectrum",
+                    "step": 200,
+                    "layer": 0,
+                    "eigenvalues": [1.0, 0.5],
+                    "accepted": [False, True],
+                    "tau": 0.1,
+                    "unit_ids": [30],
+                }
+            ]
+        }
+    )
     assert len(view.points.data["step"]) == 6
     assert list(view.points.data["born"][4:]) == ["-", "30"]
     with pytest.raises(ValueError, match="accepted has shape"):
-        view.update({"spectrum": [{"step": 1, "layer": 0, "eigenvalues": [1.0, 2.0],
-                                   "accepted": [True]}]})
+        view.update(
+            {"spectrum": [{"step": 1, "layer": 0, "eigenvalues": [1.0, 2.0], "accepted": [True]}]}
+        )
 
 
 def test_switch_view_values_kills_and_selection():
     sel = UnitSelection()
     view = SwitchView(sel)
-    recs = [{"kind": "switch", "step": s, "layer": 0, "unit_id": np.array([0, 1, 2]),
-             "value": np.array([1.0, 0.5, 0.1]) / (s + 1)} for s in range(3)]
+    recs = [
+        {
+            "kind": "switch",
+            "step": s,
+            "layer": 0,
+            "unit_id": np.array([0, 1, 2]),
+            "value": np.array([1.0, 0.5, 0.1]) / (s + 1),
+        }
+        for s in range(3)
+    ]
     view.update({"switch": recs[:2]})
     assert len(view.points.data["step"]) == 6
-    view.update({"switch": recs[2:], "event": [
-        {"kind": "event", "step": 3, "layer": 0, "unit_id": 2, "event": "died",
-         "cause": "killed (sign variance)"}]})
+    view.update(
+        {
+            "switch": recs[2:],
+            "event": [
+                {
+                    "kind": "event",
+                    "step": 3,
+                    "layer": 0,
+                    "unit_id": 2,
+                    "event": "died",
+                    "cause": "killed (sign variance)",
+                }
+            ],
+        }
+    )
     assert len(view.points.data["step"]) == 9
     assert list(view.killed.data["unit_id"]) == [2]
     assert view.killed.data["value"][0] == pytest.approx(0.1 / 3)
@@ -303,8 +435,15 @@ def test_switch_view_values_kills_and_selection():
 def test_columns_send_numbers_as_arrays_and_strings_as_lists():
     from explorer.views.base import columns
 
-    out = columns({"step": [1, 2], "loss": [0.5, float("nan")], "cause": ["a", "b"],
-                   "mixed": [1, "x"], "ready": np.arange(3)})
+    out = columns(
+        {
+            "step": [1, 2],
+            "loss": [0.5, float("nan")],
+            "cause": ["a", "b"],
+            "mixed": [1, "x"],
+            "ready": np.arange(3),
+        }
+    )
     assert out["step"].dtype.kind == "i" and out["loss"].dtype.kind == "f"
     assert np.isnan(out["loss"][1])
     assert out["cause"] == ["a", "b"] and out["mixed"] == [1, "x"]
@@ -347,8 +486,17 @@ def test_empty_figures_have_a_range_until_their_sources_hold_rows():
 def _all_figures():
     from explorer.views import CostView, GroupSparsityView
 
-    views = [LossView(), SizesView(), UnitScatterView(), LifetimeView(), TradeoffView(),
-             SpectrumView(), SwitchView(), CostView(), GroupSparsityView()]
+    views = [
+        LossView(),
+        SizesView(),
+        UnitScatterView(),
+        LifetimeView(),
+        TradeoffView(),
+        SpectrumView(),
+        SwitchView(),
+        CostView(),
+        GroupSparsityView(),
+    ]
     for view in views:
         for name in ("fig", "loss_fig", "acc_fig", "summary_fig"):
             if hasattr(view, name):
@@ -363,8 +511,16 @@ def test_legends_sit_beside_the_plot_not_over_the_data():
         inside = [r for r in fig.center if isinstance(r, Legend)]
         assert not inside, f"{name}: a legend inside the plot frame"
     legends = {name for name, fig in _all_figures() if fig.select(type=Legend)}
-    assert {"LossView", "SizesView", "UnitScatterView", "TradeoffView", "SpectrumView",
-            "SwitchView", "CostView", "GroupSparsityView"} <= legends
+    assert {
+        "LossView",
+        "SizesView",
+        "UnitScatterView",
+        "TradeoffView",
+        "SpectrumView",
+        "SwitchView",
+        "CostView",
+        "GroupSparsityView",
+    } <= legends
 
 
 def test_cost_model_named_for_all_methods():
@@ -378,8 +534,9 @@ def test_sizes_marks_are_light_beneath_the_lines_and_in_the_legend():
     view = SizesView()
     glyphs = [r for r in view.fig.renderers if r.data_source is view.events]
     assert len(glyphs) == 1 and glyphs[0].glyph.fill_alpha < 0.5
-    assert view.fig.renderers.index(glyphs[0]) < min(view.fig.renderers.index(r)
-                                                      for r in view.lines)
+    assert view.fig.renderers.index(glyphs[0]) < min(
+        view.fig.renderers.index(r) for r in view.lines
+    )
     labels = [getattr(item.label, "field", None) for item in view.fig.legend[0].items]
     assert "event" in labels
     view.update(group_records(_lifetime_records()))
@@ -392,10 +549,21 @@ def test_lifetimes_show_living_units_only_by_default():
     d = view.source.data
     np.testing.assert_array_equal(d["living_row"], [0, np.nan, 1, 2, 3])
     assert view.bars.glyph.y == "living_row"
-    view.update({"event": [{"kind": "event", "step": 11, "layer": 0, "unit_id": 0,
-                            "event": "died", "cause": "shrunk to zero"}]})
-    np.testing.assert_array_equal(view.source.data["living_row"],
-                                  [np.nan, np.nan, 0, 1, 2])
+    view.update(
+        {
+            "event": [
+                {
+                    "kind": "event",
+                    "step": 11,
+                    "layer": 0,
+                    "unit_id": 0,
+                    "event": "died",
+                    "cause": "shrunk to zero",
+                }
+            ]
+        }
+    )
+    np.testing.assert_array_equal(view.source.data["living_row"], [np.nan, np.nan, 0, 1, 2])
     view.rows.value = "all units"
     assert view.bars.glyph.y == "row" and "all units" in view.fig.yaxis[0].axis_label
     with pytest.raises(ValueError, match="living only"):
@@ -407,9 +575,22 @@ def test_spectrum_fades_all_but_the_latest_growth_steps():
 
     view = SpectrumView()
     for step in range(10, 60, 10):
-        view.update({"spectrum": [{"kind": "spectrum", "step": step, "layer": layer,
-                                   "eigenvalues": [2.0, 1.0], "accepted": 1, "tau": 0.5,
-                                   "unit_ids": [step + layer]} for layer in (0, 1)]})
+        view.update(
+            {
+                "spectrum": [
+                    {
+                        "kind": "spectrum",
+                        "step": step,
+                        "layer": layer,
+                        "eigenvalues": [2.0, 1.0],
+                        "accepted": 1,
+                        "tau": 0.5,
+                        "unit_ids": [step + layer],
+                    }
+                    for layer in (0, 1)
+                ]
+            }
+        )
     steps = np.asarray(view.points.data["step"])
     alpha = np.asarray(view.points.data["alpha"])
     recent = steps >= 60 - 10 * RECENT_GROWTH_STEPS

@@ -29,8 +29,13 @@ from pathlib import Path
 from typing import Any
 
 #: loggers that report a closed websocket while the page is being torn down
-TEARDOWN_LOGGERS = ("bokeh.server.views.ws", "tornado.application", "tornado.general",
-                    "tornado.websocket", "asyncio")
+TEARDOWN_LOGGERS = (
+    "bokeh.server.views.ws",
+    "tornado.application",
+    "tornado.general",
+    "tornado.websocket",
+    "asyncio",
+)
 
 
 @contextlib.contextmanager
@@ -52,9 +57,15 @@ def quiet_teardown():
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
 
+
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 
 class StampedQueue(queue.Queue):
@@ -81,8 +92,9 @@ def _rate(step_records: list[dict], first: int, last: int) -> float:
 def _config(hidden, steps):
     from explorer.config import RunConfig
 
-    return RunConfig(hidden=hidden, steps=steps, eval_every=50, units_every=10,
-                     knobs={"growth_every": 20})
+    return RunConfig(
+        hidden=hidden, steps=steps, eval_every=50, units_every=10, knobs={"growth_every": 20}
+    )
 
 
 def headless(hidden, first, last) -> float:
@@ -131,7 +143,7 @@ def sched_times(task: str) -> tuple[float, float]:
 
 
 def trainer_task(runner) -> str:
-    """"PID/TID" of the thread that runs the trainer (a child process's main thread)."""
+    """ "PID/TID" of the thread that runs the trainer (a child process's main thread)."""
     process = getattr(runner, "_process", None)
     if process is not None:
         return f"{process.pid}/{process.pid}"
@@ -163,8 +175,15 @@ def window_rates(step_records: list[dict], toggles: list[tuple[int, bool]]) -> d
     return {"on": rate[True], "off": rate[False], "windows": windows, "costs": costs}
 
 
-def with_page(hidden, first: int, last: int | None = None, drag: bool = True,
-              windows: int = 0, window_s: float = 3.0, trainer_in: str = "process") -> dict:
+def with_page(
+    hidden,
+    first: int,
+    last: int | None = None,
+    drag: bool = True,
+    windows: int = 0,
+    window_s: float = 3.0,
+    trainer_in: str = "process",
+) -> dict:
     """Serve the app, open it in headless Chromium, press start and train from ``first``
     to ``last`` steps. With ``windows`` > 0 the run instead alternates ``windows`` windows
     of ``window_s`` seconds, refresh held / refreshing / held / ... (held first and last)."""
@@ -211,8 +230,9 @@ def with_page(hidden, first: int, last: int | None = None, drag: bool = True,
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = pn.serve(app_fn, port=port, address="127.0.0.1", threaded=True, show=False,
-                      liveness=True)
+    server = pn.serve(
+        app_fn, port=port, address="127.0.0.1", threaded=True, show=False, liveness=True
+    )
     out: dict[str, Any] = {}
     teardown = contextlib.ExitStack()
     try:
@@ -277,25 +297,40 @@ def with_page(hidden, first: int, last: int | None = None, drag: bool = True,
             # per state: browser CPU s, wall s, trainer on-CPU s, run-queue s, steps
             use = {True: [0.0] * 5, False: [0.0] * 5}
             for (m0, m1), (_, on) in zip(pairwise(marks), toggles, strict=False):
-                deltas = (m1[1] - m0[1], m1[0] - m0[0], m1[2][0] - m0[2][0],
-                          m1[2][1] - m0[2][1], m1[3] - m0[3])
+                deltas = (
+                    m1[1] - m0[1],
+                    m1[0] - m0[0],
+                    m1[2][0] - m0[2][0],
+                    m1[2][1] - m0[2][1],
+                    m1[3] - m0[3],
+                )
                 use[on] = [a + b for a, b in zip(use[on], deltas, strict=True)]
-            out["browser_cores"] = {on: u[0] / u[1] if u[1] else float("nan")
-                                    for on, u in use.items()}
+            out["browser_cores"] = {
+                on: u[0] / u[1] if u[1] else float("nan") for on, u in use.items()
+            }
             # where a step's wall time goes: on a CPU, waiting for one (another thread or
             # process had the core), asleep (waiting for the GIL, mostly)
-            out["per_step_ms"] = {on: {"wall": 1e3 * u[1] / u[4], "cpu": 1e3 * u[2] / u[4],
-                                       "run_queue": 1e3 * u[3] / u[4],
-                                       "asleep": 1e3 * (u[1] - u[2] - u[3]) / u[4]}
-                                  for on, u in use.items() if u[4]}
+            out["per_step_ms"] = {
+                on: {
+                    "wall": 1e3 * u[1] / u[4],
+                    "cpu": 1e3 * u[2] / u[4],
+                    "run_queue": 1e3 * u[3] / u[4],
+                    "asleep": 1e3 * (u[1] - u[2] - u[3]) / u[4],
+                }
+                for on, u in use.items()
+                if u[4]
+            }
             on_seconds = use[True][1]
             out["server_share"] = 100 * sum(c for _, c in ticks) / on_seconds
         else:
             out["rate"] = _rate(steps, first, last)
         out["ticks_ms"] = [w * 1e3 for w, _ in ticks]
         out["tick_cpu_ms"] = [c * 1e3 for _, c in ticks]
-        out["drag"] = {"dragged": dragged is not None, "knob_set": len(set_at),
-                       "knob_records": len(knob)}
+        out["drag"] = {
+            "dragged": dragged is not None,
+            "knob_set": len(set_at),
+            "knob_records": len(knob),
+        }
         if dragged is not None and knob and set_at:
             out["drag_to_set_ms"] = (set_at[0] - dragged) * 1e3
             out["set_to_step_ms"] = (knob[0]["t_out"] - set_at[0]) * 1e3
@@ -316,37 +351,50 @@ def _ms(values: list[float]) -> str:
 
 def main(windows: int = 31, window_s: float = 3.0, hidden: list[int] | None = None) -> int:
     hidden = hidden or [256, 256]
-    print(f"run: nonparametric on digits, hidden {hidden}; after step 300, {windows} windows "
-          f"of {window_s:g} s: refresh held / refreshing / held ...")
+    print(
+        f"run: nonparametric on digits, hidden {hidden}; after step 300, {windows} windows "
+        f"of {window_s:g} s: refresh held / refreshing / held ..."
+    )
     page = with_page(hidden, 300, windows=windows, window_s=window_s)
     ab, costs = page["ab"], sorted(page["ab"]["costs"])
     q = statistics.quantiles(costs, n=4) if len(costs) > 1 else costs * 3
     print(f"page open, refreshing:   {ab['on']:6.1f} steps/s")
     print(f"page open, refresh held: {ab['off']:6.1f} steps/s")
-    print(f"page cost per refreshing window against the held windows beside it: median "
-          f"{statistics.median(costs):.1f}%, quartiles {q[0]:.1f}% .. {q[2]:.1f}%, "
-          f"n={len(costs)}; pooled {100 * (1 - ab['on'] / ab['off']):.1f}%")
-    print(f"server CPU in the refresh (GIL the trainer waits for): {page['server_share']:.1f}% "
-          f"of wall clock; Chromium: {page['browser_cores'][True]:.2f} cores refreshing, "
-          f"{page['browser_cores'][False]:.2f} held")
+    print(
+        f"page cost per refreshing window against the held windows beside it: median "
+        f"{statistics.median(costs):.1f}%, quartiles {q[0]:.1f}% .. {q[2]:.1f}%, "
+        f"n={len(costs)}; pooled {100 * (1 - ab['on'] / ab['off']):.1f}%"
+    )
+    print(
+        f"server CPU in the refresh (GIL the trainer waits for): {page['server_share']:.1f}% "
+        f"of wall clock; Chromium: {page['browser_cores'][True]:.2f} cores refreshing, "
+        f"{page['browser_cores'][False]:.2f} held"
+    )
     print(f"refresh wall time {_ms(page['ticks_ms'])}; CPU {_ms(page['tick_cpu_ms'])}")
     for on, label in ((False, "held"), (True, "refreshing")):
         d = page["per_step_ms"].get(on)
         if d:
-            print(f"trainer, ms per step while {label}: wall {d['wall']:.3f} = on a CPU "
-                  f"{d['cpu']:.3f} + waiting for a CPU {d['run_queue']:.3f} + asleep (GIL) "
-                  f"{d['asleep']:.3f}")
+            print(
+                f"trainer, ms per step while {label}: wall {d['wall']:.3f} = on a CPU "
+                f"{d['cpu']:.3f} + waiting for a CPU {d['run_queue']:.3f} + asleep (GIL) "
+                f"{d['asleep']:.3f}"
+            )
     lat = with_page(hidden, 300, 700)
-    print(f"headless run of the same config: {headless(hidden, 300, 1500):.1f} steps/s; with "
-          f"the page (one run, steps 300..700): {lat['rate']:.1f} (separate runs vary by "
-          "+-10% here: not used for the cost)")
+    print(
+        f"headless run of the same config: {headless(hidden, 300, 1500):.1f} steps/s; with "
+        f"the page (one run, steps 300..700): {lat['rate']:.1f} (separate runs vary by "
+        "+-10% here: not used for the cost)"
+    )
     if "set_to_step_ms" in lat:
-        print(f"slider drag -> knob set on server: {lat['drag_to_set_ms']:.1f} ms; "
-              f"knob set -> step {lat['knob_step']} uses it: {lat['set_to_step_ms']:.1f} ms")
+        print(
+            f"slider drag -> knob set on server: {lat['drag_to_set_ms']:.1f} ms; "
+            f"knob set -> step {lat['knob_step']} uses it: {lat['set_to_step_ms']:.1f} ms"
+        )
     else:
         print(f"slider latency not measured: {lat['drag']}")
     big = [1000, 1000, 1000, 1000]
     wide = with_page(big, 20, 120, drag=False)
-    print(f"4 x 1000 units: {wide['rate']:.1f} steps/s with the page; refresh "
-          f"{_ms(wide['ticks_ms'])}")
+    print(
+        f"4 x 1000 units: {wide['rate']:.1f} steps/s with the page; refresh {_ms(wide['ticks_ms'])}"
+    )
     return 0

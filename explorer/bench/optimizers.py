@@ -22,8 +22,9 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_optimizer(name: str, widths: list[int], device: torch.device, repeats: int,
-                   batch: int = 1000) -> dict:
+def time_optimizer(
+    name: str, widths: list[int], device: torch.device, repeats: int, batch: int = 1000
+) -> dict:
     torch.manual_seed(0)
     model = DynamicMLP(784, widths, 10, bias=False).to(device)
     params = [lin.weight for lin in model.linears]
@@ -33,8 +34,14 @@ def time_optimizer(name: str, widths: list[int], device: torch.device, repeats: 
     elif name == "rmsprop":
         opt = torch.optim.RMSprop(params, lr=1e-3)
     else:
-        opt = AdaRad(params, radial_lr=20.0, angular_lr=30.0, lam=1e-3, batch_fraction=0.02,
-                     momentum=name == "adarad-m")
+        opt = AdaRad(
+            params,
+            radial_lr=20.0,
+            angular_lr=30.0,
+            lam=1e-3,
+            batch_fraction=0.02,
+            momentum=name == "adarad-m",
+        )
     x = torch.randn(batch, 784, device=device)
     y = torch.randint(0, 10, (batch,), device=device)
 
@@ -57,22 +64,33 @@ def time_optimizer(name: str, widths: list[int], device: torch.device, repeats: 
     _sync(device)
     step_ms = (time.perf_counter() - t0) / repeats * 1e3
     n_weights = sum(p.numel() for p in params)
-    return {"optimizer": name, "widths": widths, "weights": n_weights,
-            "optimizer_step_ms": opt_ms, "train_step_ms": step_ms,
-            "ns_per_weight": opt_ms * 1e6 / n_weights}
+    return {
+        "optimizer": name,
+        "widths": widths,
+        "weights": n_weights,
+        "optimizer_step_ms": opt_ms,
+        "train_step_ms": step_ms,
+        "ns_per_weight": opt_ms * 1e6 / n_weights,
+    }
 
 
 def main(device: str = "auto", repeats: int = 50) -> int:
     dev = resolve_device(device)
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    print(f"device: {dev} ({torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu'}),"
-          f" torch {torch.__version__}, threads {torch.get_num_threads()}")
-    print(f"{'optimizer':10s} {'widths':>12s} {'weights':>9s} {'opt step ms':>12s} "
-          f"{'ns/weight':>10s} {'train step ms':>14s}")
+    print(
+        f"device: {dev} ({torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu'}),"
+        f" torch {torch.__version__}, threads {torch.get_num_threads()}"
+    )
+    print(
+        f"{'optimizer':10s} {'widths':>12s} {'weights':>9s} {'opt step ms':>12s} "
+        f"{'ns/weight':>10s} {'train step ms':>14s}"
+    )
     for widths in ([256, 256], [1000, 1000]):
         for name in ("adam", "rmsprop", "adarad", "adarad-m"):
             r = time_optimizer(name, widths, dev, repeats)
-            print(f"{name:10s} {str(widths):>12s} {r['weights']:9d} "
-                  f"{r['optimizer_step_ms']:12.3f} {r['ns_per_weight']:10.2f} "
-                  f"{r['train_step_ms']:14.3f}")
+            print(
+                f"{name:10s} {str(widths):>12s} {r['weights']:9d} "
+                f"{r['optimizer_step_ms']:12.3f} {r['ns_per_weight']:10.2f} "
+                f"{r['train_step_ms']:14.3f}"
+            )
     return 0

@@ -34,14 +34,18 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     history = History()
-    trainer = Trainer(RunConfig(method=args.method, dataset=args.dataset, device=args.device,
-                                steps=args.steps), sink=history.add)
+    trainer = Trainer(
+        RunConfig(method=args.method, dataset=args.dataset, device=args.device, steps=args.steps),
+        sink=history.add,
+    )
     t0 = time.perf_counter()
     trainer.run()
     per_step = (time.perf_counter() - t0) / args.steps
-    print(f"{args.method} on {args.dataset}: {args.steps} steps, sizes "
-          f"{trainer.model.hidden_sizes}, {len(history)} history records, "
-          f"{per_step * 1e3:.2f} ms/step")
+    print(
+        f"{args.method} on {args.dataset}: {args.steps} steps, sizes "
+        f"{trainer.model.hidden_sizes}, {len(history)} history records, "
+        f"{per_step * 1e3:.2f} ms/step"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(args.out or tmp)
         for target in (out / "snap", out / "snap.zip"):
@@ -59,11 +63,13 @@ def main(argv: list[str] | None = None) -> int:
                 t = time.perf_counter()
                 restore(loaded)
                 rs.append(time.perf_counter() - t)
-            print(f"{target.name:9s} size {_size(target) / 1024:7.1f} KiB | median of "
-                  f"{args.repeats}: capture {sorted(cap)[len(cap) // 2] * 1e3:6.1f} ms, write "
-                  f"{sorted(wr)[len(wr) // 2] * 1e3:6.1f} ms, load "
-                  f"{sorted(ld)[len(ld) // 2] * 1e3:6.1f} ms, restore "
-                  f"{sorted(rs)[len(rs) // 2] * 1e3:6.1f} ms")
+            print(
+                f"{target.name:9s} size {_size(target) / 1024:7.1f} KiB | median of "
+                f"{args.repeats}: capture {sorted(cap)[len(cap) // 2] * 1e3:6.1f} ms, write "
+                f"{sorted(wr)[len(wr) // 2] * 1e3:6.1f} ms, load "
+                f"{sorted(ld)[len(ld) // 2] * 1e3:6.1f} ms, restore "
+                f"{sorted(rs)[len(rs) // 2] * 1e3:6.1f} ms"
+            )
     return 0
 
 

@@ -52,13 +52,27 @@ def _percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=float), q))
 
 
-def figure(name: str, values: list[float], unit: str, target: str | None = None,
-           ok: Callable[[float], bool] | None = None, **detail) -> Figure:
+def figure(
+    name: str,
+    values: list[float],
+    unit: str,
+    target: str | None = None,
+    ok: Callable[[float], bool] | None = None,
+    **detail,
+) -> Figure:
     """A table row: the median of ``values`` with its 25-75% spread and the target check."""
     median = float(statistics.median(values))
-    return {"figure": name, "median": median, "p25": _percentile(values, 25),
-            "p75": _percentile(values, 75), "n": len(values), "unit": unit, "target": target,
-            "met": None if ok is None else bool(ok(median)), **detail}
+    return {
+        "figure": name,
+        "median": median,
+        "p25": _percentile(values, 25),
+        "p75": _percentile(values, 75),
+        "n": len(values),
+        "unit": unit,
+        "target": target,
+        "met": None if ok is None else bool(ok(median)),
+        **detail,
+    }
 
 
 def alternate(blocks: dict[str, Callable[[], object]], repeats: int, inner: int) -> dict:
@@ -67,7 +81,7 @@ def alternate(blocks: dict[str, Callable[[], object]], repeats: int, inner: int)
     names = list(blocks)
     times: dict[str, list[float]] = {n: [] for n in names}
     for r in range(repeats):
-        for n in names[r % len(names):] + names[:r % len(names)]:
+        for n in names[r % len(names) :] + names[: r % len(names)]:
             t0 = time.perf_counter()
             for _ in range(inner):
                 blocks[n]()
@@ -92,8 +106,14 @@ def optimizer_figures(width: int, repeats: int, inner: int = 10) -> list[Figure]
         if name == "adam":
             opt = torch.optim.Adam(params, lr=1e-3)
         else:
-            opt = AdaRad(params, radial_lr=20.0, angular_lr=30.0, lam=1e-3, batch_fraction=0.02,
-                         momentum=name == "adarad-m")
+            opt = AdaRad(
+                params,
+                radial_lr=20.0,
+                angular_lr=30.0,
+                lam=1e-3,
+                batch_fraction=0.02,
+                momentum=name == "adarad-m",
+            )
         x, y = torch.randn(1000, 784), torch.randint(0, 10, (1000,))
         for _ in range(3):
             opt.zero_grad(set_to_none=True)
@@ -103,11 +123,23 @@ def optimizer_figures(width: int, repeats: int, inner: int = 10) -> list[Figure]
 
     times = alternate({n: make(n) for n in ("adam", "adarad", "adarad-m")}, repeats, inner)
     shape = f"784-{width}-{width}-10"
-    return [figure(f"adarad/adam step, {shape}", _ratios(times, "adarad", "adam"), "x",
-                   "<= 1.0", lambda v: v <= 1.0,
-                   ms={k: statistics.median(v) for k, v in times.items()}),
-            figure(f"adarad-m/adam step, {shape}", _ratios(times, "adarad-m", "adam"), "x",
-                   "<= 2.0", lambda v: v <= 2.0)]
+    return [
+        figure(
+            f"adarad/adam step, {shape}",
+            _ratios(times, "adarad", "adam"),
+            "x",
+            "<= 1.0",
+            lambda v: v <= 1.0,
+            ms={k: statistics.median(v) for k, v in times.items()},
+        ),
+        figure(
+            f"adarad-m/adam step, {shape}",
+            _ratios(times, "adarad-m", "adam"),
+            "x",
+            "<= 2.0",
+            lambda v: v <= 2.0,
+        ),
+    ]
 
 
 # ---- garbage collection against masking ------------------------------------------------------
@@ -115,9 +147,15 @@ def _shrinknets_trainer(collect: bool, hidden: list[int], dead_share: float):
     from explorer.config import RunConfig
     from explorer.trainer import Trainer
 
-    config = RunConfig(method="shrinknets", dataset="digits", hidden=hidden, seed=0,
-                       device="cpu", method_options={"collect": collect},
-                       knobs={"gamma": 0.0})  # no further killing while timing
+    config = RunConfig(
+        method="shrinknets",
+        dataset="digits",
+        hidden=hidden,
+        seed=0,
+        device="cpu",
+        method_options={"collect": collect},
+        knobs={"gamma": 0.0},
+    )  # no further killing while timing
     trainer = Trainer(config)
     model, method = trainer.model, trainer.method
     assert isinstance(method, ShrinkNets)
@@ -140,11 +178,15 @@ def gc_figure(repeats: int, inner: int = 5, hidden=(1024, 1024), dead_share=0.9)
     collected = _shrinknets_trainer(True, list(hidden), dead_share)
     masked = _shrinknets_trainer(False, list(hidden), dead_share)
     times = alternate({"collected": collected.step, "masked": masked.step}, repeats, inner)
-    return figure(f"masked/collected step, shrinknets {hidden[0]}-{hidden[1]}, "
-                  f"{dead_share:.0%} dead", _ratios(times, "masked", "collected"), "x", ">= 2.0",
-                  lambda v: v >= 2.0, sizes=[collected.model.hidden_sizes,
-                                              masked.model.hidden_sizes],
-                  ms={k: statistics.median(v) for k, v in times.items()})
+    return figure(
+        f"masked/collected step, shrinknets {hidden[0]}-{hidden[1]}, {dead_share:.0%} dead",
+        _ratios(times, "masked", "collected"),
+        "x",
+        ">= 2.0",
+        lambda v: v >= 2.0,
+        sizes=[collected.model.hidden_sizes, masked.model.hidden_sizes],
+        ms={k: statistics.median(v) for k, v in times.items()},
+    )
 
 
 # ---- the explorer's trainer against a plain loop ---------------------------------------------
@@ -152,10 +194,15 @@ def trainer_figure(repeats: int, inner: int = 10, hidden=(256, 256)) -> Figure:
     from explorer.config import RunConfig
     from explorer.trainer import Trainer
 
-    trainer = Trainer(RunConfig(method="static", dataset="digits", hidden=list(hidden), seed=0,
-                                device="cpu"))
-    model = trainer.method.build(trainer.data.n_features, trainer.data.n_classes, list(hidden),
-                                 generator=torch.Generator().manual_seed(0))
+    trainer = Trainer(
+        RunConfig(method="static", dataset="digits", hidden=list(hidden), seed=0, device="cpu")
+    )
+    model = trainer.method.build(
+        trainer.data.n_features,
+        trainer.data.n_classes,
+        list(hidden),
+        generator=torch.Generator().manual_seed(0),
+    )
     opt = torch.optim.Adam(model.parameters(), lr=trainer.knobs.lr)
     X, Y, bs = trainer.X["train"], trainer.Y["train"], trainer.batch_size
     gen = torch.Generator().manual_seed(0)
@@ -164,7 +211,7 @@ def trainer_figure(repeats: int, inner: int = 10, hidden=(256, 256)) -> Figure:
     def plain_step() -> None:
         if state["cursor"] + bs > len(Y):
             state["order"], state["cursor"] = torch.randperm(len(Y), generator=gen), 0
-        idx = state["order"][state["cursor"]:state["cursor"] + bs]
+        idx = state["order"][state["cursor"] : state["cursor"] + bs]
         state["cursor"] += bs
         loss = F.cross_entropy(model(X[idx]), Y[idx])
         opt.zero_grad(set_to_none=True)
@@ -176,9 +223,14 @@ def trainer_figure(repeats: int, inner: int = 10, hidden=(256, 256)) -> Figure:
         trainer.step()
         plain_step()
     times = alternate({"trainer": trainer.step, "plain": plain_step}, repeats, inner)
-    return figure(f"trainer/plain loop step, static {hidden[0]}-{hidden[1]}, records on",
-                  _ratios(times, "trainer", "plain"), "x", "<= 1.2", lambda v: v <= 1.2,
-                  ms={k: statistics.median(v) for k, v in times.items()})
+    return figure(
+        f"trainer/plain loop step, static {hidden[0]}-{hidden[1]}, records on",
+        _ratios(times, "trainer", "plain"),
+        "x",
+        "<= 1.2",
+        lambda v: v <= 1.2,
+        ms={k: statistics.median(v) for k, v in times.items()},
+    )
 
 
 # ---- TINY ------------------------------------------------------------------------------------
@@ -189,8 +241,9 @@ def tiny_growth_figure(steps: int, repeats: int = 1) -> Figure:
 
     shares, parts = [], []
     for seed in range(repeats):
-        trainer = Trainer(RunConfig(method="tiny", dataset="digits", seed=seed, device="cpu",
-                                    steps=steps))
+        trainer = Trainer(
+            RunConfig(method="tiny", dataset="digits", seed=seed, device="cpu", steps=steps)
+        )
         t0 = time.perf_counter()
         trainer.run(steps)
         wall = time.perf_counter() - t0
@@ -198,19 +251,29 @@ def tiny_growth_figure(steps: int, repeats: int = 1) -> Figure:
         seconds = dict(trainer.method.seconds)
         shares.append(100 * sum(seconds.values()) / wall)
         parts.append({k: 100 * v / wall for k, v in seconds.items()})
-    return figure(f"tiny growth share of wall time, digits defaults, {steps} steps", shares, "%",
-                  "<= 20", lambda v: v <= 20,
-                  parts={k: statistics.median(p[k] for p in parts) for k in parts[0]},
-                  sizes=trainer.model.hidden_sizes)
+    return figure(
+        f"tiny growth share of wall time, digits defaults, {steps} steps",
+        shares,
+        "%",
+        "<= 20",
+        lambda v: v <= 20,
+        parts={k: statistics.median(p[k] for p in parts) for k in parts[0]},
+        sizes=trainer.model.hidden_sizes,
+    )
 
 
 def tiny_route_figures(repeats: int, width: int = 1024) -> list[Figure]:
     from explorer.bench.tiny import time_routes
 
     rows = [time_routes(width, 10, torch.device("cpu"), repeats=1) for _ in range(repeats)]
-    return [figure(f"tiny eigen-solve {name}, width {width}, d_out 10",
-                   [r[f"{name}_s"] * 1e3 for r in rows], "ms")
-            for name in ("cholesky", "lobpcg")]
+    return [
+        figure(
+            f"tiny eigen-solve {name}, width {width}, d_out 10",
+            [r[f"{name}_s"] * 1e3 for r in rows],
+            "ms",
+        )
+        for name in ("cholesky", "lobpcg")
+    ]
 
 
 # ---- snapshots -------------------------------------------------------------------------------
@@ -232,8 +295,10 @@ def snapshot_figures(repeats: int, steps: int = 200) -> list[Figure]:
             t0 = time.perf_counter()
             write(data, Path(tmp) / "snap")
             wr.append((time.perf_counter() - t0) * 1e3)
-    return [figure(f"snapshot capture, nonparametric digits {steps} steps", cap, "ms"),
-            figure(f"snapshot write, nonparametric digits {steps} steps", wr, "ms")]
+    return [
+        figure(f"snapshot capture, nonparametric digits {steps} steps", cap, "ms"),
+        figure(f"snapshot write, nonparametric digits {steps} steps", wr, "ms"),
+    ]
 
 
 # ---- the page --------------------------------------------------------------------------------
@@ -246,12 +311,26 @@ def page_figures(windows: int, window_s: float) -> list[Figure]:
         return [{"figure": "page cost", "skipped": f"needs {exc.name} (bench/test extras)"}]
     if not Path("/usr/bin/chromium").exists():
         return [{"figure": "page cost", "skipped": "no /usr/bin/chromium"}]
-    cmd = [sys.executable, "-m", "explorer", "bench", "--app", "--windows", str(windows),
-           "--window-seconds", str(window_s)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "explorer",
+        "bench",
+        "--app",
+        "--windows",
+        str(windows),
+        "--window-seconds",
+        str(window_s),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
     if done.returncode != 0:
-        return [{"figure": "page cost", "skipped": f"bench --app exited {done.returncode}: "
-                 + (done.stderr.strip().splitlines() or ["?"])[-1]}]
+        return [
+            {
+                "figure": "page cost",
+                "skipped": f"bench --app exited {done.returncode}: "
+                + (done.stderr.strip().splitlines() or ["?"])[-1],
+            }
+        ]
     return [{"figure": "page cost (bench --app output)", "text": done.stdout.strip()}]
 
 
@@ -259,26 +338,43 @@ def page_figures(windows: int, window_s: float) -> list[Figure]:
 def machine() -> dict:
     def git(*args: str) -> str | None:
         try:
-            return subprocess.run(["git", *args], capture_output=True, text=True, timeout=10,
-                                  cwd=Path(__file__).resolve().parent).stdout.strip() or None
+            return (
+                subprocess.run(
+                    ["git", *args],
+                    capture_output=True,
+                    text=True,
+                    timeout=10,
+                    cwd=Path(__file__).resolve().parent,
+                ).stdout.strip()
+                or None
+            )
         except (OSError, subprocess.SubprocessError):
             return None
 
-    versions = {"python": platform.python_version(), "torch": torch.__version__,
-                "numpy": np.__version__}
+    versions = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+    }
     for name in ("panel", "bokeh", "holoviews", "param"):
         try:
             versions[name] = __import__(name).__version__
         except ImportError:
             versions[name] = None
-    return {"host": platform.node(), "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-            "device": "cuda: " + torch.cuda.get_device_name(0) if torch.cuda.is_available()
-            else "cpu (no CUDA device)",
-            "versions": versions, "commit": git("rev-parse", "HEAD"),
-            "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    return {
+        "host": platform.node(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "device": "cuda: " + torch.cuda.get_device_name(0)
+        if torch.cuda.is_available()
+        else "cpu (no CUDA device)",
+        "versions": versions,
+        "commit": git("rev-parse", "HEAD"),
+        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+    }
 
 
 def run(quick: bool = False) -> dict:
@@ -294,9 +390,11 @@ def run(quick: bool = False) -> dict:
         ("tiny growth", lambda: [tiny_growth_figure(300 if quick else 800)]),
     ]
     if not quick:
-        plan += [("tiny routes", lambda: tiny_route_figures(3)),
-                 ("snapshot", lambda: snapshot_figures(5)),
-                 ("page", lambda: page_figures(11, 3.0))]
+        plan += [
+            ("tiny routes", lambda: tiny_route_figures(3)),
+            ("snapshot", lambda: snapshot_figures(5)),
+            ("page", lambda: page_figures(11, 3.0)),
+        ]
     figures: list[Figure] = []
     for label, make in plan:
         t0 = time.perf_counter()
@@ -309,18 +407,25 @@ def run(quick: bool = False) -> dict:
         figures += rows
         print(f"  {label}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
     info["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
-    return {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-            "quick": quick, "machine": info, "figures": figures}
+    return {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "quick": quick,
+        "machine": info,
+        "figures": figures,
+    }
 
 
 def format_table(result: dict) -> str:
     m = result["machine"]
-    lines = [f"{m['device']}, {m['cpus']} CPUs, torch {m['versions']['torch']} "
-             f"({m['torch_threads']} thread), commit {(m['commit'] or '?')[:10]}"
-             f"{' (dirty)' if m['dirty'] else ''}, load average "
-             f"{m['load_average'][0]:.1f} -> {m['load_average_end'][0]:.1f}"
-             if m.get("load_average") else "",
-             f"{'figure':66s} {'median':>9s} {'p25-p75':>17s} {'n':>3s} {'target':>7s} met"]
+    lines = [
+        f"{m['device']}, {m['cpus']} CPUs, torch {m['versions']['torch']} "
+        f"({m['torch_threads']} thread), commit {(m['commit'] or '?')[:10]}"
+        f"{' (dirty)' if m['dirty'] else ''}, load average "
+        f"{m['load_average'][0]:.1f} -> {m['load_average_end'][0]:.1f}"
+        if m.get("load_average")
+        else "",
+        f"{'figure':66s} {'median':>9s} {'p25-p75':>17s} {'n':>3s} {'target':>7s} met",
+    ]
     for f in result["figures"]:
         if "skipped" in f:
             lines.append(f"{f['figure']:66s} skipped: {f['skipped']}")
@@ -329,13 +434,16 @@ def format_table(result: dict) -> str:
             lines.append(f"{f['figure']}:\n{f['text']}")
             continue
         met = {None: "", True: "yes", False: "NO"}[f["met"]]
-        lines.append(f"{f['figure']:66s} {f['median']:8.3g}{f['unit']:1s} "
-                     f"{f['p25']:8.3g}-{f['p75']:<8.3g} {f['n']:3d} {f['target'] or '':>7s} {met}")
+        lines.append(
+            f"{f['figure']:66s} {f['median']:8.3g}{f['unit']:1s} "
+            f"{f['p25']:8.3g}-{f['p75']:<8.3g} {f['n']:3d} {f['target'] or '':>7s} {met}"
+        )
         if "parts" in f:
             lines.append("    " + ", ".join(f"{k} {v:.1f}%" for k, v in f["parts"].items()))
         if "ms" in f:
-            lines.append("    ms per step: " + ", ".join(f"{k} {v:.2f}"
-                                                      for k, v in f["ms"].items()))
+            lines.append(
+                "    ms per step: " + ", ".join(f"{k} {v:.2f}" for k, v in f["ms"].items())
+            )
     return "\n".join(lines)
 
 

@@ -42,9 +42,13 @@ class Budget:
 
 
 def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISSOCK, "a socket")):
+    for test, name in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
         if test(mode):
             return name
     return "not a regular file"
@@ -65,8 +69,9 @@ def os_problem(err: OSError) -> str:
     return err.strerror or type(err).__name__
 
 
-def stat_path(path: str | os.PathLike, error: type[ValueError], where: str | None = None
-              ) -> os.stat_result:
+def stat_path(
+    path: str | os.PathLike, error: type[ValueError], where: str | None = None
+) -> os.stat_result:
     """``os.stat`` (following links) with permission, loop and missing-file messages."""
     try:
         return os.stat(path)
@@ -74,8 +79,12 @@ def stat_path(path: str | os.PathLike, error: type[ValueError], where: str | Non
         raise error(f"{where or path}: {os_problem(err)}") from None
 
 
-def regular_file(path: str | os.PathLike, error: type[ValueError], where: str | None = None,
-                 max_bytes: int | None = None) -> os.stat_result:
+def regular_file(
+    path: str | os.PathLike,
+    error: type[ValueError],
+    where: str | None = None,
+    max_bytes: int | None = None,
+) -> os.stat_result:
     """Check that ``path`` is a regular file (not a FIFO, device, socket or folder) of at
     most ``max_bytes``; returns its stat."""
     st = stat_path(path, error, where)
@@ -87,8 +96,12 @@ def regular_file(path: str | os.PathLike, error: type[ValueError], where: str | 
     return st
 
 
-def open_regular(path: str | os.PathLike, error: type[ValueError], where: str | None = None,
-                 max_bytes: int | None = None) -> io.BufferedReader:
+def open_regular(
+    path: str | os.PathLike,
+    error: type[ValueError],
+    where: str | None = None,
+    max_bytes: int | None = None,
+) -> io.BufferedReader:
     """Open a regular file for reading, never blocking on a FIFO: checked with ``os.stat``
     first, opened with ``O_NONBLOCK`` and checked again on the descriptor (the path may
     have been swapped in between)."""
@@ -103,16 +116,16 @@ def open_regular(path: str | os.PathLike, error: type[ValueError], where: str | 
         if not stat.S_ISREG(st.st_mode):
             raise error(f"{where}: is {_kind(st.st_mode)}; accepted: a regular file")
         if max_bytes is not None and st.st_size > max_bytes:
-            raise error(f"{where}: {st.st_size} bytes, more than the limit of {max_bytes} "
-                        "bytes")
+            raise error(f"{where}: {st.st_size} bytes, more than the limit of {max_bytes} bytes")
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
         raise
 
 
-def read_bytes(path: str | os.PathLike, error: type[ValueError], max_bytes: int,
-               where: str | None = None) -> bytes:
+def read_bytes(
+    path: str | os.PathLike, error: type[ValueError], max_bytes: int, where: str | None = None
+) -> bytes:
     """The whole content of a regular file of at most ``max_bytes``."""
     where = where or str(path)
     with open_regular(path, error, where, max_bytes) as f:
@@ -125,8 +138,9 @@ def read_bytes(path: str | os.PathLike, error: type[ValueError], max_bytes: int,
     return data
 
 
-def check_zip(zf: zipfile.ZipFile, where: str, error: type[ValueError],
-              budget: Budget = Budget(), names=None) -> list[zipfile.ZipInfo]:
+def check_zip(
+    zf: zipfile.ZipFile, where: str, error: type[ValueError], budget: Budget = Budget(), names=None
+) -> list[zipfile.ZipInfo]:
     """The members of ``zf`` (only those in ``names`` if given), refused from the central
     directory alone when one is too big, inflates suspiciously or the total is over budget.
 
@@ -134,24 +148,30 @@ def check_zip(zf: zipfile.ZipFile, where: str, error: type[ValueError],
     sizes bounds what reading can allocate."""
     infos = zf.infolist()
     if len(infos) > budget.members:
-        raise error(f"{where}: {len(infos)} archive members, more than the limit of "
-                    f"{budget.members}")
+        raise error(
+            f"{where}: {len(infos)} archive members, more than the limit of {budget.members}"
+        )
     chosen = [i for i in infos if names is None or i.filename in names]
     total = 0
     for info in chosen:
         size = info.file_size
         if size > budget.member:
-            raise error(f"{where}: member {info.filename!r} expands to {size} bytes, more than "
-                        f"the limit of {budget.member} bytes per member")
+            raise error(
+                f"{where}: member {info.filename!r} expands to {size} bytes, more than "
+                f"the limit of {budget.member} bytes per member"
+            )
         if size > RATIO_FLOOR and size > MAX_RATIO * max(info.compress_size, 1):
             ratio = size // max(info.compress_size, 1)
-            raise error(f"{where}: member {info.filename!r} expands {ratio}-fold "
-                        f"({info.compress_size} -> {size} bytes), more than the "
-                        f"{MAX_RATIO}:1 accepted (a zip bomb?)")
+            raise error(
+                f"{where}: member {info.filename!r} expands {ratio}-fold "
+                f"({info.compress_size} -> {size} bytes), more than the "
+                f"{MAX_RATIO}:1 accepted (a zip bomb?)"
+            )
         total += size
         if total > budget.total:
-            raise error(f"{where}: members expand to more than the limit of {budget.total} "
-                        "bytes in all")
+            raise error(
+                f"{where}: members expand to more than the limit of {budget.total} bytes in all"
+            )
     return chosen
 
 
@@ -159,18 +179,25 @@ def check_zip(zf: zipfile.ZipFile, where: str, error: type[ValueError],
 NUMERIC_KINDS = "biuf"
 
 
-def check_dtype(dtype: np.dtype, where: str, error: type[ValueError], strings: bool = False
-                ) -> None:
+def check_dtype(
+    dtype: np.dtype, where: str, error: type[ValueError], strings: bool = False
+) -> None:
     """Plain numbers of at most 8 bytes (and, with ``strings``, fixed-width text)."""
-    if dtype.kind in NUMERIC_KINDS and dtype.itemsize <= 8 and not dtype.fields \
-            and not dtype.subdtype:
+    if (
+        dtype.kind in NUMERIC_KINDS
+        and dtype.itemsize <= 8
+        and not dtype.fields
+        and not dtype.subdtype
+    ):
         return
     if strings and dtype.kind in "US" and not dtype.fields:
         return
     accepted = "bool, integer or float of at most 8 bytes" + (", or text" if strings else "")
     if dtype.kind == "O":
-        raise error(f"{where}: holds Python objects (dtype object), which would need pickle; "
-                    f"accepted: {accepted}, no Python objects")
+        raise error(
+            f"{where}: holds Python objects (dtype object), which would need pickle; "
+            f"accepted: {accepted}, no Python objects"
+        )
     raise error(f"{where}: arrays of dtype {dtype.str!r} are not accepted; accepted: {accepted}")
 
 
@@ -190,8 +217,14 @@ def _npy_header(f, where: str, error: type[ValueError]) -> tuple[tuple, bool, np
     return shape, fortran, dtype
 
 
-def read_npz(source: str | os.PathLike | bytes, where: str, error: type[ValueError],
-             budget: Budget = Budget(), strings=(), names=None) -> dict[str, np.ndarray]:
+def read_npz(
+    source: str | os.PathLike | bytes,
+    where: str,
+    error: type[ValueError],
+    budget: Budget = Budget(),
+    strings=(),
+    names=None,
+) -> dict[str, np.ndarray]:
     """Arrays of an ``.npz`` (a path or bytes), never unpickling, every size checked first.
 
     Each member's ``.npy`` header is read before its data: its dtype must be plain numbers
@@ -199,14 +232,16 @@ def read_npz(source: str | os.PathLike | bytes, where: str, error: type[ValueErr
     the bytes it promises must fit in the member's declared size, so a header cannot make
     the reader allocate more than the budget. ``names`` restricts which arrays are read.
     """
-    fh = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else \
-        open_regular(source, error, where)
+    fh = (
+        io.BytesIO(source)
+        if isinstance(source, (bytes, bytearray))
+        else open_regular(source, error, where)
+    )
     with fh:
         try:
             zf = zipfile.ZipFile(fh)
         except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
-            raise error(f"{where}: not a valid .npz (zip) archive ({type(err).__name__})"
-                        ) from None
+            raise error(f"{where}: not a valid .npz (zip) archive ({type(err).__name__})") from None
         with zf:
             return _read_members(zf, where, error, budget, strings, names)
 
@@ -230,8 +265,10 @@ def _read_members(zf, where, error, budget, strings, names) -> dict[str, np.ndar
                         raise error(f"{at}: bad shape in its header")
                     count *= n
                 if count * dtype.itemsize > info.file_size:
-                    raise error(f"{at}: its header promises {count * dtype.itemsize} "
-                                f"bytes but the member holds {info.file_size}")
+                    raise error(
+                        f"{at}: its header promises {count * dtype.itemsize} "
+                        f"bytes but the member holds {info.file_size}"
+                    )
                 flat = np.empty(count, dtype=dtype)
                 view = memoryview(flat.view(np.uint8).data)  # the array's own buffer
                 got = 0
@@ -240,13 +277,18 @@ def _read_members(zf, where, error, budget, strings, names) -> dict[str, np.ndar
                     if not n:
                         raise error(f"{at}: truncated ({got} of {len(view)} bytes)")
                     got += n
-        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError,
-                ValueError) as err:
+        except (
+            zipfile.BadZipFile,
+            OSError,
+            EOFError,
+            RuntimeError,
+            NotImplementedError,
+            ValueError,
+        ) as err:
             if isinstance(err, error):
                 raise
             raise error(f"{at}: cannot be read ({type(err).__name__})") from None
-        out[name] = flat.reshape(shape[::-1]).transpose() if fortran else \
-            flat.reshape(shape)
+        out[name] = flat.reshape(shape[::-1]).transpose() if fortran else flat.reshape(shape)
     return out
 
 

@@ -156,8 +156,10 @@ def build_dataset(
     parts = split_train_val_test(y, seed, val_fraction, test_fraction, y_test is not None)
     train, val = parts[0], parts[1]
     n_test = len(parts[2]) if y_test is None else len(y_test)
-    for part, size, fraction in (("validation", len(val), val_fraction),
-                                 ("test", n_test, 1.0 if y_test is not None else test_fraction)):
+    for part, size, fraction in (
+        ("validation", len(val), val_fraction),
+        ("test", n_test, 1.0 if y_test is not None else test_fraction),
+    ):
         if size == 0 and fraction > 0:
             raise DataError(
                 f"{name}: {len(y)} examples leave no {part} examples at val_fraction="
@@ -179,8 +181,10 @@ def build_dataset(
         _check_scaled(name, mean, std)
     for part, a in (("train", Xtr), ("validation", Xva), ("test", Xte)):
         if a.size and np.abs(a).max() > np.finfo(np.float32).max:
-            raise DataError(f"{name}: {part} features exceed the float32 range once scaled; "
-                            "accepted: values within about 1e38")
+            raise DataError(
+                f"{name}: {part} features exceed the float32 range once scaled; "
+                "accepted: values within about 1e38"
+            )
     n_classes = int(max(y.max(), yte.max() if len(yte) else 0)) + 1
     return Dataset(
         name=name,

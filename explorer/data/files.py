@@ -59,8 +59,7 @@ def load_file(path: str | os.PathLike, seed: int = 0, **options) -> Dataset:
         st = bounded.regular_file(path, DataError, path.name)  # no FIFO, device or socket
         if st.st_size == 0:
             raise DataError(f"{path.name}: empty file (0 bytes); accepted: {ACCEPTED_FILES}")
-        X, y, X_test, y_test = read_npz(path) if suffix == ".npz" else \
-            (*read_csv(path), None, None)
+        X, y, X_test, y_test = read_npz(path) if suffix == ".npz" else (*read_csv(path), None, None)
     return arrays_to_dataset(path.name, X, y, seed, X_test=X_test, y_test=y_test, **opts)
 
 
@@ -129,8 +128,7 @@ def arrays_to_dataset(
     )
 
 
-def read_npz(path: Path
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
     """(X, y, X_test or None, y_test or None) from an .npz file, never unpickling; sizes,
     dtypes and shapes are checked from the zip and .npy headers before anything is read
     (:mod:`explorer.data.bounded`)."""
@@ -166,8 +164,10 @@ def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
     except csv.Error as err:
-        raise DataError(f"{path.name}: not a readable .csv ({err}); accepted: rows of "
-                        "comma-separated numbers, label last") from None
+        raise DataError(
+            f"{path.name}: not a readable .csv ({err}); accepted: rows of "
+            "comma-separated numbers, label last"
+        ) from None
     if not rows:
         raise DataError(f"{path.name}: empty file (no rows); accepted: rows of numbers, label last")
     start = 0 if all(_is_number(c) for c in rows[0][:-1]) else 1

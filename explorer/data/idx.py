@@ -56,15 +56,18 @@ def _read_bytes(path: Path) -> bytes:
             inflate = zlib.decompressobj(wbits=31)
             out += inflate.decompress(data, MAX_IDX_BYTES + 1 - len(out))
             if len(out) > MAX_IDX_BYTES or inflate.unconsumed_tail:
-                raise DataError(f"{path.name}: expands to more than {MAX_IDX_BYTES} bytes; "
-                                f"accepted: {ACCEPTED_IDX}")
+                raise DataError(
+                    f"{path.name}: expands to more than {MAX_IDX_BYTES} bytes; "
+                    f"accepted: {ACCEPTED_IDX}"
+                )
             if not inflate.eof:
                 raise EOFError("compressed file ended before the end-of-stream marker")
             data = inflate.unused_data
         return bytes(out)
     except (EOFError, zlib.error) as err:
-        raise DataError(f"{path.name}: cannot read ({type(err).__name__}: {err}); accepted: "
-                        f"{ACCEPTED_IDX}") from None
+        raise DataError(
+            f"{path.name}: cannot read ({type(err).__name__}: {err}); accepted: {ACCEPTED_IDX}"
+        ) from None
 
 
 def parse_idx(data: bytes, source: str = "IDX data") -> np.ndarray:

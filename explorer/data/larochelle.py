@@ -160,20 +160,38 @@ def _check_n(name: str, n: int) -> None:
         raise DataError(f"data set '{name}': n={n!r}; accepted: an integer >= 20")
 
 
-def _load_images(name: str, description: str, make_images, stream: int, seed: int, n: int,
-                 val_fraction: float, test_fraction: float) -> Dataset:
+def _load_images(
+    name: str,
+    description: str,
+    make_images,
+    stream: int,
+    seed: int,
+    n: int,
+    val_fraction: float,
+    test_fraction: float,
+) -> Dataset:
     _check_n(name, n)
     images, y = make_images(int(n), np.random.default_rng([seed, 28, stream]))
     X = images.reshape(len(images), -1).astype(np.float32)
-    return build_dataset(name, description, X, y, seed, val_fraction, test_fraction,
-                         image_shape=(1, SIZE, SIZE))
+    return build_dataset(
+        name, description, X, y, seed, val_fraction, test_fraction, image_shape=(1, SIZE, SIZE)
+    )
 
 
 def load_rectangles(seed: int, n: int, val_fraction: float, test_fraction: float) -> Dataset:
-    return _load_images("rectangles", RECTANGLES_DESCRIPTION, rectangle_images, 1, seed, n,
-                        val_fraction, test_fraction)
+    return _load_images(
+        "rectangles",
+        RECTANGLES_DESCRIPTION,
+        rectangle_images,
+        1,
+        seed,
+        n,
+        val_fraction,
+        test_fraction,
+    )
 
 
 def load_convex(seed: int, n: int, val_fraction: float, test_fraction: float) -> Dataset:
-    return _load_images("convex", CONVEX_DESCRIPTION, convex_images, 2, seed, n,
-                        val_fraction, test_fraction)
+    return _load_images(
+        "convex", CONVEX_DESCRIPTION, convex_images, 2, seed, n, val_fraction, test_fraction
+    )

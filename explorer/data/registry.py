@@ -49,7 +49,6 @@ def register(name: str, description: str, loader: Callable[..., Dataset], **opti
     return DATASETS[name]
 
 
-
 def _looks_like_path(name: str) -> bool:
     return (
         os.sep in name

@@ -27,21 +27,29 @@ def upload_name(filename: str | None, default: str) -> str:
     return name or default
 
 
-def check_upload_size(content: bytes | None, name: str, max_bytes: int,
-                      error: type[ValueError] = DataError, what: str = "upload") -> bytes:
+def check_upload_size(
+    content: bytes | None,
+    name: str,
+    max_bytes: int,
+    error: type[ValueError] = DataError,
+    what: str = "upload",
+) -> bytes:
     """The content, refused when missing, empty or larger than ``max_bytes``."""
     if content is None:
         raise error(f"{name}: nothing was received; choose the file again")
     if len(content) == 0:
         raise error(f"{name}: empty {what} (0 bytes); choose a non-empty file")
     if len(content) > max_bytes:
-        raise error(f"{name}: {len(content) / 2**20:.1f} MB is more than the {what} limit of "
-                    f"{max_bytes / 2**20:.0f} MB")
+        raise error(
+            f"{name}: {len(content) / 2**20:.1f} MB is more than the {what} limit of "
+            f"{max_bytes / 2**20:.0f} MB"
+        )
     return bytes(content)
 
 
-def load_upload(content: bytes | None, filename: str | None, seed: int = 0,
-                max_bytes: int = MAX_UPLOAD_BYTES) -> Dataset:
+def load_upload(
+    content: bytes | None, filename: str | None, seed: int = 0, max_bytes: int = MAX_UPLOAD_BYTES
+) -> Dataset:
     """A `Dataset` from an uploaded .npz/.csv, with every check of :func:`load_file` plus
     a size limit; the data set is named after the upload."""
     name = upload_name(filename, "upload")

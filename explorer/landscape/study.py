@@ -88,8 +88,13 @@ def study_task(
     c = Cell.from_dict(cell)
     data = load_dataset(config["dataset"], seed=0)
     say = progress or (lambda stage, frac: None)
-    out: dict[str, Any] = {"cell": c.name, "seed": int(seed), "runs": [], "records": [],
-                           "surface": None}
+    out: dict[str, Any] = {
+        "cell": c.name,
+        "seed": int(seed),
+        "runs": [],
+        "records": [],
+        "surface": None,
+    }
     lrs = list(config["learning_rates"])
     for k, lr in enumerate(lrs):
         slot = k if k == 0 else k + 1  # slots: train lr0, landscape, train the other rates

@@ -21,9 +21,30 @@ from explorer.page.status import StatusBar
 from explorer.page.sweep_panel import GroupSparsityPanel
 from explorer.page.tabs import LIVE, TABS, register_tab, tab_factories, unregister_tab
 
-__all__ = ["CARDS", "LIVE", "MAX_PERIOD_MS", "TABS", "UI_SHARE", "UPLOAD", "CardSpec",
-           "Dashboard", "GroupSparsityPanel", "KnobPanel", "RunForm",
-           "SnapshotPanel", "StatusBar", "cards_for", "declared_kinds", "parse_hidden",
-           "refresh_period", "register_tab", "set_knob", "slider_range",
-           "smoothed_cost", "snapshot_files", "snapshot_folder",
-           "tab_factories", "unregister_tab"]
+__all__ = [
+    "CARDS",
+    "LIVE",
+    "MAX_PERIOD_MS",
+    "TABS",
+    "UI_SHARE",
+    "UPLOAD",
+    "CardSpec",
+    "Dashboard",
+    "GroupSparsityPanel",
+    "KnobPanel",
+    "RunForm",
+    "SnapshotPanel",
+    "StatusBar",
+    "cards_for",
+    "declared_kinds",
+    "parse_hidden",
+    "refresh_period",
+    "register_tab",
+    "set_knob",
+    "slider_range",
+    "smoothed_cost",
+    "snapshot_files",
+    "snapshot_folder",
+    "tab_factories",
+    "unregister_tab",
+]

@@ -52,23 +52,53 @@ class CardSpec:
 
 #: the cards, in page order (two to a row)
 CARDS: tuple[CardSpec, ...] = (
-    CardSpec("loss", "loss and accuracy", ("loss",),
-             hint="training loss per step, validation loss and accuracy, knob changes"),
-    CardSpec("sizes", "layer sizes", ("sizes",),
-             hint="each hidden layer's width over time, with births and deaths"),
-    CardSpec("units", "units", ("units",),
-             hint="every live unit by fan-in and fan-out norm (click or box-select)"),
-    CardSpec("lifetimes", "unit lifetimes", ("lifetimes",),
-             hint="when each unit was born and eliminated"),
-    CardSpec("fan_history", "selected units", ("fan_history",),
-             hint="the norms of the units you select, over time"),
-    CardSpec("tradeoff", "size vs loss", ("tradeoff",),
-             hint="validation loss against network size, this run and earlier ones"),
-    CardSpec("tiny", "TINY: eigenvalue spectra", ("spectrum",), frozenset({SPECTRUM}),
-             hint="TINY's proposed neurons and their eigenvalues at each growth step"),
-    CardSpec("shrinknets", "ShrinkNets: switches, cost, group sparsity",
-             ("switches", "cost", "groupsparsity"), frozenset({SWITCH, GROUPSPARSITY}),
-             hint="switch values, the cost model and the group-sparsity sweep"),
+    CardSpec(
+        "loss",
+        "loss and accuracy",
+        ("loss",),
+        hint="training loss per step, validation loss and accuracy, knob changes",
+    ),
+    CardSpec(
+        "sizes",
+        "layer sizes",
+        ("sizes",),
+        hint="each hidden layer's width over time, with births and deaths",
+    ),
+    CardSpec(
+        "units",
+        "units",
+        ("units",),
+        hint="every live unit by fan-in and fan-out norm (click or box-select)",
+    ),
+    CardSpec(
+        "lifetimes", "unit lifetimes", ("lifetimes",), hint="when each unit was born and eliminated"
+    ),
+    CardSpec(
+        "fan_history",
+        "selected units",
+        ("fan_history",),
+        hint="the norms of the units you select, over time",
+    ),
+    CardSpec(
+        "tradeoff",
+        "size vs loss",
+        ("tradeoff",),
+        hint="validation loss against network size, this run and earlier ones",
+    ),
+    CardSpec(
+        "tiny",
+        "TINY: eigenvalue spectra",
+        ("spectrum",),
+        frozenset({SPECTRUM}),
+        hint="TINY's proposed neurons and their eigenvalues at each growth step",
+    ),
+    CardSpec(
+        "shrinknets",
+        "ShrinkNets: switches, cost, group sparsity",
+        ("switches", "cost", "groupsparsity"),
+        frozenset({SWITCH, GROUPSPARSITY}),
+        hint="switch values, the cost model and the group-sparsity sweep",
+    ),
 )
 #: views whose data outlives a run (not emptied when a new run begins)
 KEEP_ACROSS_RUNS = frozenset({GROUPSPARSITY})
@@ -94,11 +124,17 @@ class Dashboard(pn.viewable.Viewer):
     page's group-sparsity controls).
     """
 
-    method = param.String(default="nonparametric",
-                          doc="the page's sizing method: its declared record kinds pick cards")
+    method = param.String(
+        default="nonparametric",
+        doc="the page's sizing method: its declared record kinds pick cards",
+    )
 
-    def __init__(self, history: History | None = None,
-                 extras: dict[str, Callable[[], list]] | None = None, **params) -> None:
+    def __init__(
+        self,
+        history: History | None = None,
+        extras: dict[str, Callable[[], list]] | None = None,
+        **params,
+    ) -> None:
         super().__init__(**params)
         self.history = history if history is not None else History()
         self.selection = UnitSelection()
@@ -111,24 +147,29 @@ class Dashboard(pn.viewable.Viewer):
             "sizes": lambda: SizesView(x_range=self.x_range),
             "units": lambda: UnitScatterView(self.selection, min_interval=0.4),
             "lifetimes": lambda: LifetimeView(self.selection, x_range=self.x_range),
-            "fan_history": lambda: FanHistoryView(self.history, self.selection,
-                                                  x_range=self.x_range),
+            "fan_history": lambda: FanHistoryView(
+                self.history, self.selection, x_range=self.x_range
+            ),
             "tradeoff": TradeoffView,
             "spectrum": lambda: SpectrumView(x_range=self.x_range),
             "switches": lambda: SwitchView(self.selection, x_range=self.x_range),
             "cost": lambda: CostView(x_range=self.x_range),
             "groupsparsity": GroupSparsityView,
         }
-        self.cards = {spec.name: pn.Card(title=spec.title, collapsible=True,
-                                         sizing_mode="stretch_width", visible=False)
-                      for spec in CARDS}
+        self.cards = {
+            spec.name: pn.Card(
+                title=spec.title, collapsible=True, sizing_mode="stretch_width", visible=False
+            )
+            for spec in CARDS
+        }
         self._built: set[str] = set()
         #: False until a run starts or records arrive: the cards' plots are built then, so a
         #: page load costs no Bokeh figures (2.5 s of server time here) and a client that
         #: never starts a run never pays for them
         self.filled = False
-        self.hint = pn.pane.Markdown(self._hint_text(), sizing_mode="stretch_width",
-                                     name="idle_hint")
+        self.hint = pn.pane.Markdown(
+            self._hint_text(), sizing_mode="stretch_width", name="idle_hint"
+        )
         self.show_cards()
 
     # -- views and cards -------------------------------------------------------------------
@@ -150,13 +191,15 @@ class Dashboard(pn.viewable.Viewer):
         views = [self.view(v) for v in spec.views]
         objects: list = []
         if spec.name == "tradeoff":
-            self.size_axis = pn.widgets.RadioButtonGroup(options=["units", "params"],
-                                                         value="units")
+            self.size_axis = pn.widgets.RadioButtonGroup(options=["units", "params"], value="units")
             self.size_axis.param.watch(lambda e: views[0].set_size_axis(e.new), "value")
             objects = [self.size_axis, *views]
         elif spec.name == "shrinknets":
-            objects = [pn.Row(*views[:2], sizing_mode="stretch_width"),
-                       *self._extras.get(spec.name, list)(), views[2]]
+            objects = [
+                pn.Row(*views[:2], sizing_mode="stretch_width"),
+                *self._extras.get(spec.name, list)(),
+                views[2],
+            ]
         else:
             objects = [*views, *self._extras.get(spec.name, list)()]
         self.cards[spec.name].objects = objects
@@ -184,8 +227,10 @@ class Dashboard(pn.viewable.Viewer):
     def _hint_text(self) -> str:
         shown = cards_for(self.shown_kinds())
         lines = "\n".join(f"- **{c.title}**: {c.hint}" for c in CARDS if c.name in shown)
-        return ("Pick a sizing method and a data set on the left, then press **start** "
-                "(or **step once**). The cards below will show:\n\n" + lines)
+        return (
+            "Pick a sizing method and a data set on the left, then press **start** "
+            "(or **step once**). The cards below will show:\n\n" + lines
+        )
 
     # -- records ---------------------------------------------------------------------------
     def update(self, by_kind: dict[str, list[dict]]) -> list[str]:
@@ -245,7 +290,12 @@ class Dashboard(pn.viewable.Viewer):
     def __panel__(self):
         c = self.cards
         row = {"sizing_mode": "stretch_width"}
-        return pn.Column(self.hint, pn.Row(c["loss"], c["sizes"], **row),
-                         pn.Row(c["units"], c["lifetimes"], **row),
-                         pn.Row(c["fan_history"], c["tradeoff"], **row),
-                         c["tiny"], c["shrinknets"], **row)
+        return pn.Column(
+            self.hint,
+            pn.Row(c["loss"], c["sizes"], **row),
+            pn.Row(c["units"], c["lifetimes"], **row),
+            pn.Row(c["fan_history"], c["tradeoff"], **row),
+            c["tiny"],
+            c["shrinknets"],
+            **row,
+        )

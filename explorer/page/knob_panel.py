@@ -25,7 +25,7 @@ LOG_STEP = 0.05
 def slider_range(name: str) -> tuple[float, float, float | None, bool]:
     """(low, high, step, log) of knob ``name``'s slider, read from its param."""
     p = Knobs.param[name]
-    lo, hi = (p.softbounds if p.softbounds is not None else p.bounds)
+    lo, hi = p.softbounds if p.softbounds is not None else p.bounds
     hard_lo, hard_hi = p.bounds
     lo = hard_lo if lo is None else lo
     hi = hard_hi if hi is None else hi
@@ -33,8 +33,7 @@ def slider_range(name: str) -> tuple[float, float, float | None, bool]:
         raise ValueError(f"knob '{name}' needs soft or hard bounds for its slider")
     log = isinstance(p, LogNumber)
     if log and lo <= 0:
-        raise ValueError(f"knob '{name}' is on a log scale: its soft bounds must be > 0, "
-                         f"got {lo}")
+        raise ValueError(f"knob '{name}' is on a log scale: its soft bounds must be > 0, got {lo}")
     return lo, hi, (LOG_STEP if log else p.step), log
 
 
@@ -55,36 +54,47 @@ def set_knob(knobs: Knobs, name: str, value) -> None:
         setattr(knobs, name, value)
     except ValueError as exc:
         lo, hi = Knobs.param[name].bounds
-        raise ValueError(f"{name}={value!r} is not accepted (allowed {lo} to {hi}); "
-                         f"it stays {getattr(knobs, name)}") from exc
+        raise ValueError(
+            f"{name}={value!r} is not accepted (allowed {lo} to {hi}); "
+            f"it stays {getattr(knobs, name)}"
+        ) from exc
 
 
 class KnobPanel(pn.viewable.Viewer):
     """One slider (and a tooltip icon with the knob's doc) per knob of the method."""
 
-    method = param.String(default="nonparametric",
-                          doc="the sizing method whose knobs are shown (kernels.methods)")
+    method = param.String(
+        default="nonparametric", doc="the sizing method whose knobs are shown (kernels.methods)"
+    )
 
-    def __init__(self, knobs: Knobs, on_change: Callable[[str, float], None] | None = None,
-                 **params) -> None:
+    def __init__(
+        self, knobs: Knobs, on_change: Callable[[str, float], None] | None = None, **params
+    ) -> None:
         super().__init__(**params)
         self.knobs = knobs
         self._on_change = on_change or (lambda name, value: set_knob(self.knobs, name, value))
         self.widgets = {name: self._widget(name) for name in knob_names()}
         # sliders take no tooltip of their own: the knob's doc sits in an icon beside it
-        self.rows = {name: pn.Row(widget, pn.widgets.TooltipIcon(value=Knobs.param[name].doc),
-                                  sizing_mode="stretch_width")
-                     for name, widget in self.widgets.items()}
+        self.rows = {
+            name: pn.Row(
+                widget,
+                pn.widgets.TooltipIcon(value=Knobs.param[name].doc),
+                sizing_mode="stretch_width",
+            )
+            for name, widget in self.widgets.items()
+        }
         # alpha_r: "auto" follows lambda (Table 3); beside it the unit lifetime it implies
         self.radial_auto = pn.widgets.Checkbox(
-            label="radial_lr auto: 1/(50 lambda)", value=bool(self.knobs.radial_auto))
-        self.radial_auto.param.watch(
-            lambda e: self._on_change("radial_auto", bool(e.new)), "value")
+            label="radial_lr auto: 1/(50 lambda)", value=bool(self.knobs.radial_auto)
+        )
+        self.radial_auto.param.watch(lambda e: self._on_change("radial_auto", bool(e.new)), "value")
         self.lifetime = pn.pane.Markdown(self.lifetime_text(), margin=(0, 10))
         self.rows["radial_lr"] = pn.Column(
-            self.rows["radial_lr"], pn.Row(self.radial_auto, pn.widgets.TooltipIcon(
-                value=Knobs.param["radial_auto"].doc)), self.lifetime,
-            sizing_mode="stretch_width")
+            self.rows["radial_lr"],
+            pn.Row(self.radial_auto, pn.widgets.TooltipIcon(value=Knobs.param["radial_auto"].doc)),
+            self.lifetime,
+            sizing_mode="stretch_width",
+        )
         self._show_method_knobs()
         self.knobs.param.watch(self._follow, knob_names())
         self.knobs.param.watch(self._follow_radial, ["radial_auto", "radial_lr", "lam"])
@@ -94,9 +104,11 @@ class KnobPanel(pn.viewable.Viewer):
         alpha = self.knobs.radial_lr_in_use()
         life = self.knobs.unit_lifetime_epochs()
         shown = "never (lambda = 0)" if math.isinf(life) else f"{life:.3g} epochs"
-        return (f"<small>alpha_r in use {alpha:.3g}; a new unit lives {shown} under "
-                "shrinkage alone (1/(alpha_r lambda) epochs; x steps per epoch for "
-                "steps)</small>")
+        return (
+            f"<small>alpha_r in use {alpha:.3g}; a new unit lives {shown} under "
+            "shrinkage alone (1/(alpha_r lambda) epochs; x steps per epoch for "
+            "steps)</small>"
+        )
 
     def _follow_radial(self, *events) -> None:
         self.radial_auto.value = bool(self.knobs.radial_auto)
@@ -107,16 +119,26 @@ class KnobPanel(pn.viewable.Viewer):
         value = getattr(self.knobs, name)
         if log:
             widget = pn.widgets.FloatSlider(
-                label=f"{name} (log scale)", start=math.log10(lo), end=math.log10(hi),
-                step=step, value=self._shown(name, value), sizing_mode="stretch_width",
-                format=CustomJSTickFormatter(code="return (10 ** tick).toExponential(1)"))
-            widget.param.watch(lambda e, n=name: self._on_change(n, 10 ** e.new),
-                               "value_throttled")
+                label=f"{name} (log scale)",
+                start=math.log10(lo),
+                end=math.log10(hi),
+                step=step,
+                value=self._shown(name, value),
+                sizing_mode="stretch_width",
+                format=CustomJSTickFormatter(code="return (10 ** tick).toExponential(1)"),
+            )
+            widget.param.watch(lambda e, n=name: self._on_change(n, 10**e.new), "value_throttled")
             return widget
         integer = isinstance(Knobs.param[name], param.Integer)
         cls = pn.widgets.IntSlider if integer else pn.widgets.FloatSlider
-        widget = cls(label=name, start=lo, end=hi, step=step or (1 if integer else 0.01),
-                     value=self._shown(name, value), sizing_mode="stretch_width")
+        widget = cls(
+            label=name,
+            start=lo,
+            end=hi,
+            step=step or (1 if integer else 0.01),
+            value=self._shown(name, value),
+            sizing_mode="stretch_width",
+        )
         widget.param.watch(lambda e, n=name: self._on_change(n, e.new), "value_throttled")
         return widget
 
@@ -141,5 +163,8 @@ class KnobPanel(pn.viewable.Viewer):
             row.visible = name in used
 
     def __panel__(self):
-        return pn.Column(pn.pane.Markdown("### knobs (act on the next step)"),
-                         *self.rows.values(), sizing_mode="stretch_width")
+        return pn.Column(
+            pn.pane.Markdown("### knobs (act on the next step)"),
+            *self.rows.values(),
+            sizing_mode="stretch_width",
+        )

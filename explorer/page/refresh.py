@@ -21,16 +21,16 @@ MAX_PERIOD_MS = 3000
 SMOOTHING = 0.2
 
 
-def smoothed_cost(previous_ms: float | None, spent_ms: float,
-                  weight: float = SMOOTHING) -> float:
+def smoothed_cost(previous_ms: float | None, spent_ms: float, weight: float = SMOOTHING) -> float:
     """Exponential running mean of the refresh cost (the first refresh starts it)."""
     if previous_ms is None:
         return spent_ms
     return (1 - weight) * previous_ms + weight * spent_ms
 
 
-def refresh_period(floor_ms: float, cost_ms: float, ui_share: float = UI_SHARE,
-                   cap_ms: float = MAX_PERIOD_MS) -> int:
+def refresh_period(
+    floor_ms: float, cost_ms: float, ui_share: float = UI_SHARE, cap_ms: float = MAX_PERIOD_MS
+) -> int:
     """The refresh period (ms): long enough that refreshes costing ``cost_ms`` take at most
     ``ui_share`` of the time, at least the user's ``floor_ms`` and at most ``cap_ms`` (a
     user's floor above the cap stands)."""

@@ -31,8 +31,9 @@ def parse_hidden(text: str) -> list[int]:
     try:
         sizes = [int(s) for s in str(text).replace("x", ",").split(",") if s.strip()]
     except ValueError:
-        raise ValueError(f"hidden sizes must be integers separated by commas, e.g. 10,10; "
-                         f"got '{text}'") from None
+        raise ValueError(
+            f"hidden sizes must be integers separated by commas, e.g. 10,10; got '{text}'"
+        ) from None
     if not sizes or min(sizes) < 1:
         raise ValueError(f"hidden sizes must be integers >= 1, e.g. 10,10; got '{text}'")
     return sizes
@@ -47,26 +48,40 @@ class RunForm(pn.viewable.Viewer):
     data-set options to the next run while the form still names its method and data set.
     """
 
-    preset = param.Selector(default=NO_PRESET, objects=[NO_PRESET, *sorted(PRESETS)],
-                            doc="a paper's recipe (explorer.presets): fills the controls")
-    method = param.Selector(default="nonparametric", objects=sorted(METHODS),
-                            doc="sizing method (kernels.methods registry)")
-    dataset = param.Selector(default="digits", objects=[*DATASETS, UPLOAD],
-                             doc="built-in data set, or a .npz/.csv file you upload")
+    preset = param.Selector(
+        default=NO_PRESET,
+        objects=[NO_PRESET, *sorted(PRESETS)],
+        doc="a paper's recipe (explorer.presets): fills the controls",
+    )
+    method = param.Selector(
+        default="nonparametric",
+        objects=sorted(METHODS),
+        doc="sizing method (kernels.methods registry)",
+    )
+    dataset = param.Selector(
+        default="digits",
+        objects=[*DATASETS, UPLOAD],
+        doc="built-in data set, or a .npz/.csv file you upload",
+    )
     hidden = param.String(default="10,10", doc="starting hidden sizes, e.g. 10,10")
     seed = param.Integer(default=0, bounds=(0, None), doc="random seed of weights and data")
-    device = param.Selector(default="auto", objects=list(DEVICES),
-                            doc="auto = CUDA when present, else CPU")
-    max_steps = param.Integer(default=20_000, bounds=(1, None),
-                              doc="the run finishes after this many steps")
+    device = param.Selector(
+        default="auto", objects=list(DEVICES), doc="auto = CUDA when present, else CPU"
+    )
+    max_steps = param.Integer(
+        default=20_000, bounds=(1, None), doc="the run finishes after this many steps"
+    )
 
     @classmethod
     def params_from(cls, config: RunConfig) -> dict:
         """The form's values for ``config`` (a data set or device it cannot show is left
         at the form's default)."""
-        out = {"method": config.method, "hidden": ",".join(str(h) for h in config.hidden),
-               "seed": config.seed,
-               "device": config.device if config.device in DEVICES else "auto"}
+        out = {
+            "method": config.method,
+            "hidden": ",".join(str(h) for h in config.hidden),
+            "seed": config.seed,
+            "device": config.device if config.device in DEVICES else "auto",
+        }
         if config.dataset in DATASETS:
             out["dataset"] = config.dataset
         return out
@@ -78,9 +93,11 @@ class RunForm(pn.viewable.Viewer):
         self.on_preset = lambda knobs: None
         self._applying = False
         w = pn.widgets
-        self.upload = w.FileInput(accept=".npz,.csv", visible=self.dataset == UPLOAD,
-                                  description="X and y arrays (.npz) or a CSV whose last "
-                                              "column is the label")
+        self.upload = w.FileInput(
+            accept=".npz,.csv",
+            visible=self.dataset == UPLOAD,
+            description="X and y arrays (.npz) or a CSV whose last column is the label",
+        )
         self.widgets = {
             "preset": w.Select.from_param(self.param.preset, label="preset (paper recipe)"),
             "method": w.Select.from_param(self.param.method, label="sizing method"),
@@ -106,9 +123,12 @@ class RunForm(pn.viewable.Viewer):
             return
         self._applying = True
         try:
-            self.param.update(method=preset.method, dataset=preset.dataset,
-                              hidden=",".join(str(h) for h in preset.hidden),
-                              max_steps=preset.steps)
+            self.param.update(
+                method=preset.method,
+                dataset=preset.dataset,
+                hidden=",".join(str(h) for h in preset.hidden),
+                max_steps=preset.steps,
+            )
         finally:
             self._applying = False
         self.on_preset(dict(preset.knobs))
@@ -116,8 +136,7 @@ class RunForm(pn.viewable.Viewer):
     def preset_config(self):
         """The chosen preset while the form still names its method and data set, else None."""
         preset = PRESETS.get(self.preset)
-        if preset is not None and preset.method == self.method and \
-                preset.dataset == self.dataset:
+        if preset is not None and preset.method == self.method and preset.dataset == self.dataset:
             return preset
         return None
 
@@ -139,8 +158,10 @@ class RunForm(pn.viewable.Viewer):
         if content is None:
             return None
         self.upload_dataset = load_upload(content, filename, seed=self.seed)
-        return f"loaded {self.upload_dataset.name}: {len(self.upload_dataset.y_train)} " \
+        return (
+            f"loaded {self.upload_dataset.name}: {len(self.upload_dataset.y_train)} "
             "training samples"
+        )
 
     def config(self, base: RunConfig, knobs: dict) -> tuple[RunConfig, object]:
         """The run configuration from the form (``base`` gives what the form does not show;
@@ -155,27 +176,49 @@ class RunForm(pn.viewable.Viewer):
             dataset, name = self.upload_dataset, self.upload_dataset.name
         preset = self.preset_config() if dataset is None else None
         if preset is not None:
-            return RunConfig(method=self.method, dataset=name, hidden=parse_hidden(self.hidden),
-                             seed=self.seed, device=self.device, steps=self.max_steps,
-                             batch_size=preset.batch_size, eval_every=preset.eval_every,
-                             units_every=base.units_every,
-                             method_options=dict(preset.method_options),
-                             dataset_options=dict(preset.dataset_options),
-                             knobs=dict(knobs)), None
-        config = RunConfig(method=self.method, dataset=name, hidden=parse_hidden(self.hidden),
-                           seed=self.seed, device=self.device, steps=self.max_steps,
-                           batch_size=base.batch_size, eval_every=base.eval_every,
-                           units_every=base.units_every,
-                           method_options=base.method_options if base.method == self.method
-                           else {},
-                           dataset_options=base.dataset_options if dataset is None
-                           and base.dataset == name else {},
-                           knobs=dict(knobs))
+            return RunConfig(
+                method=self.method,
+                dataset=name,
+                hidden=parse_hidden(self.hidden),
+                seed=self.seed,
+                device=self.device,
+                steps=self.max_steps,
+                batch_size=preset.batch_size,
+                eval_every=preset.eval_every,
+                units_every=base.units_every,
+                method_options=dict(preset.method_options),
+                dataset_options=dict(preset.dataset_options),
+                knobs=dict(knobs),
+            ), None
+        config = RunConfig(
+            method=self.method,
+            dataset=name,
+            hidden=parse_hidden(self.hidden),
+            seed=self.seed,
+            device=self.device,
+            steps=self.max_steps,
+            batch_size=base.batch_size,
+            eval_every=base.eval_every,
+            units_every=base.units_every,
+            method_options=base.method_options if base.method == self.method else {},
+            dataset_options=base.dataset_options
+            if dataset is None and base.dataset == name
+            else {},
+            knobs=dict(knobs),
+        )
         return config, dataset
 
     def __panel__(self):
         w = self.widgets
-        return pn.Column(w["preset"], w["method"],
-                         pn.pane.Markdown(self._method_doc, margin=(0, 10)),
-                         w["dataset"], self.upload, w["hidden"], w["seed"], w["device"],
-                         w["max_steps"], sizing_mode="stretch_width")
+        return pn.Column(
+            w["preset"],
+            w["method"],
+            pn.pane.Markdown(self._method_doc, margin=(0, 10)),
+            w["dataset"],
+            self.upload,
+            w["hidden"],
+            w["seed"],
+            w["device"],
+            w["max_steps"],
+            sizing_mode="stretch_width",
+        )

@@ -48,25 +48,37 @@ def shared_client(scheduler: str | None = None, workers: int | None = None):
 class SweepRunsPanel(pn.viewable.Viewer):
     """Sweep controls, progress and the three analysis views."""
 
-    methods = param.ListSelector(default=["nonparametric"],
-                                 objects=["nonparametric", "shrinknets", "tiny", "static"],
-                                 doc="Sizing methods of the sweep.")
-    dataset = param.String(default="digits", doc="Data set name (see `python -m explorer "
-                                                 "list`).")
-    steps = param.Integer(default=300, bounds=(1, 1_000_000),
-                          doc="Training steps per point, sizing and search alike.")
+    methods = param.ListSelector(
+        default=["nonparametric"],
+        objects=["nonparametric", "shrinknets", "tiny", "static"],
+        doc="Sizing methods of the sweep.",
+    )
+    dataset = param.String(default="digits", doc="Data set name (see `python -m explorer list`).")
+    steps = param.Integer(
+        default=300, bounds=(1, 1_000_000), doc="Training steps per point, sizing and search alike."
+    )
     lam = param.String(default="1e-3", doc="lambda values, comma separated.")
     seeds = param.String(default="0", doc="Seeds, comma separated.")
-    search = param.Integer(default=10, bounds=(0, 1000),
-                           doc="Points of the static random search over widths (1x-5x the "
-                               "largest net of the first method, nonparametric paper sec. "
-                               "7.4.1); 0: none.")
-    sweep_name = param.String(default="page-sweep", doc="Folder name under the snapshot "
-                                                        "folder's sweeps/.")
+    search = param.Integer(
+        default=10,
+        bounds=(0, 1000),
+        doc="Points of the static random search over widths (1x-5x the "
+        "largest net of the first method, nonparametric paper sec. "
+        "7.4.1); 0: none.",
+    )
+    sweep_name = param.String(
+        default="page-sweep", doc="Folder name under the snapshot folder's sweeps/."
+    )
     status = param.String(default="no sweep yet", doc="Progress line.")
 
-    def __init__(self, folder: str | Path | None = None, on_open: Callable[[str], None] |
-                 None = None, scheduler: str | None = None, client=None, **params) -> None:
+    def __init__(
+        self,
+        folder: str | Path | None = None,
+        on_open: Callable[[str], None] | None = None,
+        scheduler: str | None = None,
+        client=None,
+        **params,
+    ) -> None:
         super().__init__(**params)
         if folder is None:
             from explorer.page.snapshot_panel import snapshot_folder
@@ -99,16 +111,29 @@ class SweepRunsPanel(pn.viewable.Viewer):
             lams = [float(v) for v in self.lam.split(",") if v.strip()]
             seeds = [int(v) for v in self.seeds.split(",") if v.strip()]
         except ValueError:
-            raise ValueError(f"lambda and seeds must be comma-separated numbers, got "
-                             f"'{self.lam}' and '{self.seeds}'") from None
-        methods = [MethodGrid(name=m, knobs={"lam": lams} if m != "static" else {},
-                              hidden=[[10, 10]] if m != "tiny" else [[1, 1]])
-                   for m in self.methods]
+            raise ValueError(
+                f"lambda and seeds must be comma-separated numbers, got "
+                f"'{self.lam}' and '{self.seeds}'"
+            ) from None
+        methods = [
+            MethodGrid(
+                name=m,
+                knobs={"lam": lams} if m != "static" else {},
+                hidden=[[10, 10]] if m != "tiny" else [[1, 1]],
+            )
+            for m in self.methods
+        ]
         sizing = [m for m in self.methods if m != "static"]
-        search = SearchSpec(samples=self.search, reference=sizing[0]) \
-            if self.search and sizing else None
-        return SweepSpec(dataset=self.dataset, steps=self.steps, seeds=seeds or [0],
-                         methods=methods, search=search)
+        search = (
+            SearchSpec(samples=self.search, reference=sizing[0]) if self.search and sizing else None
+        )
+        return SweepSpec(
+            dataset=self.dataset,
+            steps=self.steps,
+            seeds=seeds or [0],
+            methods=methods,
+            search=search,
+        )
 
     def start(self, spec: SweepSpec | None = None, out: str | Path | None = None) -> None:
         """Start a sweep on the background thread (the controls' spec unless given)."""
@@ -117,24 +142,31 @@ class SweepRunsPanel(pn.viewable.Viewer):
         spec = spec or self.spec_from_controls()
         if out is None:
             if not SWEEP_NAME.match(self.sweep_name):
-                raise ValueError(f"sweep name '{self.sweep_name}' must be 1-64 letters, "
-                                 "digits, '.', '_' or '-', not starting with '.'")
+                raise ValueError(
+                    f"sweep name '{self.sweep_name}' must be 1-64 letters, "
+                    "digits, '.', '_' or '-', not starting with '.'"
+                )
             out = self.folder / "sweeps" / self.sweep_name
         self.out = Path(out)
         self.load(self.out)
         self._cancel = threading.Event()
         self.error = ""
         self.cancel_button.disabled, self.start_button.disabled = False, True
-        self._thread = threading.Thread(target=self._run, args=(spec,), daemon=True,
-                                        name="sweep")
+        self._thread = threading.Thread(target=self._run, args=(spec,), daemon=True, name="sweep")
         self._thread.start()
 
     def _run(self, spec: SweepSpec) -> None:
         try:
             client = self._client or shared_client(self.scheduler)
             assert self.out is not None  # set by start before the thread runs
-            run_sweep(spec, self.out, client=client, on_row=self._queue.put,
-                      on_progress=lambda p: self._queue.put(_copy(p)), cancel=self._cancel)
+            run_sweep(
+                spec,
+                self.out,
+                client=client,
+                on_row=self._queue.put,
+                on_progress=lambda p: self._queue.put(_copy(p)),
+                cancel=self._cancel,
+            )
         except Exception as exc:  # the page says why; the server goes on
             self._queue.put(RuntimeError(f"sweep stopped: {type(exc).__name__}: {exc}"))
         finally:
@@ -221,19 +253,28 @@ class SweepRunsPanel(pn.viewable.Viewer):
             w.TextInput.from_param(self.param.lam, width=110),
             w.TextInput.from_param(self.param.seeds, width=70),
             w.IntInput.from_param(self.param.search, width=80),
-            w.TextInput.from_param(self.param.sweep_name, width=130))
+            w.TextInput.from_param(self.param.sweep_name, width=130),
+        )
         return pn.Column(
             controls,
-            pn.Row(self.start_button, self.cancel_button, self.progress,
-                   pn.pane.Str(self.param.status)),
-            pn.Tabs(("size vs quality", self.runs), ("compute to accuracy", self.compute),
-                    ("compare runs", self.compare), dynamic=True),
-            sizing_mode="stretch_width", name="runs")
+            pn.Row(
+                self.start_button, self.cancel_button, self.progress, pn.pane.Str(self.param.status)
+            ),
+            pn.Tabs(
+                ("size vs quality", self.runs),
+                ("compute to accuracy", self.compute),
+                ("compare runs", self.compare),
+                dynamic=True,
+            ),
+            sizing_mode="stretch_width",
+            name="runs",
+        )
 
 
 def _copy(p: SweepProgress) -> SweepProgress:
-    return SweepProgress(total=p.total, done=p.done, failed=p.failed, skipped=p.skipped,
-                         started=p.started)
+    return SweepProgress(
+        total=p.total, done=p.done, failed=p.failed, skipped=p.skipped, started=p.started
+    )
 
 
 def runs_tab(app) -> SweepRunsPanel:
@@ -242,8 +283,9 @@ def runs_tab(app) -> SweepRunsPanel:
     cluster; unset, they run on a LocalCluster in the server."""
     import os
 
-    return SweepRunsPanel(on_open=app.open_in_page,
-                          scheduler=os.environ.get("SIZING_EXPLORER_SCHEDULER") or None)
+    return SweepRunsPanel(
+        on_open=app.open_in_page, scheduler=os.environ.get("SIZING_EXPLORER_SCHEDULER") or None
+    )
 
 
 def served_tabs() -> dict:

@@ -25,36 +25,55 @@ def snapshot_files() -> list[str]:
     folder = snapshot_folder()
     if not folder.is_dir():
         return []
-    return sorted(p.name for p in folder.iterdir()
-                  if p.suffix == ".zip" or (p / "manifest.json").is_file())
+    return sorted(
+        p.name for p in folder.iterdir() if p.suffix == ".zip" or (p / "manifest.json").is_file()
+    )
 
 
 class SnapshotPanel(pn.viewable.Viewer):
     """Save / reopen controls of one page."""
 
-    def __init__(self, save: Callable[[], bytes], open_bytes: Callable[[bytes, str], None],
-                 open_name: Callable[[str | None], None], safe: Callable, **params) -> None:
+    def __init__(
+        self,
+        save: Callable[[], bytes],
+        open_bytes: Callable[[bytes, str], None],
+        open_name: Callable[[str | None], None],
+        safe: Callable,
+        **params,
+    ) -> None:
         super().__init__(**params)
         w = pn.widgets
         self.download = w.FileDownload(
             callback=lambda: io.BytesIO(safe(save) or b""),
-            filename="sizing-explorer-snapshot.zip", label="save snapshot",
-            color="default", sizing_mode="stretch_width",
+            filename="sizing-explorer-snapshot.zip",
+            label="save snapshot",
+            color="default",
+            sizing_mode="stretch_width",
             description="the whole session (weights, optimizer, history, knobs) as a .zip, "
-                        "taken between two steps; training goes on")
+            "taken between two steps; training goes on",
+        )
         self.upload = w.FileInput(
-            accept=".zip", sizing_mode="stretch_width",
+            accept=".zip",
+            sizing_mode="stretch_width",
             description="reopen a saved snapshot: plots as they were, training paused at "
-                        "the saved step (press resume to go on)")
-        self.upload.param.watch(
-            lambda e: safe(open_bytes, e.new, self.upload.filename), "value")
+            "the saved step (press resume to go on)",
+        )
+        self.upload.param.watch(lambda e: safe(open_bytes, e.new, self.upload.filename), "value")
         self.select = w.Select(
-            label="snapshot folder", options=snapshot_files(), sizing_mode="stretch_width",
+            label="snapshot folder",
+            options=snapshot_files(),
+            sizing_mode="stretch_width",
             description=f"snapshots in {snapshot_folder()} (set SIZING_EXPLORER_SNAPSHOTS); "
-                        "only files in that folder can be opened from the page")
+            "only files in that folder can be opened from the page",
+        )
         self.open_button = w.Button(label="open from folder", sizing_mode="stretch_width")
         self.open_button.on_click(lambda e: safe(open_name, self.select.value))
 
     def __panel__(self):
-        return pn.Column(pn.pane.Markdown("### snapshots"), self.download, self.upload,
-                         pn.Row(self.select, self.open_button), sizing_mode="stretch_width")
+        return pn.Column(
+            pn.pane.Markdown("### snapshots"),
+            self.download,
+            self.upload,
+            pn.Row(self.select, self.open_button),
+            sizing_mode="stretch_width",
+        )

@@ -10,11 +10,13 @@ class StatusBar(pn.viewable.Viewer):
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
-        self.alert = pn.pane.Alert("", alert_type="danger", visible=False,
-                                   sizing_mode="stretch_width")
+        self.alert = pn.pane.Alert(
+            "", alert_type="danger", visible=False, sizing_mode="stretch_width"
+        )
         self.line = pn.pane.Markdown("", sizing_mode="stretch_width", name="status_line")
-        self.progress = pn.indicators.Progress(value=0, max=100, sizing_mode="stretch_width",
-                                               height=12, bar_color="primary")
+        self.progress = pn.indicators.Progress(
+            value=0, max=100, sizing_mode="stretch_width", height=12, bar_color="primary"
+        )
 
     def show(self, line: str, percent: int) -> None:
         self.line.object = line

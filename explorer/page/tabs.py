@@ -39,8 +39,9 @@ def unregister_tab(name: str) -> None:
     del TABS[name]
 
 
-def tab_factories(tabs: Mapping[str, Callable[[Any], Any]] | None = None
-                  ) -> dict[str, Callable[[Any], Any]]:
+def tab_factories(
+    tabs: Mapping[str, Callable[[Any], Any]] | None = None,
+) -> dict[str, Callable[[Any], Any]]:
     """The registered tabs followed by ``tabs`` (which wins on a shared name)."""
     out = dict(TABS)
     for name, factory in (tabs or {}).items():

@@ -20,5 +20,14 @@ def save_snapshot(trainer, history, path, summary: dict | None = None):
     return write(capture(trainer, history, summary), path)
 
 
-__all__ = ["SCHEMA_VERSION", "SnapshotData", "SnapshotError", "capture", "load_snapshot",
-           "restore", "save_snapshot", "write", "write_in_background"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "SnapshotData",
+    "SnapshotError",
+    "capture",
+    "load_snapshot",
+    "restore",
+    "save_snapshot",
+    "write",
+    "write_in_background",
+]

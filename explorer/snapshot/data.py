@@ -34,8 +34,7 @@ class SnapshotData:
     trainer: dict
     history_rows: dict[str, list[dict]] = field(default_factory=dict)
     history_tables: list[dict] = field(default_factory=list)
-    history_limits: dict = field(default_factory=lambda: {"max_rows": 20_000,
-                                                          "max_tables": 400})
+    history_limits: dict = field(default_factory=lambda: {"max_rows": 20_000, "max_tables": 400})
     unit_table: dict[str, np.ndarray] = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
@@ -52,8 +51,7 @@ class SnapshotData:
     def history(self) -> History:
         """A fresh History holding the snapshot's records (the views replay from it)."""
         h = History(**self.history_limits)
-        h.rows = defaultdict(list, {k: [dict(r) for r in v]
-                                    for k, v in self.history_rows.items()})
+        h.rows = defaultdict(list, {k: [dict(r) for r in v] for k, v in self.history_rows.items()})
         h.tables = [dict(t) for t in self.history_tables]
         return h
 
@@ -63,8 +61,7 @@ class SnapshotData:
         return {"born": born, "died": len(events) - born}
 
 
-def capture(trainer, history: History | None = None, summary: dict | None = None
-            ) -> SnapshotData:
+def capture(trainer, history: History | None = None, summary: dict | None = None) -> SnapshotData:
     """Copy a session's state, fast: call it between steps (the trainer's thread, or paused).
 
     ``summary`` defaults to cheap figures (no evaluation pass); the CLI passes
@@ -73,14 +70,25 @@ def capture(trainer, history: History | None = None, summary: dict | None = None
     state = trainer.capture_state()
     if summary is None:
         model = trainer.model
-        summary = {"steps": trainer.step_count, "epochs": trainer.epoch,
-                   "sizes": list(model.hidden_sizes), "params": model.n_params(),
-                   "val_loss": None, "val_acc": None,
-                   "cost": trainer.cost, "device": str(trainer.device),
-                   "seconds": state["elapsed"], "phase_time": dict(trainer.phase_time)}
-    data = SnapshotData(config=trainer.config.to_dict(), trainer=state,
-                        unit_table=trainer.unit_table(), summary=dict(summary),
-                        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        summary = {
+            "steps": trainer.step_count,
+            "epochs": trainer.epoch,
+            "sizes": list(model.hidden_sizes),
+            "params": model.n_params(),
+            "val_loss": None,
+            "val_acc": None,
+            "cost": trainer.cost,
+            "device": str(trainer.device),
+            "seconds": state["elapsed"],
+            "phase_time": dict(trainer.phase_time),
+        }
+    data = SnapshotData(
+        config=trainer.config.to_dict(),
+        trainer=state,
+        unit_table=trainer.unit_table(),
+        summary=dict(summary),
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    )
     return attach_history(data, history) if history is not None else data
 
 
@@ -100,8 +108,7 @@ def attach_history(data: SnapshotData, history: History) -> SnapshotData:
     return data
 
 
-def restore(data: SnapshotData, sink=None, dataset=None, device: str | None = None,
-            knobs=None):
+def restore(data: SnapshotData, sink=None, dataset=None, device: str | None = None, knobs=None):
     """Rebuild ``(Trainer, History)`` from a snapshot; training continues where it stopped.
 
     The trainer's records go to ``sink``, by default into the returned History. The data set
@@ -120,9 +127,12 @@ def restore(data: SnapshotData, sink=None, dataset=None, device: str | None = No
         raise SnapshotError(f"session.json: the saved config is not valid: {exc}") from None
     history = data.history()
     try:
-        trainer = Trainer.from_state(config, data.trainer, knobs=knobs,
-                                     sink=sink or history.add, dataset=dataset)
+        trainer = Trainer.from_state(
+            config, data.trainer, knobs=knobs, sink=sink or history.add, dataset=dataset
+        )
     except (KeyError, ValueError, RuntimeError, TypeError) as exc:
-        raise SnapshotError(f"the snapshot's state does not fit a {config.method} trainer on "
-                            f"{config.dataset}: {exc}") from exc
+        raise SnapshotError(
+            f"the snapshot's state does not fit a {config.method} trainer on "
+            f"{config.dataset}: {exc}"
+        ) from exc
     return trainer, history

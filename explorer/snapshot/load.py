@@ -50,8 +50,9 @@ def _reading(where: str, problem: str):
     except MemoryError:
         raise SnapshotError(f"{where}: {problem} (too large to hold in memory)") from None
     except Exception as exc:  # noqa: BLE001 - the loader promises SnapshotError only
-        raise SnapshotError(f"{where}: {problem} ({type(exc).__name__}: {str(exc)[:200]})"
-                            ) from None
+        raise SnapshotError(
+            f"{where}: {problem} ({type(exc).__name__}: {str(exc)[:200]})"
+        ) from None
 
 
 def _read_container(path: Path) -> dict[str, bytes]:
@@ -67,8 +68,9 @@ def _read_container(path: Path) -> dict[str, bytes]:
             blob = bounded.read_bytes(f, SnapshotError, BUDGET.member, f"{path}/{name}")
             total += len(blob)
             if total > BUDGET.total:
-                raise SnapshotError(f"{path}: files add up to more than the limit of "
-                                    f"{BUDGET.total} bytes")
+                raise SnapshotError(
+                    f"{path}: files add up to more than the limit of {BUDGET.total} bytes"
+                )
             out[name] = blob
         return out
     if st.st_size == 0:
@@ -92,11 +94,14 @@ def _check_manifest(path: Path, files: dict[str, bytes]) -> dict:
         raise SnapshotError(f"{path}/{MANIFEST}: expected a JSON object")
     version = manifest.get("schema_version")
     if version != SCHEMA_VERSION or isinstance(version, bool):
-        raise SnapshotError(f"{path}/{MANIFEST}: unknown schema_version {version!r}; this "
-                            f"version of the explorer reads schema {SCHEMA_VERSION}")
+        raise SnapshotError(
+            f"{path}/{MANIFEST}: unknown schema_version {version!r}; this "
+            f"version of the explorer reads schema {SCHEMA_VERSION}"
+        )
     if manifest.get("format") != FORMAT:
-        raise SnapshotError(f"{path}/{MANIFEST}: format is {manifest.get('format')!r}, "
-                            f"expected {FORMAT!r}")
+        raise SnapshotError(
+            f"{path}/{MANIFEST}: format is {manifest.get('format')!r}, expected {FORMAT!r}"
+        )
     listed = manifest.get("files")
     if not isinstance(listed, dict):
         raise SnapshotError(f"{path}/{MANIFEST}: 'files' must map file names to checksums")
@@ -108,9 +113,11 @@ def _check_manifest(path: Path, files: dict[str, bytes]) -> dict:
             raise SnapshotError(f"{path}/{name}: missing from the snapshot")
         digest = hashlib.sha256(files[name]).hexdigest()
         if digest != entry["sha256"]:
-            raise SnapshotError(f"{path}/{name}: checksum mismatch (sha256 {digest[:12]}..., "
-                                f"manifest says {entry['sha256'][:12]}...); the file is "
-                                "corrupted or was changed after saving")
+            raise SnapshotError(
+                f"{path}/{name}: checksum mismatch (sha256 {digest[:12]}..., "
+                f"manifest says {entry['sha256'][:12]}...); the file is "
+                "corrupted or was changed after saving"
+            )
     return manifest
 
 
@@ -161,8 +168,10 @@ def load_snapshot(path: str | Path) -> SnapshotData:
 
     with _reading(at["session.json"], "unexpected structure"):
         if session.get("schema_version") != SCHEMA_VERSION:
-            raise SnapshotError(f"{at['session.json']}: schema_version "
-                                f"{session.get('schema_version')!r} differs from the manifest")
+            raise SnapshotError(
+                f"{at['session.json']}: schema_version "
+                f"{session.get('schema_version')!r} differs from the manifest"
+            )
         where = at["session.json"]
         config = decode_tree(session["config"], None, where)
         scalars = decode_tree(session["trainer"], None, where)
@@ -182,19 +191,30 @@ def load_snapshot(path: str | Path) -> SnapshotData:
         trainer["birth_step"] = [units[f"birth_step.{i}"] for i in range(n_layers)]
         if [len(a) for a in trainer["unit_ids"]] != [len(a) for a in trainer["birth_step"]]:
             raise SnapshotError(f"{at['units.npz']}: unit ids and birth steps differ in length")
-        unit_table = {k[len("table."):]: v for k, v in units.items() if k.startswith("table.")}
+        unit_table = {k[len("table.") :]: v for k, v in units.items() if k.startswith("table.")}
     with _reading(at["records.json"], "unexpected structure"):
         rows = {}
         for entry in spec["kinds"]:
             kind = entry["kind"]
             if not isinstance(kind, str) or not KIND_NAME.match(kind):
-                raise SnapshotError(f"{at['records.json']}: record kind {str(kind)[:40]!r} is "
-                                    "not a plain name; accepted: ^[a-z_][a-z0-9_]*$")
+                raise SnapshotError(
+                    f"{at['records.json']}: record kind {str(kind)[:40]!r} is "
+                    "not a plain name; accepted: ^[a-z_][a-z0-9_]*$"
+                )
             rows[kind] = decode_records(entry, records, at["records.npz"])
         tables = decode_records(spec["units"], records, at["records.npz"])
-        limits = {"max_rows": int(spec["limits"]["max_rows"]),
-                  "max_tables": int(spec["limits"]["max_tables"])}
-    return SnapshotData(config=config, trainer=trainer, history_rows=rows, history_tables=tables,
-                        history_limits=limits, unit_table=unit_table, summary=summary,
-                        schema_version=manifest["schema_version"],
-                        created=str(manifest.get("created", "")))
+        limits = {
+            "max_rows": int(spec["limits"]["max_rows"]),
+            "max_tables": int(spec["limits"]["max_tables"]),
+        }
+    return SnapshotData(
+        config=config,
+        trainer=trainer,
+        history_rows=rows,
+        history_tables=tables,
+        history_limits=limits,
+        unit_table=unit_table,
+        summary=summary,
+        schema_version=manifest["schema_version"],
+        created=str(manifest.get("created", "")),
+    )

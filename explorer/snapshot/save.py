@@ -41,8 +41,17 @@ from explorer.snapshot.schema import (
 )
 
 #: trainer state entries that are plain numbers and lists (they go to session.json)
-TRAINER_SCALARS = ("step_count", "cost", "cursor", "val_history", "phase_time", "elapsed",
-                   "knob_values_seen", "next_unit_id", "sizes")
+TRAINER_SCALARS = (
+    "step_count",
+    "cost",
+    "cursor",
+    "val_history",
+    "phase_time",
+    "elapsed",
+    "knob_values_seen",
+    "next_unit_id",
+    "sizes",
+)
 
 
 def _npz(arrays: dict[str, np.ndarray]) -> bytes:
@@ -67,18 +76,24 @@ def encode(data: SnapshotData) -> dict[str, bytes]:
         "trainer": encode_tree({k: t[k] for k in TRAINER_SCALARS}, None, "trainer"),
     }
     tensors: dict = {}
-    state = {name: encode_tree(t[name], tensors, name)
-             for name in ("optimizer", "method", "rng", "order")}
+    state = {
+        name: encode_tree(t[name], tensors, name)
+        for name in ("optimizer", "method", "rng", "order")
+    }
     units = {}
     for layer, (ids, born) in enumerate(zip(t["unit_ids"], t["birth_step"], strict=True)):
         units[f"unit_ids.{layer}"] = np.asarray(ids, dtype=np.int64)
         units[f"birth_step.{layer}"] = np.asarray(born, dtype=np.int64)
     units.update({f"table.{k}": np.asarray(v) for k, v in data.unit_table.items()})
     records: dict[str, np.ndarray] = {}
-    spec = {"limits": data.history_limits,
-            "kinds": [{"kind": kind, **encode_records(rows, f"k{i}.", records)}
-                      for i, (kind, rows) in enumerate(sorted(data.history_rows.items()))],
-            "units": encode_records(data.history_tables, "units.", records)}
+    spec = {
+        "limits": data.history_limits,
+        "kinds": [
+            {"kind": kind, **encode_records(rows, f"k{i}.", records)}
+            for i, (kind, rows) in enumerate(sorted(data.history_rows.items()))
+        ],
+        "units": encode_records(data.history_tables, "units.", records),
+    }
     return {
         "session.json": dumps(session),
         "state.json": dumps(state),
@@ -92,9 +107,15 @@ def encode(data: SnapshotData) -> dict[str, bytes]:
 
 
 def manifest_for(files: dict[str, bytes], created: str = "") -> dict:
-    return {"schema_version": SCHEMA_VERSION, "format": FORMAT, "created": created,
-            "files": {name: {"sha256": hashlib.sha256(blob).hexdigest(), "bytes": len(blob)}
-                      for name, blob in sorted(files.items())}}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "format": FORMAT,
+        "created": created,
+        "files": {
+            name: {"sha256": hashlib.sha256(blob).hexdigest(), "bytes": len(blob)}
+            for name, blob in sorted(files.items())
+        },
+    }
 
 
 def write(data: SnapshotData, path: str | Path) -> Path:
@@ -179,12 +200,16 @@ def _write_zip(path: Path, files: dict[str, bytes]) -> None:
 def _write_folder(path: Path, files: dict[str, bytes]) -> None:
     if path.exists():
         if not path.is_dir():
-            raise SnapshotError(f"{path}: exists and is not a folder; give a new folder, an "
-                                "existing snapshot folder, or a path ending in .zip")
+            raise SnapshotError(
+                f"{path}: exists and is not a folder; give a new folder, an "
+                "existing snapshot folder, or a path ending in .zip"
+            )
         if any(path.iterdir()) and not (path / MANIFEST).is_file():
-            raise SnapshotError(f"{path}: folder is not empty and holds no snapshot "
-                                f"({MANIFEST} missing); refusing to replace it. Give a new or "
-                                "empty folder, or a path ending in .zip")
+            raise SnapshotError(
+                f"{path}: folder is not empty and holds no snapshot "
+                f"({MANIFEST} missing); refusing to replace it. Give a new or "
+                "empty folder, or a path ending in .zip"
+            )
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     try:
         for name, blob in files.items():

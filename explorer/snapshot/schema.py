@@ -34,8 +34,16 @@ import torch
 SCHEMA_VERSION = 1
 FORMAT = "sizing-explorer-snapshot"
 MANIFEST = "manifest.json"
-FILES = ("session.json", "state.json", "state.safetensors", "weights.safetensors",
-         "units.npz", "records.json", "records.npz", "history.npz")
+FILES = (
+    "session.json",
+    "state.json",
+    "state.safetensors",
+    "weights.safetensors",
+    "units.npz",
+    "records.json",
+    "records.npz",
+    "history.npz",
+)
 
 
 class SnapshotError(ValueError):
@@ -75,8 +83,10 @@ def encode_tree(obj: Any, tensors: dict[str, torch.Tensor] | None, path: str = "
         return {"__tensor__": path}
     if isinstance(obj, np.ndarray):
         if obj.dtype.kind not in "biuf":
-            raise SnapshotError(f"{path}: arrays of dtype {obj.dtype} cannot be stored; "
-                                "accepted: bool, integer and float arrays")
+            raise SnapshotError(
+                f"{path}: arrays of dtype {obj.dtype} cannot be stored; "
+                "accepted: bool, integer and float arrays"
+            )
         if tensors is None:
             return {"__ndarray__": obj.tolist(), "dtype": obj.dtype.str}
         tensors[path] = torch.from_numpy(np.ascontiguousarray(obj).copy())
@@ -100,13 +110,17 @@ def encode_tree(obj: Any, tensors: dict[str, torch.Tensor] | None, path: str = "
         items = []
         for k, v in obj.items():
             if not isinstance(k, (str, int, np.integer)) or isinstance(k, bool):
-                raise SnapshotError(f"{path}: dict key {k!r} of type {type(k).__name__} cannot "
-                                    "be stored; accepted: str and int keys")
+                raise SnapshotError(
+                    f"{path}: dict key {k!r} of type {type(k).__name__} cannot "
+                    "be stored; accepted: str and int keys"
+                )
             key = int(k) if isinstance(k, (int, np.integer)) else k
             items.append([key, encode_tree(v, tensors, f"{path}/{key}")])
         return {"__items__": items}
-    raise SnapshotError(f"{path or 'value'}: a {type(obj).__name__} cannot be stored in a "
-                        "snapshot; accepted: numbers, strings, lists, dicts, tensors, arrays")
+    raise SnapshotError(
+        f"{path or 'value'}: a {type(obj).__name__} cannot be stored in a "
+        "snapshot; accepted: numbers, strings, lists, dicts, tensors, arrays"
+    )
 
 
 def decode_tree(obj: Any, tensors: dict[str, torch.Tensor] | None, where: str) -> Any:
@@ -125,11 +139,14 @@ def decode_tree(obj: Any, tensors: dict[str, torch.Tensor] | None, where: str) -
         try:
             dtype = np.dtype(str(obj.get("dtype")))
         except TypeError:
-            raise SnapshotError(f"{where}: unknown array dtype {str(obj.get('dtype'))[:40]!r}"
-                                ) from None
+            raise SnapshotError(
+                f"{where}: unknown array dtype {str(obj.get('dtype'))[:40]!r}"
+            ) from None
         if dtype.kind not in "biuf" or dtype.itemsize > 8 or dtype.fields or dtype.subdtype:
-            raise SnapshotError(f"{where}: arrays of dtype {dtype.str!r} are not accepted; "
-                                "accepted: bool, integer or float of at most 8 bytes")
+            raise SnapshotError(
+                f"{where}: arrays of dtype {dtype.str!r} are not accepted; "
+                "accepted: bool, integer or float of at most 8 bytes"
+            )
         return np.asarray(obj["__ndarray__"], dtype=dtype)
     if "__float__" in obj:
         text = obj["__float__"]
@@ -141,8 +158,12 @@ def decode_tree(obj: Any, tensors: dict[str, torch.Tensor] | None, where: str) -
     if "__items__" in obj:
         out = {}
         for pair in obj["__items__"]:
-            if not isinstance(pair, list) or len(pair) != 2 or \
-                    not isinstance(pair[0], (str, int)) or isinstance(pair[0], bool):
+            if (
+                not isinstance(pair, list)
+                or len(pair) != 2
+                or not isinstance(pair[0], (str, int))
+                or isinstance(pair[0], bool)
+            ):
                 raise SnapshotError(f"{where}: bad dict item {pair!r}")
             out[pair[0]] = decode_tree(pair[1], tensors, where)
         return out
@@ -154,20 +175,21 @@ def _column_type(values: list) -> str:
     """The narrowest column type that gives back every value with its Python type."""
     if all(isinstance(v, (bool, np.bool_)) for v in values):
         return "bool"
-    if all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
-           for v in values):
+    if all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in values
+    ):
         return "int"
     if all(isinstance(v, (float, np.floating)) for v in values):
         return "float"
     if all(isinstance(v, str) for v in values):
         return "str"
-    if all(isinstance(v, np.ndarray) and v.ndim == 1 and v.dtype.kind in "biuf"
-           for v in values):
+    if all(isinstance(v, np.ndarray) and v.ndim == 1 and v.dtype.kind in "biuf" for v in values):
         return "array"
     if all(isinstance(v, list) for v in values):
         flat = [x for v in values for x in v]
-        if all(isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
-               for x in flat):
+        if all(
+            isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_)) for x in flat
+        ):
             return "int_list"
         if all(isinstance(x, (float, np.floating)) for x in flat):
             return "float_list"
@@ -201,13 +223,20 @@ def encode_records(rows: list[dict], prefix: str, arrays: dict[str, np.ndarray])
             arrays[f"{name}.lengths"] = np.array([len(v) for v in values], dtype=np.int64)
         elif ctype == "array":
             dtype = np.result_type(*[v.dtype for v in values])
-            arrays[f"{name}.values"] = (np.concatenate(values).astype(dtype, copy=False)
-                                        if values else np.zeros(0, dtype=dtype))
+            arrays[f"{name}.values"] = (
+                np.concatenate(values).astype(dtype, copy=False)
+                if values
+                else np.zeros(0, dtype=dtype)
+            )
             arrays[f"{name}.lengths"] = np.array([len(v) for v in values], dtype=np.int64)
         else:
             arrays[f"{name}.values"] = np.array(
-                [json.dumps(encode_tree(v, None, f"{prefix}{key}"), allow_nan=False)
-                 for v in values], dtype=np.str_)
+                [
+                    json.dumps(encode_tree(v, None, f"{prefix}{key}"), allow_nan=False)
+                    for v in values
+                ],
+                dtype=np.str_,
+            )
         columns.append(spec)
     return {"count": len(rows), "columns": columns}
 
@@ -224,8 +253,10 @@ def decode_records(spec: dict, arrays, where: str) -> list[dict]:
     masks = [_get(arrays, f"{col['array']}.present", where) for col in columns]
     for col, present in zip(columns, masks, strict=True):
         if present.dtype != bool or present.shape != (count,):
-            raise SnapshotError(f"{where}: column {str(col['key'])[:40]!r} has a presence mask "
-                                f"of shape {present.shape}, the record count is {count}")
+            raise SnapshotError(
+                f"{where}: column {str(col['key'])[:40]!r} has a presence mask "
+                f"of shape {present.shape}, the record count is {count}"
+            )
     if not columns and count:
         raise SnapshotError(f"{where}: {count} records but no columns")
     rows: list[dict] = [{} for _ in range(count)]
@@ -235,24 +266,31 @@ def decode_records(spec: dict, arrays, where: str) -> list[dict]:
         values = _get(arrays, f"{name}.values", where)
         if ctype in ("int_list", "float_list", "array"):
             lengths = _get(arrays, f"{name}.lengths", where)
-            if lengths.shape != (n,) or lengths.dtype.kind != "i" or (lengths < 0).any() \
-                    or int(lengths.sum()) != len(values):
+            if (
+                lengths.shape != (n,)
+                or lengths.dtype.kind != "i"
+                or (lengths < 0).any()
+                or int(lengths.sum()) != len(values)
+            ):
                 raise SnapshotError(f"{where}: column {key!r} lengths do not match its values")
             parts = np.split(values, np.cumsum(lengths)[:-1]) if n else []
             decoded = [p.copy() if ctype == "array" else p.tolist() for p in parts]
         else:
             if values.shape != (n,):
-                raise SnapshotError(f"{where}: column {key!r} holds {values.shape} values for "
-                                    f"{n} records")
+                raise SnapshotError(
+                    f"{where}: column {key!r} holds {values.shape} values for {n} records"
+                )
             if ctype in ("bool", "int", "float", "str"):
                 expected = {"bool": "b", "int": "i", "float": "f", "str": "U"}[ctype]
                 if values.dtype.kind != expected:
-                    raise SnapshotError(f"{where}: column {key!r} should be {ctype}, "
-                                        f"is {values.dtype}")
+                    raise SnapshotError(
+                        f"{where}: column {key!r} should be {ctype}, is {values.dtype}"
+                    )
                 decoded = values.tolist()
             elif ctype == "json":
-                decoded = [decode_tree(loads(str(v).encode("utf-8"), where), None, where)
-                           for v in values]
+                decoded = [
+                    decode_tree(loads(str(v).encode("utf-8"), where), None, where) for v in values
+                ]
             else:
                 raise SnapshotError(f"{where}: unknown column type {ctype!r} for {key!r}")
         for i, value in zip(np.flatnonzero(present), decoded, strict=True):

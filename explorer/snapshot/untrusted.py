@@ -40,17 +40,21 @@ def safe_config(config: dict, where: str = "the snapshot") -> dict:
         raise SnapshotError(f"{where}: the saved config is not a JSON object")
     dataset = config.get("dataset")
     if not isinstance(dataset, str) or dataset not in DATASETS:
-        raise SnapshotError(f"{where}: its data set is not a registered one (a file or an "
-                            f"unknown name); snapshots opened in the page can use: "
-                            f"{', '.join(DATASETS)}")
+        raise SnapshotError(
+            f"{where}: its data set is not a registered one (a file or an "
+            f"unknown name); snapshots opened in the page can use: "
+            f"{', '.join(DATASETS)}"
+        )
     options = config.get("dataset_options") or {}
     if not isinstance(options, dict):
         raise SnapshotError(f"{where}: dataset_options must map names to values")
     accepted = {k for k in DATASETS[dataset].options if k not in PATH_OPTIONS}
     unknown = sorted(str(k)[:40] for k in options if k not in accepted and k not in PATH_OPTIONS)
     if unknown:
-        raise SnapshotError(f"{where}: unknown option(s) {', '.join(unknown)} for data set "
-                            f"{dataset}; accepted: {', '.join(sorted(accepted))}")
+        raise SnapshotError(
+            f"{where}: unknown option(s) {', '.join(unknown)} for data set "
+            f"{dataset}; accepted: {', '.join(sorted(accepted))}"
+        )
     safe = {**config, "dataset_options": {k: v for k, v in options.items() if k in accepted}}
     for key, value in safe["dataset_options"].items():
         if isinstance(value, bool) or not isinstance(value, (int, float, type(None))):
@@ -58,8 +62,7 @@ def safe_config(config: dict, where: str = "the snapshot") -> dict:
         if key in SPLIT_OPTIONS and not (value is not None and 0 <= value < 1):
             raise SnapshotError(f"{where}: data set option {key} must be in [0, 1)")
         if key not in SPLIT_OPTIONS and value is not None and not 0 < value <= 10_000_000:
-            raise SnapshotError(f"{where}: data set option {key} must be between 1 and "
-                                "10,000,000")
+            raise SnapshotError(f"{where}: data set option {key} must be between 1 and 10,000,000")
     try:
         checked = RunConfig.from_dict(safe)
         check_options(checked)
@@ -68,8 +71,9 @@ def safe_config(config: dict, where: str = "the snapshot") -> dict:
     return checked.to_dict()
 
 
-def load_uploaded_snapshot(content: bytes | None, filename: str | None,
-                           max_bytes: int = MAX_SNAPSHOT_UPLOAD_BYTES) -> SnapshotData:
+def load_uploaded_snapshot(
+    content: bytes | None, filename: str | None, max_bytes: int = MAX_SNAPSHOT_UPLOAD_BYTES
+) -> SnapshotData:
     """An uploaded snapshot (the bytes of a ``.zip``), loaded and checked, its config made
     safe (:func:`safe_config`); raises SnapshotError with a one-line message."""
     name = upload_name(filename, "snapshot.zip")
@@ -80,7 +84,6 @@ def load_uploaded_snapshot(content: bytes | None, filename: str | None,
         try:
             data = load_snapshot(path)
         except SnapshotError as exc:
-            raise SnapshotError(str(exc).replace(str(path), name).replace(folder, "")
-                                ) from None
+            raise SnapshotError(str(exc).replace(str(path), name).replace(folder, "")) from None
     data.config = safe_config(data.config, name)
     return data

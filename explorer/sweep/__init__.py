@@ -29,8 +29,24 @@ from explorer.sweep.spec import (
 )
 from explorer.sweep.table import ResultTable
 
-__all__ = ["ROW_COLUMNS", "MethodGrid", "ResultTable", "SearchSpec", "SweepPoint",
-           "SweepProgress", "SweepSpec", "SweepSpecError", "accuracy_gap_pp",
-           "compare_to_search", "compute_to_accuracy", "compute_to_reach", "frontier_at",
-           "load_spec", "make_client", "pareto_frontier", "run_point", "run_sweep",
-           "spec_from_dict"]
+__all__ = [
+    "ROW_COLUMNS",
+    "MethodGrid",
+    "ResultTable",
+    "SearchSpec",
+    "SweepPoint",
+    "SweepProgress",
+    "SweepSpec",
+    "SweepSpecError",
+    "accuracy_gap_pp",
+    "compare_to_search",
+    "compute_to_accuracy",
+    "compute_to_reach",
+    "frontier_at",
+    "load_spec",
+    "make_client",
+    "pareto_frontier",
+    "run_point",
+    "run_sweep",
+    "spec_from_dict",
+]

@@ -83,13 +83,20 @@ def compute_to_reach(acc, compute, target: float) -> float:
     return float(cumulative[hit[0]]) if len(hit) else float("inf")
 
 
-def compare_to_search(search_rows: list[dict], run_rows: list[dict], size: str = "params",
-                      acc: str = "test_acc", compute: str = "wall_s") -> list[dict]:
+def compare_to_search(
+    search_rows: list[dict],
+    run_rows: list[dict],
+    size: str = "params",
+    acc: str = "test_acc",
+    compute: str = "wall_s",
+) -> list[dict]:
     """For each sizing run: the accuracy gap to the search frontier at its size (pp), the
     compute the search needed to reach the run's accuracy, and the run's compute as a
     fraction of the whole search and of that reach cost."""
-    search = sorted((r for r in search_rows if r.get("status") == "ok" or
-                     r.get("status") == "failed"), key=lambda r: r["index"])
+    search = sorted(
+        (r for r in search_rows if r.get("status") == "ok" or r.get("status") == "failed"),
+        key=lambda r: r["index"],
+    )
     s_size = np.array([_f(r.get(size)) for r in search])
     s_acc = np.array([_f(r.get(acc)) if r.get("status") == "ok" else np.nan for r in search])
     s_cost = np.array([_f(r.get(compute)) for r in search])
@@ -100,16 +107,23 @@ def compare_to_search(search_rows: list[dict], run_rows: list[dict], size: str =
             continue
         reach = compute_to_reach(s_acc, s_cost, _f(r[acc]))
         run_cost = _f(r[compute])
-        out.append({
-            "key": r["key"], "method": r["method"], "size": _f(r[size]), "acc": _f(r[acc]),
-            "frontier_acc": frontier_at(s_size, s_acc, _f(r[size])),
-            "gap_pp": accuracy_gap_pp(s_size, s_acc, _f(r[size]), _f(r[acc])),
-            "run_compute": run_cost, "search_compute": total,
-            "fraction_of_search": run_cost / total if total > 0 else float("nan"),
-            "search_compute_to_reach": reach,
-            "fraction_of_reach": run_cost / reach if np.isfinite(reach) and reach > 0
-            else float("nan"),
-        })
+        out.append(
+            {
+                "key": r["key"],
+                "method": r["method"],
+                "size": _f(r[size]),
+                "acc": _f(r[acc]),
+                "frontier_acc": frontier_at(s_size, s_acc, _f(r[size])),
+                "gap_pp": accuracy_gap_pp(s_size, s_acc, _f(r[size]), _f(r[acc])),
+                "run_compute": run_cost,
+                "search_compute": total,
+                "fraction_of_search": run_cost / total if total > 0 else float("nan"),
+                "search_compute_to_reach": reach,
+                "fraction_of_reach": run_cost / reach
+                if np.isfinite(reach) and reach > 0
+                else float("nan"),
+            }
+        )
     return out
 
 

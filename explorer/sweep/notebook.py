@@ -27,24 +27,41 @@ from explorer.sweep.table import ResultTable
 
 
 class Sweep(pn.viewable.Viewer):
-    def __init__(self, methods=("nonparametric",), dataset: str = "digits", steps: int = 300,
-                 seeds=(0,), hidden=(10, 10), search: int = 0, out: str | Path = "sweep",
-                 spec: SweepSpec | None = None, scheduler: str | None = None, client=None,
-                 **knob_lists) -> None:
+    def __init__(
+        self,
+        methods=("nonparametric",),
+        dataset: str = "digits",
+        steps: int = 300,
+        seeds=(0,),
+        hidden=(10, 10),
+        search: int = 0,
+        out: str | Path = "sweep",
+        spec: SweepSpec | None = None,
+        scheduler: str | None = None,
+        client=None,
+        **knob_lists,
+    ) -> None:
         super().__init__()
         if spec is None:
-            knobs = {k: list(v) if isinstance(v, (list, tuple)) else [v]
-                     for k, v in knob_lists.items()}
+            knobs = {
+                k: list(v) if isinstance(v, (list, tuple)) else [v] for k, v in knob_lists.items()
+            }
             sizing = [m for m in methods if m != "static"]
             spec = SweepSpec(
-                dataset=dataset, steps=steps, seeds=list(seeds),
-                methods=[MethodGrid(name=m, hidden=[list(hidden)], knobs=dict(knobs))
-                         for m in methods],
+                dataset=dataset,
+                steps=steps,
+                seeds=list(seeds),
+                methods=[
+                    MethodGrid(name=m, hidden=[list(hidden)], knobs=dict(knobs)) for m in methods
+                ],
                 search=SearchSpec(samples=search, reference=sizing[0])
-                if search and sizing else None)
+                if search and sizing
+                else None,
+            )
         self.spec, self.out = spec, Path(out)
-        self.panel = SweepRunsPanel(folder=self.out, scheduler=scheduler, client=client,
-                                    on_open=lambda path: None)
+        self.panel = SweepRunsPanel(
+            folder=self.out, scheduler=scheduler, client=client, on_open=lambda path: None
+        )
         self.views = self.panel.runs, self.panel.compute, self.panel.compare
         self.panel.load(self.out)
 
@@ -68,12 +85,17 @@ class Sweep(pn.viewable.Viewer):
     def table(self):
         return ResultTable(self.out).frame()
 
-    def compare_to_search(self, size: str = "params", acc: str = "test_acc",
-                          compute: str = "wall_s") -> list[dict]:
+    def compare_to_search(
+        self, size: str = "params", acc: str = "test_acc", compute: str = "wall_s"
+    ) -> list[dict]:
         rows = ResultTable(self.out).latest()
-        return compare_to_search([r for r in rows if r["kind"] == "search"],
-                                 [r for r in rows if r["kind"] == "sizing"], size=size,
-                                 acc=acc, compute=compute)
+        return compare_to_search(
+            [r for r in rows if r["kind"] == "search"],
+            [r for r in rows if r["kind"] == "sizing"],
+            size=size,
+            acc=acc,
+            compute=compute,
+        )
 
     def open(self, key_or_path: str):
         """An :class:`explorer.Explorer` replaying a point's snapshot (by key or path)."""

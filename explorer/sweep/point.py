@@ -32,10 +32,37 @@ from typing import Any
 #: errors a rerun would meet again: recorded as a failed row, not retried
 DETERMINISTIC = (ValueError, KeyError, TypeError, ArithmeticError)
 
-ROW_COLUMNS = ("key", "kind", "index", "status", "error", "method", "dataset", "seed",
-               "hidden", "sizes", "units", "params", "val_loss", "val_acc", "test_loss",
-               "test_acc", "wall_s", "steps", "param_steps", "cost", "train_flops", "lam",
-               "gamma", "growth_rate", "tau", "snapshot", "worker", "finished", "config")
+ROW_COLUMNS = (
+    "key",
+    "kind",
+    "index",
+    "status",
+    "error",
+    "method",
+    "dataset",
+    "seed",
+    "hidden",
+    "sizes",
+    "units",
+    "params",
+    "val_loss",
+    "val_acc",
+    "test_loss",
+    "test_acc",
+    "wall_s",
+    "steps",
+    "param_steps",
+    "cost",
+    "train_flops",
+    "lam",
+    "gamma",
+    "growth_rate",
+    "tau",
+    "snapshot",
+    "worker",
+    "finished",
+    "config",
+)
 
 
 def snapshot_path(out: str | Path, key: str) -> Path:
@@ -80,21 +107,34 @@ def _train(point: dict, out: str) -> dict:
         trainer.run()
         summary = trainer.summary()
         if not all(math.isfinite(summary[k]) for k in ("val_loss", "test_loss")):
-            raise TrainingError(f"final loss is not finite (val {summary['val_loss']}, "
-                                f"test {summary['test_loss']})")
+            raise TrainingError(
+                f"final loss is not finite (val {summary['val_loss']}, test {summary['test_loss']})"
+            )
         path = snapshot_path(out, point["key"])
         save_snapshot(trainer, history, path, summary=summary)
     except (TrainingError, *DETERMINISTIC) as exc:
-        row.update(status="failed", error=f"{type(exc).__name__}: {exc}"[:500],
-                   wall_s=time.perf_counter() - started)
+        row.update(
+            status="failed",
+            error=f"{type(exc).__name__}: {exc}"[:500],
+            wall_s=time.perf_counter() - started,
+        )
         return row
     row.update(
-        status="ok", sizes=json.dumps(summary["sizes"]), units=int(sum(summary["sizes"])),
-        params=int(summary["params"]), val_loss=summary["val_loss"],
-        val_acc=summary["val_acc"], test_loss=summary["test_loss"],
-        test_acc=summary["test_acc"], wall_s=time.perf_counter() - started,
-        steps=int(summary["steps"]), param_steps=param_steps, cost=int(summary["cost"]),
-        train_flops=6 * trainer.batch_size * param_steps, snapshot=str(path))
+        status="ok",
+        sizes=json.dumps(summary["sizes"]),
+        units=int(sum(summary["sizes"])),
+        params=int(summary["params"]),
+        val_loss=summary["val_loss"],
+        val_acc=summary["val_acc"],
+        test_loss=summary["test_loss"],
+        test_acc=summary["test_acc"],
+        wall_s=time.perf_counter() - started,
+        steps=int(summary["steps"]),
+        param_steps=param_steps,
+        cost=int(summary["cost"]),
+        train_flops=6 * trainer.batch_size * param_steps,
+        snapshot=str(path),
+    )
     return row
 
 
@@ -103,12 +143,22 @@ def base_row(point: dict) -> dict:
     config = point["config"]
     knobs = config.get("knobs", {})
     row: dict[str, Any] = dict.fromkeys(ROW_COLUMNS, math.nan)
-    row.update(key=point["key"], kind=point["kind"], index=int(point["index"]), status="",
-               error="", method=config["method"], dataset=str(config["dataset"]),
-               seed=int(config["seed"]), hidden=json.dumps(config["hidden"]), sizes="",
-               snapshot="", worker=f"{socket.gethostname()}:{os.getpid()}",
-               finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-               config=json.dumps(config, sort_keys=True))
+    row.update(
+        key=point["key"],
+        kind=point["kind"],
+        index=int(point["index"]),
+        status="",
+        error="",
+        method=config["method"],
+        dataset=str(config["dataset"]),
+        seed=int(config["seed"]),
+        hidden=json.dumps(config["hidden"]),
+        sizes="",
+        snapshot="",
+        worker=f"{socket.gethostname()}:{os.getpid()}",
+        finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        config=json.dumps(config, sort_keys=True),
+    )
     for knob in ("lam", "gamma", "growth_rate", "tau"):
         row[knob] = float(knobs[knob]) if knob in knobs else math.nan
     return row

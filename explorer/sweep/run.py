@@ -54,9 +54,11 @@ class SweepProgress:
 
     def line(self) -> str:
         eta = "?" if self.eta_s != self.eta_s else f"{self.eta_s:.0f}s"
-        return (f"{self.done} done, {self.failed} failed, {self.left} left"
-                + (f", {self.skipped} skipped (finished before)" if self.skipped else "")
-                + f", ETA {eta}")
+        return (
+            f"{self.done} done, {self.failed} failed, {self.left} left"
+            + (f", {self.skipped} skipped (finished before)" if self.skipped else "")
+            + f", ETA {eta}"
+        )
 
 
 def default_workers() -> int:
@@ -69,8 +71,9 @@ def make_client(scheduler: str | None = None, workers: int | None = None):
     try:
         from distributed import Client, LocalCluster
     except ImportError:
-        raise RuntimeError("sweeps need dask.distributed: pip install 'dask[distributed]'") \
-            from None
+        raise RuntimeError(
+            "sweeps need dask.distributed: pip install 'dask[distributed]'"
+        ) from None
 
     if scheduler:
         try:
@@ -78,16 +81,31 @@ def make_client(scheduler: str | None = None, workers: int | None = None):
         except OSError as exc:
             raise RuntimeError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     workers = workers or default_workers()
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None, host="127.0.0.1")
+    cluster = LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        host="127.0.0.1",
+    )
     return Client(cluster)
 
 
-def run_sweep(spec: SweepSpec, out: str | Path, *, client=None, scheduler: str | None = None,
-              workers: int | None = None, torch_threads: int | None = None, retries: int = 2,
-              resume: bool = True, on_row: Callable[[dict], None] | None = None,
-              on_progress: Callable[[SweepProgress], None] | None = None,
-              cancel: threading.Event | None = None, progress_bar: bool = False) -> list[dict]:
+def run_sweep(
+    spec: SweepSpec,
+    out: str | Path,
+    *,
+    client=None,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    torch_threads: int | None = None,
+    retries: int = 2,
+    resume: bool = True,
+    on_row: Callable[[dict], None] | None = None,
+    on_progress: Callable[[SweepProgress], None] | None = None,
+    cancel: threading.Event | None = None,
+    progress_bar: bool = False,
+) -> list[dict]:
     """Run every point of ``spec``; return the rows of the points run now, in finish order.
 
     Rows are appended to ``out/results.csv`` as they arrive and passed to ``on_row``.
@@ -118,8 +136,19 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, client=None, scheduler: str |
         progress.skipped += len(points) - len(todo)
         report()
         if todo:
-            _run_points(client, todo, out, torch_threads, retries, table, rows, progress,
-                        report, on_row, cancel)
+            _run_points(
+                client,
+                todo,
+                out,
+                torch_threads,
+                retries,
+                table,
+                rows,
+                progress,
+                report,
+                on_row,
+                cancel,
+            )
 
     try:
         sizing = spec.sizing_points()
@@ -133,8 +162,10 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, client=None, scheduler: str |
             keys = {p.key for p in sizing}  # this spec's runs, not older rows in the table
             reference = spec.search_reference([r for r in table.latest() if r["key"] in keys])
             if reference is None:
-                raise RuntimeError(f"no '{spec.search.reference}' run finished, so the static "
-                                   "search has no reference width; give reference = [w1, w2]")
+                raise RuntimeError(
+                    f"no '{spec.search.reference}' run finished, so the static "
+                    "search has no reference width; give reference = [w1, w2]"
+                )
             run(spec.search_points(reference))
     finally:
         bar.close()
@@ -150,13 +181,21 @@ def _cancelled(cancel) -> bool:
     return cancel is not None and cancel.is_set()
 
 
-def _run_points(client, points, out, torch_threads, retries, table, rows, progress, report,
-                on_row, cancel) -> None:
+def _run_points(
+    client, points, out, torch_threads, retries, table, rows, progress, report, on_row, cancel
+) -> None:
     futures = {}
     for p in points:
         d = p.to_dict()
-        f = client.submit(run_point, d, str(out), torch_threads, pure=False, retries=retries,
-                          key=f"sweep-point-{p.key}-{time.time_ns()}")
+        f = client.submit(
+            run_point,
+            d,
+            str(out),
+            torch_threads,
+            pure=False,
+            retries=retries,
+            key=f"sweep-point-{p.key}-{time.time_ns()}",
+        )
         futures[f] = d
     pending = set(futures)
     while pending:

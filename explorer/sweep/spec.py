@@ -66,8 +66,20 @@ else:  # pragma: no cover - Python 3.10
 #: knobs a sweep may vary (every live knob; these four are the ones the issue names)
 SWEPT_KNOBS = tuple(knob_names())
 SEARCH_RANGES = {"nonparametric": (1.0, 5.0), "shrinknets": (0.1, 2.0)}
-TOP_KEYS = {"dataset", "steps", "seeds", "mode", "samples", "batch_size", "eval_every",
-            "dataset_options", "sweep_seed", "method", "search", "device"}
+TOP_KEYS = {
+    "dataset",
+    "steps",
+    "seeds",
+    "mode",
+    "samples",
+    "batch_size",
+    "eval_every",
+    "dataset_options",
+    "sweep_seed",
+    "method",
+    "search",
+    "device",
+}
 METHOD_KEYS = {"name", "hidden", "options", *SWEPT_KNOBS}
 SEARCH_KEYS = {"samples", "reference", "low", "high", "lr"}
 
@@ -165,19 +177,25 @@ class SweepSpec:
                 problems.append(f"search samples must be >= 1, got {s.samples}")
             if not 0 < s.low <= s.high:
                 problems.append(f"search range needs 0 < low <= high, got {s.low}, {s.high}")
-            if isinstance(s.reference, str) and s.reference not in {m.name for m in
-                                                                    self.methods}:
-                problems.append(f"search reference '{s.reference}' is not a method of this "
-                                "sweep; name one of its methods or give widths, e.g. [20, 20]")
+            if isinstance(s.reference, str) and s.reference not in {m.name for m in self.methods}:
+                problems.append(
+                    f"search reference '{s.reference}' is not a method of this "
+                    "sweep; name one of its methods or give widths, e.g. [20, 20]"
+                )
         if problems:
             raise SweepSpecError("; ".join(problems))
 
     # -- points ---------------------------------------------------------------------------
     def _base(self, seed: int) -> dict:
-        return {"dataset": self.dataset, "seed": int(seed), "device": self.device,
-                "steps": int(self.steps), "batch_size": int(self.batch_size),
-                "eval_every": int(self.eval_every),
-                "dataset_options": dict(self.dataset_options)}
+        return {
+            "dataset": self.dataset,
+            "seed": int(seed),
+            "device": self.device,
+            "steps": int(self.steps),
+            "batch_size": int(self.batch_size),
+            "eval_every": int(self.eval_every),
+            "dataset_options": dict(self.dataset_options),
+        }
 
     def sizing_points(self) -> list[SweepPoint]:
         """Every sizing-method point: the full grid, or ``samples`` random draws."""
@@ -186,8 +204,7 @@ class SweepSpec:
         for m in self.methods:
             knob_names_ = sorted(m.knobs)
             if self.mode == "grid":
-                combos = itertools.product(self.seeds, m.hidden,
-                                           *[m.knobs[k] for k in knob_names_])
+                combos = itertools.product(self.seeds, m.hidden, *[m.knobs[k] for k in knob_names_])
                 for seed, hidden, *values in combos:
                     knobs: dict[str, Any] = dict(zip(knob_names_, values, strict=True))
                     configs.append(self._config(m, seed, hidden, knobs))
@@ -202,8 +219,13 @@ class SweepSpec:
     def _config(self, m: MethodGrid, seed, hidden, knobs: dict) -> dict:
         if "growth_every" in knobs:
             knobs["growth_every"] = int(knobs["growth_every"])
-        config = {**self._base(seed), "method": m.name, "hidden": [int(h) for h in hidden],
-                  "method_options": dict(m.options), "knobs": knobs}
+        config = {
+            **self._base(seed),
+            "method": m.name,
+            "hidden": [int(h) for h in hidden],
+            "method_options": dict(m.options),
+            "knobs": knobs,
+        }
         RunConfig.from_dict(config)  # a bad entry fails here, before anything runs
         return config
 
@@ -217,11 +239,17 @@ class SweepSpec:
         rng = np.random.default_rng([self.sweep_seed, 7741])
         points = []
         for i in range(s.samples):
-            widths = [int(rng.integers(max(1, math.floor(s.low * r)),
-                                       max(1, math.ceil(s.high * r)) + 1)) for r in reference]
-            config = {**self._base(self.seeds[i % len(self.seeds)]), "method": "static",
-                      "hidden": widths, "method_options": {},
-                      "knobs": {} if s.lr is None else {"lr": float(s.lr)}}
+            widths = [
+                int(rng.integers(max(1, math.floor(s.low * r)), max(1, math.ceil(s.high * r)) + 1))
+                for r in reference
+            ]
+            config = {
+                **self._base(self.seeds[i % len(self.seeds)]),
+                "method": "static",
+                "hidden": widths,
+                "method_options": {},
+                "knobs": {} if s.lr is None else {"lr": float(s.lr)},
+            }
             points.append(SweepPoint(config, "search", i))
         return points
 
@@ -236,8 +264,11 @@ class SweepSpec:
         best = None
         for row in rows:
             mine = row.get("method") == ref and row.get("kind") == "sizing"
-            if mine and row.get("status") == "ok" and (best is None or
-                                                        row["params"] > best["params"]):
+            if (
+                mine
+                and row.get("status") == "ok"
+                and (best is None or row["params"] > best["params"])
+            ):
                 best = row
         if best is None:
             return None
@@ -277,8 +308,9 @@ def _check_keys(table: dict, allowed: set, where: str) -> None:
     unknown = sorted(set(table) - allowed)
     if unknown:
         hints = "".join(_did_you_mean(u, allowed) for u in unknown)
-        raise SweepSpecError(f"{where}: unknown key(s) {unknown}{hints}; allowed: "
-                             f"{sorted(allowed)}")
+        raise SweepSpecError(
+            f"{where}: unknown key(s) {unknown}{hints}; allowed: {sorted(allowed)}"
+        )
 
 
 def _float_list(value, where: str) -> list[float]:
@@ -286,8 +318,9 @@ def _float_list(value, where: str) -> list[float]:
     try:
         return [float(v) for v in values]
     except (TypeError, ValueError):
-        raise SweepSpecError(f"{where} must be a number or a list of numbers, got "
-                             f"{value!r}") from None
+        raise SweepSpecError(
+            f"{where} must be a number or a list of numbers, got {value!r}"
+        ) from None
 
 
 def spec_from_dict(data: dict) -> SweepSpec:
@@ -297,34 +330,47 @@ def spec_from_dict(data: dict) -> SweepSpec:
     for i, m in enumerate(data.get("method", [])):
         where = f"[[method]] #{i + 1}"
         if "name" not in m:
-            raise SweepSpecError(f"{where} needs a name, e.g. name = \"nonparametric\"")
+            raise SweepSpecError(f'{where} needs a name, e.g. name = "nonparametric"')
         _check_keys(m, METHOD_KEYS, where)
         hidden = m.get("hidden", [[10, 10]])
         if hidden and not isinstance(hidden[0], list):
             hidden = [hidden]
-        methods.append(MethodGrid(
-            name=m["name"], hidden=[[int(h) for h in w] for w in hidden],
-            knobs={k: _float_list(v, f"{where} {k}") for k, v in m.items()
-                   if k in SWEPT_KNOBS},
-            options=dict(m.get("options", {}))))
+        methods.append(
+            MethodGrid(
+                name=m["name"],
+                hidden=[[int(h) for h in w] for w in hidden],
+                knobs={k: _float_list(v, f"{where} {k}") for k, v in m.items() if k in SWEPT_KNOBS},
+                options=dict(m.get("options", {})),
+            )
+        )
     search = None
     if "search" in data:
         s = data["search"]
         _check_keys(s, SEARCH_KEYS, "[search]")
         ref = s.get("reference", "nonparametric")
         low, high = SEARCH_RANGES.get(ref, (1.0, 5.0)) if isinstance(ref, str) else (1.0, 5.0)
-        search = SearchSpec(samples=int(s.get("samples", 30)), reference=ref,
-                            low=float(s.get("low", low)), high=float(s.get("high", high)),
-                            lr=s.get("lr"))
+        search = SearchSpec(
+            samples=int(s.get("samples", 30)),
+            reference=ref,
+            low=float(s.get("low", low)),
+            high=float(s.get("high", high)),
+            lr=s.get("lr"),
+        )
     seeds = data.get("seeds", [0])
     return SweepSpec(
-        dataset=str(data.get("dataset", "digits")), steps=int(data.get("steps", 300)),
+        dataset=str(data.get("dataset", "digits")),
+        steps=int(data.get("steps", 300)),
         seeds=[int(s) for s in (seeds if isinstance(seeds, list) else [seeds])],
-        mode=str(data.get("mode", "grid")), samples=int(data.get("samples", 0)),
+        mode=str(data.get("mode", "grid")),
+        samples=int(data.get("samples", 0)),
         batch_size=int(data.get("batch_size", 128)),
-        eval_every=int(data.get("eval_every", 50)), device=str(data.get("device", "cpu")),
-        dataset_options=dict(data.get("dataset_options", {})), methods=methods,
-        search=search, sweep_seed=int(data.get("sweep_seed", 0)))
+        eval_every=int(data.get("eval_every", 50)),
+        device=str(data.get("device", "cpu")),
+        dataset_options=dict(data.get("dataset_options", {})),
+        methods=methods,
+        search=search,
+        sweep_seed=int(data.get("sweep_seed", 0)),
+    )
 
 
 def load_spec(path: str | Path) -> SweepSpec:

@@ -15,9 +15,25 @@ from pathlib import Path
 
 from explorer.sweep.point import ROW_COLUMNS
 
-NUMERIC = {"index", "seed", "units", "params", "val_loss", "val_acc", "test_loss", "test_acc",
-           "wall_s", "steps", "param_steps", "cost", "train_flops", "lam", "gamma",
-           "growth_rate", "tau"}
+NUMERIC = {
+    "index",
+    "seed",
+    "units",
+    "params",
+    "val_loss",
+    "val_acc",
+    "test_loss",
+    "test_acc",
+    "wall_s",
+    "steps",
+    "param_steps",
+    "cost",
+    "train_flops",
+    "lam",
+    "gamma",
+    "growth_rate",
+    "tau",
+}
 
 
 class ResultTable:
@@ -47,8 +63,9 @@ class ResultTable:
                 return []
             missing = set(ROW_COLUMNS) - set(reader.fieldnames)
             if missing:
-                raise ValueError(f"{self.path} is not a sweep table: columns "
-                                 f"{sorted(missing)} missing")
+                raise ValueError(
+                    f"{self.path} is not a sweep table: columns {sorted(missing)} missing"
+                )
             return [{k: _parse(k, v) for k, v in r.items()} for r in reader]
 
     def latest(self) -> list[dict]:
@@ -79,6 +96,10 @@ def _parse(key: str, value: str | None):
     if value in (None, ""):
         return math.nan
     number = float(value)
-    return int(number) if key in {"index", "seed", "units", "params", "steps",
-                                  "param_steps", "cost", "train_flops"} and \
-        number.is_integer() else number
+    return (
+        int(number)
+        if key
+        in {"index", "seed", "units", "params", "steps", "param_steps", "cost", "train_flops"}
+        and number.is_integer()
+        else number
+    )

@@ -13,7 +13,21 @@ from explorer.views.switches import SwitchView
 from explorer.views.tradeoff import TradeoffView
 from explorer.views.units import UnitScatterView
 
-__all__ = ["ROLLOVER", "CostView", "FanHistoryView", "GroupSparsityView", "LifetimeView",
-           "LossView", "SizesView", "SpectrumView", "SwitchView", "TradeoffView",
-           "UnitScatterView", "UnitSelection", "View", "group_records", "history_records",
-           "step_range"]
+__all__ = [
+    "ROLLOVER",
+    "CostView",
+    "FanHistoryView",
+    "GroupSparsityView",
+    "LifetimeView",
+    "LossView",
+    "SizesView",
+    "SpectrumView",
+    "SwitchView",
+    "TradeoffView",
+    "UnitScatterView",
+    "UnitSelection",
+    "View",
+    "group_records",
+    "history_records",
+    "step_range",
+]

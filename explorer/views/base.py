@@ -171,8 +171,12 @@ def quiet_ranges(fig) -> None:
     of them in a 30 s run; 141 without, nearly all at page load) and slowed the trainer.
     Nothing on the server reads them: linked ranges are linked in the browser, and the
     server may still set a range."""
-    for axis_range in (fig.x_range, fig.y_range, *fig.extra_x_ranges.values(),
-                       *fig.extra_y_ranges.values()):
+    for axis_range in (
+        fig.x_range,
+        fig.y_range,
+        *fig.extra_x_ranges.values(),
+        *fig.extra_y_ranges.values(),
+    ):
         axis_range.syncable = False
 
 
@@ -233,15 +237,28 @@ def outside_legend(fig, location: str = "top_left") -> Legend:
     Added before any glyph with a ``legend_*`` argument: Bokeh's plotting API then puts
     every legend item into this legend (bokeh discussion 13409) instead of making one
     inside the frame. Click an item to hide its glyphs."""
-    legend = Legend(location=location, click_policy="hide", label_text_font_size="8pt",
-                    spacing=0, padding=4, margin=4, glyph_height=14, glyph_width=14,
-                    border_line_alpha=0)
+    legend = Legend(
+        location=location,
+        click_policy="hide",
+        label_text_font_size="8pt",
+        spacing=0,
+        padding=4,
+        margin=4,
+        glyph_height=14,
+        glyph_width=14,
+        border_line_alpha=0,
+    )
     fig.add_layout(legend, "right")
     return legend
 
 
 def figure_defaults(**overrides) -> dict:
-    base = dict(height=260, sizing_mode="stretch_width", toolbar_location="above",
-                tools="pan,wheel_zoom,box_zoom,reset,save", output_backend="canvas")
+    base = dict(
+        height=260,
+        sizing_mode="stretch_width",
+        toolbar_location="above",
+        tools="pan,wheel_zoom,box_zoom,reset,save",
+        output_backend="canvas",
+    )
     base.update(overrides)
     return base

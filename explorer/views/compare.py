@@ -16,8 +16,18 @@ import pandas as pd
 import panel as pn
 import param
 
-PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
-           "#17becf", "#bcbd22", "#7f7f7f"]
+PALETTE = [
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#ff7f0e",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+    "#7f7f7f",
+]
 
 
 def ema(values, weight: float) -> np.ndarray:
@@ -33,7 +43,7 @@ def ema(values, weight: float) -> np.ndarray:
             continue
         n += 1
         last = weight * last + (1 - weight) * v
-        out[i] = last / (1 - weight ** n)
+        out[i] = last / (1 - weight**n)
     return out
 
 
@@ -42,9 +52,10 @@ def run_curves(history) -> dict[str, pd.DataFrame]:
     (step, val_acc) and "units" (step, total hidden units)."""
     step = history.columns("step")
     ev = history.columns("eval")
-    out = {"loss": pd.DataFrame({"step": step.get("step", []), "loss": step.get("loss", [])}),
-           "val_acc": pd.DataFrame({"step": ev.get("step", []),
-                                    "val_acc": ev.get("val_acc", [])})}
+    out = {
+        "loss": pd.DataFrame({"step": step.get("step", []), "loss": step.get("loss", [])}),
+        "val_acc": pd.DataFrame({"step": ev.get("step", []), "val_acc": ev.get("val_acc", [])}),
+    }
     layers = sorted(k for k in step if k.startswith("sizes_"))
     units = np.nansum([step[k] for k in layers], axis=0) if layers else []
     out["units"] = pd.DataFrame({"step": step.get("step", []), "units": units})
@@ -52,11 +63,15 @@ def run_curves(history) -> dict[str, pd.DataFrame]:
 
 
 class CompareRunsView(pn.viewable.Viewer):
-    runs = param.ListSelector(default=[], objects=[],
-                              doc="Runs to overlay (two or more to compare).")
-    smoothing = param.Number(0.6, bounds=(0.0, 0.99), step=0.01,
-                             doc="EMA weight on the training loss (TensorBoard's smoothing); "
-                                 "0 draws the raw curve.")
+    runs = param.ListSelector(
+        default=[], objects=[], doc="Runs to overlay (two or more to compare)."
+    )
+    smoothing = param.Number(
+        0.6,
+        bounds=(0.0, 0.99),
+        step=0.01,
+        doc="EMA weight on the training loss (TensorBoard's smoothing); 0 draws the raw curve.",
+    )
     log_x = param.Boolean(False, doc="Logarithmic step axis.")
 
     def __init__(self, **params):
@@ -95,16 +110,26 @@ class CompareRunsView(pn.viewable.Viewer):
             units.append(hv.Curve(c["units"], "step", "units", label=label).opts(color=color))
         empty = [hv.Curve([], "step", "value")]
         opts = dict(logx=self.log_x, responsive=True, height=260, show_legend=True)
-        return hv.Layout([
-            hv.Overlay(loss or empty).opts(title="training loss (EMA)", logy=True, **opts),
-            hv.Overlay(acc or empty).opts(title="validation accuracy", **opts),
-            hv.Overlay(units or empty).opts(title="hidden units", **opts),
-        ]).cols(1).opts(shared_axes=True)
+        return (
+            hv.Layout(
+                [
+                    hv.Overlay(loss or empty).opts(title="training loss (EMA)", logy=True, **opts),
+                    hv.Overlay(acc or empty).opts(title="validation accuracy", **opts),
+                    hv.Overlay(units or empty).opts(title="hidden units", **opts),
+                ]
+            )
+            .cols(1)
+            .opts(shared_axes=True)
+        )
 
     def __panel__(self):
         return pn.Column(
-            pn.Row(pn.widgets.MultiChoice.from_param(self.param.runs, width=480),
-                   pn.widgets.FloatSlider.from_param(self.param.smoothing, width=200),
-                   pn.widgets.Checkbox.from_param(self.param.log_x)),
+            pn.Row(
+                pn.widgets.MultiChoice.from_param(self.param.runs, width=480),
+                pn.widgets.FloatSlider.from_param(self.param.smoothing, width=200),
+                pn.widgets.Checkbox.from_param(self.param.log_x),
+            ),
             pn.pane.HoloViews(self.plots, sizing_mode="stretch_width"),
-            sizing_mode="stretch_width", name="compare runs")
+            sizing_mode="stretch_width",
+            name="compare runs",
+        )

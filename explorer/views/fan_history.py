@@ -23,20 +23,26 @@ class FanHistoryView(View):
     #: record kinds this view draws
     kinds = (UNITS,)
 
-    def __init__(self, history, selection: UnitSelection | None = None, x_range=None,
-                 **params) -> None:
+    def __init__(
+        self, history, selection: UnitSelection | None = None, x_range=None, **params
+    ) -> None:
         super().__init__(**params)
         self.history = history
         self.selection = selection if selection is not None else UnitSelection()
         self.source = ColumnDataSource({k: [] for k in COLUMNS}, name="fan_history")
         x_range = x_range if x_range is not None else step_range()
-        self.fig = figure(title="fan-in (solid) / fan-out (dashed) length of selected units",
-                          x_range=x_range, name="fan_history_figure",
-                          **figure_defaults(height=260))
-        self.fig.multi_line("xs", "ys", source=self.source, color="color",
-                            line_dash={"field": "dash"}, line_width=2)
-        self.fig.add_tools(HoverTool(tooltips=[("unit", "@unit_id"), ("layer", "@layer"),
-                                               ("", "@which")]))
+        self.fig = figure(
+            title="fan-in (solid) / fan-out (dashed) length of selected units",
+            x_range=x_range,
+            name="fan_history_figure",
+            **figure_defaults(height=260),
+        )
+        self.fig.multi_line(
+            "xs", "ys", source=self.source, color="color", line_dash={"field": "dash"}, line_width=2
+        )
+        self.fig.add_tools(
+            HoverTool(tooltips=[("unit", "@unit_id"), ("layer", "@layer"), ("", "@which")])
+        )
         self.fig.xaxis.axis_label = "step"
         self.fig.yaxis.axis_label = "length"
         self._series: dict[int, dict[str, Any]] = {}  # step, fan_in, fan_out lists; layer
@@ -55,8 +61,9 @@ class FanHistoryView(View):
 
     def rebuild(self) -> None:
         """Recompute the selected units' series from every table in the History."""
-        self._series = {uid: {"step": [], "fan_in": [], "fan_out": [], "layer": -1}
-                        for uid in self.selected()}
+        self._series = {
+            uid: {"step": [], "fan_in": [], "fan_out": [], "layer": -1} for uid in self.selected()
+        }
         self._tables_seen = 0
         self._absorb(self.history.tables)
         self._show()

@@ -28,15 +28,35 @@ class GroupSparsityView(View):
         super().__init__(**params)
         self.rollover = rollover
         self.points = ColumnDataSource({k: [] for k in COLUMNS}, name="groupsparsity_points")
-        self.fig = figure(title="group sparsity: switches vs group lasso (ShrinkNets fig. 1)",
-                          name="groupsparsity_figure", x_range=(-0.02, 1.02),
-                          y_range=(-0.02, 1.05), **figure_defaults(height=280))
+        self.fig = figure(
+            title="group sparsity: switches vs group lasso (ShrinkNets fig. 1)",
+            name="groupsparsity_figure",
+            x_range=(-0.02, 1.02),
+            y_range=(-0.02, 1.05),
+            **figure_defaults(height=280),
+        )
         outside_legend(self.fig)
-        dots = self.fig.scatter("sparsity", "loss", source=self.points, color="color",
-                                size=8, alpha=0.8, legend_field="method")
-        self.fig.add_tools(HoverTool(renderers=[dots], tooltips=[
-            ("method", "@method"), ("data set", "@dataset"), ("lambda", "@lam{0.000e}"),
-            ("normalised loss", "@loss{0.0000}"), ("sparsity", "@sparsity{0.000}")]))
+        dots = self.fig.scatter(
+            "sparsity",
+            "loss",
+            source=self.points,
+            color="color",
+            size=8,
+            alpha=0.8,
+            legend_field="method",
+        )
+        self.fig.add_tools(
+            HoverTool(
+                renderers=[dots],
+                tooltips=[
+                    ("method", "@method"),
+                    ("data set", "@dataset"),
+                    ("lambda", "@lam{0.000e}"),
+                    ("normalised loss", "@loss{0.0000}"),
+                    ("sparsity", "@sparsity{0.000}"),
+                ],
+            )
+        )
         self.fig.xaxis.axis_label = "sparsity (share of inputs dropped)"
         self.fig.yaxis.axis_label = "normalised loss"
 
@@ -47,14 +67,17 @@ class GroupSparsityView(View):
         recs = records_by_kind.get(GROUPSPARSITY, ())
         if not recs:
             return
-        self.points.stream({
-            "method": [str(r["method"]) for r in recs],
-            "dataset": [str(r.get("dataset", "")) for r in recs],
-            "lam": [float(r["lam"]) for r in recs],
-            "loss": [float(r["loss"]) for r in recs],
-            "sparsity": [float(r["sparsity"]) for r in recs],
-            "color": [METHOD_COLORS.get(r["method"], OTHER_COLOR) for r in recs]},
-            rollover=self.rollover)
+        self.points.stream(
+            {
+                "method": [str(r["method"]) for r in recs],
+                "dataset": [str(r.get("dataset", "")) for r in recs],
+                "lam": [float(r["lam"]) for r in recs],
+                "loss": [float(r["loss"]) for r in recs],
+                "sparsity": [float(r["sparsity"]) for r in recs],
+                "color": [METHOD_COLORS.get(r["method"], OTHER_COLOR) for r in recs],
+            },
+            rollover=self.rollover,
+        )
 
     def __panel__(self):
         return self._pane(self.fig)

@@ -22,11 +22,24 @@ from explorer.views.palette import DIED_COLOR, layer_color
 from explorer.views.selection import UnitSelection
 from kernels.records import EVENT, STEP, UNITS
 
-COLUMNS = ("unit_id", "row", "living_row", "layer", "birth", "end", "alive", "status",
-           "born_cause", "died_cause", "color")
+COLUMNS = (
+    "unit_id",
+    "row",
+    "living_row",
+    "layer",
+    "birth",
+    "end",
+    "alive",
+    "status",
+    "born_cause",
+    "died_cause",
+    "color",
+)
 #: what the rows show: the field of the bars' y and the y axis label
-ROW_MODES = {"living only": ("living_row", "living units in order of birth"),
-             "all units": ("row", "all units in order of birth")}
+ROW_MODES = {
+    "living only": ("living_row", "living units in order of birth"),
+    "all units": ("row", "all units in order of birth"),
+}
 
 
 class LifetimeView(View):
@@ -38,16 +51,34 @@ class LifetimeView(View):
         self.selection = selection if selection is not None else UnitSelection()
         self.source = ColumnDataSource({k: [] for k in COLUMNS}, name="lifetimes")
         x_range = x_range if x_range is not None else step_range()
-        self.fig = figure(title="unit lifetimes (grey: eliminated)", x_range=x_range,
-                          name="lifetimes_figure",
-                          **figure_defaults(height=320, tools="xpan,xwheel_zoom,box_select,"
-                                            "tap,reset,save"))
-        self.bars = self.fig.hbar(y="living_row", left="birth", right="end", height=0.9,
-                                  source=self.source, color="color", nonselection_alpha=0.15,
-                                  selection_line_color="black")
-        self.fig.add_tools(HoverTool(tooltips=[
-            ("unit", "@unit_id"), ("layer", "@layer"), ("born", "@birth (@born_cause)"),
-            ("", "@status"), ("ended", "@end"), ("cause of death", "@died_cause")]))
+        self.fig = figure(
+            title="unit lifetimes (grey: eliminated)",
+            x_range=x_range,
+            name="lifetimes_figure",
+            **figure_defaults(height=320, tools="xpan,xwheel_zoom,box_select,tap,reset,save"),
+        )
+        self.bars = self.fig.hbar(
+            y="living_row",
+            left="birth",
+            right="end",
+            height=0.9,
+            source=self.source,
+            color="color",
+            nonselection_alpha=0.15,
+            selection_line_color="black",
+        )
+        self.fig.add_tools(
+            HoverTool(
+                tooltips=[
+                    ("unit", "@unit_id"),
+                    ("layer", "@layer"),
+                    ("born", "@birth (@born_cause)"),
+                    ("", "@status"),
+                    ("ended", "@end"),
+                    ("cause of death", "@died_cause"),
+                ]
+            )
+        )
         self.fig.xaxis.axis_label = "step"
         self.rows = pn.widgets.RadioButtonGroup(options=list(ROW_MODES), value="living only")
         self.rows.param.watch(lambda e: self.show_rows(e.new), "value")
@@ -64,8 +95,7 @@ class LifetimeView(View):
     def show_rows(self, mode: str) -> None:
         """'living only' (the default) or 'all units'."""
         if mode not in ROW_MODES:
-            raise ValueError(f"unknown lifetime rows '{mode}'; accepted: "
-                             f"{', '.join(ROW_MODES)}")
+            raise ValueError(f"unknown lifetime rows '{mode}'; accepted: {', '.join(ROW_MODES)}")
         field, label = ROW_MODES[mode]
         self.bars.glyph.y = field
         self.fig.yaxis.axis_label = label
@@ -93,19 +123,28 @@ class LifetimeView(View):
             if uid in self._row or uid in seen:
                 return
             seen.add(uid)
-            new_rows.append({"unit_id": uid, "row": len(self._row) + len(new_rows),
-                             "living_row": np.nan,
-                             "layer": layer, "birth": birth, "end": max(self.now, birth),
-                             "alive": True, "status": "alive", "born_cause": cause,
-                             "died_cause": "", "color": layer_color(layer)})
+            new_rows.append(
+                {
+                    "unit_id": uid,
+                    "row": len(self._row) + len(new_rows),
+                    "living_row": np.nan,
+                    "layer": layer,
+                    "birth": birth,
+                    "end": max(self.now, birth),
+                    "alive": True,
+                    "status": "alive",
+                    "born_cause": cause,
+                    "died_cause": "",
+                    "color": layer_color(layer),
+                }
+            )
 
         for step in records_by_kind.get(STEP, ()):
             self.now = max(self.now, int(step["step"]))
         tables = records_by_kind.get(UNITS, ())
         for t in tables:
             self.now = max(self.now, int(t["step"]))
-        events = [e for e in records_by_kind.get(EVENT, ()) if e.get("event") in
-                  ("born", "died")]
+        events = [e for e in records_by_kind.get(EVENT, ()) if e.get("event") in ("born", "died")]
         # units present from the start carry no birth event: the first table shows them
         if tables and not self._row:
             t = tables[0]

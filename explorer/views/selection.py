@@ -13,8 +13,9 @@ from bokeh.models import ColumnDataSource
 
 
 class UnitSelection(param.Parameterized):
-    unit_ids = param.List(default=[], item_type=int,
-                          doc="ids of the selected units (highlighted in every plot)")
+    unit_ids = param.List(
+        default=[], item_type=int, doc="ids of the selected units (highlighted in every plot)"
+    )
 
     def __init__(self, **params) -> None:
         super().__init__(**params)

@@ -27,26 +27,58 @@ class SizesView(View):
     def __init__(self, x_range=None, recent: int = ROLLOVER, **params) -> None:
         super().__init__(**params)
         x_range = x_range if x_range is not None else step_range()
-        self.steps = ColumnDataSource({"step": [], **{f"size_{i}": [] for i in range(MAX_LAYERS)}},
-                                      name="sizes_steps")
-        self.events = ColumnDataSource({k: [] for k in ("step", "y", "layer", "unit_id",
-                                                        "event", "cause", "color", "marker")},
-                                       name="sizes_events")
+        self.steps = ColumnDataSource(
+            {"step": [], **{f"size_{i}": [] for i in range(MAX_LAYERS)}}, name="sizes_steps"
+        )
+        self.events = ColumnDataSource(
+            {k: [] for k in ("step", "y", "layer", "unit_id", "event", "cause", "color", "marker")},
+            name="sizes_events",
+        )
         self.step_course = self.course(self.steps, recent)
         self.event_course = self.course(self.events, recent)
-        self.fig = figure(title="hidden layer sizes", x_range=x_range, name="sizes_figure",
-                          **figure_defaults(height=240))
+        self.fig = figure(
+            title="hidden layer sizes",
+            x_range=x_range,
+            name="sizes_figure",
+            **figure_defaults(height=240),
+        )
         legend = outside_legend(self.fig)
         # marks first: later glyphs are drawn on top, so the lines stay visible
-        marks = self.fig.scatter("step", "y", source=self.events, color="color",
-                                 marker="marker", size=6, alpha=0.35, legend_field="event")
-        self.lines = [self.fig.line("step", f"size_{i}", source=self.steps,
-                                    color=layer_color(i), line_width=2, visible=False,
-                                    legend_label=f"layer {i}") for i in range(MAX_LAYERS)]
+        marks = self.fig.scatter(
+            "step",
+            "y",
+            source=self.events,
+            color="color",
+            marker="marker",
+            size=6,
+            alpha=0.35,
+            legend_field="event",
+        )
+        self.lines = [
+            self.fig.line(
+                "step",
+                f"size_{i}",
+                source=self.steps,
+                color=layer_color(i),
+                line_width=2,
+                visible=False,
+                legend_label=f"layer {i}",
+            )
+            for i in range(MAX_LAYERS)
+        ]
         self.line_items = [item for item in legend.items if item.renderers[0] in self.lines]
-        self.fig.add_tools(HoverTool(renderers=[marks], tooltips=[
-            ("unit", "@unit_id"), ("layer", "@layer"), ("step", "@step"), ("", "@event"),
-            ("cause", "@cause")]))
+        self.fig.add_tools(
+            HoverTool(
+                renderers=[marks],
+                tooltips=[
+                    ("unit", "@unit_id"),
+                    ("layer", "@layer"),
+                    ("step", "@step"),
+                    ("", "@event"),
+                    ("cause", "@cause"),
+                ],
+            )
+        )
         for item in self.line_items:
             item.visible = False
         self.fig.xaxis.axis_label = "step"
@@ -73,27 +105,37 @@ class SizesView(View):
                     self.line_items[i].visible = True
             new = {"step": [r["step"] for r in steps]}
             for i in range(MAX_LAYERS):
-                new[f"size_{i}"] = [r["sizes"][i] if i < len(r["sizes"]) else float("nan")
-                                    for r in steps]
+                new[f"size_{i}"] = [
+                    r["sizes"][i] if i < len(r["sizes"]) else float("nan") for r in steps
+                ]
             self.step_course.stream(columns(new))
             # the step record of step s+1 holds the sizes after step s's surgery
             self._sizes_at = {r["step"] - 1: r["sizes"] for r in steps}
-        events = [e for e in records_by_kind.get(EVENT, ()) if e.get("event") in
-                  ("born", "died")]
+        events = [e for e in records_by_kind.get(EVENT, ()) if e.get("event") in ("born", "died")]
         if events:
             ys = []
             for e in events:
                 sizes = self._sizes_at.get(e["step"], self._last_sizes)
                 ys.append(sizes[e["layer"]] if e["layer"] < len(sizes) else 0)
-            self.event_course.stream(columns({
-                "step": [e["step"] for e in events], "y": ys,
-                "layer": [e["layer"] for e in events],
-                "unit_id": [e["unit_id"] for e in events],
-                "event": ["unit " + e["event"] for e in events],
-                "cause": [e.get("cause", "") for e in events],
-                "color": [BORN_COLOR if e["event"] == "born" else DIED_COLOR for e in events],
-                "marker": ["triangle" if e["event"] == "born" else "inverted_triangle"
-                           for e in events]}))
+            self.event_course.stream(
+                columns(
+                    {
+                        "step": [e["step"] for e in events],
+                        "y": ys,
+                        "layer": [e["layer"] for e in events],
+                        "unit_id": [e["unit_id"] for e in events],
+                        "event": ["unit " + e["event"] for e in events],
+                        "cause": [e.get("cause", "") for e in events],
+                        "color": [
+                            BORN_COLOR if e["event"] == "born" else DIED_COLOR for e in events
+                        ],
+                        "marker": [
+                            "triangle" if e["event"] == "born" else "inverted_triangle"
+                            for e in events
+                        ],
+                    }
+                )
+            )
         if steps:
             self._last_sizes = list(steps[-1]["sizes"])
 

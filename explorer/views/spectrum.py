@@ -32,11 +32,36 @@ from explorer.views.base import (
 from explorer.views.palette import ACCEPTED_COLOR, REJECTED_COLOR, layer_color
 from kernels.records import SPECTRUM
 
-POINT_COLUMNS = ("step", "x", "layer", "rank", "eigenvalue", "shown", "accepted", "color",
-                 "unit_id", "born", "alpha", "size")
-SUMMARY_COLUMNS = ("step", "x", "layer", "mean_sq", "max", "color", "tau", "threshold",
-                   "tau_mode", "accepted_count",
-                   "bottleneck_before", "bottleneck_after", "route", "solve_seconds")
+POINT_COLUMNS = (
+    "step",
+    "x",
+    "layer",
+    "rank",
+    "eigenvalue",
+    "shown",
+    "accepted",
+    "color",
+    "unit_id",
+    "born",
+    "alpha",
+    "size",
+)
+SUMMARY_COLUMNS = (
+    "step",
+    "x",
+    "layer",
+    "mean_sq",
+    "max",
+    "color",
+    "tau",
+    "threshold",
+    "tau_mode",
+    "accepted_count",
+    "bottleneck_before",
+    "bottleneck_after",
+    "route",
+    "solve_seconds",
+)
 #: log axes cannot show 0 or negative eigenvalues: they are drawn at this floor
 FLOOR = 1e-12
 #: growth steps drawn in full; older ones are faded
@@ -53,8 +78,9 @@ def accepted_mask(accepted, n: int) -> np.ndarray:
         return np.arange(n) < int(accepted)
     mask = np.asarray(accepted, dtype=bool)
     if mask.shape != (n,):
-        raise ValueError(f"spectrum record: accepted has shape {mask.shape}, expected ({n},) "
-                         "or a count")
+        raise ValueError(
+            f"spectrum record: accepted has shape {mask.shape}, expected ({n},) or a count"
+        )
     return mask
 
 
@@ -75,8 +101,9 @@ def threshold_height(record) -> float:
         eig = np.abs(np.asarray(record.get("eigenvalues", ()), dtype=float).ravel())
         return float(np.sqrt(tau) * eig.max()) if eig.size else float("nan")
     if mode != "paper":
-        raise ValueError(f"spectrum record: tau_mode must be paper, absolute or relative, "
-                         f"got '{mode}'")
+        raise ValueError(
+            f"spectrum record: tau_mode must be paper, absolute or relative, got '{mode}'"
+        )
     loss = float(record.get("loss_before", np.nan))
     if not np.isfinite(loss) or loss <= 0:
         return float("nan")
@@ -91,36 +118,76 @@ class SpectrumView(View):
         super().__init__(**params)
         x_range = x_range if x_range is not None else step_range()
         self.points = ColumnDataSource({k: [] for k in POINT_COLUMNS}, name="spectrum_points")
-        self.summary = ColumnDataSource({k: [] for k in SUMMARY_COLUMNS},
-                                        name="spectrum_summary")
-        self.fig = figure(title="TINY: eigenvalues lambda_k of proposed neurons (green: added)",
-                          x_range=x_range, y_axis_type="log", name="spectrum_figure",
-                          **figure_defaults(height=280, tools="pan,wheel_zoom,box_select,tap,"
-                                            "reset,save"))
+        self.summary = ColumnDataSource({k: [] for k in SUMMARY_COLUMNS}, name="spectrum_summary")
+        self.fig = figure(
+            title="TINY: eigenvalues lambda_k of proposed neurons (green: added)",
+            x_range=x_range,
+            y_axis_type="log",
+            name="spectrum_figure",
+            **figure_defaults(height=280, tools="pan,wheel_zoom,box_select,tap,reset,save"),
+        )
         outside_legend(self.fig)
-        pts = self.fig.scatter("x", "shown", source=self.points, color="color", size="size",
-                               alpha="alpha", nonselection_alpha=0.1, legend_field="accepted")
-        self.fig.scatter("x", "threshold", source=self.summary, marker="dash", size=16,
-                         color="black", legend_label="threshold (lambda_k at tau)")
+        pts = self.fig.scatter(
+            "x",
+            "shown",
+            source=self.points,
+            color="color",
+            size="size",
+            alpha="alpha",
+            nonselection_alpha=0.1,
+            legend_field="accepted",
+        )
+        self.fig.scatter(
+            "x",
+            "threshold",
+            source=self.summary,
+            marker="dash",
+            size=16,
+            color="black",
+            legend_label="threshold (lambda_k at tau)",
+        )
         self.point_course = self.course(self.points, 10 * ROLLOVER)
         self.summary_course = self.course(self.summary)
-        self.fig.add_tools(HoverTool(renderers=[pts], tooltips=[
-            ("step", "@step"), ("layer", "@layer"), ("k", "@rank"),
-            ("lambda_k", "@eigenvalue{0.[0000]e}"), ("", "@accepted"),
-            ("born unit", "@born")]))
+        self.fig.add_tools(
+            HoverTool(
+                renderers=[pts],
+                tooltips=[
+                    ("step", "@step"),
+                    ("layer", "@layer"),
+                    ("k", "@rank"),
+                    ("lambda_k", "@eigenvalue{0.[0000]e}"),
+                    ("", "@accepted"),
+                    ("born unit", "@born"),
+                ],
+            )
+        )
         self.fig.xaxis.axis_label = "growth step (layers side by side)"
         self.fig.yaxis.axis_label = "lambda_k"
-        self.summary_fig = figure(title="mean lambda_k^2 (circles), max lambda_k (squares)",
-                                  x_range=x_range, y_axis_type="log",
-                                  name="spectrum_summary_figure", **figure_defaults(height=220))
+        self.summary_fig = figure(
+            title="mean lambda_k^2 (circles), max lambda_k (squares)",
+            x_range=x_range,
+            y_axis_type="log",
+            name="spectrum_summary_figure",
+            **figure_defaults(height=220),
+        )
         self.summary_fig.scatter("step", "mean_sq", source=self.summary, color="color", size=7)
-        marks = self.summary_fig.scatter("step", "max", source=self.summary, color="color",
-                                         marker="square", size=7)
-        self.summary_fig.add_tools(HoverTool(renderers=[marks], tooltips=[
-            ("step", "@step"), ("layer", "@layer"), ("added", "@accepted_count"),
-            ("bottleneck before", "@bottleneck_before{0.[0000]e}"),
-            ("bottleneck after", "@bottleneck_after{0.[0000]e}"), ("route", "@route"),
-            ("solve", "@solve_seconds{0.000} s")]))
+        marks = self.summary_fig.scatter(
+            "step", "max", source=self.summary, color="color", marker="square", size=7
+        )
+        self.summary_fig.add_tools(
+            HoverTool(
+                renderers=[marks],
+                tooltips=[
+                    ("step", "@step"),
+                    ("layer", "@layer"),
+                    ("added", "@accepted_count"),
+                    ("bottleneck before", "@bottleneck_before{0.[0000]e}"),
+                    ("bottleneck after", "@bottleneck_after{0.[0000]e}"),
+                    ("route", "@route"),
+                    ("solve", "@solve_seconds{0.000} s"),
+                ],
+            )
+        )
         self.summary_fig.xaxis.axis_label = "step"
 
     def sources(self):
@@ -158,7 +225,7 @@ class SpectrumView(View):
             summ["step"].append(step)
             summ["x"].append(x)
             summ["layer"].append(layer)
-            summ["mean_sq"].append(max(float(np.mean(eig ** 2)) if n else FLOOR, FLOOR))
+            summ["mean_sq"].append(max(float(np.mean(eig**2)) if n else FLOOR, FLOOR))
             summ["max"].append(max(float(eig.max()) if n else FLOOR, FLOOR))
             summ["color"].append(layer_color(layer))
             summ["tau"].append(float(r.get("tau", np.nan)))

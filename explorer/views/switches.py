@@ -29,8 +29,9 @@ def switch_layers(record: dict, n: int) -> np.ndarray:
     if layer.size == 1:
         return np.full(n, int(layer[0]), dtype=np.int64)
     if layer.size != n:
-        raise ValueError(f"switch record at step {record.get('step')}: {layer.size} layers "
-                         f"for {n} units")
+        raise ValueError(
+            f"switch record at step {record.get('step')}: {layer.size} layers for {n} units"
+        )
     return layer
 
 
@@ -43,8 +44,13 @@ class SwitchView(View):
     #: record kinds this view draws
     kinds = (SWITCH,)
 
-    def __init__(self, selection: UnitSelection | None = None, x_range=None,
-                 recent: int = 25 * ROLLOVER, **params) -> None:
+    def __init__(
+        self,
+        selection: UnitSelection | None = None,
+        x_range=None,
+        recent: int = 25 * ROLLOVER,
+        **params,
+    ) -> None:
         super().__init__(**params)
         self.selection = selection if selection is not None else UnitSelection()
         x_range = x_range if x_range is not None else step_range()
@@ -53,19 +59,45 @@ class SwitchView(View):
         # thinned by record (one step's points kept or dropped together)
         self.point_course = self.course(self.points, recent)
         self.killed_course = self.course(self.killed)
-        self.fig = figure(title="ShrinkNets: switch values (x: killed)", x_range=x_range,
-                          name="switch_figure",
-                          **figure_defaults(height=280, tools="pan,wheel_zoom,box_select,tap,"
-                                            "reset,save"))
+        self.fig = figure(
+            title="ShrinkNets: switch values (x: killed)",
+            x_range=x_range,
+            name="switch_figure",
+            **figure_defaults(height=280, tools="pan,wheel_zoom,box_select,tap,reset,save"),
+        )
         outside_legend(self.fig)
-        self.fig.scatter("step", "value", source=self.points, color="color", size=3,
-                         alpha=0.6, nonselection_alpha=0.05, selection_line_color="black",
-                         legend_field="layer_name")
-        kills = self.fig.scatter("step", "value", source=self.killed, marker="x", size=10,
-                                 color="black", line_width=2, legend_label="killed")
-        self.fig.add_tools(HoverTool(renderers=[kills], tooltips=[
-            ("unit", "@unit_id"), ("layer", "@layer"), ("step", "@step"),
-            ("cause", "@cause")]))
+        self.fig.scatter(
+            "step",
+            "value",
+            source=self.points,
+            color="color",
+            size=3,
+            alpha=0.6,
+            nonselection_alpha=0.05,
+            selection_line_color="black",
+            legend_field="layer_name",
+        )
+        kills = self.fig.scatter(
+            "step",
+            "value",
+            source=self.killed,
+            marker="x",
+            size=10,
+            color="black",
+            line_width=2,
+            legend_label="killed",
+        )
+        self.fig.add_tools(
+            HoverTool(
+                renderers=[kills],
+                tooltips=[
+                    ("unit", "@unit_id"),
+                    ("layer", "@layer"),
+                    ("step", "@step"),
+                    ("cause", "@cause"),
+                ],
+            )
+        )
         self.fig.xaxis.axis_label = "step"
         self.fig.yaxis.axis_label = "switch value"
         self.selection.attach(self.points)
@@ -87,8 +119,10 @@ class SwitchView(View):
                 ids = np.asarray(r["unit_id"], dtype=np.int64).ravel()
                 values = np.asarray(r["value"], dtype=float).ravel()
                 if ids.shape != values.shape:
-                    raise ValueError(f"switch record at step {r.get('step')}: {len(ids)} unit "
-                                     f"ids but {len(values)} values")
+                    raise ValueError(
+                        f"switch record at step {r.get('step')}: {len(ids)} unit "
+                        f"ids but {len(values)} values"
+                    )
                 n = len(ids)
                 layers = switch_layers(r, n)
                 cols["step"].append(np.full(n, int(r["step"])))
@@ -99,17 +133,23 @@ class SwitchView(View):
                 cols["layer_name"].append(np.asarray([f"layer {i}" for i in layers]))
                 record_number.append(np.full(n, i))
                 self._last_value.update(zip(ids.tolist(), values.tolist(), strict=True))
-            self.point_course.stream({k: _column(np.concatenate(v)) for k, v in cols.items()},
-                                     key=np.concatenate(record_number))
+            self.point_course.stream(
+                {k: _column(np.concatenate(v)) for k, v in cols.items()},
+                key=np.concatenate(record_number),
+            )
             if self.selection.unit_ids:
                 self.selection.apply(self.points)
         deaths = [e for e in records_by_kind.get(EVENT, ()) if e.get("event") == "died"]
         if deaths and self._last_value:
-            self.killed_course.stream({
-                "step": [e["step"] for e in deaths], "layer": [e["layer"] for e in deaths],
-                "unit_id": [e["unit_id"] for e in deaths],
-                "value": [self._last_value.get(int(e["unit_id"]), 0.0) for e in deaths],
-                "cause": [e.get("cause", "") for e in deaths]})
+            self.killed_course.stream(
+                {
+                    "step": [e["step"] for e in deaths],
+                    "layer": [e["layer"] for e in deaths],
+                    "unit_id": [e["unit_id"] for e in deaths],
+                    "value": [self._last_value.get(int(e["unit_id"]), 0.0) for e in deaths],
+                    "cause": [e.get("cause", "") for e in deaths],
+                }
+            )
 
     def __panel__(self):
         return self._pane(self.fig)

@@ -23,21 +23,46 @@ class TradeoffView(View):
         if size not in ("units", "params"):
             raise ValueError(f"size must be 'units' or 'params', got '{size}'")
         self.run = ColumnDataSource({k: [] for k in RUN_COLUMNS}, name="tradeoff_run")
-        self.earlier = ColumnDataSource({k: [] for k in EARLIER_COLUMNS},
-                                        name="tradeoff_earlier")
+        self.earlier = ColumnDataSource({k: [] for k in EARLIER_COLUMNS}, name="tradeoff_earlier")
         self.run_course = self.course(self.run)
-        self.fig = figure(title="size vs validation loss", name="tradeoff_figure",
-                          y_axis_type="log", **figure_defaults(height=280))
+        self.fig = figure(
+            title="size vs validation loss",
+            name="tradeoff_figure",
+            y_axis_type="log",
+            **figure_defaults(height=280),
+        )
         outside_legend(self.fig)
-        self.path = self.fig.line(size, "val_loss", source=self.run, color=TRAIN_COLOR,
-                                  line_width=2, legend_label="this run")
-        self.head = self.fig.scatter(size, "val_loss", source=self.run, color=TRAIN_COLOR,
-                                     size=4)
-        self.others = self.fig.scatter(size, "val_loss", source=self.earlier, color="#ff7f0e",
-                                       size=9, marker="diamond", legend_label="earlier runs")
-        self.fig.add_tools(HoverTool(renderers=[self.head, self.others], tooltips=[
-            ("units", "@units"), ("params", "@params"), ("val loss", "@val_loss{0.0000}"),
-            ("val acc", "@val_acc{0.000}"), ("step", "@step"), ("lambda", "@lam")]))
+        self.path = self.fig.line(
+            size,
+            "val_loss",
+            source=self.run,
+            color=TRAIN_COLOR,
+            line_width=2,
+            legend_label="this run",
+        )
+        self.head = self.fig.scatter(size, "val_loss", source=self.run, color=TRAIN_COLOR, size=4)
+        self.others = self.fig.scatter(
+            size,
+            "val_loss",
+            source=self.earlier,
+            color="#ff7f0e",
+            size=9,
+            marker="diamond",
+            legend_label="earlier runs",
+        )
+        self.fig.add_tools(
+            HoverTool(
+                renderers=[self.head, self.others],
+                tooltips=[
+                    ("units", "@units"),
+                    ("params", "@params"),
+                    ("val loss", "@val_loss{0.0000}"),
+                    ("val acc", "@val_acc{0.000}"),
+                    ("step", "@step"),
+                    ("lambda", "@lam"),
+                ],
+            )
+        )
         self.fig.yaxis.axis_label = "validation loss"
         self.set_size_axis(size)
         self._runs = 0
@@ -71,8 +96,9 @@ class TradeoffView(View):
     def update(self, records_by_kind):
         rows = [r for r in records_by_kind.get(TRADEOFF, ()) if r.get("source", "run") == "run"]
         if rows:
-            self.run_course.stream(columns({k: [r.get(k, float("nan")) for r in rows]
-                                            for k in RUN_COLUMNS}))
+            self.run_course.stream(
+                columns({k: [r.get(k, float("nan")) for r in rows] for k in RUN_COLUMNS})
+            )
 
     def __panel__(self):
         return self._pane(self.fig)

@@ -21,8 +21,7 @@ from explorer.views.palette import layer_colors
 from explorer.views.selection import UnitSelection
 from kernels.records import UNITS
 
-COLUMNS = ("unit_id", "layer", "fan_in", "fan_out", "age", "size", "alpha", "color",
-           "layer_name")
+COLUMNS = ("unit_id", "layer", "fan_in", "fan_out", "age", "size", "alpha", "color", "layer_name")
 AGE_KEY_COLOR = "#555555"
 
 
@@ -38,31 +37,61 @@ class UnitScatterView(View):
     #: record kinds this view draws
     kinds = (UNITS,)
 
-    def __init__(self, selection: UnitSelection | None = None, min_interval: float = 0.0,
-                 **params) -> None:
+    def __init__(
+        self, selection: UnitSelection | None = None, min_interval: float = 0.0, **params
+    ) -> None:
         super().__init__(**params)
         self.selection = selection if selection is not None else UnitSelection()
         self.min_interval = min_interval
         self.source = ColumnDataSource({k: [] for k in COLUMNS}, name="units_scatter")
-        self.fig = figure(title="units: fan-in vs fan-out length (select to follow)",
-                          name="units_figure",
-                          **figure_defaults(height=320, tools="pan,wheel_zoom,box_select,"
-                                            "lasso_select,tap,reset,save"))
+        self.fig = figure(
+            title="units: fan-in vs fan-out length (select to follow)",
+            name="units_figure",
+            **figure_defaults(
+                height=320, tools="pan,wheel_zoom,box_select,lasso_select,tap,reset,save"
+            ),
+        )
         legend = outside_legend(self.fig)
-        self.fig.scatter("fan_in", "fan_out", source=self.source, color="color", size="size",
-                         alpha="alpha", nonselection_alpha=0.1, selection_line_color="black",
-                         selection_line_width=2, legend_field="layer_name")
+        self.fig.scatter(
+            "fan_in",
+            "fan_out",
+            source=self.source,
+            color="color",
+            size="size",
+            alpha="alpha",
+            nonselection_alpha=0.1,
+            selection_line_color="black",
+            selection_line_width=2,
+            legend_field="layer_name",
+        )
         # a key for the dots' look: one point each at NaN (not drawn) that only gives the
         # legend a swatch (a glyph without rows draws none)
         young, old = age_style(np.array([0.0, 1.0]))
-        for label, size, alpha in (("young unit", young[0], old[0]),
-                                   ("old unit", young[1], old[1])):
-            self.fig.scatter(x=[np.nan], y=[np.nan], color=AGE_KEY_COLOR, size=size,
-                             alpha=alpha, legend_label=label, name=LEGEND_KEY)
+        for label, size, alpha in (
+            ("young unit", young[0], old[0]),
+            ("old unit", young[1], old[1]),
+        ):
+            self.fig.scatter(
+                x=[np.nan],
+                y=[np.nan],
+                color=AGE_KEY_COLOR,
+                size=size,
+                alpha=alpha,
+                legend_label=label,
+                name=LEGEND_KEY,
+            )
         legend.title = "colour: layer"
-        self.fig.add_tools(HoverTool(tooltips=[
-            ("unit", "@unit_id"), ("layer", "@layer"), ("fan-in", "@fan_in{0.000}"),
-            ("fan-out", "@fan_out{0.000}"), ("age", "@age steps")]))
+        self.fig.add_tools(
+            HoverTool(
+                tooltips=[
+                    ("unit", "@unit_id"),
+                    ("layer", "@layer"),
+                    ("fan-in", "@fan_in{0.000}"),
+                    ("fan-out", "@fan_out{0.000}"),
+                    ("age", "@age steps"),
+                ]
+            )
+        )
         self.fig.xaxis.axis_label = "fan-in length ||w_in||"
         self.fig.yaxis.axis_label = "fan-out length ||w_out||"
         self.selection.attach(self.source)
@@ -90,10 +119,13 @@ class UnitScatterView(View):
     def show_table(self, table: dict) -> None:
         ids = np.asarray(table["unit_id"], dtype=np.int64)
         size, alpha = age_style(table["age"])
-        numeric = {"fan_in": np.asarray(table["fan_in"], dtype=float),
-                   "fan_out": np.asarray(table["fan_out"], dtype=float),
-                   "age": np.asarray(table["age"], dtype=np.int64), "size": size,
-                   "alpha": alpha}
+        numeric = {
+            "fan_in": np.asarray(table["fan_in"], dtype=float),
+            "fan_out": np.asarray(table["fan_out"], dtype=float),
+            "age": np.asarray(table["age"], dtype=np.int64),
+            "size": size,
+            "alpha": alpha,
+        }
         self.step = table.get("step")
         current = np.asarray(self.source.data["unit_id"])
         if len(current) == len(ids) and np.array_equal(current, ids):
@@ -101,8 +133,13 @@ class UnitScatterView(View):
             self.source.patch({k: [(slice(0, n), v)] for k, v in numeric.items()})
             return
         layers = np.asarray(table["layer"], dtype=np.int64)
-        self.source.data = {"unit_id": ids, "layer": layers, "color": layer_colors(layers),
-                            "layer_name": [f"layer {i}" for i in layers.tolist()], **numeric}
+        self.source.data = {
+            "unit_id": ids,
+            "layer": layers,
+            "color": layer_colors(layers),
+            "layer_name": [f"layer {i}" for i in layers.tolist()],
+            **numeric,
+        }
         self.selection.apply(self.source)
 
     def __panel__(self):

@@ -33,8 +33,7 @@ class _Op(nn.Module):
         if self.op == "skip":
             return x
         if self.op == "avg_pool":
-            pooled = F.avg_pool1d(x.unsqueeze(-2), 3, stride=1, padding=1,
-                                  count_include_pad=False)
+            pooled = F.avg_pool1d(x.unsqueeze(-2), 3, stride=1, padding=1, count_include_pad=False)
         else:
             pooled = F.max_pool1d(x.unsqueeze(-2), 3, stride=1, padding=1)
         return pooled.squeeze(-2)
@@ -46,7 +45,8 @@ class _CellModule(nn.Module):
         self.cell = cell
         self.pre = nn.ModuleList(nn.Linear(w, c) for w in in_widths)
         self.nodes: ModuleSeq[ModuleSeq[_Op]] = ModuleSeq(
-            ModuleSeq(_Op(op, c) for op in ops) for ops in cell.ops)
+            ModuleSeq(_Op(op, c) for op in ops) for ops in cell.ops
+        )
 
     def forward(self, inputs: list[torch.Tensor]) -> torch.Tensor:
         states = [p(F.relu(x)) for p, x in zip(self.pre, inputs, strict=True)]

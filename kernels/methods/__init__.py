@@ -4,5 +4,14 @@ from kernels.methods import nonparametric, shrinknets, static, tiny  # noqa: F40
 from kernels.methods.base import Addition, Proposal, Removal, SizingMethod, StepContext
 from kernels.methods.registry import METHODS, UnknownMethodError, get_method, register
 
-__all__ = ["METHODS", "Addition", "Proposal", "Removal", "SizingMethod", "StepContext",
-           "UnknownMethodError", "get_method", "register"]
+__all__ = [
+    "METHODS",
+    "Addition",
+    "Proposal",
+    "Removal",
+    "SizingMethod",
+    "StepContext",
+    "UnknownMethodError",
+    "get_method",
+    "register",
+]

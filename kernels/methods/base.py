@@ -103,8 +103,10 @@ class MethodOptions:
         """Values out of range, one message each (empty when the options are valid)."""
         out = []
         if self.optimizer_state not in OPTIMIZER_STATES:
-            out.append(f"optimizer_state must be one of {', '.join(OPTIMIZER_STATES)}, got "
-                       f"'{self.optimizer_state}'")
+            out.append(
+                f"optimizer_state must be one of {', '.join(OPTIMIZER_STATES)}, got "
+                f"'{self.optimizer_state}'"
+            )
         return out
 
     @classmethod
@@ -122,8 +124,9 @@ class MethodOptions:
             for key in unknown:
                 close = difflib.get_close_matches(key, names, n=1)
                 hints.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
-            raise OptionError(f"{method}: unknown option {', '.join(hints)}; accepted: "
-                              f"{', '.join(names)}")
+            raise OptionError(
+                f"{method}: unknown option {', '.join(hints)}; accepted: {', '.join(names)}"
+            )
         opts = cls(**options)
         problems = opts.problems()
         if problems:
@@ -168,8 +171,15 @@ class SizingMethod:
             reset_optimizer_state(ctx.optimizer)
 
     # -- network and optimizer --------------------------------------------------------
-    def build(self, in_features: int, out_features: int, hidden: list[int], *,
-              image_shape=None, generator: torch.Generator | None = None) -> SizableNet:
+    def build(
+        self,
+        in_features: int,
+        out_features: int,
+        hidden: list[int],
+        *,
+        image_shape=None,
+        generator: torch.Generator | None = None,
+    ) -> SizableNet:
         return DynamicMLP(in_features, hidden, out_features, generator=generator)
 
     def make_optimizer(self, model: SizableNet, knobs) -> torch.optim.Optimizer:
@@ -198,19 +208,24 @@ class SizingMethod:
         resize it (zero columns for new units, sliced columns for removed ones).
         """
         events: list[dict] = []
-        layers = sorted({r.layer for r in proposal.removals}
-                        | {a.layer for a in proposal.additions}, reverse=True)
+        layers = sorted(
+            {r.layer for r in proposal.removals} | {a.layer for a in proposal.additions},
+            reverse=True,
+        )
         for layer in layers:
             for rem in (r for r in proposal.removals if r.layer == layer):
                 ids = surgery.prune(ctx.model, layer, rem.positions, ctx.optimizer)
                 events += [unit_event(ctx.step, layer, int(i), "died", rem.cause) for i in ids]
             for add in (a for a in proposal.additions if a.layer == layer):
                 fan_out = add.make_fan_out(ctx.model) if add.make_fan_out else add.fan_out
-                ids = surgery.grow(ctx.model, layer, add.fan_in, fan_out, ctx.optimizer,
-                                   step=ctx.step)
+                ids = surgery.grow(
+                    ctx.model, layer, add.fan_in, fan_out, ctx.optimizer, step=ctx.step
+                )
                 details = add.details or [{}] * len(ids)
-                events += [unit_event(ctx.step, layer, int(i), "born", add.cause, d)
-                           for i, d in zip(ids, details, strict=True)]
+                events += [
+                    unit_event(ctx.step, layer, int(i), "born", add.cause, d)
+                    for i, d in zip(ids, details, strict=True)
+                ]
         return events
 
     def records(self, ctx: StepContext) -> list[dict]:
@@ -224,12 +239,23 @@ class SizingMethod:
         pass
 
 
-def unit_event(step: int, layer: int, unit_id: int, event: str, cause: str,
-               details: dict | None = None) -> dict:
+def unit_event(
+    step: int, layer: int, unit_id: int, event: str, cause: str, details: dict | None = None
+) -> dict:
     """A unit's birth or death, as a plain record."""
-    rec = {"kind": EVENT, "step": int(step), "layer": int(layer), "unit_id": int(unit_id),
-           "event": event, "cause": cause}
+    rec = {
+        "kind": EVENT,
+        "step": int(step),
+        "layer": int(layer),
+        "unit_id": int(unit_id),
+        "event": event,
+        "cause": cause,
+    }
     if details:
-        rec.update({k: float(v) if isinstance(v, (int, float, np.floating)) else v
-                    for k, v in details.items()})
+        rec.update(
+            {
+                k: float(v) if isinstance(v, (int, float, np.floating)) else v
+                for k, v in details.items()
+            }
+        )
     return rec

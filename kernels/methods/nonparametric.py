@@ -123,18 +123,24 @@ class NonparametricOptions(MethodOptions):
             out.append(f"p must be 1 or 2 (eq. 2-3), got {self.p}")
         if self.regularizer not in REGULARIZERS:
             out.append(f"regularizer must be 'fan_in' or 'fan_out', got '{self.regularizer}'")
-        if self.optimizer in ("adarad", "adarad-m") and (self.p != 2
-                                                        or self.regularizer != "fan_in"):
-            out.append(f"{self.optimizer} is defined for the fan-in l2 regularizer only "
-                       f"(Algorithm 1 line 17 shrinks fan-ins by alpha_r lambda), got "
-                       f"p={self.p}, regularizer={self.regularizer}; accepted with it: p=2, "
-                       "regularizer=fan_in (or use optimizer=adam or sgd)")
+        if self.optimizer in ("adarad", "adarad-m") and (
+            self.p != 2 or self.regularizer != "fan_in"
+        ):
+            out.append(
+                f"{self.optimizer} is defined for the fan-in l2 regularizer only "
+                f"(Algorithm 1 line 17 shrinks fan-ins by alpha_r lambda), got "
+                f"p={self.p}, regularizer={self.regularizer}; accepted with it: p=2, "
+                "regularizer=fan_in (or use optimizer=adam or sgd)"
+            )
         if not isinstance(self.capnorm, bool) or not isinstance(self.protocol, bool):
-            out.append(f"capnorm and protocol must be true or false, got {self.capnorm!r} "
-                       f"and {self.protocol!r}")
+            out.append(
+                f"capnorm and protocol must be true or false, got {self.capnorm!r} "
+                f"and {self.protocol!r}"
+            )
         if not float(self.patience) >= 0 or not float(self.tolerance) >= 0:
-            out.append(f"patience and tolerance must be >= 0, got {self.patience} and "
-                       f"{self.tolerance}")
+            out.append(
+                f"patience and tolerance must be >= 0, got {self.patience} and {self.tolerance}"
+            )
         return out
 
 
@@ -143,8 +149,10 @@ class Nonparametric(SizingMethod):
     """Options: see :class:`NonparametricOptions` (and ``optimizer_state``)."""
 
     name = "nonparametric"
-    description = ("Fan-in l2 penalty (lambda) shrinks whole units to zero; new units are "
-                   "added at the growth rate; CapNorm + AdaRad (Philipp & Carbonell 2017).")
+    description = (
+        "Fan-in l2 penalty (lambda) shrinks whole units to zero; new units are "
+        "added at the growth rate; CapNorm + AdaRad (Philipp & Carbonell 2017)."
+    )
     knobs = ("lam", "growth_rate", "growth_every", "angular_lr", "radial_lr", "lr")
     record_kinds = (PHASE,)
     Options = NonparametricOptions
@@ -160,8 +168,8 @@ class Nonparametric(SizingMethod):
         self.patience, self.tolerance = float(o.patience), float(o.tolerance)
         self.phase = "grow"
         self._anneal = 1.0  # angular step multiplier of the annealing phase
-        self._best_val = math.inf       # best validation loss of the current phase (window)
-        self._best_epoch = 0.0          # when it was seen (epochs)
+        self._best_val = math.inf  # best validation loss of the current phase (window)
+        self._best_epoch = 0.0  # when it was seen (epochs)
         self._round_start_val = math.inf  # anneal: the best when this round began
         self._last_death_epoch = 0.0
         self._seen_evals = 0
@@ -172,14 +180,20 @@ class Nonparametric(SizingMethod):
     # -- network and optimizer --------------------------------------------------------
     def build(self, in_features, out_features, hidden, *, image_shape=None, generator=None):
         post = (lambda n: [CapNorm(n)]) if self.capnorm else None
-        return DynamicMLP(in_features, hidden, out_features, bias=False, post=post,
-                          generator=generator)
+        return DynamicMLP(
+            in_features, hidden, out_features, bias=False, post=post, generator=generator
+        )
 
     def make_optimizer(self, model, knobs):
         weights = [lin.weight for lin in model.linears]
         if self.optimizer_name.startswith("adarad"):
-            return AdaRad(weights, radial_lr=radial_lr_of(knobs), angular_lr=knobs.angular_lr,
-                          lam=knobs.lam, momentum=self.optimizer_name == "adarad-m")
+            return AdaRad(
+                weights,
+                radial_lr=radial_lr_of(knobs),
+                angular_lr=knobs.angular_lr,
+                lam=knobs.lam,
+                momentum=self.optimizer_name == "adarad-m",
+            )
         if self.optimizer_name == "adam":
             return torch.optim.Adam(weights, lr=knobs.lr)
         return torch.optim.SGD(weights, lr=knobs.lr, momentum=0.9)
@@ -239,16 +253,22 @@ class Nonparametric(SizingMethod):
     def propose(self, ctx: StepContext) -> Proposal:
         model, proposal = ctx.model, Proposal()
         for layer in range(model.n_hidden):
-            lengths = (model.fan_in_norm(layer) if self.regularizer == "fan_in"
-                       else model.fan_out_norm(layer))
+            lengths = (
+                model.fan_in_norm(layer)
+                if self.regularizer == "fan_in"
+                else model.fan_out_norm(layer)
+            )
             dead = torch.nonzero(lengths == 0).flatten().cpu().numpy()
             # never empty a layer (a zero-width layer cannot grow back through a Linear of
             # width 0): keep one unit, which stays a harmless zero unit until it regrows
             if dead.size == model.hidden_sizes[layer]:
                 dead = dead[1:]
             if dead.size:
-                cause = "fan-in shrunk to zero" if self.regularizer == "fan_in" \
+                cause = (
+                    "fan-in shrunk to zero"
+                    if self.regularizer == "fan_in"
                     else "fan-out shrunk to zero"
+                )
                 proposal.removals.append(Removal(layer, dead, cause))
                 self._on_death(ctx)
         every = int(ctx.knobs.growth_every) or ctx.steps_per_epoch
@@ -295,8 +315,9 @@ class Nonparametric(SizingMethod):
             nxt = m.linears[layer + 1]
             return init_fan_in(k, nxt.out_features, generator, device=dev).T.contiguous()
 
-        return Addition(layer, fan_in, None, "added at random (growth rate)",
-                        make_fan_out=make_fan_out)
+        return Addition(
+            layer, fan_in, None, "added at random (growth rate)", make_fan_out=make_fan_out
+        )
 
     # -- the protocol of sec. 7.4 ---------------------------------------------------------
     def _on_death(self, ctx: StepContext) -> None:
@@ -335,10 +356,17 @@ class Nonparametric(SizingMethod):
             self.phase = PHASES[PHASES.index(self.phase) + 1]
         self._round_start_val, self._best_epoch = self._best_val, epoch
         self._last_death_epoch = epoch
-        self._pending.append({"kind": PHASE, "step": int(ctx.step), "phase": self.phase,
-                              "angular_factor": self._anneal, "best_val": self._best_val,
-                              "patience_epochs": patience,
-                              "sizes": list(ctx.model.hidden_sizes)})
+        self._pending.append(
+            {
+                "kind": PHASE,
+                "step": int(ctx.step),
+                "phase": self.phase,
+                "angular_factor": self._anneal,
+                "best_val": self._best_val,
+                "patience_epochs": patience,
+                "sizes": list(ctx.model.hidden_sizes),
+            }
+        )
 
     def _rewind(self, ctx: StepContext) -> None:
         if self._checkpoint is None:
@@ -346,17 +374,26 @@ class Nonparametric(SizingMethod):
         before = {(layer, int(u)) for layer, ids in enumerate(ctx.model.unit_ids) for u in ids}
         restore_checkpoint(ctx.model, ctx.optimizer, self._checkpoint)
         after = {(layer, int(u)) for layer, ids in enumerate(ctx.model.unit_ids) for u in ids}
-        self._pending_events += [unit_event(ctx.step, layer, u, "died", "removed by rewind")
-                                 for layer, u in sorted(before - after)]
-        self._pending_events += [unit_event(ctx.step, layer, u, "born", "restored by rewind")
-                                 for layer, u in sorted(after - before)]
+        self._pending_events += [
+            unit_event(ctx.step, layer, u, "died", "removed by rewind")
+            for layer, u in sorted(before - after)
+        ]
+        self._pending_events += [
+            unit_event(ctx.step, layer, u, "born", "restored by rewind")
+            for layer, u in sorted(after - before)
+        ]
         self._best_val = self._checkpoint["val"]
 
     def state_dict(self) -> dict:
-        return {"phase": self.phase, "best_val": self._best_val, "best_epoch": self._best_epoch,
-                "round_start_val": self._round_start_val,
-                "last_death_epoch": self._last_death_epoch, "seen_evals": self._seen_evals,
-                "anneal": self._anneal}
+        return {
+            "phase": self.phase,
+            "best_val": self._best_val,
+            "best_epoch": self._best_epoch,
+            "round_start_val": self._round_start_val,
+            "last_death_epoch": self._last_death_epoch,
+            "seen_evals": self._seen_evals,
+            "anneal": self._anneal,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         """Restores the protocol's clock; the rewind checkpoint is not part of a snapshot
@@ -379,18 +416,30 @@ def _clone(value):
 
 def take_checkpoint(model, optimizer, val: float) -> dict:
     """Weights, buffers, unit ids and the optimizer's state, for a rewind (sec. 7.4)."""
-    tensors = {name: t.detach().clone()
-               for name, t in [*model.named_parameters(), *model.named_buffers()]}
+    tensors = {
+        name: t.detach().clone() for name, t in [*model.named_parameters(), *model.named_buffers()]
+    }
     opt_state = None
     if optimizer is not None:
         opt_state = {
-            "state": [{k: _clone(v) for k, v in optimizer.state[p].items()}
-                      if p in optimizer.state else None for p in _optimizer_params(optimizer)],
-            "groups": [{k: _clone(v) for k, v in g.items() if k in ("phi_max", "c_max")}
-                       for g in optimizer.param_groups]}
-    return {"val": float(val), "tensors": tensors, "optimizer": opt_state,
-            "unit_ids": [a.copy() for a in model.unit_ids],
-            "birth_step": [a.copy() for a in model.birth_step]}
+            "state": [
+                {k: _clone(v) for k, v in optimizer.state[p].items()}
+                if p in optimizer.state
+                else None
+                for p in _optimizer_params(optimizer)
+            ],
+            "groups": [
+                {k: _clone(v) for k, v in g.items() if k in ("phi_max", "c_max")}
+                for g in optimizer.param_groups
+            ],
+        }
+    return {
+        "val": float(val),
+        "tensors": tensors,
+        "optimizer": opt_state,
+        "unit_ids": [a.copy() for a in model.unit_ids],
+        "birth_step": [a.copy() for a in model.birth_step],
+    }
 
 
 def restore_checkpoint(model, optimizer, checkpoint: dict) -> None:
@@ -415,5 +464,12 @@ def restore_checkpoint(model, optimizer, checkpoint: dict) -> None:
         group.update({k: _clone(v) for k, v in extra.items()})
 
 
-__all__ = ["Nonparametric", "NonparametricOptions", "auto_radial_lr", "radial_lr_of",
-           "restore_checkpoint", "take_checkpoint", "unit_lifetime_epochs"]
+__all__ = [
+    "Nonparametric",
+    "NonparametricOptions",
+    "auto_radial_lr",
+    "radial_lr_of",
+    "restore_checkpoint",
+    "take_checkpoint",
+    "unit_lifetime_epochs",
+]

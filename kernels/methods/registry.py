@@ -25,5 +25,6 @@ def get_method(name: str) -> type[SizingMethod]:
     except KeyError:
         close = difflib.get_close_matches(name, METHODS, n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise UnknownMethodError(f"unknown sizing method '{name}'{hint} "
-                       f"Accepted: {', '.join(sorted(METHODS))}") from None
+        raise UnknownMethodError(
+            f"unknown sizing method '{name}'{hint} Accepted: {', '.join(sorted(METHODS))}"
+        ) from None

@@ -83,8 +83,11 @@ from kernels.switch import Switch
 
 KILL_STRATEGIES = ("threshold", "sign_change", "sign_variance")
 NETWORKS = ("mlp", "cnn", "auto")
-CAUSES = {"threshold": "killed: switch below threshold", "sign_change": "killed: sign change",
-          "sign_variance": "killed: sign variance"}
+CAUSES = {
+    "threshold": "killed: switch below threshold",
+    "sign_change": "killed: sign change",
+    "sign_variance": "killed: sign variance",
+}
 ZERO_CAUSE = "switch reached zero"
 
 
@@ -95,20 +98,27 @@ def sign_change_bar(gamma: float, window: int) -> int:
 
 def sign_variance_bar(gamma: float, window: int) -> float:
     """Sign variance at or above which a unit is killed (``sign_variance`` strategy)."""
-    v_min = 4.0 * (window - 1) / window ** 2
+    v_min = 4.0 * (window - 1) / window**2
     return (1.0 - gamma) + gamma * v_min
 
 
-def kill_decisions(strategy: str, gamma: float, switch: torch.Tensor, signs: torch.Tensor,
-                   counts: torch.Tensor, threshold: float) -> torch.Tensor:
+def kill_decisions(
+    strategy: str,
+    gamma: float,
+    switch: torch.Tensor,
+    signs: torch.Tensor,
+    counts: torch.Tensor,
+    threshold: float,
+) -> torch.Tensor:
     """Which units to kill (bool, one per unit) by one of the strategies of sec. 3.5.1.
 
     ``signs`` (n, window) holds the last signs of each switch, oldest first, 0 where the
     unit has no record yet; ``counts`` (n,) how many entries are filled.
     """
     if strategy not in KILL_STRATEGIES:
-        raise ValueError(f"unknown kill strategy '{strategy}'; accepted: "
-                         f"{', '.join(KILL_STRATEGIES)}")
+        raise ValueError(
+            f"unknown kill strategy '{strategy}'; accepted: {', '.join(KILL_STRATEGIES)}"
+        )
     n, window = signs.shape
     if gamma <= 0 or n == 0:
         return torch.zeros(n, dtype=torch.bool, device=switch.device)
@@ -131,7 +141,7 @@ def sign_variance(signs: torch.Tensor) -> torch.Tensor:
     s = signs.to(torch.float32)
     filled = (s != 0).sum(dim=1).clamp_min(1)
     mean = s.sum(dim=1) / filled
-    return 1.0 - mean ** 2
+    return 1.0 - mean**2
 
 
 class _SignWindow:
@@ -165,8 +175,11 @@ class _SignWindow:
         self.counts = torch.where(live, (self.counts + 1).clamp_max(self.window), self.counts)
 
     def state_dict(self) -> dict:
-        return {"ids": self.ids.tolist(), "signs": self.signs.tolist(),
-                "counts": self.counts.tolist()}
+        return {
+            "ids": self.ids.tolist(),
+            "signs": self.signs.tolist(),
+            "counts": self.counts.tolist(),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.ids = np.asarray(state["ids"], dtype=np.int64)
@@ -181,8 +194,11 @@ def switches(model: nn.Module) -> list[torch.Tensor]:
 
 def penalised_weights(model: nn.Module) -> list[torch.Tensor]:
     """The weights W of eq. 2/9: every Linear and Conv weight (not biases, not BatchNorm)."""
-    return [m.weight for m in model.modules()
-            if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d))]
+    return [
+        m.weight
+        for m in model.modules()
+        if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d))
+    ]
 
 
 def shrinknets_penalty(model: nn.Module, lam: float, lam2: float, p: int) -> torch.Tensor:
@@ -192,8 +208,9 @@ def shrinknets_penalty(model: nn.Module, lam: float, lam2: float, p: int) -> tor
     if lam:
         total = total + lam * sum(s.abs().sum() for s in switches(model))
     if lam2:
-        total = total + lam2 * sum((w.abs() ** p).sum() if p != 2 else w.pow(2).sum()
-                                   for w in penalised_weights(model))
+        total = total + lam2 * sum(
+            (w.abs() ** p).sum() if p != 2 else w.pow(2).sum() for w in penalised_weights(model)
+        )
     return total
 
 
@@ -223,8 +240,9 @@ class ShrinkNetsOptions(MethodOptions):
     def problems(self) -> list[str]:
         out = super().problems()
         if self.kill not in KILL_STRATEGIES:
-            out.append(f"unknown kill strategy '{self.kill}'; accepted: "
-                       f"{', '.join(KILL_STRATEGIES)}")
+            out.append(
+                f"unknown kill strategy '{self.kill}'; accepted: {', '.join(KILL_STRATEGIES)}"
+            )
         if self.network not in NETWORKS:
             out.append(f"unknown network '{self.network}'; accepted: {', '.join(NETWORKS)}")
         if int(self.window) < 2:
@@ -234,12 +252,13 @@ class ShrinkNetsOptions(MethodOptions):
         if float(self.threshold) < 0:
             out.append(f"threshold must be >= 0, got {self.threshold}")
         if int(self.min_units) < 1 or int(self.record_every) < 1:
-            out.append(f"min_units and record_every must be >= 1, got {self.min_units} and "
-                       f"{self.record_every}")
+            out.append(
+                f"min_units and record_every must be >= 1, got {self.min_units} and "
+                f"{self.record_every}"
+            )
         channels = [self.channels] if isinstance(self.channels, int) else self.channels
         if not channels or any(int(c) < 1 for c in channels):
-            out.append(f"channels must be a non-empty list of integers >= 1, got "
-                       f"{self.channels}")
+            out.append(f"channels must be a non-empty list of integers >= 1, got {self.channels}")
         return out
 
 
@@ -249,9 +268,11 @@ class ShrinkNets(SizingMethod):
     shrinks must start large: its default starting sizes are [100, 100]."""
 
     name = "shrinknets"
-    description = ("Switch per unit with L1 (lambda) and Lp weight penalty (lambda_2); "
-                   "neurons killed by threshold/sign change/sign variance (gamma) and "
-                   "garbage-collected; switches folded away for inference.")
+    description = (
+        "Switch per unit with L1 (lambda) and Lp weight penalty (lambda_2); "
+        "neurons killed by threshold/sign change/sign variance (gamma) and "
+        "garbage-collected; switches folded away for inference."
+    )
     knobs = ("lam", "lam2", "gamma", "lr")
     record_kinds = (SWITCH,)
     Options = ShrinkNetsOptions
@@ -272,7 +293,7 @@ class ShrinkNets(SizingMethod):
         self.network, self.channels = network, [int(c) for c in channels]
         self._windows: dict[int, _SignWindow] = {}
         self._causes: dict[int, str] = {}  # unit id -> why it died (until it is collected)
-        self._dead: set[int] = set()       # masked units (collect=False)
+        self._dead: set[int] = set()  # masked units (collect=False)
         self._pending_events: list[dict] = []
         self._killed_now = False
 
@@ -282,10 +303,13 @@ class ShrinkNets(SizingMethod):
         use_cnn = self.network == "cnn" or (self.network == "auto" and image_shape is not None)
         if use_cnn:
             if image_shape is None:
-                raise ValueError("network=cnn needs a data set with an image shape (C, H, W); "
-                                 "this one has flat features. Use network=mlp or auto.")
-            return DynamicCNN(image_shape, self.channels, hidden, out_features, post=post,
-                              generator=generator)
+                raise ValueError(
+                    "network=cnn needs a data set with an image shape (C, H, W); "
+                    "this one has flat features. Use network=mlp or auto."
+                )
+            return DynamicCNN(
+                image_shape, self.channels, hidden, out_features, post=post, generator=generator
+            )
         return DynamicMLP(in_features, hidden, out_features, post=post, generator=generator)
 
     # -- the verbs ------------------------------------------------------------------------
@@ -311,8 +335,14 @@ class ShrinkNets(SizingMethod):
             win.push(switch, ~dead)
             if ctx.step + 1 < self.warmup or gamma <= 0:
                 continue
-            kill = kill_decisions(self.kill, gamma, switch.detach(), win.signs.to(switch.device),
-                                  win.counts.to(switch.device), self.threshold)
+            kill = kill_decisions(
+                self.kill,
+                gamma,
+                switch.detach(),
+                win.signs.to(switch.device),
+                win.counts.to(switch.device),
+                self.threshold,
+            )
             kill &= ~dead & (switch.detach() != 0)
             kill = self._spare(kill, switch.detach(), dead)
             if not kill.any():
@@ -327,7 +357,8 @@ class ShrinkNets(SizingMethod):
                 self._dead.update(int(u) for u in ids)
                 self._pending_events += [
                     unit_event(ctx.step, layer, int(u), "died", CAUSES[self.kill] + " (masked)")
-                    for u in ids]
+                    for u in ids
+                ]
 
     def propose(self, ctx: StepContext) -> Proposal:
         """Neural garbage collection (sec. 3.5.2): remove every unit whose switch is 0."""
@@ -348,8 +379,10 @@ class ShrinkNets(SizingMethod):
             for pos in zero:
                 cause = self._causes.pop(int(model.unit_ids[layer][pos]), ZERO_CAUSE)
                 by_cause.setdefault(cause, []).append(int(pos))
-            proposal.removals += [Removal(layer, np.asarray(pos, dtype=np.int64), cause)
-                                  for cause, pos in by_cause.items()]
+            proposal.removals += [
+                Removal(layer, np.asarray(pos, dtype=np.int64), cause)
+                for cause, pos in by_cause.items()
+            ]
         return proposal
 
     def apply(self, ctx: StepContext, proposal: Proposal) -> list[dict]:
@@ -365,8 +398,9 @@ class ShrinkNets(SizingMethod):
 
     def switch_record(self, model, step: int) -> dict:
         """The "switch" record (fields in the module docstring)."""
-        cols: dict[str, list] = {k: [] for k in ("layer", "unit_id", "value", "live",
-                                                 "sign_variance", "sign_changes")}
+        cols: dict[str, list] = {
+            k: [] for k in ("layer", "unit_id", "value", "live", "sign_variance", "sign_changes")
+        }
         for layer in range(model.n_hidden):
             ids = model.unit_ids[layer]
             win = self._window(model, layer)
@@ -378,9 +412,12 @@ class ShrinkNets(SizingMethod):
             cols["live"].append(np.array([int(u) not in self._dead for u in ids], dtype=bool))
             cols["sign_variance"].append(var)
             cols["sign_changes"].append(sign_changes(win.signs).numpy().astype(np.int64))
-        return {"kind": SWITCH, "step": int(step),
-                **{k: np.concatenate(v) for k, v in cols.items()},
-                "input_neurons": int(model.input_neurons())}
+        return {
+            "kind": SWITCH,
+            "step": int(step),
+            **{k: np.concatenate(v) for k, v in cols.items()},
+            "input_neurons": int(model.input_neurons()),
+        }
 
     # -- helpers --------------------------------------------------------------------------
     def _masks(self, model):
@@ -388,10 +425,13 @@ class ShrinkNets(SizingMethod):
         for layer in range(model.n_hidden):
             switch = next((m.switch for m in model.post[layer] if isinstance(m, Switch)), None)
             if switch is None:
-                raise ValueError(f"hidden layer {layer} has no Switch; ShrinkNets needs the "
-                                 "network it builds (DynamicMLP/DynamicCNN with switches)")
-            dead = torch.from_numpy(np.isin(model.unit_ids[layer],
-                                            np.fromiter(self._dead, dtype=np.int64)))
+                raise ValueError(
+                    f"hidden layer {layer} has no Switch; ShrinkNets needs the "
+                    "network it builds (DynamicMLP/DynamicCNN with switches)"
+                )
+            dead = torch.from_numpy(
+                np.isin(model.unit_ids[layer], np.fromiter(self._dead, dtype=np.int64))
+            )
             yield layer, switch, dead.to(switch.device)
 
     def _window(self, model, layer: int) -> _SignWindow:
@@ -413,9 +453,11 @@ class ShrinkNets(SizingMethod):
 
     # -- snapshots ----------------------------------------------------------------------
     def state_dict(self) -> dict:
-        return {"windows": {str(k): w.state_dict() for k, w in self._windows.items()},
-                "causes": {str(k): v for k, v in self._causes.items()},
-                "dead": sorted(self._dead)}
+        return {
+            "windows": {str(k): w.state_dict() for k, w in self._windows.items()},
+            "causes": {str(k): v for k, v in self._causes.items()},
+            "dead": sorted(self._dead),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self._windows = {}

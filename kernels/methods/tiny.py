@@ -125,31 +125,36 @@ class TinyOptions(MethodOptions):
         if self.neurons not in NEURONS:
             problems.append(f"neurons must be one of {', '.join(NEURONS)}, got '{self.neurons}'")
         if self.tau_mode not in TAU_MODES:
-            problems.append(f"tau_mode must be one of {', '.join(TAU_MODES)}, got "
-                            f"'{self.tau_mode}'")
+            problems.append(
+                f"tau_mode must be one of {', '.join(TAU_MODES)}, got '{self.tau_mode}'"
+            )
         if self.activation not in ACTIVATIONS:
-            problems.append(f"activation must be one of {', '.join(ACTIVATIONS)}, "
-                            f"got '{self.activation}'")
+            problems.append(
+                f"activation must be one of {', '.join(ACTIVATIONS)}, got '{self.activation}'"
+            )
         if self.route not in ROUTES:
             problems.append(f"route must be one of {', '.join(ROUTES)}, got '{self.route}'")
         if self.batch_rule not in BATCH_RULES:
-            problems.append(f"batch_rule must be one of {', '.join(BATCH_RULES)}, "
-                            f"got '{self.batch_rule}'")
+            problems.append(
+                f"batch_rule must be one of {', '.join(BATCH_RULES)}, got '{self.batch_rule}'"
+            )
         if float(self.growth_seconds) < 0:
             problems.append(f"growth_seconds must be >= 0, got {self.growth_seconds}")
-        if int(self.estimation_batch) < 1 or \
-                int(self.max_estimation_batch) < int(self.estimation_batch):
-            problems.append("estimation_batch must be >= 1 and max_estimation_batch >= it, got "
-                            f"{self.estimation_batch} and {self.max_estimation_batch}")
+        if int(self.estimation_batch) < 1 or int(self.max_estimation_batch) < int(
+            self.estimation_batch
+        ):
+            problems.append(
+                "estimation_batch must be >= 1 and max_estimation_batch >= it, got "
+                f"{self.estimation_batch} and {self.max_estimation_batch}"
+            )
         if float(self.ridge) < 0:
             problems.append(f"ridge must be >= 0, got {self.ridge}")
-        if not 2.0 ** -15 <= float(self.max_gamma) <= 2.0 ** 20:
+        if not 2.0**-15 <= float(self.max_gamma) <= 2.0**20:
             problems.append(f"max_gamma must be in [2^-15, 2^20], got {self.max_gamma}")
         if not float(self.safety) > 0:
             problems.append(f"safety must be > 0, got {self.safety}")
         if not 0 <= int(self.line_search_refine) <= 64:
-            problems.append(f"line_search_refine must be in [0, 64], got "
-                            f"{self.line_search_refine}")
+            problems.append(f"line_search_refine must be in [0, 64], got {self.line_search_refine}")
         return problems
 
 
@@ -159,8 +164,10 @@ class Tiny(SizingMethod):
     the paper's experiments (sec. 4)."""
 
     name = "tiny"
-    description = ("Grows from tiny layers: adds the neurons that best fix each layer's "
-                   "expressivity bottleneck (eigen-solve), amplitude by line search (TINY).")
+    description = (
+        "Grows from tiny layers: adds the neurons that best fix each layer's "
+        "expressivity bottleneck (eigen-solve), amplitude by line search (TINY)."
+    )
     knobs = ("tau", "growth_rate", "growth_every", "lr")
     record_kinds = (SPECTRUM,)
     Options = TinyOptions
@@ -193,8 +200,14 @@ class Tiny(SizingMethod):
 
     # -- network ----------------------------------------------------------------------------
     def build(self, in_features, out_features, hidden, *, image_shape=None, generator=None):
-        return GrowingMLP(in_features, hidden, out_features, activation=self.activation,
-                          bias=True, generator=generator)
+        return GrowingMLP(
+            in_features,
+            hidden,
+            out_features,
+            activation=self.activation,
+            bias=True,
+            generator=generator,
+        )
 
     # -- the verbs ------------------------------------------------------------------------
     def after_step(self, ctx: StepContext) -> None:
@@ -221,8 +234,10 @@ class Tiny(SizingMethod):
         if self.batch_rule == "compound":
             sizes = self._batch
         else:
-            sizes = [self.estimation_batch * math.sqrt(max(dims[l], dims[l + 2]))
-                     for l in range(model.n_hidden)]
+            sizes = [
+                self.estimation_batch * math.sqrt(max(dims[l], dims[l + 2]))
+                for l in range(model.n_hidden)
+            ]
         return [int(min(s, self.max_estimation_batch)) for s in sizes]
 
     def _estimation_data(self, n: int):
@@ -258,12 +273,23 @@ class Tiny(SizingMethod):
             acts = capture(work, x, y, F.cross_entropy)
             capture_seconds = time.perf_counter() - t0
             self.seconds["capture"] += capture_seconds
-            plan = plan_layer(work, acts, layer, y, tau=float(knobs.tau),
-                              tau_mode=self.tau_mode, cap=cap, neurons=self.neurons,
-                              route=self.route, use_best_update=self.best_update,
-                              generator=ctx.generator, ridge=self.ridge,
-                              line_search_kw=self.line_search_kw, max_gamma=self.max_gamma,
-                              safety=self.safety)
+            plan = plan_layer(
+                work,
+                acts,
+                layer,
+                y,
+                tau=float(knobs.tau),
+                tau_mode=self.tau_mode,
+                cap=cap,
+                neurons=self.neurons,
+                route=self.route,
+                use_best_update=self.best_update,
+                generator=ctx.generator,
+                ridge=self.ridge,
+                line_search_kw=self.line_search_kw,
+                max_gamma=self.max_gamma,
+                safety=self.safety,
+            )
             self.seconds["solve"] += plan.solution.seconds
             self.seconds["line_search"] += plan.line_search_seconds
             _add_update(work, layer + 1, plan.update)
@@ -271,30 +297,55 @@ class Tiny(SizingMethod):
             addition = None
             if plan.count:
                 key = "lambda_k" if self.neurons == "optimal" else "gain"
-                cause = ("added by eigen-solve" if self.neurons == "optimal"
-                         else "added at random (TINY amplitude search)")
-                addition = TinyAddition(layer, plan.fan_in, plan.fan_out, cause,
-                                        [{key: g} for g in plan.gains], bias=plan.bias)
+                cause = (
+                    "added by eigen-solve"
+                    if self.neurons == "optimal"
+                    else "added at random (TINY amplitude search)"
+                )
+                addition = TinyAddition(
+                    layer,
+                    plan.fan_in,
+                    plan.fan_out,
+                    cause,
+                    [{key: g} for g in plan.gains],
+                    bias=plan.bias,
+                )
                 proposal.additions.append(addition)
             self._plan.append((layer, plan.update, addition))
-            self._pending_records.append({
-                "kind": SPECTRUM, "step": int(ctx.step), "layer": layer,
-                "eigenvalues": plan.solution.eigenvalues.detach().cpu().double().numpy(),
-                "accepted": int(plan.count), "rejected": int(plan.rejected),
-                "reject_reason": plan.reject_reason, "gamma_capped": bool(plan.gamma_capped),
-                "gamma0_capped": bool(plan.gamma0_capped), "gamma_max": float(plan.gamma_max),
-                "tau": float(knobs.tau), "tau_mode": self.tau_mode,
-                "bottleneck_before": plan.bottleneck_before,
-                "bottleneck_after": plan.bottleneck_after, "unit_ids": [],
-                "solve_seconds": plan.solution.seconds, "route": plan.solution.route,
-                "line_search_seconds": plan.line_search_seconds,
-                "capture_seconds": capture_seconds, "gamma0": plan.gamma0,
-                "gamma": plan.gamma, "loss_before": plan.loss_before,
-                "loss_after": plan.loss_after, "batch": plan.batch, "neurons": self.neurons})
+            self._pending_records.append(
+                {
+                    "kind": SPECTRUM,
+                    "step": int(ctx.step),
+                    "layer": layer,
+                    "eigenvalues": plan.solution.eigenvalues.detach().cpu().double().numpy(),
+                    "accepted": int(plan.count),
+                    "rejected": int(plan.rejected),
+                    "reject_reason": plan.reject_reason,
+                    "gamma_capped": bool(plan.gamma_capped),
+                    "gamma0_capped": bool(plan.gamma0_capped),
+                    "gamma_max": float(plan.gamma_max),
+                    "tau": float(knobs.tau),
+                    "tau_mode": self.tau_mode,
+                    "bottleneck_before": plan.bottleneck_before,
+                    "bottleneck_after": plan.bottleneck_after,
+                    "unit_ids": [],
+                    "solve_seconds": plan.solution.seconds,
+                    "route": plan.solution.route,
+                    "line_search_seconds": plan.line_search_seconds,
+                    "capture_seconds": capture_seconds,
+                    "gamma0": plan.gamma0,
+                    "gamma": plan.gamma,
+                    "loss_before": plan.loss_before,
+                    "loss_after": plan.loss_after,
+                    "batch": plan.batch,
+                    "neurons": self.neurons,
+                }
+            )
         if self.batch_rule == "compound":
             dims = [model.linears[0].in_features, *model.hidden_sizes, model.out_features]
-            self._batch = [b * math.sqrt(max(dims[l], dims[l + 2]))
-                           for l, b in enumerate(self._batch)]
+            self._batch = [
+                b * math.sqrt(max(dims[l], dims[l + 2])) for l, b in enumerate(self._batch)
+            ]
         self.growth_steps += 1
         self._last_growth = time.perf_counter()
         return proposal
@@ -313,10 +364,13 @@ class Tiny(SizingMethod):
             _add_update(model, layer + 1, update)
             if add is None or add not in proposal.additions:
                 continue
-            ids = surgery.grow(model, layer, add.fan_in, add.fan_out, ctx.optimizer,
-                               step=ctx.step, bias=add.bias)
-            events += [unit_event(ctx.step, layer, int(i), "born", add.cause, d)
-                       for i, d in zip(ids, add.details or [{}] * len(ids), strict=True)]
+            ids = surgery.grow(
+                model, layer, add.fan_in, add.fan_out, ctx.optimizer, step=ctx.step, bias=add.bias
+            )
+            events += [
+                unit_event(ctx.step, layer, int(i), "born", add.cause, d)
+                for i, d in zip(ids, add.details or [{}] * len(ids), strict=True)
+            ]
             if layer in by_layer:
                 by_layer[layer]["unit_ids"] = [int(i) for i in ids]
         self._plan = []
@@ -329,8 +383,11 @@ class Tiny(SizingMethod):
 
     # -- snapshots ----------------------------------------------------------------------
     def state_dict(self) -> dict:
-        return {"batch": list(self._batch), "growth_steps": self.growth_steps,
-                "seconds": dict(self.seconds)}
+        return {
+            "batch": list(self._batch),
+            "growth_steps": self.growth_steps,
+            "seconds": dict(self.seconds),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self._batch = [float(b) for b in state.get("batch", [])]
@@ -344,7 +401,7 @@ def _add_update(model, j: int, update: torch.Tensor | None) -> None:
         return
     lin = model.linears[j]
     with torch.no_grad():
-        lin.weight.add_(update[:, :lin.in_features].to(lin.weight.dtype))
+        lin.weight.add_(update[:, : lin.in_features].to(lin.weight.dtype))
         if lin.bias is not None:
             lin.bias.add_(update[:, lin.in_features].to(lin.bias.dtype))
 

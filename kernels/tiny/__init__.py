@@ -8,7 +8,23 @@ from kernels.tiny.growth import LayerGrowth, plan_layer, random_neurons
 from kernels.tiny.line_search import LineSearchResult, line_search
 from kernels.tiny.network import ACTIVATIONS, GrowingMLP
 
-__all__ = ["ACTIVATIONS", "LOBPCG_FROM", "BestNeurons", "GrowingMLP", "LayerActivity",
-           "LayerGrowth", "LineSearchResult", "accepted_count", "best_neurons", "best_update",
-           "capture", "cross_moment", "forward_from", "lack_of_expressivity", "line_search",
-           "plan_layer", "random_neurons", "second_moment"]
+__all__ = [
+    "ACTIVATIONS",
+    "LOBPCG_FROM",
+    "BestNeurons",
+    "GrowingMLP",
+    "LayerActivity",
+    "LayerGrowth",
+    "LineSearchResult",
+    "accepted_count",
+    "best_neurons",
+    "best_update",
+    "capture",
+    "cross_moment",
+    "forward_from",
+    "lack_of_expressivity",
+    "line_search",
+    "plan_layer",
+    "random_neurons",
+    "second_moment",
+]

@@ -96,9 +96,11 @@ def _psd(s: torch.Tensor, n: torch.Tensor):
     keep = evals > evals.max().clamp_min(0) * PSD_RTOL
     if not bool(keep.any()):
         d = s.shape[0]
-        return (torch.zeros(0, dtype=s.dtype, device=s.device),
-                torch.zeros(d, 0, dtype=s.dtype, device=s.device),
-                torch.zeros(n.shape[1], 0, dtype=s.dtype, device=s.device))
+        return (
+            torch.zeros(0, dtype=s.dtype, device=s.device),
+            torch.zeros(d, 0, dtype=s.dtype, device=s.device),
+            torch.zeros(n.shape[1], 0, dtype=s.dtype, device=s.device),
+        )
     root_inv = evecs[:, keep] / evals[keep].sqrt()  # U_r Sigma_r^{-1/2}
     u, lam, vh = torch.linalg.svd(root_inv.T @ n, full_matrices=False)
     return lam, root_inv @ u, vh.T
@@ -116,16 +118,25 @@ def _lobpcg(s: torch.Tensor, n: torch.Tensor, k: int, generator: torch.Generator
     alpha = alpha / torch.sqrt(torch.einsum("ik,ij,jk->k", alpha, s, alpha)).clamp_min(1e-300)
     resid = a @ alpha - (s @ alpha) * mu
     scale = (a @ alpha).norm(dim=0) + (s @ alpha).norm(dim=0) * mu.max()
-    if not bool(torch.isfinite(resid).all()) or float((resid.norm(dim=0) / scale.clamp_min(
-            1e-300)).max()) > 1e-5:
+    if (
+        not bool(torch.isfinite(resid).all())
+        or float((resid.norm(dim=0) / scale.clamp_min(1e-300)).max()) > 1e-5
+    ):
         return None
     lam = mu.sqrt()
     omega = (n.T @ alpha) / lam.clamp_min(1e-300)
     return lam, alpha, omega
 
 
-def best_neurons(s: torch.Tensor, n: torch.Tensor, *, route: str = "auto", k: int | None = None,
-                 generator: torch.Generator | None = None, ridge: float = 0.0) -> BestNeurons:
+def best_neurons(
+    s: torch.Tensor,
+    n: torch.Tensor,
+    *,
+    route: str = "auto",
+    k: int | None = None,
+    generator: torch.Generator | None = None,
+    ridge: float = 0.0,
+) -> BestNeurons:
     """Solve prop. 3.2/3.3 for S ((d+1) x (d+1)) and N ((d+1) x d_out), in float64.
 
     ``k`` bounds how many neurons LOBPCG computes (it needs 3k <= size); the direct routes
@@ -142,8 +153,9 @@ def best_neurons(s: torch.Tensor, n: torch.Tensor, *, route: str = "auto", k: in
     if route not in ROUTES:
         raise ValueError(f"unknown route '{route}'; accepted: {', '.join(ROUTES)}")
     if s.ndim != 2 or s.shape[0] != s.shape[1] or n.ndim != 2 or n.shape[0] != s.shape[0]:
-        raise ValueError(f"S must be square and N have as many rows: got S {tuple(s.shape)}, "
-                         f"N {tuple(n.shape)}")
+        raise ValueError(
+            f"S must be square and N have as many rows: got S {tuple(s.shape)}, N {tuple(n.shape)}"
+        )
     t0 = time.perf_counter()
     dtype, full = s.dtype, s.shape[0]
     s64, n64 = s.double(), n.double()
@@ -153,7 +165,8 @@ def best_neurons(s: torch.Tensor, n: torch.Tensor, *, route: str = "auto", k: in
         raise ValueError(f"ridge must be >= 0, got {ridge}")
     if ridge > 0 and s_r.numel():
         s_r = s_r + ridge * torch.diagonal(s_r).mean() * torch.eye(
-            s_r.shape[0], dtype=s_r.dtype, device=s_r.device)
+            s_r.shape[0], dtype=s_r.dtype, device=s_r.device
+        )
     size = s_r.shape[0]
     result, used = None, route
     want_lobpcg = route == "lobpcg" or (route == "auto" and size >= LOBPCG_FROM)
@@ -168,8 +181,10 @@ def best_neurons(s: torch.Tensor, n: torch.Tensor, *, route: str = "auto", k: in
     if result is None and route in ("auto", "cholesky", "lobpcg"):
         result, used = _cholesky(s_r, n_r), "cholesky"
         if result is None and route == "cholesky":
-            raise torch.linalg.LinAlgError("S is not positive definite (or too ill-conditioned)"
-                                           " for the Cholesky route; use route='psd' or 'auto'")
+            raise torch.linalg.LinAlgError(
+                "S is not positive definite (or too ill-conditioned)"
+                " for the Cholesky route; use route='psd' or 'auto'"
+            )
     if result is None:
         result, used = _psd(s_r, n_r), "psd"
     lam, alpha_r, omega = result
@@ -177,8 +192,9 @@ def best_neurons(s: torch.Tensor, n: torch.Tensor, *, route: str = "auto", k: in
     alpha[idx] = alpha_r
     if s.device.type == "cuda":
         torch.cuda.synchronize(s.device)
-    return BestNeurons(lam.to(dtype), alpha.to(dtype), omega.to(dtype), used,
-                       time.perf_counter() - t0)
+    return BestNeurons(
+        lam.to(dtype), alpha.to(dtype), omega.to(dtype), used, time.perf_counter() - t0
+    )
 
 
 #: threshold rules: ``paper`` lambda_k^2 L(f_theta) > tau (sec. 2.4 end, the default);
@@ -188,8 +204,13 @@ def best_neurons(s: torch.Tensor, n: torch.Tensor, *, route: str = "auto", k: in
 TAU_MODES = ("paper", "absolute", "relative")
 
 
-def accepted_count(eigenvalues: torch.Tensor, tau: float, mode: str = "paper",
-                   cap: int | None = None, loss: float | None = None) -> int:
+def accepted_count(
+    eigenvalues: torch.Tensor,
+    tau: float,
+    mode: str = "paper",
+    cap: int | None = None,
+    loss: float | None = None,
+) -> int:
     """How many neurons pass the threshold, at most ``cap``: lambda_k^2 * loss > tau
     (``paper``, TINY sec. 3.2 end: "only if lambda_k^2 L(f_theta) > tau", ``loss`` being the
     estimation batch's loss before the move), lambda_k^2 > tau (``absolute``) or

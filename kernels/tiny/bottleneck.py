@@ -31,9 +31,12 @@ def best_update(b: torch.Tensor, v_goal: torch.Tensor) -> torch.Tensor:
     return (cross_moment(b64, v64).T @ torch.linalg.pinv(s, hermitian=True)).to(b.dtype)
 
 
-def lack_of_expressivity(b: torch.Tensor, v_goal: torch.Tensor,
-                         update: torch.Tensor | None = None,
-                         extra: torch.Tensor | None = None) -> float:
+def lack_of_expressivity(
+    b: torch.Tensor,
+    v_goal: torch.Tensor,
+    update: torch.Tensor | None = None,
+    extra: torch.Tensor | None = None,
+) -> float:
     """(1/n) ||V_goal - B dW^T - extra||_Tr^2 (def. 3.1 divided by n, as in prop. 3.2 (10)).
 
     With ``update`` = dW* this is the bottleneck of the layer; ``extra`` is the activity

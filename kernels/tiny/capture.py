@@ -47,8 +47,9 @@ def forward_from(model, layer: int, z: torch.Tensor) -> torch.Tensor:
     return z
 
 
-def capture(model, x: torch.Tensor, y: torch.Tensor, loss_fn=F.cross_entropy
-            ) -> list[LayerActivity]:
+def capture(
+    model, x: torch.Tensor, y: torch.Tensor, loss_fn=F.cross_entropy
+) -> list[LayerActivity]:
     """B, A and V_goal of every Linear of ``model`` on the minibatch (x, y).
 
     ``loss_fn(logits, y, reduction="sum")`` gives the summed per-sample loss.
@@ -64,5 +65,7 @@ def capture(model, x: torch.Tensor, y: torch.Tensor, loss_fn=F.cross_entropy
     loss = loss_fn(h, y, reduction="sum")
     grads = torch.autograd.grad(loss, pres)
     model.train(was_training)
-    return [LayerActivity(b, a.detach(), -g.detach())
-            for b, a, g in zip(inputs, pres, grads, strict=True)]
+    return [
+        LayerActivity(b, a.detach(), -g.detach())
+        for b, a, g in zip(inputs, pres, grads, strict=True)
+    ]

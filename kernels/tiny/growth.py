@@ -73,8 +73,9 @@ class LayerGrowth:
     gamma_max: float = 0.0  # top of the neurons' grid (after the safety bound)
 
 
-def random_neurons(s: torch.Tensor, n: torch.Tensor, count: int,
-                   generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def random_neurons(
+    s: torch.Tensor, n: torch.Tensor, count: int, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Random fan-ins alpha (S-normalised) and least-squares fan-outs (appendix C.4).
 
     Omega^T = (A^T S A)^+ A^T N minimises (1/n)||V_proj - (B A) Omega^T||^2 for fixed A; each
@@ -91,29 +92,43 @@ def random_neurons(s: torch.Tensor, n: torch.Tensor, count: int,
 
 
 #: default top of the amplitude grid, before the safety bound
-MAX_GAMMA = 2.0 ** 10
+MAX_GAMMA = 2.0**10
 #: default safety bound: a move may change Linear l+1's pre-activations by at most this many
 #: times their RMS (at least 1)
 SAFETY = 4.0
 
 
-def safe_high_exp(move_norm: float, scale: float, *, safety: float, max_gamma: float,
-                  low_exp: int = -16) -> int:
+def safe_high_exp(
+    move_norm: float, scale: float, *, safety: float, max_gamma: float, low_exp: int = -16
+) -> int:
     """Top exponent of the factor-2 grid: 2^e <= max_gamma and 2^e * move_norm <= safety *
     scale (a move linear in gamma whose norm at gamma = 1 is ``move_norm``); at least
     ``low_exp + 1``."""
     high = math.floor(math.log2(max_gamma))
     if move_norm > 0 and math.isfinite(move_norm):
-        high = min(high, math.floor(math.log2(max(safety * scale / move_norm, 2.0 ** -60))))
+        high = min(high, math.floor(math.log2(max(safety * scale / move_norm, 2.0**-60))))
     return max(high, low_exp + 1)
 
 
-def plan_layer(model, acts: list[LayerActivity], layer: int, y: torch.Tensor, *, tau: float,
-               tau_mode: str = "paper", cap: int | None = None, neurons: str = "optimal",
-               route: str = "auto", use_best_update: bool = True,
-               generator: torch.Generator | None = None, loss_fn=F.cross_entropy,
-               line_search_kw: dict | None = None, ridge: float = 0.0,
-               max_gamma: float = MAX_GAMMA, safety: float = SAFETY) -> LayerGrowth:
+def plan_layer(
+    model,
+    acts: list[LayerActivity],
+    layer: int,
+    y: torch.Tensor,
+    *,
+    tau: float,
+    tau_mode: str = "paper",
+    cap: int | None = None,
+    neurons: str = "optimal",
+    route: str = "auto",
+    use_best_update: bool = True,
+    generator: torch.Generator | None = None,
+    loss_fn=F.cross_entropy,
+    line_search_kw: dict | None = None,
+    ridge: float = 0.0,
+    max_gamma: float = MAX_GAMMA,
+    safety: float = SAFETY,
+) -> LayerGrowth:
     """Plan the growth of hidden layer ``layer`` from the captured activities ``acts``
     (``ridge``: see ``best_neurons``; ``max_gamma``, ``safety``: the amplitude grid, see the
     module docstring; ``line_search_kw``: further arguments of ``line_search``)."""
@@ -122,8 +137,10 @@ def plan_layer(model, acts: list[LayerActivity], layer: int, y: torch.Tensor, *,
     if not 0 <= layer < model.n_hidden:
         raise IndexError(f"hidden layer {layer} does not exist (0..{model.n_hidden - 1})")
     if len(model.post[layer]):
-        raise ValueError("TINY's linearisation assumes no unit-wise modules between a hidden "
-                         f"Linear and its activation; layer {layer} has {len(model.post[layer])}")
+        raise ValueError(
+            "TINY's linearisation assumes no unit-wise modules between a hidden "
+            f"Linear and its activation; layer {layer} has {len(model.post[layer])}"
+        )
     b_prev, b_l = acts[layer].inputs, acts[layer + 1].inputs
     a_next, v_goal = acts[layer + 1].pre, acts[layer + 1].v_goal
     dtype = a_next.dtype
@@ -148,9 +165,14 @@ def plan_layer(model, acts: list[LayerActivity], layer: int, y: torch.Tensor, *,
         gains = [float(v) for v in sol.eigenvalues[:count]]
     else:
         alpha, omega = random_neurons(s, n, count, generator)
-        v_k = (b_prev.double() @ alpha.double())  # n x k
-        gains = [float(((v_k[:, k:k + 1] @ omega[:, k:k + 1].double().T) * v_proj.double())
-                       .sum() / v_proj.shape[0]) for k in range(count)]
+        v_k = b_prev.double() @ alpha.double()  # n x k
+        gains = [
+            float(
+                ((v_k[:, k : k + 1] @ omega[:, k : k + 1].double().T) * v_proj.double()).sum()
+                / v_proj.shape[0]
+            )
+            for k in range(count)
+        ]
     alpha, omega = alpha.to(dtype), omega.to(dtype)
     pre_new = b_prev @ alpha  # n x k: linearised pre-activations of the new units
     after = lack_of_expressivity(b_prev, v_proj, extra=pre_new @ omega.T)
@@ -162,29 +184,48 @@ def plan_layer(model, acts: list[LayerActivity], layer: int, y: torch.Tensor, *,
         base, gamma0, gamma0_capped = a_next, 0.0, False
         if dw is not None:
             move = b_l @ dw.T
-            high0 = safe_high_exp(float(move.norm()), scale, safety=safety,
-                                  max_gamma=max_gamma, low_exp=low_exp)
-            res0 = line_search(lambda g: loss_at(a_next + g * move), low_exp=low_exp,
-                               high_exp=high0, loss_at_zero=loss_before, **kw)
+            high0 = safe_high_exp(
+                float(move.norm()), scale, safety=safety, max_gamma=max_gamma, low_exp=low_exp
+            )
+            res0 = line_search(
+                lambda g: loss_at(a_next + g * move),
+                low_exp=low_exp,
+                high_exp=high0,
+                loss_at_zero=loss_before,
+                **kw,
+            )
             if res0.loss < res0.loss_at_zero:
                 gamma0, base = res0.gamma, a_next + res0.gamma * move
-                gamma0_capped = res0.gamma >= 2.0 ** high0
+                gamma0_capped = res0.gamma >= 2.0**high0
         loss_after = loss_at(base)
         gamma, gamma_capped, gamma_max, rejected, reason = 0.0, False, 0.0, 0, ""
         if count:
-            high = safe_high_exp(float((act(pre_new) @ omega.T).norm()), scale, safety=safety,
-                                 max_gamma=max_gamma, low_exp=low_exp)
-            gamma_max = 2.0 ** high
-            res = line_search(lambda g: loss_at(
-                base + math.sqrt(g) * act(math.sqrt(g) * pre_new) @ omega.T),
-                low_exp=low_exp, high_exp=high, loss_at_zero=loss_after, **kw)
+            high = safe_high_exp(
+                float((act(pre_new) @ omega.T).norm()),
+                scale,
+                safety=safety,
+                max_gamma=max_gamma,
+                low_exp=low_exp,
+            )
+            gamma_max = 2.0**high
+            res = line_search(
+                lambda g: loss_at(base + math.sqrt(g) * act(math.sqrt(g) * pre_new) @ omega.T),
+                low_exp=low_exp,
+                high_exp=high,
+                loss_at_zero=loss_after,
+                **kw,
+            )
             if res.loss < res.loss_at_zero:
                 gamma, loss_after = res.gamma, res.loss
                 gamma_capped = res.gamma >= gamma_max
             else:  # the best amplitude does not lower the loss: add nothing
-                rejected, reason = count, (
-                    f"best amplitude {res.gamma:.3g} gives loss {res.loss:.6g} >= "
-                    f"{res.loss_at_zero:.6g} without the neurons")
+                rejected, reason = (
+                    count,
+                    (
+                        f"best amplitude {res.gamma:.3g} gives loss {res.loss:.6g} >= "
+                        f"{res.loss_at_zero:.6g} without the neurons"
+                    ),
+                )
                 count, gains, after = 0, [], before
                 alpha, omega, pre_new = alpha[:, :0], omega[:, :0], pre_new[:, :0]
     ls_seconds = time.perf_counter() - t0
@@ -192,10 +233,32 @@ def plan_layer(model, acts: list[LayerActivity], layer: int, y: torch.Tensor, *,
     root = math.sqrt(gamma)
     lin = model.linears[layer]
     rows = (alpha * root).T.contiguous()
-    fan_in, bias = (rows[:, :-1].contiguous(), rows[:, -1].contiguous()) \
-        if lin.bias is not None else (rows, None)
+    fan_in, bias = (
+        (rows[:, :-1].contiguous(), rows[:, -1].contiguous())
+        if lin.bias is not None
+        else (rows, None)
+    )
     update = gamma0 * dw if dw is not None and gamma0 > 0 else None
-    return LayerGrowth(layer, update, fan_in, bias, (omega * root).contiguous(), sol, count,
-                       gains, before, after, gamma0, gamma, loss_before, loss_after,
-                       ls_seconds, int(b_prev.shape[0]), rejected, reason, gamma_capped,
-                       gamma0_capped, gamma_max)
+    return LayerGrowth(
+        layer,
+        update,
+        fan_in,
+        bias,
+        (omega * root).contiguous(),
+        sol,
+        count,
+        gains,
+        before,
+        after,
+        gamma0,
+        gamma,
+        loss_before,
+        loss_after,
+        ls_seconds,
+        int(b_prev.shape[0]),
+        rejected,
+        reason,
+        gamma_capped,
+        gamma0_capped,
+        gamma_max,
+    )

@@ -23,18 +23,30 @@ import torch.nn.functional as F  # noqa: N812  (the torch convention)
 from kernels.dynamic_mlp import DynamicMLP
 
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "elu": F.elu, "selu": F.selu, "tanh": torch.tanh, "relu": torch.relu}
+    "elu": F.elu,
+    "selu": F.selu,
+    "tanh": torch.tanh,
+    "relu": torch.relu,
+}
 
 
 class GrowingMLP(DynamicMLP):
     """DynamicMLP whose hidden activation is ``activation`` (one of ``ACTIVATIONS``)."""
 
-    def __init__(self, in_features: int, hidden: Sequence[int], out_features: int, *,
-                 activation: str = "elu", bias: bool = True,
-                 generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        hidden: Sequence[int],
+        out_features: int,
+        *,
+        activation: str = "elu",
+        bias: bool = True,
+        generator: torch.Generator | None = None,
+    ) -> None:
         if activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation '{activation}'; accepted: "
-                             f"{', '.join(ACTIVATIONS)}")
+            raise ValueError(
+                f"unknown activation '{activation}'; accepted: {', '.join(ACTIVATIONS)}"
+            )
         super().__init__(in_features, hidden, out_features, bias=bias, generator=generator)
         self.activation_name = activation
 
