@@ -533,12 +533,12 @@ def test_cost_model_named_for_all_methods():
 def test_sizes_marks_are_light_beneath_the_lines_and_in_the_legend():
     view = SizesView()
     glyphs = [r for r in view.fig.renderers if r.data_source is view.events]
-    assert len(glyphs) == 1 and glyphs[0].glyph.fill_alpha < 0.5
-    assert view.fig.renderers.index(glyphs[0]) < min(
+    assert len(glyphs) == 2 and all(g.glyph.fill_alpha < 0.5 for g in glyphs)
+    assert max(view.fig.renderers.index(g) for g in glyphs) < min(
         view.fig.renderers.index(r) for r in view.lines
     )
-    labels = [getattr(item.label, "field", None) for item in view.fig.legend[0].items]
-    assert "event" in labels
+    labels = [getattr(item.label, "value", None) for item in view.fig.legend[0].items]
+    assert {"unit born", "unit died"} <= set(labels)
     view.update(group_records(_lifetime_records()))
     assert set(view.events.data["event"]) == {"unit born", "unit died"}
 
@@ -597,3 +597,38 @@ def test_spectrum_fades_all_but_the_latest_growth_steps():
     assert np.all(alpha[recent] == RECENT_STYLE[0]) and np.all(alpha[~recent] == OLD_STYLE[0])
     assert np.all(np.asarray(view.points.data["size"])[~recent] == OLD_STYLE[1])
     assert recent.sum() == RECENT_GROWTH_STEPS * 4
+
+
+def test_legend_entries_never_read_a_per_row_colour():
+    """BokehJS draws a legend swatch with its glyph's colour at a row index; a per-row colour
+    array replaced by a longer source is then read past its end (RangeError, lost updates).
+    Every glyph with a legend entry has one constant colour."""
+    from bokeh.models import GlyphRenderer, Legend
+
+    for name, fig in _all_figures():
+        for legend in fig.select(type=Legend):
+            for item in legend.items:
+                assert getattr(item.label, "field", None) is None, f"{name}: legend_field"
+                for r in item.renderers:
+                    assert isinstance(r, GlyphRenderer)
+                    color = r.glyph.fill_color if hasattr(r.glyph, "fill_color") else None
+                    color = color if color is not None else r.glyph.line_color
+                    assert isinstance(color, str), f"{name}: a per-row colour in the legend"
+
+
+def test_layer_legend_shows_the_layers_present_only():
+    view = UnitScatterView()
+    assert not any(item.visible for item in view.layer_items.values())
+    view.show_table(
+        {
+            "unit_id": [1, 2, 3],
+            "layer": [0, 0, 1],
+            "fan_in": [1.0, 2.0, 3.0],
+            "fan_out": [1.0, 1.0, 1.0],
+            "age": [1, 2, 3],
+        }
+    )
+    shown = {name for name, item in view.layer_items.items() if item.visible}
+    assert shown == {"layer 0", "layer 1"}
+    view.reset()
+    assert not any(item.visible for item in view.layer_items.values())

@@ -12,7 +12,7 @@ from collections import defaultdict
 
 import numpy as np
 import panel as pn
-from bokeh.models import DataRange1d, Legend
+from bokeh.models import CDSView, DataRange1d, GroupFilter, Legend
 
 from kernels.records import UNITS
 
@@ -262,3 +262,63 @@ def figure_defaults(**overrides) -> dict:
     )
     base.update(overrides)
     return base
+
+
+def legend_groups(fig, x: str, y: str, source, column: str, groups: dict, **common) -> list:
+    """One scatter per value of ``column`` (``groups``: value -> its constant colour and
+    marker), each a legend entry named by the value, all over the one ``source``.
+
+    Not one glyph with ``legend_field`` and a colour per row: BokehJS draws a legend swatch
+    with the glyph's colour at a row index found in the *new* data, and when a stream or a
+    replacement has just made the source longer the old colour array is read past its end
+    ("RangeError: Offset is outside the bounds of the DataView" in ``draw_legend_for_index``),
+    which drops the rest of that update (seen as layer-size lines that never appeared on a
+    page's second run). Constant colours have no index to overrun."""
+    return [
+        fig.scatter(
+            x,
+            y,
+            source=source,
+            view=CDSView(filter=GroupFilter(column_name=column, group=value)),
+            legend_label=value,
+            **{**common, **style},
+        )
+        for value, style in groups.items()
+    ]
+
+
+def legend_items(fig, renderers) -> list:
+    """The legend entries of ``renderers`` (to show only the groups that hold data)."""
+    return [
+        item
+        for legend in fig.select(type=Legend)
+        for item in legend.items
+        if item.renderers and item.renderers[0] in renderers
+    ]
+
+
+def layer_groups(fig, x: str, y: str, source, **common) -> dict:
+    """:func:`legend_groups` over ``layer_name``, one colour per layer; returns the legend
+    entry of each layer name, hidden until :func:`show_layers` sees that layer."""
+    from explorer.views.palette import MAX_LAYERS, layer_color
+
+    names = [f"layer {i}" for i in range(MAX_LAYERS)]
+    renderers = legend_groups(
+        fig,
+        x,
+        y,
+        source,
+        "layer_name",
+        {n: {"color": layer_color(i)} for i, n in enumerate(names)},
+        **common,
+    )
+    items = dict(zip(names, legend_items(fig, renderers), strict=True))
+    show_layers(items, ())
+    return items
+
+
+def show_layers(items: dict, layers) -> None:
+    """Show the legend entries of ``layers`` (layer indices) only."""
+    present = {f"layer {int(i)}" for i in layers}
+    for name, item in items.items():
+        item.visible = name in present

@@ -12,7 +12,7 @@ from __future__ import annotations
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
-from explorer.views.base import View, figure_defaults, outside_legend
+from explorer.views.base import View, figure_defaults, legend_groups, outside_legend
 from kernels.records import GROUPSPARSITY
 
 COLUMNS = ("method", "dataset", "lam", "loss", "sparsity", "color")
@@ -36,18 +36,19 @@ class GroupSparsityView(View):
             **figure_defaults(height=280),
         )
         outside_legend(self.fig)
-        dots = self.fig.scatter(
+        dots = legend_groups(
+            self.fig,
             "sparsity",
             "loss",
-            source=self.points,
-            color="color",
+            self.points,
+            "method",
+            {m: {"color": c} for m, c in METHOD_COLORS.items()},
             size=8,
             alpha=0.8,
-            legend_field="method",
         )
         self.fig.add_tools(
             HoverTool(
-                renderers=[dots],
+                renderers=dots,
                 tooltips=[
                     ("method", "@method"),
                     ("data set", "@dataset"),

@@ -13,6 +13,7 @@ from explorer.views.base import (
     View,
     columns,
     figure_defaults,
+    legend_groups,
     outside_legend,
     step_range,
 )
@@ -44,15 +45,18 @@ class SizesView(View):
         )
         legend = outside_legend(self.fig)
         # marks first: later glyphs are drawn on top, so the lines stay visible
-        marks = self.fig.scatter(
+        marks = legend_groups(
+            self.fig,
             "step",
             "y",
-            source=self.events,
-            color="color",
-            marker="marker",
+            self.events,
+            "event",
+            {
+                "unit born": {"color": BORN_COLOR, "marker": "triangle"},
+                "unit died": {"color": DIED_COLOR, "marker": "inverted_triangle"},
+            },
             size=6,
             alpha=0.35,
-            legend_field="event",
         )
         self.lines = [
             self.fig.line(
@@ -69,7 +73,7 @@ class SizesView(View):
         self.line_items = [item for item in legend.items if item.renderers[0] in self.lines]
         self.fig.add_tools(
             HoverTool(
-                renderers=[marks],
+                renderers=marks,
                 tooltips=[
                     ("unit", "@unit_id"),
                     ("layer", "@layer"),

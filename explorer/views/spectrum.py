@@ -26,6 +26,7 @@ from explorer.views.base import (
     View,
     columns,
     figure_defaults,
+    legend_groups,
     outside_legend,
     step_range,
 )
@@ -127,15 +128,16 @@ class SpectrumView(View):
             **figure_defaults(height=280, tools="pan,wheel_zoom,box_select,tap,reset,save"),
         )
         outside_legend(self.fig)
-        pts = self.fig.scatter(
+        pts = legend_groups(
+            self.fig,
             "x",
             "shown",
-            source=self.points,
-            color="color",
+            self.points,
+            "accepted",
+            {"accepted": {"color": ACCEPTED_COLOR}, "rejected": {"color": REJECTED_COLOR}},
             size="size",
             alpha="alpha",
             nonselection_alpha=0.1,
-            legend_field="accepted",
         )
         self.fig.scatter(
             "x",
@@ -150,7 +152,7 @@ class SpectrumView(View):
         self.summary_course = self.course(self.summary)
         self.fig.add_tools(
             HoverTool(
-                renderers=[pts],
+                renderers=pts,
                 tooltips=[
                     ("step", "@step"),
                     ("layer", "@layer"),

@@ -13,7 +13,15 @@ import numpy as np
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
-from explorer.views.base import ROLLOVER, View, figure_defaults, outside_legend, step_range
+from explorer.views.base import (
+    ROLLOVER,
+    View,
+    figure_defaults,
+    layer_groups,
+    outside_legend,
+    show_layers,
+    step_range,
+)
 from explorer.views.palette import layer_colors
 from explorer.views.selection import UnitSelection
 from kernels.records import EVENT, SWITCH
@@ -66,16 +74,15 @@ class SwitchView(View):
             **figure_defaults(height=280, tools="pan,wheel_zoom,box_select,tap,reset,save"),
         )
         outside_legend(self.fig)
-        self.fig.scatter(
+        self.layer_items = layer_groups(
+            self.fig,
             "step",
             "value",
-            source=self.points,
-            color="color",
+            self.points,
             size=3,
             alpha=0.6,
             nonselection_alpha=0.05,
             selection_line_color="black",
-            legend_field="layer_name",
         )
         kills = self.fig.scatter(
             "step",
@@ -109,6 +116,7 @@ class SwitchView(View):
     def reset(self):
         super().reset()
         self._last_value = {}
+        show_layers(self.layer_items, ())
 
     def update(self, records_by_kind):
         recs = records_by_kind.get(SWITCH, ())
@@ -137,6 +145,9 @@ class SwitchView(View):
                 {k: _column(np.concatenate(v)) for k, v in cols.items()},
                 key=np.concatenate(record_number),
             )
+            seen = {int(i) for i in np.unique(np.concatenate(cols["layer"]))}
+            seen |= {int(item.split()[-1]) for item, it in self.layer_items.items() if it.visible}
+            show_layers(self.layer_items, seen)
             if self.selection.unit_ids:
                 self.selection.apply(self.points)
         deaths = [e for e in records_by_kind.get(EVENT, ()) if e.get("event") == "died"]

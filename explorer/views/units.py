@@ -16,7 +16,14 @@ import numpy as np
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
-from explorer.views.base import LEGEND_KEY, View, figure_defaults, outside_legend
+from explorer.views.base import (
+    LEGEND_KEY,
+    View,
+    figure_defaults,
+    layer_groups,
+    outside_legend,
+    show_layers,
+)
 from explorer.views.palette import layer_colors
 from explorer.views.selection import UnitSelection
 from kernels.records import UNITS
@@ -52,17 +59,16 @@ class UnitScatterView(View):
             ),
         )
         legend = outside_legend(self.fig)
-        self.fig.scatter(
+        self.layer_items = layer_groups(
+            self.fig,
             "fan_in",
             "fan_out",
-            source=self.source,
-            color="color",
+            self.source,
             size="size",
             alpha="alpha",
             nonselection_alpha=0.1,
             selection_line_color="black",
             selection_line_width=2,
-            legend_field="layer_name",
         )
         # a key for the dots' look: one point each at NaN (not drawn) that only gives the
         # legend a swatch (a glyph without rows draws none)
@@ -105,6 +111,7 @@ class UnitScatterView(View):
     def reset(self):
         super().reset()
         self._pending, self.step = None, None
+        show_layers(self.layer_items, ())
 
     def update(self, records_by_kind, force: bool = False):
         tables = records_by_kind.get(UNITS, ())
@@ -140,6 +147,7 @@ class UnitScatterView(View):
             "layer_name": [f"layer {i}" for i in layers.tolist()],
             **numeric,
         }
+        show_layers(self.layer_items, np.unique(layers))
         self.selection.apply(self.source)
 
     def __panel__(self):
