@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 import urllib.request
+from pathlib import Path
 
 import pytest
+from conftest import require_chromium
 
 from tests.test_browser import ARGS, CHROMIUM, free_port, wait_for
 
@@ -51,10 +53,7 @@ def snapshots(tmp_path_factory):
 
 
 def test_runs_tab_click_opens_snapshot(snapshots, monkeypatch):
-    from pathlib import Path
-
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not installed")
+    require_chromium()  # fails instead of skipping under SIZING_EXPLORER_REQUIRE_BROWSER
     import panel as pn
     from playwright.sync_api import sync_playwright
 
