@@ -126,6 +126,10 @@ def exit_message(exitcode: int | None) -> str:
     return f"trainer exited (code {exitcode})"
 
 
+#: seconds the sentinel watcher waits for the reader to report a dead child itself
+EXIT_GRACE = 2.0
+
+
 class TrainerProcess:
     """The commands and records of a :class:`~explorer.runner.TrainerThread`, with the
     trainer in a child process (it satisfies :class:`~explorer.runner.Runner`).
@@ -153,6 +157,7 @@ class TrainerProcess:
         self._status = RunStatus()
         self._closed = False
         self._exited = False
+        self._exit_handled = threading.Event()
         self._lock = threading.Lock()
         self._futures: dict[int, tuple[Future, Any]] = {}  # (future, History or None)
         self._ids = itertools.count()
@@ -289,7 +294,13 @@ class TrainerProcess:
         """Wait for the child's end; tell the reader (after the child's last records)."""
         wait_for_handles([self._process.sentinel])
         self._process.join(5)  # the sentinel fires as the child dies; reap it for its code
-        self._inbox.put({"kind": "_exited", "exitcode": self._process.exitcode})
+        exitcode = self._process.exitcode
+        self._inbox.put({"kind": "_exited", "exitcode": exitcode})
+        # A child killed in the middle of writing a record leaves half a message in the pipe,
+        # and the reader then waits forever for its rest (the marker above never arrives):
+        # report the exit from here when the reader has not done so soon.
+        if not self._exit_handled.wait(EXIT_GRACE):
+            self._on_exit(exitcode)
 
     def _read(self) -> None:
         while True:
@@ -311,6 +322,10 @@ class TrainerProcess:
             self.out.put(record)
 
     def _on_exit(self, exitcode: int | None) -> None:
+        with self._lock:  # once, from the reader or (when the reader is stuck) the watcher
+            if self._exit_handled.is_set():
+                return
+            self._exit_handled.set()
         if self._closed:
             self._fail_pending("this trainer process is closed")
             return
