@@ -58,104 +58,18 @@ from __future__ import annotations
 import copy
 import math
 import time
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F  # noqa: N812  (the torch convention)
 
 from kernels import surgery
-from kernels.methods.base import (
-    Addition,
-    MethodOptions,
-    Proposal,
-    SizingMethod,
-    StepContext,
-    unit_event,
-)
+from kernels.methods.base import Proposal, SizingMethod, StepContext, unit_event
 from kernels.methods.registry import register
+from kernels.methods.tiny_options import BATCH_RULES, TinyAddition, TinyOptions
 from kernels.records import SPECTRUM
-from kernels.tiny.best_neurons import ROUTES, TAU_MODES
 from kernels.tiny.capture import capture
-from kernels.tiny.growth import MAX_GAMMA, NEURONS, SAFETY, plan_layer
-from kernels.tiny.network import ACTIVATIONS, GrowingMLP
-
-BATCH_RULES = ("sqrt", "compound")
-
-
-@dataclass
-class TinyAddition(Addition):
-    """An Addition with the new units' biases (TINY's fan-ins include the bias entry)."""
-
-    bias: torch.Tensor | None = None
-
-
-@dataclass
-class TinyOptions(MethodOptions):
-    """``neurons`` (optimal | random), ``tau_mode`` (paper | absolute | relative, see
-    :data:`kernels.tiny.best_neurons.TAU_MODES`), ``growth_seconds`` (> 0: grow every T
-    seconds instead of every ``growth_every`` steps), ``activation`` (elu | selu | tanh |
-    relu), ``route`` (auto | cholesky | psd | lobpcg), ``estimation_batch`` (100),
-    ``batch_rule`` (sqrt | compound), ``max_estimation_batch``, ``best_update`` (apply
-    gamma_0 dW*, default true), ``ridge`` (Tikhonov term of S relative to its mean diagonal,
-    default 1e-3; 0 = the exact problem), ``max_gamma`` (top of the amplitude grid, default
-    2^10) and ``safety`` (a move may change the next layer's pre-activations by at most
-    ``safety`` times their RMS, at least 1; default 4: with a fixed cap of 64 and no such
-    bound, on MNIST the gamma_0 dW* moves kept scaling the output layer of a network that
-    already fit its training data, to weights of 2e4 and a test loss of 0.5),
-    ``line_search_refine`` (golden-section steps after the factor-2 grid, default 8; 0 keeps
-    the best grid point: the line searches took 20-29% of a run's wall clock in
-    ``bench_tiny --race``)."""
-
-    neurons: str = "optimal"
-    tau_mode: str = "paper"
-    growth_seconds: float = 0.0
-    activation: str = "elu"
-    route: str = "auto"
-    estimation_batch: int = 100
-    batch_rule: str = "sqrt"
-    max_estimation_batch: int = 10_000
-    best_update: bool = True
-    ridge: float = 1e-3
-    max_gamma: float = MAX_GAMMA
-    safety: float = SAFETY
-    line_search_refine: int = 8
-
-    def problems(self) -> list[str]:
-        problems = super().problems()
-        if self.neurons not in NEURONS:
-            problems.append(f"neurons must be one of {', '.join(NEURONS)}, got '{self.neurons}'")
-        if self.tau_mode not in TAU_MODES:
-            problems.append(
-                f"tau_mode must be one of {', '.join(TAU_MODES)}, got '{self.tau_mode}'"
-            )
-        if self.activation not in ACTIVATIONS:
-            problems.append(
-                f"activation must be one of {', '.join(ACTIVATIONS)}, got '{self.activation}'"
-            )
-        if self.route not in ROUTES:
-            problems.append(f"route must be one of {', '.join(ROUTES)}, got '{self.route}'")
-        if self.batch_rule not in BATCH_RULES:
-            problems.append(
-                f"batch_rule must be one of {', '.join(BATCH_RULES)}, got '{self.batch_rule}'"
-            )
-        if float(self.growth_seconds) < 0:
-            problems.append(f"growth_seconds must be >= 0, got {self.growth_seconds}")
-        if int(self.estimation_batch) < 1 or int(self.max_estimation_batch) < int(
-            self.estimation_batch
-        ):
-            problems.append(
-                "estimation_batch must be >= 1 and max_estimation_batch >= it, got "
-                f"{self.estimation_batch} and {self.max_estimation_batch}"
-            )
-        if float(self.ridge) < 0:
-            problems.append(f"ridge must be >= 0, got {self.ridge}")
-        if not 2.0**-15 <= float(self.max_gamma) <= 2.0**20:
-            problems.append(f"max_gamma must be in [2^-15, 2^20], got {self.max_gamma}")
-        if not float(self.safety) > 0:
-            problems.append(f"safety must be > 0, got {self.safety}")
-        if not 0 <= int(self.line_search_refine) <= 64:
-            problems.append(f"line_search_refine must be in [0, 64], got {self.line_search_refine}")
-        return problems
+from kernels.tiny.growth import plan_layer
+from kernels.tiny.network import GrowingMLP
 
 
 @register
@@ -406,4 +320,4 @@ def _add_update(model, j: int, update: torch.Tensor | None) -> None:
             lin.bias.add_(update[:, lin.in_features].to(lin.bias.dtype))
 
 
-__all__ = ["Tiny", "TinyAddition"]
+__all__ = ["BATCH_RULES", "Tiny", "TinyAddition", "TinyOptions"]
