@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from explorer import trainer_state
 from explorer.config import RunConfig, resolve_device
 from explorer.data import load_dataset
 from explorer.knobs import Knobs
@@ -294,40 +295,11 @@ class Trainer:
             "phase_time": dict(self.phase_time),
         }
 
-    # -- snapshots (explorer.snapshot writes and reads these) ------------------------------
+    # -- snapshots (explorer.snapshot writes and reads these; explorer.trainer_state) -------
     def capture_state(self) -> dict:
-        """Everything needed to continue this run exactly, with every tensor copied to CPU.
-
-        Call it between steps (on the trainer's thread, or while the trainer is paused): it
-        reads the model and the optimizer without a lock. Copies are taken here so the slow
-        serialisation can run on another thread while training goes on.
-        """
-        model = self.model
-        rng = {"generator": self.generator.get_state(), "torch": torch.get_rng_state()}
-        if self.device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state(self.device)
-        return {
-            "model": {
-                k: v.detach().to("cpu", copy=True).contiguous()
-                for k, v in model.state_dict().items()
-            },
-            "optimizer": _copy_tree(self.optimizer.state_dict()),
-            "method": _copy_tree(self.method.state_dict()),
-            "unit_ids": [np.array(a, dtype=np.int64) for a in model.unit_ids],
-            "birth_step": [np.array(a, dtype=np.int64) for a in model.birth_step],
-            "next_unit_id": int(model.ids.next_id),
-            "rng": rng,
-            "order": self._order.detach().to("cpu", copy=True),
-            "cursor": int(self._cursor),
-            "step_count": int(self.step_count),
-            "cost": int(self.cost),
-            "val_history": [float(v) for v in self.val_history],
-            "phase_time": {k: float(v) for k, v in self.phase_time.items()},
-            "elapsed": time.perf_counter() - self._started,
-            "knobs": self.knobs.values(),
-            "knob_values_seen": dict(self._knob_values),
-            "sizes": list(model.hidden_sizes),
-        }
+        """Everything needed to continue this run exactly, with every tensor copied to CPU
+        (:func:`explorer.trainer_state.capture_state`). Call it between steps."""
+        return trainer_state.capture_state(self)
 
     @classmethod
     def from_state(
@@ -355,60 +327,4 @@ class Trainer:
 
     def load_state(self, state: dict) -> None:
         """Put a ``capture_state`` dict back into this trainer (shapes may differ from now)."""
-        model = self.model
-        targets = model.state_dict(keep_vars=True)
-        saved = state["model"]
-        if set(targets) != set(saved):
-            raise ValueError(
-                f"saved weights do not fit the {self.config.method} model: missing "
-                f"{sorted(set(targets) - set(saved))}, unexpected "
-                f"{sorted(set(saved) - set(targets))}"
-            )
-        with torch.no_grad():
-            for name, t in targets.items():
-                t.data = saved[name].to(device=t.device, dtype=t.dtype).clone()
-                t.grad = None
-        if len(state["unit_ids"]) != model.n_hidden:
-            raise ValueError(
-                f"saved unit ids cover {len(state['unit_ids'])} hidden layers, the "
-                f"model has {model.n_hidden}"
-            )
-        for layer in range(model.n_hidden):
-            model.sync_shapes(layer)
-        model.unit_ids = [np.array(a, dtype=np.int64) for a in state["unit_ids"]]
-        model.birth_step = [np.array(a, dtype=np.int64) for a in state["birth_step"]]
-        model.ids.load_state_dict({"next_id": state["next_unit_id"]})
-        if list(model.hidden_sizes) != [len(a) for a in model.unit_ids]:
-            raise ValueError(
-                f"saved unit ids {[len(a) for a in model.unit_ids]} do not match "
-                f"the saved layer sizes {model.hidden_sizes}"
-            )
-        self.optimizer.load_state_dict(_copy_tree(state["optimizer"]))
-        self.method.load_state_dict(_copy_tree(state["method"]))
-        rng = state["rng"]
-        self.generator.set_state(rng["generator"].clone())
-        torch.set_rng_state(rng["torch"].clone())
-        if "cuda" in rng and self.device.type == "cuda":
-            torch.cuda.set_rng_state(rng["cuda"].clone(), self.device)
-        self._order = state["order"].clone().to(torch.long)
-        self._cursor = int(state["cursor"])
-        self.step_count, self.cost = int(state["step_count"]), int(state["cost"])
-        self.val_history = [float(v) for v in state["val_history"]]
-        self.phase_time = {k: float(v) for k, v in state["phase_time"].items()}
-        self._started = time.perf_counter() - float(state["elapsed"])
-        self._knob_values = dict(state["knob_values_seen"])
-
-
-def _copy_tree(obj):
-    """Deep copy of nested dicts/lists/tuples with every tensor copied to CPU."""
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().to("cpu", copy=True).contiguous()
-    if isinstance(obj, np.ndarray):
-        return obj.copy()
-    if isinstance(obj, dict):
-        return {k: _copy_tree(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_copy_tree(v) for v in obj]
-    if isinstance(obj, tuple):
-        return tuple(_copy_tree(v) for v in obj)
-    return obj
+        trainer_state.load_state(self, state)
