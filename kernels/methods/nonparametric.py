@@ -11,10 +11,9 @@ AdaRad and AdaRad-M are defined for the fan-in l2 regularizer only (Algorithm 1 
 shrinks each fan-in by alpha_r * lambda); ``p=1`` or ``regularizer=fan_out`` with them is
 refused (use ``optimizer=adam`` or ``sgd``, whose proximal step handles every case).
 
-The radial step alpha_r follows lambda by default (knob ``radial_auto``): Table 3 sets
-alpha_r = 1 / (50 lambda), so a new unit whose fan-in has length 1 shrinks to zero in
-1 / (alpha_r lambda) = 50 epochs unless the loss keeps it (sec. 4.1): its *lifetime*
-(:func:`unit_lifetime_epochs`).
+The radial step alpha_r follows lambda by default (knob ``radial_auto``); the options and
+a unit's lifetime 1 / (alpha_r lambda) are in :mod:`kernels.methods.nonparametric_options`,
+the rewind of the protocol in :mod:`kernels.methods.rewind`.
 
 Training protocol (``protocol=true``), sec. 7.4.1 with patience P in epochs:
 
@@ -45,7 +44,6 @@ rounded up to the next evaluation.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 
@@ -54,94 +52,30 @@ from kernels.capnorm import CapNorm
 from kernels.dynamic_mlp import DynamicMLP, init_fan_in
 from kernels.methods.base import (
     Addition,
-    MethodOptions,
     Proposal,
     Removal,
     SizingMethod,
     StepContext,
     unit_event,
 )
+from kernels.methods.nonparametric_options import (
+    ANNEAL_DIVISOR,
+    ANNEAL_SHARE,
+    FALLBACK_PATIENCE,
+    LIFETIME_EPOCHS,
+    OPTIMIZERS,
+    PHASES,
+    REGULARIZERS,
+    NonparametricOptions,
+    auto_radial_lr,
+    radial_lr_of,
+    unit_lifetime_epochs,
+)
 from kernels.methods.registry import register
+from kernels.methods.rewind import restore_checkpoint, take_checkpoint
 from kernels.prox import proximal_step_
 from kernels.records import PHASE
 from kernels.regularizers import fan_in_penalty, fan_out_penalty
-
-OPTIMIZERS = ("adarad", "adarad-m", "adam", "sgd")
-REGULARIZERS = ("fan_in", "fan_out")
-PHASES = ("grow", "drain", "settle", "anneal", "done")
-#: Table 3: alpha_r = 1 / (LIFETIME_EPOCHS * lambda), a new unit's lifetime in epochs
-LIFETIME_EPOCHS = 50.0
-#: the angular step is divided by this at every annealing step (sec. 4.1, 7.4.1)
-ANNEAL_DIVISOR = 3.0
-#: anneal-phase patience as a share of P (7.4.1: 100 -> 5 epochs; 7.4.2: 10 -> 0.5)
-ANNEAL_SHARE = 1.0 / 20.0
-#: patience in epochs when the lifetime is infinite (lambda = 0) and no patience is given
-FALLBACK_PATIENCE = 10.0
-
-
-def auto_radial_lr(lam: float, lifetime_epochs: float = LIFETIME_EPOCHS) -> float:
-    """alpha_r = 1 / (lifetime * lambda) (Table 3, sec. 4.1); 0 when lambda = 0."""
-    return 1.0 / (lifetime_epochs * lam) if lam > 0 else 0.0
-
-
-def radial_lr_of(knobs) -> float:
-    """The radial step in use: Table 3's rule when the knob ``radial_auto`` is on (it then
-    follows the lambda slider live), else the ``radial_lr`` knob."""
-    if getattr(knobs, "radial_auto", False):
-        return auto_radial_lr(float(knobs.lam))
-    return float(knobs.radial_lr)
-
-
-def unit_lifetime_epochs(radial_lr: float, lam: float) -> float:
-    """Epochs for AdaRad's shrinkage alone to take a fan-in of length 1 to zero:
-    1 / (alpha_r lambda) (sec. 4.1: the shrink threshold per epoch is alpha_r lambda, the
-    batch shares summing to 1); inf when either is 0."""
-    rate = float(radial_lr) * float(lam)
-    return 1.0 / rate if rate > 0 else math.inf
-
-
-@dataclass
-class NonparametricOptions(MethodOptions):
-    """``optimizer`` in {adarad, adarad-m, adam, sgd}; ``p`` in {1, 2} (eq. 2-3);
-    ``regularizer`` in {fan_in, fan_out}; ``capnorm`` (sec. 3.2); ``protocol`` (sec. 7.4,
-    see the module docstring) with ``patience`` (epochs, at least one unit lifetime; 0 = one
-    lifetime) and ``tolerance`` (validation-loss change that counts as an improvement)."""
-
-    optimizer: str = "adarad"
-    p: int = 2
-    regularizer: str = "fan_in"
-    capnorm: bool = True
-    protocol: bool = False
-    patience: float = 0.0
-    tolerance: float = 1e-4
-
-    def problems(self) -> list[str]:
-        out = super().problems()
-        if self.optimizer not in OPTIMIZERS:
-            out.append(f"unknown optimizer '{self.optimizer}'; accepted: {', '.join(OPTIMIZERS)}")
-        if self.p not in (1, 2):
-            out.append(f"p must be 1 or 2 (eq. 2-3), got {self.p}")
-        if self.regularizer not in REGULARIZERS:
-            out.append(f"regularizer must be 'fan_in' or 'fan_out', got '{self.regularizer}'")
-        if self.optimizer in ("adarad", "adarad-m") and (
-            self.p != 2 or self.regularizer != "fan_in"
-        ):
-            out.append(
-                f"{self.optimizer} is defined for the fan-in l2 regularizer only "
-                f"(Algorithm 1 line 17 shrinks fan-ins by alpha_r lambda), got "
-                f"p={self.p}, regularizer={self.regularizer}; accepted with it: p=2, "
-                "regularizer=fan_in (or use optimizer=adam or sgd)"
-            )
-        if not isinstance(self.capnorm, bool) or not isinstance(self.protocol, bool):
-            out.append(
-                f"capnorm and protocol must be true or false, got {self.capnorm!r} "
-                f"and {self.protocol!r}"
-            )
-        if not float(self.patience) >= 0 or not float(self.tolerance) >= 0:
-            out.append(
-                f"patience and tolerance must be >= 0, got {self.patience} and {self.tolerance}"
-            )
-        return out
 
 
 @register
@@ -406,65 +340,13 @@ class Nonparametric(SizingMethod):
         self._seen_evals, self._anneal = state["seen_evals"], state["anneal"]
 
 
-def _optimizer_params(optimizer) -> list[torch.Tensor]:
-    return [p for group in optimizer.param_groups for p in group["params"]]
-
-
-def _clone(value):
-    return value.detach().clone() if torch.is_tensor(value) else value
-
-
-def take_checkpoint(model, optimizer, val: float) -> dict:
-    """Weights, buffers, unit ids and the optimizer's state, for a rewind (sec. 7.4)."""
-    tensors = {
-        name: t.detach().clone() for name, t in [*model.named_parameters(), *model.named_buffers()]
-    }
-    opt_state = None
-    if optimizer is not None:
-        opt_state = {
-            "state": [
-                {k: _clone(v) for k, v in optimizer.state[p].items()}
-                if p in optimizer.state
-                else None
-                for p in _optimizer_params(optimizer)
-            ],
-            "groups": [
-                {k: _clone(v) for k, v in g.items() if k in ("phi_max", "c_max")}
-                for g in optimizer.param_groups
-            ],
-        }
-    return {
-        "val": float(val),
-        "tensors": tensors,
-        "optimizer": opt_state,
-        "unit_ids": [a.copy() for a in model.unit_ids],
-        "birth_step": [a.copy() for a in model.birth_step],
-    }
-
-
-def restore_checkpoint(model, optimizer, checkpoint: dict) -> None:
-    """Put a network (structure included) and its optimizer back to ``checkpoint``."""
-    saved = checkpoint["tensors"]
-    for name, t in [*model.named_parameters(), *model.named_buffers()]:
-        t.data = saved[name].clone()
-        if isinstance(t, torch.nn.Parameter):
-            t.grad = None
-    for layer in range(model.n_hidden):
-        model.sync_shapes(layer)
-    model.unit_ids = [a.copy() for a in checkpoint["unit_ids"]]
-    model.birth_step = [a.copy() for a in checkpoint["birth_step"]]
-    opt = checkpoint["optimizer"]
-    if optimizer is None or opt is None:
-        return
-    optimizer.state.clear()
-    for p, state in zip(_optimizer_params(optimizer), opt["state"], strict=True):
-        if state is not None:
-            optimizer.state[p] = {k: _clone(v) for k, v in state.items()}
-    for group, extra in zip(optimizer.param_groups, opt["groups"], strict=True):
-        group.update({k: _clone(v) for k, v in extra.items()})
-
-
 __all__ = [
+    "ANNEAL_DIVISOR",
+    "ANNEAL_SHARE",
+    "LIFETIME_EPOCHS",
+    "OPTIMIZERS",
+    "PHASES",
+    "REGULARIZERS",
     "Nonparametric",
     "NonparametricOptions",
     "auto_radial_lr",

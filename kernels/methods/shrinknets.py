@@ -19,23 +19,8 @@ garbage collection (sec. 3.5.2) then removes every unit whose switch is 0 throug
 gradient is zeroed before every optimizer step (the "does garbage collection pay" baseline;
 their compute is still spent, so the trainer's cost does not drop).
 
-Killing strategies (option ``kill``) and the live knob gamma in [0, 1]. gamma = 0 turns
-killing off (only switches that reach exactly 0 are collected: the paper's "no neuron
-removal" baseline of sec. 4.4); for gamma > 0 a higher gamma never kills later, because each
-test's bar only gets lower as gamma rises. The sign tests look at the last ``window`` signs
-(+1/-1) of each switch, recorded once per step; no kill happens before ``warmup`` steps
-(default: ``window``):
-
-* ``threshold``: kill when ``|theta| <= gamma * threshold`` (option ``threshold``,
-  default 0.1). Scale dependent, as the paper warns (the weights can grow as theta shrinks).
-* ``sign_change``: kill when the switch changed sign at least
-  ``c(gamma) = max(1, ceil((1 - gamma) * (window - 1)))`` times within the window: gamma = 1
-  kills on the first sign change, gamma -> 0 asks for a switch that flips every step.
-* ``sign_variance``: with a full window of signs s_t, kill when
-  ``var(s) = 1 - mean(s)^2 >= v(gamma) = (1 - gamma) + gamma * v_min``, where
-  ``v_min = 4 (window - 1) / window^2`` is the variance of a window holding a single
-  minority sign: gamma = 1 kills any switch whose window holds both signs, gamma -> 0 asks
-  for an evenly split window (variance 1).
+Killing strategies (option ``kill``: ``threshold``, ``sign_change``, ``sign_variance``) and
+the live knob gamma in [0, 1] are described in :mod:`kernels.methods.neuron_killing`.
 
 At least ``min_units`` units per layer are never killed (the ones with the largest |theta|
 are spared), so no layer becomes empty.
@@ -59,10 +44,6 @@ The trainer's step records carry ``cost``: the input neurons summed over steps (
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
 import torch
 from torch import nn
@@ -70,121 +51,27 @@ from torch import nn
 from kernels.dynamic_cnn import DynamicCNN
 from kernels.dynamic_mlp import DynamicMLP
 from kernels.methods.base import (
-    MethodOptions,
     Proposal,
     Removal,
     SizingMethod,
     StepContext,
     unit_event,
 )
+from kernels.methods.neuron_killing import (
+    CAUSES,
+    KILL_STRATEGIES,
+    ZERO_CAUSE,
+    SignWindow,
+    kill_decisions,
+    sign_change_bar,
+    sign_changes,
+    sign_variance,
+    sign_variance_bar,
+)
 from kernels.methods.registry import register
+from kernels.methods.shrinknets_options import NETWORKS, ShrinkNetsOptions
 from kernels.records import SWITCH
 from kernels.switch import Switch
-
-KILL_STRATEGIES = ("threshold", "sign_change", "sign_variance")
-NETWORKS = ("mlp", "cnn", "auto")
-CAUSES = {
-    "threshold": "killed: switch below threshold",
-    "sign_change": "killed: sign change",
-    "sign_variance": "killed: sign variance",
-}
-ZERO_CAUSE = "switch reached zero"
-
-
-def sign_change_bar(gamma: float, window: int) -> int:
-    """Sign changes within the window that kill a unit (``sign_change`` strategy)."""
-    return max(1, math.ceil((1.0 - gamma) * (window - 1) - 1e-9))
-
-
-def sign_variance_bar(gamma: float, window: int) -> float:
-    """Sign variance at or above which a unit is killed (``sign_variance`` strategy)."""
-    v_min = 4.0 * (window - 1) / window**2
-    return (1.0 - gamma) + gamma * v_min
-
-
-def kill_decisions(
-    strategy: str,
-    gamma: float,
-    switch: torch.Tensor,
-    signs: torch.Tensor,
-    counts: torch.Tensor,
-    threshold: float,
-) -> torch.Tensor:
-    """Which units to kill (bool, one per unit) by one of the strategies of sec. 3.5.1.
-
-    ``signs`` (n, window) holds the last signs of each switch, oldest first, 0 where the
-    unit has no record yet; ``counts`` (n,) how many entries are filled.
-    """
-    if strategy not in KILL_STRATEGIES:
-        raise ValueError(
-            f"unknown kill strategy '{strategy}'; accepted: {', '.join(KILL_STRATEGIES)}"
-        )
-    n, window = signs.shape
-    if gamma <= 0 or n == 0:
-        return torch.zeros(n, dtype=torch.bool, device=switch.device)
-    if strategy == "threshold":
-        return switch.abs() <= gamma * threshold
-    if strategy == "sign_change":
-        return sign_changes(signs) >= sign_change_bar(gamma, window)
-    full = counts >= window
-    return full & (sign_variance(signs) >= sign_variance_bar(gamma, window) - 1e-6)
-
-
-def sign_changes(signs: torch.Tensor) -> torch.Tensor:
-    """Number of sign changes between consecutive recorded signs, per unit."""
-    s = signs.to(torch.int16)
-    return ((s[:, 1:] * s[:, :-1]) < 0).sum(dim=1)
-
-
-def sign_variance(signs: torch.Tensor) -> torch.Tensor:
-    """Variance of the recorded signs (-1/+1) per unit, 1 - mean^2 (empty entries ignored)."""
-    s = signs.to(torch.float32)
-    filled = (s != 0).sum(dim=1).clamp_min(1)
-    mean = s.sum(dim=1) / filled
-    return 1.0 - mean**2
-
-
-class _SignWindow:
-    """The last ``window`` switch signs of each unit of one layer, keyed by unit id."""
-
-    def __init__(self, window: int) -> None:
-        self.window = window
-        self.ids = np.zeros(0, dtype=np.int64)
-        self.signs = torch.zeros(0, window, dtype=torch.int8)
-        self.counts = torch.zeros(0, dtype=torch.int64)
-
-    def align(self, ids: np.ndarray) -> None:
-        """Reorder rows to ``ids``: removed units' rows go, new units get empty rows."""
-        if np.array_equal(ids, self.ids):
-            return
-        where = {int(u): i for i, u in enumerate(self.ids)}
-        rows = [where.get(int(u), -1) for u in ids]
-        signs = torch.zeros(len(ids), self.window, dtype=torch.int8)
-        counts = torch.zeros(len(ids), dtype=torch.int64)
-        for i, r in enumerate(rows):
-            if r >= 0:
-                signs[i], counts[i] = self.signs[r], self.counts[r]
-        self.ids, self.signs, self.counts = np.asarray(ids, dtype=np.int64).copy(), signs, counts
-
-    def push(self, switch: torch.Tensor, live: torch.Tensor) -> None:
-        """Append the current signs (live units only; dead ones keep their last window)."""
-        new = torch.sign(switch.detach()).to("cpu", torch.int8)
-        live = live.cpu()
-        shifted = torch.cat([self.signs[:, 1:], new[:, None]], dim=1)
-        self.signs = torch.where(live[:, None], shifted, self.signs)
-        self.counts = torch.where(live, (self.counts + 1).clamp_max(self.window), self.counts)
-
-    def state_dict(self) -> dict:
-        return {
-            "ids": self.ids.tolist(),
-            "signs": self.signs.tolist(),
-            "counts": self.counts.tolist(),
-        }
-
-    def load_state_dict(self, state: dict) -> None:
-        self.ids = np.asarray(state["ids"], dtype=np.int64)
-        self.signs = torch.tensor(state["signs"], dtype=torch.int8).reshape(-1, self.window)
-        self.counts = torch.tensor(state["counts"], dtype=torch.int64)
 
 
 def switches(model: nn.Module) -> list[torch.Tensor]:
@@ -212,54 +99,6 @@ def shrinknets_penalty(model: nn.Module, lam: float, lam2: float, p: int) -> tor
             (w.abs() ** p).sum() if p != 2 else w.pow(2).sum() for w in penalised_weights(model)
         )
     return total
-
-
-@dataclass
-class ShrinkNetsOptions(MethodOptions):
-    """``kill`` in {threshold, sign_change, sign_variance} (default sign_variance);
-    ``collect`` (default true: remove dead units at once; false: keep them masked);
-    ``window`` (signs kept per unit, default 20); ``threshold`` (scale of the threshold
-    strategy, default 0.1); ``warmup`` (steps before any kill, default ``window``); ``p``
-    (exponent of the weight penalty, 1 or 2, default 2); ``min_units`` (default 1);
-    ``record_every`` (steps between "switch" records, default 10); ``network`` in
-    {mlp, cnn, auto} (auto = cnn when the data set has an image shape) with ``channels``
-    (conv block widths, default [16, 32]); the hidden sizes of the run are the fully
-    connected layers."""
-
-    kill: str = "sign_variance"
-    collect: bool = True
-    window: int = 20
-    threshold: float = 0.1
-    warmup: int | None = None
-    p: int = 2
-    min_units: int = 1
-    record_every: int = 10
-    network: str = "mlp"
-    channels: Any = (16, 32)
-
-    def problems(self) -> list[str]:
-        out = super().problems()
-        if self.kill not in KILL_STRATEGIES:
-            out.append(
-                f"unknown kill strategy '{self.kill}'; accepted: {', '.join(KILL_STRATEGIES)}"
-            )
-        if self.network not in NETWORKS:
-            out.append(f"unknown network '{self.network}'; accepted: {', '.join(NETWORKS)}")
-        if int(self.window) < 2:
-            out.append(f"window must be >= 2 steps, got {self.window}")
-        if self.p not in (1, 2):
-            out.append(f"p must be 1 or 2 (eq. 9), got {self.p}")
-        if float(self.threshold) < 0:
-            out.append(f"threshold must be >= 0, got {self.threshold}")
-        if int(self.min_units) < 1 or int(self.record_every) < 1:
-            out.append(
-                f"min_units and record_every must be >= 1, got {self.min_units} and "
-                f"{self.record_every}"
-            )
-        channels = [self.channels] if isinstance(self.channels, int) else self.channels
-        if not channels or any(int(c) < 1 for c in channels):
-            out.append(f"channels must be a non-empty list of integers >= 1, got {self.channels}")
-        return out
 
 
 @register
@@ -291,7 +130,7 @@ class ShrinkNets(SizingMethod):
         self.warmup = self.window if warmup is None else int(warmup)
         self.min_units, self.record_every = int(min_units), int(record_every)
         self.network, self.channels = network, [int(c) for c in channels]
-        self._windows: dict[int, _SignWindow] = {}
+        self._windows: dict[int, SignWindow] = {}
         self._causes: dict[int, str] = {}  # unit id -> why it died (until it is collected)
         self._dead: set[int] = set()  # masked units (collect=False)
         self._pending_events: list[dict] = []
@@ -434,8 +273,8 @@ class ShrinkNets(SizingMethod):
             )
             yield layer, switch, dead.to(switch.device)
 
-    def _window(self, model, layer: int) -> _SignWindow:
-        win = self._windows.setdefault(layer, _SignWindow(self.window))
+    def _window(self, model, layer: int) -> SignWindow:
+        win = self._windows.setdefault(layer, SignWindow(self.window))
         win.align(model.unit_ids[layer])
         return win
 
@@ -462,8 +301,26 @@ class ShrinkNets(SizingMethod):
     def load_state_dict(self, state: dict) -> None:
         self._windows = {}
         for key, value in state.get("windows", {}).items():
-            win = _SignWindow(self.window)
+            win = SignWindow(self.window)
             win.load_state_dict(value)
             self._windows[int(key)] = win
         self._causes = {int(k): v for k, v in state.get("causes", {}).items()}
         self._dead = set(int(u) for u in state.get("dead", []))
+
+
+__all__ = [
+    "CAUSES",
+    "KILL_STRATEGIES",
+    "NETWORKS",
+    "ZERO_CAUSE",
+    "ShrinkNets",
+    "ShrinkNetsOptions",
+    "kill_decisions",
+    "penalised_weights",
+    "shrinknets_penalty",
+    "sign_change_bar",
+    "sign_changes",
+    "sign_variance",
+    "sign_variance_bar",
+    "switches",
+]
