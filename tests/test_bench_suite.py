@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from explorer.bench import suite
+from explorer.bench import suite, table, training
 
 
 def test_figure_reports_median_quartiles_and_target():
@@ -22,12 +22,12 @@ def test_alternate_rotates_the_order_and_times_every_block():
 
 
 def test_ratios_pair_blocks_of_the_same_repetition():
-    assert suite._ratios({"n": [2.0, 9.0], "d": [1.0, 3.0]}, "n", "d") == [2.0, 3.0]
+    assert table.ratios({"n": [2.0, 9.0], "d": [1.0, 3.0]}, "n", "d") == [2.0, 3.0]
 
 
 @pytest.mark.parametrize("collect", [True, False])
 def test_shrinknets_bench_network_has_the_asked_share_of_dead_units(collect):
-    trainer = suite._shrinknets_trainer(collect, [20, 30], 0.9)
+    trainer = training.shrinknets_trainer(collect, [20, 30], 0.9)
     if collect:  # collected at the first step
         assert trainer.model.hidden_sizes == [2, 3]
     else:
@@ -59,3 +59,30 @@ def test_format_table_shows_skips_parts_and_misses():
     }
     text = suite.format_table(result)
     assert "NO" in text and "line_search 25.0%" in text and "skipped: needs psutil" in text
+
+
+def test_every_issue_17_bench_is_registered_and_quick_stays_a_subset():
+    assert list(suite.BENCHES)[:5] == [
+        "optimizers 256",
+        "optimizers 1000",
+        "garbage collection",
+        "trainer",
+        "tiny growth",
+    ]
+    assert {"tiny routes", "snapshot", "page"} <= set(suite.BENCHES)
+    assert not suite.BENCHES["page"].quick  # the page bench takes minutes
+
+
+def test_run_reports_a_broken_bench_as_skipped_and_keeps_the_others(monkeypatch):
+    monkeypatch.setattr(suite, "BENCHES", {})
+    suite.register("fine", lambda quick: [suite.figure("fine", [1.0], "ms")])
+    suite.register("broken", lambda quick: [][1])
+    suite.register("slow", lambda quick: [suite.figure("slow", [2.0], "ms")], quick=False)
+    rows = suite.run(quick=True)["figures"]
+    assert [r["figure"] for r in rows] == ["fine", "broken"]
+    assert rows[1]["skipped"].startswith("IndexError")
+
+
+def test_unknown_bench_name_says_did_you_mean():
+    with pytest.raises(KeyError, match="did you mean 'trainer'"):
+        suite.bench("trainr")

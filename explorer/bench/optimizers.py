@@ -2,16 +2,19 @@
 
 AdaRad vs Adam vs RMSprop: the time of one optimizer step on the same bias-free MLP
 (nonparametric paper Table 1 says AdaRad costs no more per weight than RMSprop), and of a whole
-training step (forward, backward, optimizer).
+training step (forward, backward, optimizer). :func:`optimizer_figures` gives the bench table's
+AdaRad / Adam rows.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 
 import torch
 import torch.nn.functional as F
 
+from explorer.bench.table import Figure, alternate, figure, ratios
 from explorer.config import resolve_device
 from kernels.adarad import AdaRad
 from kernels.dynamic_mlp import DynamicMLP
@@ -94,3 +97,51 @@ def main(device: str = "auto", repeats: int = 50) -> int:
                 f"{r['train_step_ms']:14.3f}"
             )
     return 0
+
+
+def optimizer_figures(width: int, repeats: int, inner: int = 10) -> list[Figure]:
+    """AdaRad / Adam and AdaRad-M / Adam optimizer step (784-w-w-10, bias-free, batch 1000,
+    gradients fixed), interleaved in one process [issue 17: <= 1.0 and <= 2.0]."""
+
+    def make(name: str):
+        torch.manual_seed(0)
+        model = DynamicMLP(784, [width, width], 10, bias=False)
+        params = [lin.weight for lin in model.linears]
+        opt: torch.optim.Optimizer
+        if name == "adam":
+            opt = torch.optim.Adam(params, lr=1e-3)
+        else:
+            opt = AdaRad(
+                params,
+                radial_lr=20.0,
+                angular_lr=30.0,
+                lam=1e-3,
+                batch_fraction=0.02,
+                momentum=name == "adarad-m",
+            )
+        x, y = torch.randn(1000, 784), torch.randint(0, 10, (1000,))
+        for _ in range(3):
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
+        return opt.step
+
+    times = alternate({n: make(n) for n in ("adam", "adarad", "adarad-m")}, repeats, inner)
+    shape = f"784-{width}-{width}-10"
+    return [
+        figure(
+            f"adarad/adam step, {shape}",
+            ratios(times, "adarad", "adam"),
+            "x",
+            "<= 1.0",
+            lambda v: v <= 1.0,
+            ms={k: statistics.median(v) for k, v in times.items()},
+        ),
+        figure(
+            f"adarad-m/adam step, {shape}",
+            ratios(times, "adarad-m", "adam"),
+            "x",
+            "<= 2.0",
+            lambda v: v <= 2.0,
+        ),
+    ]

@@ -13,6 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from explorer.bench.table import Figure, figure
 from explorer.config import RunConfig
 from explorer.history import History
 from explorer.snapshot import capture, load_snapshot, restore, write
@@ -21,6 +22,25 @@ from explorer.trainer import Trainer
 
 def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.iterdir()) if path.is_dir() else path.stat().st_size
+
+
+def snapshot_figures(repeats: int, steps: int = 200) -> list[Figure]:
+    history = History()
+    trainer = Trainer(RunConfig(dataset="digits", device="cpu", steps=steps), sink=history.add)
+    trainer.run()
+    cap, wr = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            data = capture(trainer, history)
+            cap.append((time.perf_counter() - t0) * 1e3)
+            t0 = time.perf_counter()
+            write(data, Path(tmp) / "snap")
+            wr.append((time.perf_counter() - t0) * 1e3)
+    return [
+        figure(f"snapshot capture, nonparametric digits {steps} steps", cap, "ms"),
+        figure(f"snapshot write, nonparametric digits {steps} steps", wr, "ms"),
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

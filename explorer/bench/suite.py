@@ -1,236 +1,80 @@
 """Every speed figure in one table: ``python -m explorer bench [--quick] [--json PATH]``.
 
-Each figure that compares two things (AdaRad against Adam, masking against garbage
-collection, the explorer's trainer against a plain torch loop) times both in alternating
-blocks of the same run and reports the median of the per-block ratios, so load from other
-processes on a shared machine hits both sides alike. Spread is the 25th-75th percentile of
-the per-block values, with n blocks. Speed is measured here, never in timed tests.
-
-Figures (issue 17's targets in brackets):
+Ratios are timed in alternating blocks of one process and reported as the median of the
+per-block ratios with the 25-75% spread (:mod:`explorer.bench.table`). Speed is measured here,
+never in timed tests. The table's rows come from the benches registered below, in order
+(:func:`register`: one line per bench module); issue 17's targets in brackets:
 
 - ``adarad/adam step`` and ``adarad-m/adam step`` at widths 256 and 1000 (784-w-w-10,
-  bias-free, batch 1000): the optimizer step alone, gradients fixed [<= 1.0, <= 2.0].
+  bias-free, batch 1000): the optimizer step alone, gradients fixed [<= 1.0, <= 2.0]
+  (:mod:`explorer.bench.optimizers`).
 - ``masked/collected step``: a ShrinkNets 1024-1024 network on digits with 90% of the units
   of each layer dead, trained by the explorer's trainer with ``collect=False`` (dead units kept,
-  masked) against ``collect=True`` (removed by garbage collection) [>= 2].
+  masked) against ``collect=True`` (removed by garbage collection) [>= 2]
+  (:mod:`explorer.bench.training`).
 - ``trainer/plain loop step``: a static 256-256 network on digits trained by the explorer's
   trainer (records on: step records, units every 10 steps, evaluation every 50) against a plain
-  torch loop on the same data, net, batch and optimizer [<= 1.2].
-- ``tiny growth share``: TINY with its defaults on digits (growth every 50 steps); the share
-  of wall time spent growing, split into capture, eigen-solve, line search and surgery [<= 20%].
+  torch loop on the same data, net, batch and optimizer [<= 1.2] (:mod:`explorer.bench.training`).
+- ``tiny growth share``: TINY with its defaults on digits; the share of wall time spent
+  growing, split into capture, eigen-solve, line search and surgery [<= 20%].
 - ``tiny eigen-solve``: Cholesky + SVD and LOBPCG at width 1024 (see ``bench --tiny``).
-- ``snapshot``: capture and write of a digits run's snapshot (see ``explorer.bench.snapshot``).
+- ``snapshot``: capture and write of a digits run's snapshot (:mod:`explorer.bench.snapshot`).
 - ``page`` (full run only): what the live page costs training (``bench --app``), when
   Playwright, Chromium and psutil are present; otherwise the row says why it was skipped.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 
-from kernels.methods.shrinknets import ShrinkNets
+from explorer.bench.table import (  # noqa: F401  (re-exported: the table's public names)
+    Figure,
+    alternate,
+    figure,
+    format_table,
+    machine,
+    ratios,
+)
 from kernels.methods.tiny import Tiny
 
-Figure = dict
+
+@dataclass(frozen=True)
+class Bench:
+    """One bench of the table: ``make(quick)`` returns its rows; ``quick`` says whether it is
+    part of ``--quick`` (about a minute in all)."""
+
+    name: str
+    make: Callable[[bool], list[Figure]]
+    quick: bool = True
 
 
-def _percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values, dtype=float), q))
+BENCHES: dict[str, Bench] = {}
+"""The table's benches by name, in the order they run and print."""
 
 
-def figure(
-    name: str,
-    values: list[float],
-    unit: str,
-    target: str | None = None,
-    ok: Callable[[float], bool] | None = None,
-    **detail,
-) -> Figure:
-    """A table row: the median of ``values`` with its 25-75% spread and the target check."""
-    median = float(statistics.median(values))
-    return {
-        "figure": name,
-        "median": median,
-        "p25": _percentile(values, 25),
-        "p75": _percentile(values, 75),
-        "n": len(values),
-        "unit": unit,
-        "target": target,
-        "met": None if ok is None else bool(ok(median)),
-        **detail,
-    }
+def register(name: str, make: Callable[[bool], list[Figure]], quick: bool = True) -> None:
+    """Add a bench to the table (a later registration under the same name replaces it)."""
+    BENCHES[name] = Bench(name, make, quick)
 
 
-def alternate(blocks: dict[str, Callable[[], object]], repeats: int, inner: int) -> dict:
-    """Milliseconds per call of each function, timed in alternating blocks of ``inner`` calls
-    (the order rotates each repetition)."""
-    names = list(blocks)
-    times: dict[str, list[float]] = {n: [] for n in names}
-    for r in range(repeats):
-        for n in names[r % len(names) :] + names[: r % len(names)]:
-            t0 = time.perf_counter()
-            for _ in range(inner):
-                blocks[n]()
-            times[n].append((time.perf_counter() - t0) / inner * 1e3)
-    return times
-
-
-def _ratios(times: dict, num: str, den: str) -> list[float]:
-    return [a / b for a, b in zip(times[num], times[den], strict=True)]
-
-
-# ---- AdaRad against Adam ---------------------------------------------------------------------
-def optimizer_figures(width: int, repeats: int, inner: int = 10) -> list[Figure]:
-    from kernels.adarad import AdaRad
-    from kernels.dynamic_mlp import DynamicMLP
-
-    def make(name: str):
-        torch.manual_seed(0)
-        model = DynamicMLP(784, [width, width], 10, bias=False)
-        params = [lin.weight for lin in model.linears]
-        opt: torch.optim.Optimizer
-        if name == "adam":
-            opt = torch.optim.Adam(params, lr=1e-3)
-        else:
-            opt = AdaRad(
-                params,
-                radial_lr=20.0,
-                angular_lr=30.0,
-                lam=1e-3,
-                batch_fraction=0.02,
-                momentum=name == "adarad-m",
-            )
-        x, y = torch.randn(1000, 784), torch.randint(0, 10, (1000,))
-        for _ in range(3):
-            opt.zero_grad(set_to_none=True)
-            F.cross_entropy(model(x), y).backward()
-            opt.step()
-        return opt.step
-
-    times = alternate({n: make(n) for n in ("adam", "adarad", "adarad-m")}, repeats, inner)
-    shape = f"784-{width}-{width}-10"
-    return [
-        figure(
-            f"adarad/adam step, {shape}",
-            _ratios(times, "adarad", "adam"),
-            "x",
-            "<= 1.0",
-            lambda v: v <= 1.0,
-            ms={k: statistics.median(v) for k, v in times.items()},
-        ),
-        figure(
-            f"adarad-m/adam step, {shape}",
-            _ratios(times, "adarad-m", "adam"),
-            "x",
-            "<= 2.0",
-            lambda v: v <= 2.0,
-        ),
-    ]
-
-
-# ---- garbage collection against masking ------------------------------------------------------
-def _shrinknets_trainer(collect: bool, hidden: list[int], dead_share: float):
-    from explorer.config import RunConfig
-    from explorer.trainer import Trainer
-
-    config = RunConfig(
-        method="shrinknets",
-        dataset="digits",
-        hidden=hidden,
-        seed=0,
-        device="cpu",
-        method_options={"collect": collect},
-        knobs={"gamma": 0.0},
-    )  # no further killing while timing
-    trainer = Trainer(config)
-    model, method = trainer.model, trainer.method
-    assert isinstance(method, ShrinkNets)
-    rng = np.random.default_rng(0)
-    for layer in range(model.n_hidden):
-        n = model.hidden_sizes[layer]
-        pos = rng.choice(n, int(round(dead_share * n)), replace=False)
-        with torch.no_grad():
-            switch = model.switch_values(layer)
-            assert switch is not None  # ShrinkNets layers have switches
-            switch[torch.from_numpy(pos)] = 0.0  # killed (sec. 3.5.1)
-        if not collect:
-            method._dead.update(int(u) for u in model.unit_ids[layer][pos])
-    for _ in range(3):  # the first step collects (collect=True)
-        trainer.step()
-    return trainer
-
-
-def gc_figure(repeats: int, inner: int = 5, hidden=(1024, 1024), dead_share=0.9) -> Figure:
-    collected = _shrinknets_trainer(True, list(hidden), dead_share)
-    masked = _shrinknets_trainer(False, list(hidden), dead_share)
-    times = alternate({"collected": collected.step, "masked": masked.step}, repeats, inner)
-    return figure(
-        f"masked/collected step, shrinknets {hidden[0]}-{hidden[1]}, {dead_share:.0%} dead",
-        _ratios(times, "masked", "collected"),
-        "x",
-        ">= 2.0",
-        lambda v: v >= 2.0,
-        sizes=[collected.model.hidden_sizes, masked.model.hidden_sizes],
-        ms={k: statistics.median(v) for k, v in times.items()},
-    )
-
-
-# ---- the explorer's trainer against a plain loop ---------------------------------------------
-def trainer_figure(repeats: int, inner: int = 10, hidden=(256, 256)) -> Figure:
-    from explorer.config import RunConfig
-    from explorer.trainer import Trainer
-
-    trainer = Trainer(
-        RunConfig(method="static", dataset="digits", hidden=list(hidden), seed=0, device="cpu")
-    )
-    model = trainer.method.build(
-        trainer.data.n_features,
-        trainer.data.n_classes,
-        list(hidden),
-        generator=torch.Generator().manual_seed(0),
-    )
-    opt = torch.optim.Adam(model.parameters(), lr=trainer.knobs.lr)
-    X, Y, bs = trainer.X["train"], trainer.Y["train"], trainer.batch_size
-    gen = torch.Generator().manual_seed(0)
-    state: dict[str, Any] = {"order": torch.randperm(len(Y), generator=gen), "cursor": 0}
-
-    def plain_step() -> None:
-        if state["cursor"] + bs > len(Y):
-            state["order"], state["cursor"] = torch.randperm(len(Y), generator=gen), 0
-        idx = state["order"][state["cursor"] : state["cursor"] + bs]
-        state["cursor"] += bs
-        loss = F.cross_entropy(model(X[idx]), Y[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        loss.item()
-
-    for _ in range(10):
-        trainer.step()
-        plain_step()
-    times = alternate({"trainer": trainer.step, "plain": plain_step}, repeats, inner)
-    return figure(
-        f"trainer/plain loop step, static {hidden[0]}-{hidden[1]}, records on",
-        _ratios(times, "trainer", "plain"),
-        "x",
-        "<= 1.2",
-        lambda v: v <= 1.2,
-        ms={k: statistics.median(v) for k, v in times.items()},
-    )
+def bench(name: str) -> Bench:
+    """The registered bench ``name``; an unknown name is refused with a did-you-mean."""
+    if name not in BENCHES:
+        close = difflib.get_close_matches(name, list(BENCHES), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise KeyError(f"unknown bench {name!r}{hint}; known: {', '.join(BENCHES)}")
+    return BENCHES[name]
 
 
 # ---- TINY ------------------------------------------------------------------------------------
@@ -276,31 +120,6 @@ def tiny_route_figures(repeats: int, width: int = 1024) -> list[Figure]:
     ]
 
 
-# ---- snapshots -------------------------------------------------------------------------------
-def snapshot_figures(repeats: int, steps: int = 200) -> list[Figure]:
-    from explorer.config import RunConfig
-    from explorer.history import History
-    from explorer.snapshot import capture, write
-    from explorer.trainer import Trainer
-
-    history = History()
-    trainer = Trainer(RunConfig(dataset="digits", device="cpu", steps=steps), sink=history.add)
-    trainer.run()
-    cap, wr = [], []
-    with tempfile.TemporaryDirectory() as tmp:
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            data = capture(trainer, history)
-            cap.append((time.perf_counter() - t0) * 1e3)
-            t0 = time.perf_counter()
-            write(data, Path(tmp) / "snap")
-            wr.append((time.perf_counter() - t0) * 1e3)
-    return [
-        figure(f"snapshot capture, nonparametric digits {steps} steps", cap, "ms"),
-        figure(f"snapshot write, nonparametric digits {steps} steps", wr, "ms"),
-    ]
-
-
 # ---- the page --------------------------------------------------------------------------------
 def page_figures(windows: int, window_s: float) -> list[Figure]:
     """The live page's cost (explorer.bench.app), or one row saying why it was skipped."""
@@ -334,78 +153,67 @@ def page_figures(windows: int, window_s: float) -> list[Figure]:
     return [{"figure": "page cost (bench --app output)", "text": done.stdout.strip()}]
 
 
-# ---- the run ---------------------------------------------------------------------------------
-def machine() -> dict:
-    def git(*args: str) -> str | None:
-        try:
-            return (
-                subprocess.run(
-                    ["git", *args],
-                    capture_output=True,
-                    text=True,
-                    timeout=10,
-                    cwd=Path(__file__).resolve().parent,
-                ).stdout.strip()
-                or None
-            )
-        except (OSError, subprocess.SubprocessError):
-            return None
+# ---- the table -------------------------------------------------------------------------------
+def _optimizers(width: int, quick_repeats: int, repeats: int) -> Callable[[bool], list[Figure]]:
+    def make(quick: bool) -> list[Figure]:
+        from explorer.bench.optimizers import optimizer_figures
 
-    versions = {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-    }
-    for name in ("panel", "bokeh", "holoviews", "param"):
-        try:
-            versions[name] = __import__(name).__version__
-        except ImportError:
-            versions[name] = None
-    return {
-        "host": platform.node(),
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpus": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "device": "cuda: " + torch.cuda.get_device_name(0)
-        if torch.cuda.is_available()
-        else "cpu (no CUDA device)",
-        "versions": versions,
-        "commit": git("rev-parse", "HEAD"),
-        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
-    }
+        return optimizer_figures(width, quick_repeats if quick else repeats)
+
+    return make
+
+
+def _gc(quick: bool) -> list[Figure]:
+    from explorer.bench.training import gc_figure
+
+    return [gc_figure(5 if quick else 21)]
+
+
+def _trainer(quick: bool) -> list[Figure]:
+    from explorer.bench.training import trainer_figure
+
+    return [trainer_figure(11 if quick else 41)]
+
+
+def _snapshot(quick: bool) -> list[Figure]:
+    from explorer.bench.snapshot import snapshot_figures
+
+    return snapshot_figures(5)
+
+
+register("optimizers 256", _optimizers(256, 15, 41))
+register("optimizers 1000", _optimizers(1000, 7, 21))
+register("garbage collection", _gc)
+register("trainer", _trainer)
+register("tiny growth", lambda quick: [tiny_growth_figure(300 if quick else 800)])
+register("tiny routes", lambda quick: tiny_route_figures(3), quick=False)
+register("snapshot", _snapshot, quick=False)
+register("page", lambda quick: page_figures(11, 3.0), quick=False)
 
 
 def run(quick: bool = False) -> dict:
-    """Every figure; ``quick`` is a subset with few repetitions (about a minute here)."""
+    """Every registered figure; ``quick`` runs the quick benches with few repetitions."""
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)  # steadier on a shared machine; the ratios compare like with like
     started = time.time()
     info = machine()
-    plan: list[tuple[str, Callable[[], list[Figure]]]] = [
-        ("optimizers 256", lambda: optimizer_figures(256, 15 if quick else 41)),
-        ("optimizers 1000", lambda: optimizer_figures(1000, 7 if quick else 21)),
-        ("garbage collection", lambda: [gc_figure(5 if quick else 21)]),
-        ("trainer", lambda: [trainer_figure(11 if quick else 41)]),
-        ("tiny growth", lambda: [tiny_growth_figure(300 if quick else 800)]),
-    ]
-    if not quick:
-        plan += [
-            ("tiny routes", lambda: tiny_route_figures(3)),
-            ("snapshot", lambda: snapshot_figures(5)),
-            ("page", lambda: page_figures(11, 3.0)),
-        ]
     figures: list[Figure] = []
-    for label, make in plan:
-        t0 = time.perf_counter()
-        try:
-            rows = make()
-        except Exception as exc:  # one broken figure must not lose the others
-            rows = [{"figure": label, "skipped": f"{type(exc).__name__}: {exc}"}]
-        for row in rows:
-            row["seconds"] = time.perf_counter() - t0
-        figures += rows
-        print(f"  {label}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+    try:
+        for entry in BENCHES.values():
+            if quick and not entry.quick:
+                continue
+            t0 = time.perf_counter()
+            try:
+                rows = entry.make(quick)
+            except Exception as exc:  # one broken figure must not lose the others
+                rows = [{"figure": entry.name, "skipped": f"{type(exc).__name__}: {exc}"}]
+            for row in rows:
+                row["seconds"] = time.perf_counter() - t0
+            figures += rows
+            seconds = time.perf_counter() - t0
+            print(f"  {entry.name}: {seconds:.0f} s", file=sys.stderr, flush=True)
+    finally:
+        torch.set_num_threads(threads)
     info["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     return {
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
@@ -413,38 +221,6 @@ def run(quick: bool = False) -> dict:
         "machine": info,
         "figures": figures,
     }
-
-
-def format_table(result: dict) -> str:
-    m = result["machine"]
-    lines = [
-        f"{m['device']}, {m['cpus']} CPUs, torch {m['versions']['torch']} "
-        f"({m['torch_threads']} thread), commit {(m['commit'] or '?')[:10]}"
-        f"{' (dirty)' if m['dirty'] else ''}, load average "
-        f"{m['load_average'][0]:.1f} -> {m['load_average_end'][0]:.1f}"
-        if m.get("load_average")
-        else "",
-        f"{'figure':66s} {'median':>9s} {'p25-p75':>17s} {'n':>3s} {'target':>7s} met",
-    ]
-    for f in result["figures"]:
-        if "skipped" in f:
-            lines.append(f"{f['figure']:66s} skipped: {f['skipped']}")
-            continue
-        if "text" in f:
-            lines.append(f"{f['figure']}:\n{f['text']}")
-            continue
-        met = {None: "", True: "yes", False: "NO"}[f["met"]]
-        lines.append(
-            f"{f['figure']:66s} {f['median']:8.3g}{f['unit']:1s} "
-            f"{f['p25']:8.3g}-{f['p75']:<8.3g} {f['n']:3d} {f['target'] or '':>7s} {met}"
-        )
-        if "parts" in f:
-            lines.append("    " + ", ".join(f"{k} {v:.1f}%" for k, v in f["parts"].items()))
-        if "ms" in f:
-            lines.append(
-                "    ms per step: " + ", ".join(f"{k} {v:.2f}" for k, v in f["ms"].items())
-            )
-    return "\n".join(lines)
 
 
 def main(quick: bool = False, json_path: str | None = None) -> int:
