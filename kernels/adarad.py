@@ -15,9 +15,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import torch
 
-from kernels import adarad_rows as rows_math
+from kernels.adarad_group import GroupRows
 from kernels.adarad_rows import NumpyOps, TorchOps
 
 
@@ -36,12 +37,6 @@ def _orthogonal_part(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """Row-wise component of x orthogonal to w (x itself on zero rows of w)."""
     coef = _safe_div(_rowdot(x, w), _rowdot(w, w))
     return x - coef[:, None] * w
-
-
-def _write_back(p: torch.Tensor, rows: torch.Tensor) -> None:
-    """``rows`` is p's (rows, fan-in) view, or a copy when p is not contiguous."""
-    if rows.data_ptr() != p.data_ptr() or not p.is_contiguous():
-        p.copy_(rows.reshape(p.shape))
 
 
 class AdaRad(torch.optim.Optimizer):
@@ -160,136 +155,64 @@ class AdaRad(torch.optim.Optimizer):
         a row dot product; with momentum also phi_tilde), the move writes w once (and
         phi_tilde twice). The per-fan-in arithmetic in between runs once per group on the
         fan-ins of all its params together (:mod:`numpy` on CPU, where it is a few hundred
-        numbers and torch's per-call overhead would dominate small layers).
+        numbers and torch's per-call overhead would dominate small layers), in buffers kept
+        between steps (:class:`kernels.adarad_group.GroupRows`).
         """
         loss = None
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
 
-        # Pass 1: statistics and running averages (Alg. 1 lines 11-12, Alg. 2 lines 12-16).
-        work = []
-        for group in self.param_groups:
-            items = [
-                (p, self._state_for(p, group["momentum"]))
-                for p in group["params"]
-                if p.grad is not None
-            ]
-            if items:
-                work.append((group, items, self._statistics(group, items)))
-        if not work:
-            return loss
+        with np.errstate(divide="ignore", invalid="ignore"):  # zero rows: discarded branches
+            # Pass 1: statistics and running averages (Alg. 1 lines 11-12, Alg. 2 12-16).
+            work = []
+            for index, group in enumerate(self.param_groups):
+                layout = self._layout(index, group)
+                if layout is not None:
+                    work.append((group, layout, layout.statistics(group)))
+            if not work:
+                return loss
 
-        # Global running maxima over all fan-ins of all layers (Alg. 1 line 13).
-        first = self.param_groups[0]
-        phi_max = max(
-            [first["phi_max"]] + [stats["phi_bar"].max() for _, _, stats in work], key=float
-        )
-        c_max = max([first["c_max"]] + [stats["c"].max() for _, _, stats in work], key=float)
-        first["phi_max"] = torch.as_tensor(phi_max, dtype=torch.float64)
-        first["c_max"] = torch.as_tensor(c_max, dtype=torch.float64)
-        global_scale = math.sqrt(float(phi_max) / float(c_max)) if float(c_max) > 0 else 0.0
+            # Global running maxima over all fan-ins of all layers (Alg. 1 line 13).
+            phi_max, c_max = self._maxima()
+            for _, layout, _ in work:
+                group_phi, group_c = layout.maxima()
+                phi_max, c_max = max(phi_max, group_phi), max(c_max, group_c)
+            self._set_maxima(phi_max, c_max)
+            global_scale = math.sqrt(phi_max / c_max) if c_max > 0 else 0.0
 
-        # Pass 2: radial step, rotation, shrinkage (Alg. 1 lines 14-17, Alg. 2 lines 17-21).
-        for group, items, stats in work:
-            if group["momentum"]:
-                self._move_momentum(group, items, stats, global_scale)
-            else:
-                self._move_plain(group, items, stats, global_scale)
+            # Pass 2: radial step, rotation, shrinkage (Alg. 1 lines 14-17, Alg. 2 17-21).
+            for group, layout, rows in work:
+                layout.move(group, rows, global_scale)
         return loss
 
-    @staticmethod
-    def _statistics(group, items) -> dict:
-        """Row statistics of every param of ``group``, concatenated over its fan-ins, and the
-        running averages phi_bar, c (and phi_tilde, a) updated in the state."""
-        ws = [p.detach().reshape(p.shape[0], -1) for p, _ in items]
-        gs = [p.grad.detach().reshape(p.shape[0], -1) for p, _ in items]
-        ops = _ops_for(ws[0])
-        sizes = [w.shape[0] for w in ws]
-        rows = rows_math.stage1(
-            ops,
-            ops.cat([torch.linalg.vector_norm(w, dim=1) for w in ws]),
-            ops.cat([torch.linalg.vector_norm(g, dim=1) for g in gs]),
-            ops.cat([torch.linalg.vecdot(g, w, dim=1) for g, w in zip(gs, ws, strict=True)]),
-            ops.cat([st["phi_sq_avg"] for _, st in items]),
-            ops.cat([st["capacity"] for _, st in items]),
-            group["beta_quad"],
-            group["batch_fraction"],
-        )
-        ops.scatter(rows["phi_bar"], [st["phi_sq_avg"] for _, st in items])
-        ops.scatter(rows["c"], [st["capacity"] for _, st in items])
-        stats = dict(rows, ops=ops, ws=ws, gs=gs, sizes=sizes)
-        if not group["momentum"]:
-            return stats
-        phis = [st["phi_avg"].view(w.shape[0], -1) for (_, st), w in zip(items, ws, strict=True)]
-        pw = ops.cat([torch.linalg.vecdot(phi, w, dim=1) for phi, w in zip(phis, ws, strict=True)])
-        x1, x2, x3, arith = rows_math.momentum_stage1(
-            ops,
-            rows,
-            pw,
-            ops.cat([st["arith_capacity"] for _, st in items]),
-            group["beta_arith"],
-            group["batch_fraction"],
-        )
-        ops.scatter(arith, [st["arith_capacity"] for _, st in items])
-        for phi, g, w, a1, a2, a3 in zip(
-            phis,
-            gs,
-            ws,
-            ops.split(x1, sizes),
-            ops.split(x2, sizes),
-            ops.split(x3, sizes),
-            strict=True,
-        ):
-            phi.mul_(a1).addcmul_(a2, g).addcmul_(a3, w)
-        stats.update(
-            phis=phis,
-            arith=arith,
-            phi_norm=ops.cat([torch.linalg.vector_norm(phi, dim=1) for phi in phis]),
-        )
-        return stats
+    def _layout(self, index: int, group: dict) -> GroupRows | None:
+        """The group's :class:`GroupRows` for the params that have a gradient (rebuilt when
+        a param, a shape or a state tensor changed); None when none has one."""
+        params = [p for p in group["params"] if p.grad is not None]
+        if not params:
+            return None
+        momentum, ops = bool(group["momentum"]), _ops_for(params[0])
+        layouts = self.__dict__.setdefault("_layouts", {})
+        layout = layouts.get(index)
+        if layout is None or not layout.valid(params, self.state, momentum, ops):
+            states = [self._state_for(p, momentum) for p in params]
+            layout = layouts[index] = GroupRows(params, states, momentum, ops)
+        return layout
 
-    @staticmethod
-    def _move_plain(group, items, stats, global_scale: float) -> None:
-        """Alg. 1 lines 14-17: w <- A w + B grad per fan-in
-        (see :func:`kernels.adarad_rows.plain_move`)."""
-        ops, sizes = stats["ops"], stats["sizes"]
-        coef_w, coef_g = rows_math.plain_move(
-            ops, ops.scalar(global_scale, stats["coef"]), stats, group
-        )
-        for (p, _), w, g, cw, cg in zip(
-            items,
-            stats["ws"],
-            stats["gs"],
-            ops.split(coef_w, sizes),
-            ops.split(coef_g, sizes),
-            strict=True,
-        ):
-            w.mul_(cw).addcmul_(cg, g)
-            _write_back(p, w)
+    def _maxima(self) -> tuple[float, float]:
+        """phi_max and c_max as floats (read from the 0-dim tensors only when they changed)."""
+        first = self.param_groups[0]
+        cached = self.__dict__.get("_maxima_cache")
+        if cached is not None and cached[0] is first["phi_max"] and cached[1] is first["c_max"]:
+            return cached[2], cached[3]
+        return float(first["phi_max"]), float(first["c_max"])
 
-    @staticmethod
-    def _move_momentum(group, items, stats, global_scale: float) -> None:
-        """Alg. 2 lines 17-21: w <- A w + B phi_tilde and phi_tilde <- cos phi_tilde + C w per
-        fan-in (see :func:`kernels.adarad_rows.momentum_move`)."""
-        ops, sizes = stats["ops"], stats["sizes"]
-        coef_w, coef_phi, cos, phi_w = rows_math.momentum_move(
-            ops, ops.scalar(global_scale, stats["coef"]), stats, group
-        )
-        for (p, _), w, phi, cw, cp, cs, pw in zip(
-            items,
-            stats["ws"],
-            stats["phis"],
-            ops.split(coef_w, sizes),
-            ops.split(coef_phi, sizes),
-            ops.split(cos, sizes),
-            ops.split(phi_w, sizes),
-            strict=True,
-        ):
-            towards = phi * cp
-            phi.mul_(cs).addcmul_(pw, w)  # line 20, with the old w
-            w.mul_(cw).add_(towards)
-            _write_back(p, w)
+    def _set_maxima(self, phi_max: float, c_max: float) -> None:
+        first = self.param_groups[0]
+        first["phi_max"] = torch.tensor(phi_max, dtype=torch.float64)
+        first["c_max"] = torch.tensor(c_max, dtype=torch.float64)
+        self.__dict__["_maxima_cache"] = (first["phi_max"], first["c_max"], phi_max, c_max)
 
     @torch.no_grad()
     def after_surgery(self, param: torch.Tensor) -> None:

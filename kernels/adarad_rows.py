@@ -4,7 +4,8 @@ Philipp & Carbonell, "Nonparametric Neural Networks", sec. 3.3, Algorithm 1 (Ada
 Appendix 7.3, Algorithm 2 (AdaRad-M). Every function here maps row statistics of the fan-ins
 (norms, dot products, running averages: a few hundred numbers per step) to the per-row
 coefficients with which :class:`kernels.adarad.AdaRad` moves the full-size weights. ``xp`` is
-:class:`TorchOps` or :class:`NumpyOps`.
+:class:`TorchOps` or :class:`NumpyOps`. Zero rows divide by zero in branches that ``where``
+discards: callers on numpy silence its warnings once per step (``np.errstate``).
 """
 
 from __future__ import annotations
@@ -28,18 +29,13 @@ class TorchOps:
         return x.clamp_min(0.0)
 
     @staticmethod
-    def cat(parts: list[torch.Tensor]):
-        return parts[0] if len(parts) == 1 else torch.cat(parts)
+    def rows(t: torch.Tensor) -> torch.Tensor:
+        """The row vector ``t`` as this backend's array (itself)."""
+        return t
 
     @staticmethod
-    def scatter(values, targets: list[torch.Tensor]) -> None:
-        for target, part in zip(targets, values.split([t.shape[0] for t in targets]), strict=True):
-            target.copy_(part)
-
-    @staticmethod
-    def split(values, sizes: list[int]) -> list[torch.Tensor]:
-        """Per-param column vectors (rows, 1), ready to broadcast over a (rows, fan-in) view."""
-        return list(values[:, None].split(sizes))
+    def assign(dst, src) -> None:
+        dst.copy_(src)
 
     @staticmethod
     def scalar(value: float, like):
@@ -62,23 +58,13 @@ class NumpyOps:
         return np.maximum(x, 0.0)
 
     @staticmethod
-    def cat(parts: list[torch.Tensor]):
-        return parts[0].numpy() if len(parts) == 1 else np.concatenate([t.numpy() for t in parts])
+    def rows(t: torch.Tensor) -> np.ndarray:
+        """The CPU tensor ``t`` as a numpy array sharing its memory."""
+        return t.numpy()
 
     @staticmethod
-    def scatter(values, targets: list[torch.Tensor]) -> None:
-        start = 0
-        for target in targets:
-            stop = start + target.shape[0]
-            view = target.numpy()
-            if not np.shares_memory(view, values):
-                view[...] = values[start:stop]
-            start = stop
-
-    @staticmethod
-    def split(values, sizes: list[int]) -> list[torch.Tensor]:
-        column = torch.from_numpy(np.ascontiguousarray(values).reshape(-1, 1))
-        return list(column.split(sizes))
+    def assign(dst, src) -> None:
+        np.copyto(dst, src)
 
     @staticmethod
     def scalar(value: float, like):
@@ -89,14 +75,13 @@ def stage1(xp, w_norm, g_norm, gw, phi_bar, c, beta_quad: float, batch_fraction:
     """Alg. 1 lines 11-12 per fan-in: with r = (G.w/|w|^2) w and phi = G - r orthogonal to w,
     |phi|^2 = |G|^2 - (G.w)^2/|w|^2, so no full-size phi is formed. G = batch_fraction * grad
     enters through the row sums. Zero fan-ins keep their averages frozen."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sq = w_norm * w_norm
-        alive = sq > 0
-        gw = gw * batch_fraction
-        coef = xp.where(alive, gw / sq, 0.0)  # r = coef w
-        phi_sq = xp.clamp0((g_norm * batch_fraction) ** 2 - coef * gw)
-        phi_bar = xp.where(alive, phi_bar + beta_quad * (phi_sq - phi_bar), phi_bar)
-        c = xp.where(alive, c + beta_quad * (1.0 - c), c)
+    sq = w_norm * w_norm
+    alive = sq > 0
+    gw = gw * batch_fraction
+    coef = xp.where(alive, gw / sq, 0.0)  # r = coef w
+    phi_sq = xp.clamp0((g_norm * batch_fraction) ** 2 - coef * gw)
+    phi_bar = xp.where(alive, phi_bar + beta_quad * (phi_sq - phi_bar), phi_bar)
+    c = xp.where(alive, c + beta_quad * (1.0 - c), c)
     return dict(sq=sq, alive=alive, w_norm=w_norm, coef=coef, phi_sq=phi_sq, phi_bar=phi_bar, c=c)
 
 
@@ -107,11 +92,10 @@ def momentum_stage1(xp, rows, pw, arith, beta_arith: float, batch_fraction: floa
     x3 = -(ba coef + x1 phi_tilde.w / |w|^2): one pass over phi_tilde. Also a (line 16)."""
     alive, sq, ba = rows["alive"], rows["sq"], beta_arith
     one = xp.ones_like(sq)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x1 = xp.where(alive, one * (1.0 - ba), one)
-        x2 = xp.where(alive, one * (ba * batch_fraction), 0.0)
-        x3 = xp.where(alive, -(ba * rows["coef"] + (1.0 - ba) * pw / sq), 0.0)
-        arith = xp.where(alive, arith + ba * (1.0 - arith), arith)
+    x1 = xp.where(alive, one * (1.0 - ba), one)
+    x2 = xp.where(alive, one * (ba * batch_fraction), 0.0)
+    x3 = xp.where(alive, -(ba * rows["coef"] + (1.0 - ba) * pw / sq), 0.0)
+    arith = xp.where(alive, arith + ba * (1.0 - arith), arith)
     return x1, x2, x3, arith
 
 
@@ -121,8 +105,7 @@ def shrink_factor(xp, group, length):
     threshold = group["radial_lr"] * group["lam"] * group["batch_fraction"]
     if threshold <= 0:
         return None
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return xp.where(length > threshold, 1.0 - threshold / length, 0.0)
+    return xp.where(length > threshold, 1.0 - threshold / length, 0.0)
 
 
 def plain_move(xp, global_scale, rows, group):
@@ -135,19 +118,18 @@ def plain_move(xp, global_scale, rows, group):
     max(0, 1 - t/(|a||w|)). So w_new = A w + B grad per row: the weights are written once.
     """
     w_norm, coef, phi_sq = rows["w_norm"], rows["coef"], rows["phi_sq"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = xp.where(rows["c"] > 0, rows["phi_bar"] / rows["c"], 0.0)
-        k = global_scale / xp.sqrt(ratio + group["eps"])
-        phi_norm = xp.sqrt(phi_sq)
-        a = 1.0 - group["radial_lr"] * coef
-        length = xp.abs(a) * w_norm
-        rotatable = (phi_norm > 0) & (length > 0)
-        theta = xp.where(rotatable, group["angular_lr"] * k * phi_norm, 0.0)
-        cos, sin = xp.cos(theta), xp.sin(theta)
-        # w2 = cos a w - sin |a||w|/|phi| (G - coef w), G = batch_fraction * grad
-        toward = xp.where(rotatable, sin * length / phi_norm, 0.0)
-        coef_w = cos * a + toward * coef
-        coef_g = toward * -group["batch_fraction"]
+    ratio = xp.where(rows["c"] > 0, rows["phi_bar"] / rows["c"], 0.0)
+    k = global_scale / xp.sqrt(ratio + group["eps"])
+    phi_norm = xp.sqrt(phi_sq)
+    a = 1.0 - group["radial_lr"] * coef
+    length = xp.abs(a) * w_norm
+    rotatable = (phi_norm > 0) & (length > 0)
+    theta = xp.where(rotatable, group["angular_lr"] * k * phi_norm, 0.0)
+    cos, sin = xp.cos(theta), xp.sin(theta)
+    # w2 = cos a w - sin |a||w|/|phi| (G - coef w), G = batch_fraction * grad
+    toward = xp.where(rotatable, sin * length / phi_norm, 0.0)
+    coef_w = cos * a + toward * coef
+    coef_g = toward * -group["batch_fraction"]
     shrink = shrink_factor(xp, group, length)
     if shrink is not None:
         coef_w, coef_g = coef_w * shrink, coef_g * shrink
@@ -164,19 +146,18 @@ def momentum_move(xp, global_scale, rows, group):
     phi_tilde <- cos phi_tilde + sin |phi_tilde| alpha w / (|alpha||w|); line 21 shrinks.
     """
     w_norm, coef, phi_norm, arith = rows["w_norm"], rows["coef"], rows["phi_norm"], rows["arith"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = xp.where(rows["c"] > 0, rows["phi_bar"] / rows["c"], 0.0)
-        scale = global_scale / xp.sqrt(ratio + group["eps"])
-        k = xp.where(arith > 0, scale / arith, 0.0)  # direction = phi_tilde / a, 0 where a = 0
-        alpha = 1.0 - group["radial_lr"] * coef
-        w1_norm = xp.abs(alpha) * w_norm
-        adj_norm = k * phi_norm
-        rotatable = (adj_norm > 0) & (w1_norm > 0)
-        theta = xp.where(rotatable, group["angular_lr"] * adj_norm, 0.0)
-        cos, sin = xp.cos(theta), xp.sin(theta)
-        coef_w = cos * alpha
-        coef_phi = xp.where(rotatable, -sin * w1_norm / phi_norm, 0.0)
-        phi_w = xp.where(rotatable, sin * phi_norm * alpha / w1_norm, 0.0)
+    ratio = xp.where(rows["c"] > 0, rows["phi_bar"] / rows["c"], 0.0)
+    scale = global_scale / xp.sqrt(ratio + group["eps"])
+    k = xp.where(arith > 0, scale / arith, 0.0)  # direction = phi_tilde / a, 0 where a = 0
+    alpha = 1.0 - group["radial_lr"] * coef
+    w1_norm = xp.abs(alpha) * w_norm
+    adj_norm = k * phi_norm
+    rotatable = (adj_norm > 0) & (w1_norm > 0)
+    theta = xp.where(rotatable, group["angular_lr"] * adj_norm, 0.0)
+    cos, sin = xp.cos(theta), xp.sin(theta)
+    coef_w = cos * alpha
+    coef_phi = xp.where(rotatable, -sin * w1_norm / phi_norm, 0.0)
+    phi_w = xp.where(rotatable, sin * phi_norm * alpha / w1_norm, 0.0)
     shrink = shrink_factor(xp, group, w1_norm)
     if shrink is not None:
         coef_w, coef_phi = coef_w * shrink, coef_phi * shrink
