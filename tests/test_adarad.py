@@ -474,3 +474,68 @@ def test_adarad_m_matches_numpy_transcription_of_algorithm_2_step_by_step():
     assert float(opt.param_groups[0]["phi_max"]) == pytest.approx(st["phi_max"], rel=1e-10)
     moved = max(np.abs(p.detach().numpy() - w).max() for p, w in zip(params, init, strict=True))
     assert moved > 0.05  # a real move, so agreement is not trivial
+
+
+@pytest.mark.parametrize("momentum", [False, True])
+def test_steps_after_surgery_and_state_dict_round_trip_match_direct_transcription(momentum):
+    """The optimizer keeps each group's rows in flat buffers between steps; surgery (a row
+    and the matching column removed) and load_state_dict replace its state, and the steps after
+    them must still be Alg. 1/2 (oracle: the direct transcription above, float64)."""
+    gen = torch.Generator().manual_seed(5)
+    init = [torch.randn(s, generator=gen, dtype=torch.float64) for s in ((6, 5), (4, 6))]
+    fast = [nn.Parameter(w.clone()) for w in init]
+    slow = [nn.Parameter(w.clone()) for w in init]
+    hp = dict(radial_lr=0.3, angular_lr=2.0, lam=0.2, batch_fraction=0.5)
+    opt = AdaRad(fast, momentum=momentum, **hp)
+    zeros = [torch.zeros(6, dtype=torch.float64), torch.zeros(4, dtype=torch.float64)]
+    st = {
+        "phibar": [z.clone() for z in zeros],
+        "c": [z.clone() for z in zeros],
+        "phit": [torch.zeros_like(w) for w in init],
+        "a": [z.clone() for z in zeros],
+        "phi_max": 0.0,
+        "c_max": 0.0,
+    }
+
+    def steps(n):
+        for _ in range(n):
+            for a, b in zip(fast, slow, strict=True):
+                grad = torch.randn(a.shape, generator=gen, dtype=torch.float64)
+                a.grad, b.grad = grad.clone(), grad.clone()
+            opt.step()
+            _direct_step(slow, st, hp, momentum)
+            for i, (a, b) in enumerate(zip(fast, slow, strict=True)):
+                torch.testing.assert_close(a.detach(), b.detach(), atol=1e-10, rtol=1e-10)
+                torch.testing.assert_close(opt.state[a]["phi_sq_avg"], st["phibar"][i])
+                if momentum:
+                    torch.testing.assert_close(opt.state[a]["phi_avg"], st["phit"][i])
+
+    steps(4)
+    keep = torch.tensor([0, 1, 3, 4, 5])  # unit 2 removed: row 2 of W0, column 2 of W1
+    with torch.no_grad():
+        for key, value in list(opt.state[fast[0]].items()):
+            opt.state[fast[0]][key] = value.index_select(0, keep)
+        if momentum:
+            opt.state[fast[1]]["phi_avg"] = opt.state[fast[1]]["phi_avg"].index_select(1, keep)
+        for params in (fast, slow):
+            params[0].data = params[0].data.index_select(0, keep)
+            params[1].data = params[1].data.index_select(1, keep)
+        opt.after_surgery(fast[1])
+        for name in ("phibar", "c", "a", "phit"):
+            st[name][0] = st[name][0].index_select(0, keep)
+        st["phit"][1] = _orth(st["phit"][1].index_select(1, keep), slow[1].detach())
+    steps(4)
+    saved = copy.deepcopy((opt.state_dict(), [p.detach().clone() for p in fast], st))
+    steps(3)
+    opt.load_state_dict(saved[0])  # a rewind: same optimizer, same shapes, other state
+    with torch.no_grad():
+        for a, b, w in zip(fast, slow, saved[1], strict=True):
+            a.copy_(w)
+            b.copy_(w)
+    st = copy.deepcopy(saved[2])
+    steps(3)
+    fresh = AdaRad(fast, momentum=momentum, **hp)
+    fresh.load_state_dict(copy.deepcopy(opt.state_dict()))
+    opt = fresh
+    steps(3)
+    assert fast[0].shape == (5, 5) and fast[1].shape == (4, 5)
