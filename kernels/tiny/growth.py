@@ -40,7 +40,8 @@ import torch.nn.functional as F  # noqa: N812  (the torch convention)
 
 from kernels.tiny.best_neurons import BestNeurons, accepted_count, best_neurons
 from kernels.tiny.bottleneck import best_update, cross_moment, lack_of_expressivity, second_moment
-from kernels.tiny.capture import LayerActivity, forward_from
+from kernels.tiny.capture import LayerActivity
+from kernels.tiny.grid_loss import GridLoss
 from kernels.tiny.line_search import line_search
 
 NEURONS = ("optimal", "random")
@@ -153,12 +154,13 @@ def plan_layer(
     kw = dict(line_search_kw or {})
     low_exp = int(kw.pop("low_exp", -16))
 
-    def loss_at(z: torch.Tensor) -> float:
-        value = float(loss_fn(forward_from(model, layer + 1, z), y))
-        return value if math.isfinite(value) else math.inf
+    a_t = a_next.T.contiguous()  # feature-major d x n: the grid is stacked on a leading axis
+
+    def grid(outputs) -> GridLoss:
+        return GridLoss(model, layer, y, outputs, loss_fn=loss_fn)
 
     with torch.no_grad():
-        loss_before = loss_at(a_next)
+        loss_before = grid(lambda g: a_t[None])([0.0])[0]
     count = accepted_count(sol.eigenvalues, tau, tau_mode, cap, loss=loss_before)
     if neurons == "optimal":
         alpha, omega = sol.scaled(count)
@@ -181,35 +183,37 @@ def plan_layer(
     rows_n = max(int(a_next.shape[0]), 1)
     scale = max(float(a_next.norm()) / math.sqrt(rows_n), 1.0) * math.sqrt(rows_n)
     with torch.no_grad():
-        base, gamma0, gamma0_capped = a_next, 0.0, False
+        base, gamma0, gamma0_capped = a_t, 0.0, False
+        loss_after = loss_before
         if dw is not None:
-            move = b_l @ dw.T
+            move = (dw @ b_l.T).contiguous()  # d x n: B_l dW*^T, feature-major
             high0 = safe_high_exp(
                 float(move.norm()), scale, safety=safety, max_gamma=max_gamma, low_exp=low_exp
             )
             res0 = line_search(
-                lambda g: loss_at(a_next + g * move),
+                batch_loss=grid(lambda g: a_t + g * move),
                 low_exp=low_exp,
                 high_exp=high0,
                 loss_at_zero=loss_before,
                 **kw,
             )
             if res0.loss < res0.loss_at_zero:
-                gamma0, base = res0.gamma, a_next + res0.gamma * move
+                gamma0, base, loss_after = res0.gamma, a_t + res0.gamma * move, res0.loss
                 gamma0_capped = res0.gamma >= 2.0**high0
-        loss_after = loss_at(base)
         gamma, gamma_capped, gamma_max, rejected, reason = 0.0, False, 0.0, 0, ""
         if count:
+            pre_t = pre_new.T.contiguous()  # k x n
             high = safe_high_exp(
-                float((act(pre_new) @ omega.T).norm()),
+                float((omega @ act(pre_t)).norm()),
                 scale,
                 safety=safety,
                 max_gamma=max_gamma,
                 low_exp=low_exp,
             )
             gamma_max = 2.0**high
+            base_now = base
             res = line_search(
-                lambda g: loss_at(base + math.sqrt(g) * act(math.sqrt(g) * pre_new) @ omega.T),
+                batch_loss=grid(lambda g: base_now + g.sqrt() * (omega @ act(g.sqrt() * pre_t))),
                 low_exp=low_exp,
                 high_exp=high,
                 loss_at_zero=loss_after,

@@ -2,13 +2,20 @@
 
 gamma* = argmin over a positive neighbourhood of 0 of the minibatch loss f(gamma). The loss is
 not convex in gamma, so the search scans a geometric grid (factor 2) for the best point and
-then refines it by golden-section search in log2(gamma) between its two neighbours.
+then refines it between its two neighbours in log2(gamma):
+
+- with a scalar ``loss``: golden-section search, ``refine`` steps (one evaluation each);
+- with ``batch_loss`` (every gamma of a list in one call, :class:`kernels.tiny.grid_loss.
+  GridLoss`): the whole grid in one call, then two zoom rounds of ``refine`` evenly spaced
+  points each (the bracket of width 2 shrinks to 4 / (refine + 1)^2 in log2: 0.05 for the
+  default 8, about 1.7% in gamma; golden section's 10 evaluations reach 0.026), each round
+  one call.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 
@@ -20,15 +27,21 @@ class LineSearchResult:
     evaluations: int
 
 
+def _finite(v: float) -> float:
+    v = float(v)
+    return v if math.isfinite(v) else math.inf
+
+
 def line_search(
-    loss: Callable[[float], float],
+    loss: Callable[[float], float] | None = None,
     *,
     low_exp: int = -16,
     high_exp: int = 6,
     refine: int = 8,
     loss_at_zero: float | None = None,
+    batch_loss: Callable[[Sequence[float]], Sequence[float]] | None = None,
 ) -> LineSearchResult:
-    """Local minimiser of ``loss`` over gamma in [2^low_exp, 2^high_exp] (gamma > 0).
+    """Local minimiser of ``loss`` (or ``batch_loss``) over gamma in [2^low_exp, 2^high_exp].
 
     ``loss(0)`` is evaluated too, for reference, unless the caller already knows it and passes
     it as ``loss_at_zero``; the returned gamma is always positive (the caller decides whether
@@ -36,31 +49,67 @@ def line_search(
     """
     if low_exp >= high_exp:
         raise ValueError(f"low_exp must be below high_exp, got {low_exp} and {high_exp}")
-    at_zero = float(loss(0.0)) if loss_at_zero is None else float(loss_at_zero)
-    exps = list(range(low_exp, high_exp + 1))
-    values = [float(loss(2.0**e)) for e in exps]
+    if (loss is None) == (batch_loss is None):
+        raise ValueError("give exactly one of loss and batch_loss")
+    if batch_loss is None:
+        assert loss is not None
+
+        def batch(gs: Sequence[float]) -> list[float]:
+            return [float(loss(g)) for g in gs]
+    else:
+        batch = batch_loss  # type: ignore[assignment]
+    exps = [float(e) for e in range(low_exp, high_exp + 1)]
+    if loss_at_zero is None:
+        values = [_finite(v) for v in batch([0.0] + [2.0**e for e in exps])]
+        at_zero, values = values[0], values[1:]
+    else:
+        at_zero = float(loss_at_zero)
+        values = [_finite(v) for v in batch([2.0**e for e in exps])]
     evals = len(values) + (loss_at_zero is None)
-    finite = [(v if math.isfinite(v) else math.inf) for v in values]
-    i = min(range(len(exps)), key=finite.__getitem__)
-    best_e, best_v = float(exps[i]), finite[i]
+    i = min(range(len(exps)), key=values.__getitem__)
+    best_e, best_v = exps[i], values[i]
     lo, hi = exps[max(i - 1, 0)], exps[min(i + 1, len(exps) - 1)]
     if refine > 0 and hi > lo:
-        ratio = (math.sqrt(5.0) - 1.0) / 2.0
-        a, b = float(lo), float(hi)
-        c, d = b - ratio * (b - a), a + ratio * (b - a)
-        fc, fd = float(loss(2.0**c)), float(loss(2.0**d))
-        evals += 2
-        for _ in range(refine):
-            if fc <= fd:
-                b, d, fd = d, c, fc
-                c = b - ratio * (b - a)
-                fc = float(loss(2.0**c))
-            else:
-                a, c, fc = c, d, fd
-                d = a + ratio * (b - a)
-                fd = float(loss(2.0**d))
-            evals += 1
-        for e, v in ((c, fc), (d, fd)):
-            if math.isfinite(v) and v < best_v:
-                best_e, best_v = e, v
+        if batch_loss is None:
+            e, v, n = _golden(batch, lo, hi, refine)
+        else:
+            e, v, n = _zoom(batch, lo, hi, best_e, best_v, refine)
+        evals += n
+        if v < best_v:
+            best_e, best_v = e, v
     return LineSearchResult(2.0**best_e, best_v, at_zero, evals)
+
+
+def _golden(batch, lo: float, hi: float, steps: int) -> tuple[float, float, int]:
+    """Golden-section search of log2(gamma) in [lo, hi]: the best point seen and the count."""
+    ratio = (math.sqrt(5.0) - 1.0) / 2.0
+    a, b = lo, hi
+    c, d = b - ratio * (b - a), a + ratio * (b - a)
+    fc, fd = (_finite(v) for v in batch([2.0**c, 2.0**d]))
+    for _ in range(steps):
+        if fc <= fd:
+            b, d, fd = d, c, fc
+            c = b - ratio * (b - a)
+            fc = _finite(batch([2.0**c])[0])
+        else:
+            a, c, fc = c, d, fd
+            d = a + ratio * (b - a)
+            fd = _finite(batch([2.0**d])[0])
+    best_e, best_v = (c, fc) if fc <= fd else (d, fd)
+    return best_e, best_v, steps + 2
+
+
+def _zoom(batch, lo, hi, best_e, best_v, points) -> tuple[float, float, int]:
+    """Two rounds of ``points`` evenly spaced log2(gamma) values, the bracket shrinking
+    around the best point found so far (never past [lo, hi]); each round is one ``batch``
+    call."""
+    evals, floor, top = 0, lo, hi
+    for _ in range(2):
+        step = (hi - lo) / (points + 1)
+        es = [lo + step * (j + 1) for j in range(points)]
+        for e, v in zip(es, batch([2.0**e for e in es]), strict=True):
+            if _finite(v) < best_v:
+                best_e, best_v = e, _finite(v)
+        evals += points
+        lo, hi = max(best_e - step, floor), min(best_e + step, top)  # never past the grid
+    return best_e, best_v, evals
