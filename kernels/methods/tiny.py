@@ -106,11 +106,18 @@ class Tiny(SizingMethod):
         self._buffered = 0
         self._batch: list[float] = []  # compound rule: the current size per layer
         self._last_growth: float | None = None
+        self._last_step: int | None = None  # training step of the last growth step
+        self._wait = 1  # current multiple of the schedule (``backoff``)
+        self.backoff = int(o.backoff)
         self._plan: list[tuple[int, torch.Tensor | None, TinyAddition | None]] = []
         self._pending_records: list[dict] = []
         self.growth_steps = 0
         #: cumulative wall-clock seconds of the growth work, for the time-share figures
-        self.seconds = {"capture": 0.0, "solve": 0.0, "line_search": 0.0, "surgery": 0.0}
+        #: (``explorer.bench.tiny_growth``): capture (forward/backward on the estimation
+        #: batch), solve (best update, S and N, eigen-solve, bottleneck), line_search,
+        #: surgery (the scratch copy, the planned moves on it, ``apply``) and other (the rest
+        #: of a due ``propose``: estimation data, records); their sum is the whole growth time
+        self.seconds = dict.fromkeys(("capture", "solve", "line_search", "surgery", "other"), 0.0)
 
     # -- network ----------------------------------------------------------------------------
     def build(self, in_features, out_features, hidden, *, image_shape=None, generator=None):
@@ -136,9 +143,11 @@ class Tiny(SizingMethod):
         if self._last_growth is None:
             self._last_growth = now
         if self.growth_seconds > 0:
-            return now - self._last_growth >= self.growth_seconds
+            return now - self._last_growth >= self.growth_seconds * self._wait
         every = int(ctx.knobs.growth_every) or ctx.steps_per_epoch
-        return ctx.step > 0 and ctx.step % every == 0
+        if self._last_step is None:  # a fresh run (or a snapshot from before the backoff)
+            self._last_step = ctx.step - ctx.step % every
+        return ctx.step > 0 and ctx.step - self._last_step >= every * self._wait
 
     def estimation_sizes(self, model) -> list[int]:
         """Samples per layer (sec. 3.4, appendix C), before the cap by the data kept."""
@@ -173,11 +182,14 @@ class Tiny(SizingMethod):
         from 2.26 to 3.65 across the first growth step."""
         if not self._buffer or not self._due(ctx):
             return Proposal()
+        start, counted = time.perf_counter(), sum(self.seconds.values())
         model, knobs = ctx.model, ctx.knobs
         cap = max(int(round(float(knobs.growth_rate))), 0)
         sizes = self.estimation_sizes(model)
         x_all, y_all = self._estimation_data(max(sizes))
+        t0 = time.perf_counter()
         work = copy.deepcopy(model)
+        self.seconds["surgery"] += time.perf_counter() - t0
         proposal = Proposal()
         self._plan, self._pending_records = [], []
         for layer in reversed(range(model.n_hidden)):
@@ -187,6 +199,7 @@ class Tiny(SizingMethod):
             acts = capture(work, x, y, F.cross_entropy)
             capture_seconds = time.perf_counter() - t0
             self.seconds["capture"] += capture_seconds
+            t0 = time.perf_counter()
             plan = plan_layer(
                 work,
                 acts,
@@ -204,10 +217,12 @@ class Tiny(SizingMethod):
                 max_gamma=self.max_gamma,
                 safety=self.safety,
             )
-            self.seconds["solve"] += plan.solution.seconds
+            self.seconds["solve"] += time.perf_counter() - t0 - plan.line_search_seconds
             self.seconds["line_search"] += plan.line_search_seconds
+            t0 = time.perf_counter()
             _add_update(work, layer + 1, plan.update)
             surgery.grow(work, layer, plan.fan_in, plan.fan_out, bias=plan.bias)
+            self.seconds["surgery"] += time.perf_counter() - t0
             addition = None
             if plan.count:
                 key = "lambda_k" if self.neurons == "optimal" else "gain"
@@ -261,7 +276,13 @@ class Tiny(SizingMethod):
                 b * math.sqrt(max(dims[l], dims[l + 2])) for l, b in enumerate(self._batch)
             ]
         self.growth_steps += 1
+        # backoff: a growth step that adds nothing (the threshold of sec. 2.4, or the line
+        # search, found no neuron worth it) doubles the wait before the next, up to
+        # ``backoff`` times the schedule; one that adds neurons returns to the schedule
+        self._wait = 1 if proposal.additions else min(2 * self._wait, self.backoff)
+        self._last_step = int(ctx.step)
         self._last_growth = time.perf_counter()
+        self.seconds["other"] += self._last_growth - start - (sum(self.seconds.values()) - counted)
         return proposal
 
     def apply(self, ctx: StepContext, proposal: Proposal) -> list[dict]:
@@ -301,12 +322,17 @@ class Tiny(SizingMethod):
             "batch": list(self._batch),
             "growth_steps": self.growth_steps,
             "seconds": dict(self.seconds),
+            "last_step": self._last_step,
+            "wait": self._wait,
         }
 
     def load_state_dict(self, state: dict) -> None:
         self._batch = [float(b) for b in state.get("batch", [])]
         self.growth_steps = int(state.get("growth_steps", 0))
         self.seconds.update(state.get("seconds", {}))
+        last = state.get("last_step")
+        self._last_step = None if last is None else int(last)
+        self._wait = int(state.get("wait", 1))
 
 
 def _add_update(model, j: int, update: torch.Tensor | None) -> None:

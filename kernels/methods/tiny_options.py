@@ -35,9 +35,12 @@ class TinyOptions(MethodOptions):
     ``safety`` times their RMS, at least 1; default 4: with a fixed cap of 64 and no such
     bound, on MNIST the gamma_0 dW* moves kept scaling the output layer of a network that
     already fit its training data, to weights of 2e4 and a test loss of 0.5),
-    ``line_search_refine`` (golden-section steps after the factor-2 grid, default 8; 0 keeps
-    the best grid point: the line searches took 20-29% of a run's wall clock in
-    ``bench_tiny --race``)."""
+    ``line_search_refine`` (points of each of the two batched zoom rounds after the factor-2
+    grid, default 8; 0 keeps the best grid point) and ``backoff`` (a growth step that adds
+    no neuron doubles the wait before the next one, up to ``backoff`` times the schedule; one
+    that adds neurons returns to the schedule; 1 = always the schedule; default 8: once the
+    threshold of sec. 2.4 stops growth, re-solving every epoch was most of a run's growth
+    time, issue 17)."""
 
     neurons: str = "optimal"
     tau_mode: str = "paper"
@@ -52,6 +55,7 @@ class TinyOptions(MethodOptions):
     max_gamma: float = MAX_GAMMA
     safety: float = SAFETY
     line_search_refine: int = 8
+    backoff: int = 8
 
     def problems(self) -> list[str]:
         problems = super().problems()
@@ -86,6 +90,8 @@ class TinyOptions(MethodOptions):
             problems.append(f"max_gamma must be in [2^-15, 2^20], got {self.max_gamma}")
         if not float(self.safety) > 0:
             problems.append(f"safety must be > 0, got {self.safety}")
+        if not 1 <= int(self.backoff) <= 1024:
+            problems.append(f"backoff must be in [1, 1024], got {self.backoff}")
         if not 0 <= int(self.line_search_refine) <= 64:
             problems.append(f"line_search_refine must be in [0, 64], got {self.line_search_refine}")
         return problems
