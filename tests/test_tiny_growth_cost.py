@@ -1,0 +1,161 @@
+"""TINY's cheaper growth step (issue 17): the batched amplitude grid against the per-point
+forward passes it replaces, the zoom refinement, the backoff schedule, the growth-time parts."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F  # noqa: N812
+
+from explorer.config import RunConfig
+from explorer.history import History
+from explorer.trainer import Trainer
+from kernels.tiny.capture import capture, forward_from
+from kernels.tiny.grid_loss import GridLoss, cross_entropy_columns
+from kernels.tiny.line_search import line_search
+from tests.test_tiny import small_net
+
+
+@pytest.mark.parametrize("layer", [0, 1, 2])
+def test_grid_loss_equals_one_forward_pass_per_gamma(layer):
+    """Oracle: for each gamma, F.cross_entropy of the logits computed by ``forward_from`` (a
+    separate pass per gamma, row-major) equals the batched feature-major value, for the
+    best-update move (linear in gamma) and a neuron-like move (nonlinear in gamma)."""
+    model, x, y = small_net(seed=4, hidden=(5, 4, 3))
+    acts = capture(model, x, y)
+    a = acts[layer + 1].pre
+    g = torch.Generator().manual_seed(1)
+    move = torch.randn(a.shape, generator=g, dtype=a.dtype)
+    pre_new = torch.randn(a.shape[0], 2, generator=g, dtype=a.dtype)
+    omega = torch.randn(a.shape[1], 2, generator=g, dtype=a.dtype)
+    gammas = [0.0, 2.0**-16, 0.03, 0.7, 1.0, 5.0]
+    a_t, move_t, pre_t = a.T.contiguous(), move.T.contiguous(), pre_new.T.contiguous()
+    act = model.activation
+    linear = GridLoss(model, layer, y, lambda gm: a_t + gm * move_t)
+    neuron = GridLoss(
+        model, layer, y, lambda gm: a_t + gm.sqrt() * (omega @ act(gm.sqrt() * pre_t))
+    )
+    with torch.no_grad():
+        want_linear = [
+            float(F.cross_entropy(forward_from(model, layer + 1, a + gm * move), y))
+            for gm in gammas
+        ]
+        want_neuron = [
+            float(
+                F.cross_entropy(
+                    forward_from(
+                        model, layer + 1, a + math.sqrt(gm) * act(math.sqrt(gm) * pre_new) @ omega.T
+                    ),
+                    y,
+                )
+            )
+            for gm in gammas
+        ]
+        assert linear(gammas) == pytest.approx(want_linear, rel=1e-12, abs=1e-12)
+        assert neuron(gammas) == pytest.approx(want_neuron, rel=1e-12, abs=1e-12)
+        # another loss function goes through the row-major logits, one call per gamma
+        mse = GridLoss(model, layer, y, lambda gm: a_t + gm * move_t, loss_fn=F.multi_margin_loss)
+        want = [
+            float(F.multi_margin_loss(forward_from(model, layer + 1, a + gm * move), y))
+            for gm in gammas
+        ]
+        assert mse(gammas) == pytest.approx(want, rel=1e-12)
+        # chunked evaluation (a block smaller than the grid) gives the same values
+        import kernels.tiny.grid_loss as grid_loss
+
+        old = grid_loss.MAX_BLOCK
+        try:
+            grid_loss.MAX_BLOCK = 1
+            assert GridLoss(model, layer, y, lambda gm: a_t + gm * move_t)(gammas) == pytest.approx(
+                want_linear, rel=1e-12
+            )
+        finally:
+            grid_loss.MAX_BLOCK = old
+
+
+def test_cross_entropy_columns_is_cross_entropy_and_stable():
+    g = torch.Generator().manual_seed(0)
+    logits = (
+        torch.randn(3, 7, 50, generator=g, dtype=torch.float64) * 30 + 500
+    )  # large: needs the max shift
+    y = torch.randint(0, 7, (50,), generator=g)
+    got = cross_entropy_columns(logits, y)
+    want = torch.stack([F.cross_entropy(z.T, y) for z in logits])
+    assert torch.allclose(got, want, rtol=1e-12, atol=1e-12) and torch.isfinite(got).all()
+
+
+def test_batched_line_search_finds_the_minimum_and_stays_on_the_grid():
+    calls = []
+
+    def batch(gs):
+        calls.append(len(gs))
+        return [(g - 0.3) ** 2 + 1.0 for g in gs]
+
+    res = line_search(batch_loss=batch)
+    assert res.gamma == pytest.approx(0.3, rel=0.02) and res.loss_at_zero == pytest.approx(1.09)
+    assert len(calls) == 3  # the grid (with gamma = 0), then two zoom rounds of 8
+    assert calls == [1 + 23, 8, 8] and res.evaluations == 1 + 23 + 16
+    # a minimum beyond the grid: the answer is the grid's top, never past it
+    top = line_search(batch_loss=lambda gs: [-g for g in gs], high_exp=3, loss_at_zero=0.0)
+    assert top.gamma == 8.0
+    with pytest.raises(ValueError, match="exactly one of loss and batch_loss"):
+        line_search()
+
+
+def _growth(rate: float, backoff: int | None, steps: int) -> dict[int, int]:
+    """Growth steps of a digits run (growth every 10 steps) -> neurons added at each."""
+    options = {} if backoff is None else {"backoff": backoff}
+    config = RunConfig(
+        method="tiny",
+        dataset="digits",
+        hidden=[1, 1],
+        steps=steps,
+        batch_size=64,
+        eval_every=10**6,
+        method_options=options,
+        knobs={"growth_every": 10, "growth_rate": rate, "tau": 1e-3, "lr": 3e-3},
+    )
+    history = History()
+    Trainer(config, sink=history.add).run(steps)
+    added: dict[int, int] = {}
+    for r in history.rows.get("spectrum", []):
+        added[r["step"]] = added.get(r["step"], 0) + r["accepted"]
+    return added
+
+
+def test_backoff_doubles_the_wait_after_a_growth_step_that_adds_nothing():
+    """growth_rate 0 (no neuron allowed): waits of 10, 20, 40, 80, 80 steps with the default
+    backoff 8; with backoff 1, every 10 steps (the schedule)."""
+    assert sorted(_growth(0, None, 240)) == [10, 30, 70, 150, 230]
+    assert sorted(_growth(0, 1, 60)) == [10, 20, 30, 40, 50]
+
+
+def test_a_growth_step_that_adds_neurons_returns_to_the_schedule():
+    """Oracle on a run that both adds and stops adding: the wait after a growth step is 10
+    steps when it added a neuron, else twice the previous wait (at most 80)."""
+    added = _growth(2, None, 400)
+    steps = sorted(added)
+    assert any(added.values()) and not all(added.values())
+    wait, want = 1, [10]
+    for s in steps[:-1]:
+        wait = 1 if added[s] else min(2 * wait, 8)
+        want.append(want[-1] + 10 * wait)
+    assert steps == want
+
+
+def test_growth_time_parts_cover_the_growth_step():
+    config = RunConfig(
+        method="tiny",
+        dataset="digits",
+        hidden=[1, 1],
+        steps=25,
+        batch_size=64,
+        knobs={"growth_every": 10, "tau": 0.0, "growth_rate": 2},
+    )
+    trainer = Trainer(config)
+    trainer.run(25)
+    seconds = trainer.method.seconds
+    assert set(seconds) == {"capture", "solve", "line_search", "surgery", "other"}
+    assert all(v > 0 for v in seconds.values())
