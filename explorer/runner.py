@@ -102,7 +102,47 @@ class Runner(Protocol):
     def close(self, timeout: float = 10.0, wait: bool = True) -> None: ...
 
 
-class TrainerThread:
+class RunnerCommands:
+    """The commands as methods and the non-blocking ``drain``, shared by both runners: each
+    command goes through the runner's ``send``, records wait in its ``out`` queue."""
+
+    out: queue.Queue
+    _status: RunStatus
+
+    def send(self, command: str, **kwargs) -> None:
+        raise NotImplementedError
+
+    def status(self) -> RunStatus:
+        """State, steps taken and device, folded from the records this runner emitted."""
+        return self._status
+
+    def start(self) -> None:
+        self.send("start")
+
+    def pause(self) -> None:
+        self.send("pause")
+
+    def resume(self) -> None:
+        self.send("resume")
+
+    def step_once(self) -> None:
+        self.send("step")
+
+    def stop(self) -> None:
+        self.send("stop")
+
+    def drain(self, limit: int | None = None) -> list[dict]:
+        """Records waiting in ``out`` (at most ``limit``), oldest first, without blocking."""
+        records: list[dict] = []
+        while limit is None or len(records) < limit:
+            try:
+                records.append(self.out.get_nowait())
+            except queue.Empty:
+                break
+        return records
+
+
+class TrainerThread(RunnerCommands):
     """Owns one Trainer on one daemon thread.
 
     ``config`` says what to train; ``dataset`` (optional) is an already loaded
@@ -153,21 +193,6 @@ class TrainerThread:
             raise RuntimeError("this trainer thread is closed; build a new one")
         self._commands.put((command, kwargs))
 
-    def start(self) -> None:
-        self.send("start")
-
-    def pause(self) -> None:
-        self.send("pause")
-
-    def resume(self) -> None:
-        self.send("resume")
-
-    def step_once(self) -> None:
-        self.send("step")
-
-    def stop(self) -> None:
-        self.send("stop")
-
     def reset(self, config: RunConfig | None = None, dataset=None) -> None:
         """Drop the current run (and its model); the next start builds a fresh one."""
         self.send("reset", config=config, dataset=dataset)
@@ -196,24 +221,10 @@ class TrainerThread:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
-    def status(self) -> RunStatus:
-        """State, steps taken and device, folded from the records this runner emitted."""
-        return self._status
-
     def _emit(self, record: dict) -> None:
         """Every record leaves through here: the status follows it, then ``out``."""
         self._status = fold_status(self._status, record, self.config)
         self.out.put(record)
-
-    def drain(self, limit: int | None = None) -> list[dict]:
-        """Records waiting in ``out`` (at most ``limit``), oldest first, without blocking."""
-        records: list[dict] = []
-        while limit is None or len(records) < limit:
-            try:
-                records.append(self.out.get_nowait())
-            except queue.Empty:
-                break
-        return records
 
     # -- the thread -------------------------------------------------------------------------
     def _set_state(self, state: str, message: str = "") -> None:

@@ -40,7 +40,7 @@ from typing import Any
 from explorer.config import RunConfig, resolve_device
 from explorer.knobs import Knobs, knob_names, switch_names
 from explorer.runner import COMMANDS as THREAD_COMMANDS
-from explorer.runner import RunStatus, TrainerThread, fold_status
+from explorer.runner import RunnerCommands, RunStatus, TrainerThread, fold_status
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def exit_message(exitcode: int | None) -> str:
 EXIT_GRACE = 2.0
 
 
-class TrainerProcess:
+class TrainerProcess(RunnerCommands):
     """The commands and records of a :class:`~explorer.runner.TrainerThread`, with the
     trainer in a child process (it satisfies :class:`~explorer.runner.Runner`).
 
@@ -199,21 +199,6 @@ class TrainerProcess:
             raise RuntimeError(f"{self.message}; press start for a new run")
         self._commands.put((command, kwargs))
 
-    def start(self) -> None:
-        self.send("start")
-
-    def pause(self) -> None:
-        self.send("pause")
-
-    def resume(self) -> None:
-        self.send("resume")
-
-    def step_once(self) -> None:
-        self.send("step")
-
-    def stop(self) -> None:
-        self.send("stop")
-
     def reset(self, config: RunConfig | None = None, dataset=None) -> None:
         self.send("reset", config=config, dataset=dataset)
         if config is not None:
@@ -275,19 +260,6 @@ class TrainerProcess:
         if s.device is None:
             return None
         return SimpleNamespace(device=resolve_device(s.device), step_count=s.step)
-
-    def status(self) -> RunStatus:
-        return self._status
-
-    def drain(self, limit: int | None = None) -> list[dict]:
-        """Records waiting in ``out`` (at most ``limit``), oldest first, without blocking."""
-        records: list[dict] = []
-        while limit is None or len(records) < limit:
-            try:
-                records.append(self.out.get_nowait())
-            except queue.Empty:
-                break
-        return records
 
     # -- records from the child ------------------------------------------------------------
     def _watch(self) -> None:
