@@ -73,6 +73,41 @@ def _n_params(params: Params) -> int:
     return sum(p.numel() for p in params.values())
 
 
+def _on_grid(
+    batch: Callable[[Params], torch.Tensor],
+    params: Params,
+    d1: Params,
+    d2: Params,
+    alphas,
+    betas,
+    chunk: int,
+    progress: Progress,
+    cancel,
+    what: str,
+) -> np.ndarray:
+    """``batch`` of the perturbed weights of each chunk of grid points (stacked along a first
+    dimension), chunk after chunk; shape (len(betas), len(alphas))."""
+    aa, bb = grid_points(alphas, betas)
+    out = torch.empty(len(aa))
+    parts = _chunks(len(aa), chunk)
+    for k, (i, j) in enumerate(parts):
+        if cancel is not None and cancel():
+            raise InterruptedError(f"{what} cancelled")
+        out[i:j] = batch(perturbed(params, d1, d2, aa[i:j], bb[i:j])).detach()
+        if progress:
+            progress(k + 1, len(parts))
+    return out.reshape(len(betas), len(alphas)).numpy()
+
+
+def _loop_on_grid(point: Callable[[Params], float], params, d1, d2, alphas, betas) -> np.ndarray:
+    """The references' grid: ``point`` of the perturbed weights, one grid point at a time."""
+    out = np.empty((len(betas), len(alphas)))
+    for ib, b in enumerate(betas):
+        for ia, a in enumerate(alphas):
+            out[ib, ia] = point(perturbed(params, d1, d2, float(a), float(b)))
+    return out
+
+
 def loss_surface(
     model: nn.Module,
     params: Params,
@@ -87,19 +122,14 @@ def loss_surface(
     cancel=None,
 ) -> np.ndarray:
     """s(alpha, beta) on the grid, shape (len(betas), len(alphas)); vmap over grid points."""
-    aa, bb = grid_points(alphas, betas)
     loss = vmap(_loss(model), in_dims=(0, None, None))
+
+    def batch(points: Params) -> torch.Tensor:
+        with torch.no_grad():
+            return loss(points, X, y)
+
     chunk = int(chunk or 128)  # 128 points of a small net: a few MiB of weights/activations
-    out = torch.empty(len(aa))
-    parts = _chunks(len(aa), chunk)
-    with torch.no_grad():
-        for k, (i, j) in enumerate(parts):
-            if cancel is not None and cancel():
-                raise InterruptedError("loss surface cancelled")
-            out[i:j] = loss(perturbed(params, d1, d2, aa[i:j], bb[i:j]), X, y)
-            if progress:
-                progress(k + 1, len(parts))
-    return out.reshape(len(betas), len(alphas)).numpy()
+    return _on_grid(batch, params, d1, d2, alphas, betas, chunk, progress, cancel, "loss surface")
 
 
 def loss_surface_loop(
@@ -114,12 +144,12 @@ def loss_surface_loop(
 ) -> np.ndarray:
     """The reference: one forward pass per grid point, in a Python loop."""
     loss = _loss(model)
-    out = np.empty((len(betas), len(alphas)))
+
+    def point(p: Params) -> float:
+        return float(loss(p, X, y))
+
     with torch.no_grad():
-        for ib, b in enumerate(betas):
-            for ia, a in enumerate(alphas):
-                out[ib, ia] = float(loss(perturbed(params, d1, d2, float(a), float(b)), X, y))
-    return out
+        return _loop_on_grid(point, params, d1, d2, alphas, betas)
 
 
 def gradient_variance(model: nn.Module, params: Params, X: torch.Tensor, y: torch.Tensor) -> float:
@@ -153,21 +183,15 @@ def variance_surface(
 ) -> np.ndarray:
     """g(alpha, beta) on the grid, shape (len(betas), len(alphas)): vmap over grid points of
     vmap(grad) over examples."""
-    aa, bb = grid_points(alphas, betas)
     per_ex = vmap(grad(_example_loss(model)), in_dims=(None, 0, 0))
-    point = vmap(lambda p: _variance(per_ex(p, X, y)), in_dims=(0,))
+    batch = vmap(lambda p: _variance(per_ex(p, X, y)), in_dims=(0,))
     if chunk is None:  # per-example gradients of a chunk near 256 MiB
         per_point = 4 * X.shape[0] * _n_params(params) * 3
-        chunk = int(max(1, min(len(aa), (256 << 20) // max(1, per_point))))
-    out = torch.empty(len(aa))
-    parts = _chunks(len(aa), chunk)
-    for k, (i, j) in enumerate(parts):
-        if cancel is not None and cancel():
-            raise InterruptedError("gradient-variance map cancelled")
-        out[i:j] = point(perturbed(params, d1, d2, aa[i:j], bb[i:j])).detach()
-        if progress:
-            progress(k + 1, len(parts))
-    return out.reshape(len(betas), len(alphas)).numpy()
+        n_points = len(alphas) * len(betas)
+        chunk = int(max(1, min(n_points, (256 << 20) // max(1, per_point))))
+    return _on_grid(
+        batch, params, d1, d2, alphas, betas, chunk, progress, cancel, "gradient-variance map"
+    )
 
 
 def variance_surface_loop(
@@ -183,9 +207,9 @@ def variance_surface_loop(
 ) -> np.ndarray:
     """The reference: a Python loop over grid points (each with vmap(grad) over examples, or
     with a loop over examples when ``per_example_loop``)."""
-    point = gradient_variance_loop if per_example_loop else gradient_variance
-    out = np.empty((len(betas), len(alphas)))
-    for ib, b in enumerate(betas):
-        for ia, a in enumerate(alphas):
-            out[ib, ia] = point(model, perturbed(params, d1, d2, float(a), float(b)), X, y)
-    return out
+    at = gradient_variance_loop if per_example_loop else gradient_variance
+
+    def point(p: Params) -> float:
+        return at(model, p, X, y)
+
+    return _loop_on_grid(point, params, d1, d2, alphas, betas)
