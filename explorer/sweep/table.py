@@ -13,27 +13,11 @@ import math
 import os
 from pathlib import Path
 
-from explorer.sweep.point import ROW_COLUMNS
+from explorer.sweep.point import ROW_COLUMNS, ROW_TYPES
 
-NUMERIC = {
-    "index",
-    "seed",
-    "units",
-    "params",
-    "val_loss",
-    "val_acc",
-    "test_loss",
-    "test_acc",
-    "wall_s",
-    "steps",
-    "param_steps",
-    "cost",
-    "train_flops",
-    "lam",
-    "gamma",
-    "growth_rate",
-    "tau",
-}
+#: columns read back as numbers (an empty cell is NaN); whole numbers of INTEGER ones as int
+NUMERIC = {k for k, t in ROW_TYPES.items() if t is not str}
+INTEGER = {k for k, t in ROW_TYPES.items() if t is int}
 
 
 class ResultTable:
@@ -96,10 +80,4 @@ def _parse(key: str, value: str | None):
     if value in (None, ""):
         return math.nan
     number = float(value)
-    return (
-        int(number)
-        if key
-        in {"index", "seed", "units", "params", "steps", "param_steps", "cost", "train_flops"}
-        and number.is_integer()
-        else number
-    )
+    return int(number) if key in INTEGER and number.is_integer() else number
