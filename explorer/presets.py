@@ -14,6 +14,15 @@ from typing import Any
 
 from explorer.config import RunConfig
 
+#: the RunConfig fields a preset sets (an explicit command-line value wins over each)
+PRESET_FIELDS = ("method", "dataset", "hidden", "steps", "batch_size", "eval_every")
+
+
+def config_defaults() -> dict[str, Any]:
+    """RunConfig's own value of each field a preset sets."""
+    default = RunConfig()
+    return {name: getattr(default, name) for name in PRESET_FIELDS}
+
 
 @dataclass(frozen=True)
 class Preset:
@@ -26,8 +35,8 @@ class Preset:
     dataset: str
     hidden: tuple[int, ...]
     steps: int
-    batch_size: int = 128
-    eval_every: int = 50
+    batch_size: int = RunConfig.batch_size
+    eval_every: int = RunConfig.eval_every
     method_options: dict[str, Any] = field(default_factory=dict)
     dataset_options: dict[str, Any] = field(default_factory=dict)
     knobs: dict[str, Any] = field(default_factory=dict)
@@ -35,15 +44,8 @@ class Preset:
     doc: str = ""
 
     def fields(self) -> dict[str, Any]:
-        """The RunConfig fields this preset sets."""
-        return {
-            "method": self.method,
-            "dataset": self.dataset,
-            "hidden": list(self.hidden),
-            "steps": self.steps,
-            "batch_size": self.batch_size,
-            "eval_every": self.eval_every,
-        }
+        """The RunConfig fields this preset sets (``PRESET_FIELDS``)."""
+        return {name: getattr(self, name) for name in PRESET_FIELDS} | {"hidden": list(self.hidden)}
 
     def config(self, **overrides) -> RunConfig:
         """The run's configuration (``overrides``: any RunConfig field)."""

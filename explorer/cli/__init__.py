@@ -11,7 +11,6 @@ from explorer.cli.arguments import _options, first_sentence
 from explorer.cli.bench import add_bench_parser, bench_command
 from explorer.cli.export import add_export_parser, export_command
 from explorer.cli.run import (
-    PRESET_FIELDS,
     add_resume_parser,
     add_run_parser,
     resume_command,
@@ -28,7 +27,7 @@ from explorer.cli.studies import (
     sweep_command,
 )
 
-__all__ = ["PRESET_FIELDS", "_options", "build_parser", "first_sentence", "main", "run_config"]
+__all__ = ["_options", "build_parser", "first_sentence", "main", "run_config"]
 
 #: subcommand -> what runs it (each returns the exit status)
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

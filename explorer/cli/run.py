@@ -11,9 +11,6 @@ from explorer.knobs import Knobs, knob_names
 if TYPE_CHECKING:
     from explorer.config import RunConfig
 
-#: run arguments a preset may fill in (an explicit command-line value wins)
-PRESET_FIELDS = ("method", "dataset", "hidden", "steps", "batch_size", "eval_every")
-
 
 def add_run_parser(sub) -> None:
     run = sub.add_parser("run", help="train one method on one data set, headless")
@@ -131,15 +128,11 @@ def run_config(args) -> RunConfig:
     """The run's configuration from the parsed arguments: preset first, then the explicit
     arguments; hidden sizes default to the method's own (``default_hidden``)."""
     from explorer.config import RunConfig
+    from explorer.presets import PRESET_FIELDS, config_defaults
     from kernels.methods import get_method
 
-    fields: dict = {
-        "method": "nonparametric",
-        "dataset": "digits",
-        "steps": 3000,
-        "batch_size": 128,
-        "eval_every": 50,
-    }
+    fields: dict = config_defaults()
+    del fields["hidden"]  # the method's own unless a preset or --hidden says
     method_options, dataset_options, knobs = {}, {}, {}
     if args.preset:
         from explorer.presets import get_preset
