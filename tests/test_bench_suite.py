@@ -86,3 +86,21 @@ def test_run_reports_a_broken_bench_as_skipped_and_keeps_the_others(monkeypatch)
 def test_unknown_bench_name_says_did_you_mean():
     with pytest.raises(KeyError, match="did you mean 'trainer'"):
         suite.bench("trainr")
+
+
+def test_page_rows_check_the_refresh_targets_and_skip_when_empty():
+    from explorer.bench.page import page_rows
+
+    rows = page_rows(
+        {
+            "ab": {"on": 90.0, "off": 100.0, "costs": [4.0, 6.0, 5.0]},
+            "periods_ms": [240.0, 260.0, 250.0],
+            "tick_cpu_ms": [12.0, 8.0, 11.0],
+            "ticks_ms": [30.0],
+        }
+    )
+    by_name = {r["figure"].split(",")[0]: r for r in rows}
+    assert [r["met"] for r in rows] == [True, True, False, None]
+    assert by_name["page cost to the trainer"]["median"] == 5.0
+    assert by_name["page refresh period"]["median"] == 250.0
+    assert page_rows({})[0]["skipped"].startswith("with_page returned none")

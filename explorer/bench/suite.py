@@ -29,7 +29,6 @@ import difflib
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -122,35 +121,10 @@ def tiny_route_figures(repeats: int, width: int = 1024) -> list[Figure]:
 
 # ---- the page --------------------------------------------------------------------------------
 def page_figures(windows: int, window_s: float) -> list[Figure]:
-    """The live page's cost (explorer.bench.app), or one row saying why it was skipped."""
-    try:
-        import psutil  # noqa: F401
-        from playwright.sync_api import sync_playwright  # noqa: F401
-    except ImportError as exc:
-        return [{"figure": "page cost", "skipped": f"needs {exc.name} (bench/test extras)"}]
-    if not Path("/usr/bin/chromium").exists():
-        return [{"figure": "page cost", "skipped": "no /usr/bin/chromium"}]
-    cmd = [
-        sys.executable,
-        "-m",
-        "explorer",
-        "bench",
-        "--app",
-        "--windows",
-        str(windows),
-        "--window-seconds",
-        str(window_s),
-    ]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
-    if done.returncode != 0:
-        return [
-            {
-                "figure": "page cost",
-                "skipped": f"bench --app exited {done.returncode}: "
-                + (done.stderr.strip().splitlines() or ["?"])[-1],
-            }
-        ]
-    return [{"figure": "page cost (bench --app output)", "text": done.stdout.strip()}]
+    """The live page's cost and refresh rows (:mod:`explorer.bench.page`)."""
+    from explorer.bench.page import page_figures as rows
+
+    return rows(windows, window_s)
 
 
 # ---- the table -------------------------------------------------------------------------------

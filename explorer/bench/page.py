@@ -1,0 +1,92 @@
+"""The bench table's page rows: what the live page costs training and what a refresh costs.
+
+Issue 17's refresh targets: the page costs the trainer <= 5% (digits, 256-256), a refresh takes
+<= 10 ms of server Python (CPU time of the thread that refreshes), and the refresh period is
+<= 250 ms median. The measurement is :func:`explorer.bench.app.with_page` (headless Chromium on
+the served page, refresh held and refreshing in alternating windows of one run), run in a child
+process so that its server, browser and threads cannot disturb the other figures; the child
+prints its numbers as JSON. Without Playwright, Chromium or psutil the row says why it was
+skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from explorer.bench.table import Figure, figure
+
+_CHILD = """
+import json, sys
+from explorer.bench.app import with_page
+page = with_page([256, 256], 300, windows=int(sys.argv[1]), window_s=float(sys.argv[2]))
+keys = ("ab", "ticks_ms", "tick_cpu_ms", "periods_ms", "server_share", "per_step_ms")
+out = {k: page[k] for k in keys if k in page}
+out["ab"] = {k: v for k, v in out.get("ab", {}).items() if k in ("on", "off", "costs")}
+print("PAGE-JSON " + json.dumps(out, default=str))
+"""
+
+
+def _skipped(reason: str) -> list[Figure]:
+    return [{"figure": "page cost", "skipped": reason}]
+
+
+def page_rows(page: dict[str, Any]) -> list[Figure]:
+    """Table rows from :func:`explorer.bench.app.with_page`'s numbers (those it has)."""
+    rows: list[Figure] = []
+    costs = page.get("ab", {}).get("costs") or []
+    if costs:
+        rows.append(
+            figure(
+                "page cost to the trainer, refreshing vs held windows, digits 256-256",
+                costs,
+                "%",
+                "<= 5",
+                lambda v: v <= 5,
+                steps_per_s={k: page["ab"].get(k) for k in ("on", "off")},
+            )
+        )
+    if page.get("periods_ms"):
+        rows.append(
+            figure("page refresh period", page["periods_ms"], "ms", "<= 250", lambda v: v <= 250)
+        )
+    if page.get("tick_cpu_ms"):
+        rows.append(
+            figure(
+                "page refresh, server Python CPU per refresh",
+                page["tick_cpu_ms"],
+                "ms",
+                "<= 10",
+                lambda v: v <= 10,
+            )
+        )
+    if page.get("ticks_ms"):
+        rows.append(figure("page refresh, wall time per refresh", page["ticks_ms"], "ms"))
+    return rows or _skipped("with_page returned none of the page figures")
+
+
+def page_figures(windows: int, window_s: float) -> list[Figure]:
+    """The page rows (see the module docstring), or one row saying why they were skipped."""
+    try:
+        import psutil  # noqa: F401
+        from playwright.sync_api import sync_playwright  # noqa: F401
+    except ImportError as exc:
+        return _skipped(f"needs {exc.name} (bench/test extras)")
+    if not Path("/usr/bin/chromium").exists():
+        return _skipped("no /usr/bin/chromium")
+    cmd = [sys.executable, "-c", _CHILD, str(windows), str(window_s)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    found = [ln for ln in done.stdout.splitlines() if ln.startswith("PAGE-JSON ")]
+    if done.returncode != 0 or not found:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return _skipped(f"the page bench exited {done.returncode}: {last}")
+    page = json.loads(found[-1].removeprefix("PAGE-JSON "))
+    rows = page_rows(page)
+    for row in rows:
+        row["windows"] = windows
+    if page.get("server_share") is not None:
+        rows[0]["server_share_percent"] = page["server_share"]
+    return rows
