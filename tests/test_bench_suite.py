@@ -69,7 +69,7 @@ def test_every_issue_17_bench_is_registered_and_quick_stays_a_subset():
         "trainer",
         "tiny growth",
     ]
-    assert {"tiny routes", "snapshot", "page"} <= set(suite.BENCHES)
+    assert {"tiny routes", "snapshot", "page", "gpu"} <= set(suite.BENCHES)
     assert not suite.BENCHES["page"].quick  # the page bench takes minutes
 
 
@@ -104,3 +104,9 @@ def test_page_rows_check_the_refresh_targets_and_skip_when_empty():
     assert by_name["page cost to the trainer"]["median"] == 5.0
     assert by_name["page refresh period"]["median"] == 250.0
     assert page_rows({})[0]["skipped"].startswith("with_page returned none")
+
+
+def test_gpu_rows_say_not_measured_without_a_cuda_device(monkeypatch):
+    monkeypatch.setattr(suite.torch.cuda, "is_available", lambda: False)
+    (row,) = suite.gpu_figures(quick=True)
+    assert row["skipped"] == "not measured: no GPU (no CUDA device)"

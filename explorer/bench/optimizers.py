@@ -99,13 +99,17 @@ def main(device: str = "auto", repeats: int = 50) -> int:
     return 0
 
 
-def optimizer_figures(width: int, repeats: int, inner: int = 10) -> list[Figure]:
+def optimizer_figures(
+    width: int, repeats: int, inner: int = 10, device: str = "cpu"
+) -> list[Figure]:
     """AdaRad / Adam and AdaRad-M / Adam optimizer step (784-w-w-10, bias-free, batch 1000,
-    gradients fixed), interleaved in one process [issue 17: <= 1.0 and <= 2.0]."""
+    gradients fixed), interleaved in one process [issue 17: <= 1.0 and <= 2.0]. On a CUDA
+    ``device`` each step waits for the device (``torch.cuda.synchronize``)."""
+    dev = torch.device(device)
 
     def make(name: str):
         torch.manual_seed(0)
-        model = DynamicMLP(784, [width, width], 10, bias=False)
+        model = DynamicMLP(784, [width, width], 10, bias=False).to(dev)
         params = [lin.weight for lin in model.linears]
         opt: torch.optim.Optimizer
         if name == "adam":
@@ -119,15 +123,23 @@ def optimizer_figures(width: int, repeats: int, inner: int = 10) -> list[Figure]
                 batch_fraction=0.02,
                 momentum=name == "adarad-m",
             )
-        x, y = torch.randn(1000, 784), torch.randint(0, 10, (1000,))
+        x = torch.randn(1000, 784).to(dev)
+        y = torch.randint(0, 10, (1000,)).to(dev)
         for _ in range(3):
             opt.zero_grad(set_to_none=True)
             F.cross_entropy(model(x), y).backward()
             opt.step()
-        return opt.step
+        if dev.type == "cpu":
+            return opt.step
+
+        def synced_step() -> None:
+            opt.step()
+            _sync(dev)
+
+        return synced_step
 
     times = alternate({n: make(n) for n in ("adam", "adarad", "adarad-m")}, repeats, inner)
-    shape = f"784-{width}-{width}-10"
+    shape = f"784-{width}-{width}-10" + ("" if dev.type == "cpu" else f", {dev.type}")
     return [
         figure(
             f"adarad/adam step, {shape}",

@@ -127,6 +127,19 @@ def page_figures(windows: int, window_s: float) -> list[Figure]:
     return rows(windows, window_s)
 
 
+# ---- the GPU -----------------------------------------------------------------------------------
+def gpu_figures(quick: bool) -> list[Figure]:
+    """The AdaRad / Adam rows on the CUDA device; without one, a row that says so (no GPU
+    figure is ever reported from a CPU run)."""
+    if not torch.cuda.is_available():
+        return [{"figure": "GPU rows", "skipped": "not measured: no GPU (no CUDA device)"}]
+    from explorer.bench.optimizers import optimizer_figures
+
+    return optimizer_figures(256, 15 if quick else 41, device="cuda") + optimizer_figures(
+        1000, 7 if quick else 21, device="cuda"
+    )
+
+
 # ---- the table -------------------------------------------------------------------------------
 def _optimizers(width: int, quick_repeats: int, repeats: int) -> Callable[[bool], list[Figure]]:
     def make(quick: bool) -> list[Figure]:
@@ -163,6 +176,7 @@ register("tiny growth", lambda quick: [tiny_growth_figure(300 if quick else 800)
 register("tiny routes", lambda quick: tiny_route_figures(3), quick=False)
 register("snapshot", _snapshot, quick=False)
 register("page", lambda quick: page_figures(11, 3.0), quick=False)
+register("gpu", lambda quick: gpu_figures(quick))
 
 
 def run(quick: bool = False) -> dict:
