@@ -15,8 +15,9 @@ never in timed tests. The table's rows come from the benches registered below, i
 - ``trainer/plain loop step``: a static 256-256 network on digits trained by the explorer's
   trainer (records on: step records, units every 10 steps, evaluation every 50) against a plain
   torch loop on the same data, net, batch and optimizer [<= 1.2] (:mod:`explorer.bench.training`).
-- ``tiny growth share``: TINY with its defaults on digits; the share of wall time spent
-  growing, split into capture, eigen-solve, line search and surgery [<= 20%].
+- ``tiny growth share``: TINY with its defaults on digits and the MNIST subset; the share of
+  wall time spent growing, split into capture, solve, line search, surgery and other [<= 20%]
+  (:mod:`explorer.bench.tiny_growth`).
 - ``tiny eigen-solve``: Cholesky + SVD and LOBPCG at width 1024 (see ``bench --tiny``).
 - ``snapshot``: capture and write of a digits run's snapshot (:mod:`explorer.bench.snapshot`).
 - ``page`` (full run only): what the live page costs training (``bench --app``), when
@@ -28,7 +29,6 @@ from __future__ import annotations
 import difflib
 import json
 import os
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -45,7 +45,7 @@ from explorer.bench.table import (  # noqa: F401  (re-exported: the table's publ
     machine,
     ratios,
 )
-from kernels.methods.tiny import Tiny
+from explorer.bench.tiny_growth import tiny_growth_figures
 
 
 @dataclass(frozen=True)
@@ -77,34 +77,6 @@ def bench(name: str) -> Bench:
 
 
 # ---- TINY ------------------------------------------------------------------------------------
-def tiny_growth_figure(steps: int, repeats: int = 1) -> Figure:
-    """Share of a TINY run's wall time spent growing (defaults, digits)."""
-    from explorer.config import RunConfig
-    from explorer.trainer import Trainer
-
-    shares, parts = [], []
-    for seed in range(repeats):
-        trainer = Trainer(
-            RunConfig(method="tiny", dataset="digits", seed=seed, device="cpu", steps=steps)
-        )
-        t0 = time.perf_counter()
-        trainer.run(steps)
-        wall = time.perf_counter() - t0
-        assert isinstance(trainer.method, Tiny)
-        seconds = dict(trainer.method.seconds)
-        shares.append(100 * sum(seconds.values()) / wall)
-        parts.append({k: 100 * v / wall for k, v in seconds.items()})
-    return figure(
-        f"tiny growth share of wall time, digits defaults, {steps} steps",
-        shares,
-        "%",
-        "<= 20",
-        lambda v: v <= 20,
-        parts={k: statistics.median(p[k] for p in parts) for k in parts[0]},
-        sizes=trainer.model.hidden_sizes,
-    )
-
-
 def tiny_route_figures(repeats: int, width: int = 1024) -> list[Figure]:
     from explorer.bench.tiny import time_routes
 
@@ -172,7 +144,7 @@ register("optimizers 256", _optimizers(256, 15, 41))
 register("optimizers 1000", _optimizers(1000, 7, 21))
 register("garbage collection", _gc)
 register("trainer", _trainer)
-register("tiny growth", lambda quick: [tiny_growth_figure(300 if quick else 800)])
+register("tiny growth", lambda quick: tiny_growth_figures(quick))  # explorer.bench.tiny_growth
 register("tiny routes", lambda quick: tiny_route_figures(3), quick=False)
 register("snapshot", _snapshot, quick=False)
 register("page", lambda quick: page_figures(11, 3.0), quick=False)

@@ -17,6 +17,7 @@ import time
 
 import torch
 
+from explorer.bench.table import figure
 from kernels.methods.tiny import Tiny
 
 DATASETS = ("digits", "mnist")
@@ -47,8 +48,6 @@ def growth_share(dataset: str, steps: int, seed: int = 0) -> dict:
 
 def tiny_growth_figures(quick: bool = False, seeds: int | None = None) -> list[dict]:
     """One bench row per data set: the median share over ``seeds`` runs (1 quick, else 3)."""
-    from explorer.bench.suite import figure
-
     n_seeds = seeds or (1 if quick else 3)
     rows: list[dict] = []
     for dataset in DATASETS:
