@@ -148,10 +148,11 @@ def plan_layer(
     dw = best_update(b_l, v_goal) if use_best_update else None
     v_proj = v_goal - b_l @ dw.T if dw is not None else v_goal
     before = lack_of_expressivity(b_prev, v_proj)
-    # S in the model's dtype, then float64 for the solve: the n x d^2 product is the solve's
-    # largest cost (d = 785 on MNIST: 2x faster in float32 here); its rounding (~1e-7
-    # relative) lies far below the ridge (1e-3 of the mean diagonal) by default
-    s, n = second_moment(b_prev).double(), cross_moment(b_prev.double(), v_proj.double())
+    # S and N in the model's dtype, then float64 for the solve: the n x d^2 product is the
+    # solve's largest cost (d = 785 on MNIST: 2x faster in float32 here, and no float64 copy
+    # of B); its rounding (~1e-7 relative) lies far below the ridge (1e-3 of the mean
+    # diagonal) by default
+    s, n = second_moment(b_prev).double(), cross_moment(b_prev, v_proj).double()
     sol = best_neurons(s, n, route=route, k=cap, generator=generator, ridge=ridge)
     act = model.activation
     kw = dict(line_search_kw or {})
