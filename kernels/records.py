@@ -178,6 +178,7 @@ class SpectrumRecord(TypedDict):
     loss_before: float
     loss_after: float
     batch: int
+    scored_batch: int  # samples of the threshold's L and the line searches (holdout option)
     neurons: str
 
 

@@ -32,6 +32,7 @@ SPECTRUM_FIELDS = {
     "loss_before",
     "loss_after",
     "batch",
+    "scored_batch",
     "neurons",
 }
 
@@ -190,8 +191,9 @@ def test_cli_runs_tiny(capsys):
 
 def test_inserted_neurons_and_best_update_give_exactly_the_scored_loss():
     """After a growth step the network's loss on the estimation batch is the loss the last
-    line search scored (layer 0, planned last): the inserted neurons are the scored ones
-    (sqrt(gamma) alpha, sqrt(gamma) omega) and gamma_0 dW* was applied on every layer."""
+    line search scored (layer 0, planned last) on its scoring batch: the inserted neurons
+    are the scored ones (sqrt(gamma) alpha, sqrt(gamma) omega) and gamma_0 dW* was applied
+    on every layer."""
     import torch
     import torch.nn.functional as F  # noqa: N812
 
@@ -210,8 +212,11 @@ def test_inserted_neurons_and_best_update_give_exactly_the_scored_loss():
     spectra = {r["layer"]: r for r in history.rows["spectrum"]}
     assert spectra[0]["accepted"] > 0 and spectra[0]["gamma"] > 0
     assert spectra[1]["gamma0"] > 0 and spectra[0]["gamma0"] > 0
-    x, y = trainer.method._estimation_data(spectra[0]["batch"])
+    # the line search scored the second batch (option holdout): rows n..2n of the data
+    n, scored = spectra[0]["batch"], spectra[0]["scored_batch"]
+    assert scored == n
+    x, y = trainer.method._estimation_data(n + scored)
     with torch.no_grad():
-        loss = float(F.cross_entropy(trainer.model(x), y))
+        loss = float(F.cross_entropy(trainer.model(x[n:]), y[n:]))
     assert loss == pytest.approx(spectra[0]["loss_after"], rel=1e-5, abs=1e-6)
     assert loss < spectra[0]["loss_before"]

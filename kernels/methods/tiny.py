@@ -47,7 +47,10 @@ Records. ``records()`` returns one ``spectrum`` record per hidden layer and grow
      "line_search_seconds": float, "capture_seconds": float (shared by the step's layers),
      "gamma0": float, "gamma": float,         # amplitudes of dW* and of the new neurons
      "loss_before": float, "loss_after": float,  # estimation-batch loss around the move
-     "batch": int, "neurons": "optimal" | "random"}
+     "batch": int,                # samples that estimated dW* and the neurons
+     "scored_batch": int,         # samples of L and the line searches (a disjoint second
+                                  # batch with the ``holdout`` option, else ``batch``)
+     "neurons": "optimal" | "random"}
 
 Unit events of the born units carry cause "added by eigen-solve" and ``lambda_k`` (random
 neurons: "added at random (TINY amplitude search)" and ``gain``, their linearised gain).
@@ -109,6 +112,7 @@ class Tiny(SizingMethod):
         self._last_step: int | None = None  # training step of the last growth step
         self._wait = 1  # current multiple of the schedule (``backoff``)
         self.backoff = int(o.backoff)
+        self.holdout = bool(o.holdout)
         self._plan: list[tuple[int, torch.Tensor | None, TinyAddition | None]] = []
         self._pending_records: list[dict] = []
         self.growth_steps = 0
@@ -186,17 +190,23 @@ class Tiny(SizingMethod):
         model, knobs = ctx.model, ctx.knobs
         cap = max(int(round(float(knobs.growth_rate))), 0)
         sizes = self.estimation_sizes(model)
-        x_all, y_all = self._estimation_data(max(sizes))
+        # with a scoring batch (``holdout``) the rows after the first n of each capture score
+        parts = 2 if self.holdout else 1
+        x_all, y_all = self._estimation_data(parts * max(sizes))
         t0 = time.perf_counter()
         work = copy.deepcopy(model)
         self.seconds["surgery"] += time.perf_counter() - t0
         proposal = Proposal()
         self._plan, self._pending_records = [], []
         for layer in reversed(range(model.n_hidden)):
-            n = min(sizes[layer], len(y_all))
-            x, y = x_all[:n], y_all[:n]
+            n = min(sizes[layer], len(y_all) // parts)
+            x, y = x_all[: parts * n], y_all[: parts * n]
             t0 = time.perf_counter()
             acts = capture(work, x, y, F.cross_entropy)
+            scoring = None
+            if self.holdout:  # per-sample rows: a capture of 2n rows is two captures of n
+                scoring = ([a.rows(n, 2 * n) for a in acts], y[n:])
+                acts, y = [a.rows(0, n) for a in acts], y[:n]
             capture_seconds = time.perf_counter() - t0
             self.seconds["capture"] += capture_seconds
             t0 = time.perf_counter()
@@ -216,6 +226,7 @@ class Tiny(SizingMethod):
                 line_search_kw=self.line_search_kw,
                 max_gamma=self.max_gamma,
                 safety=self.safety,
+                scoring=scoring,
             )
             self.seconds["solve"] += time.perf_counter() - t0 - plan.line_search_seconds
             self.seconds["line_search"] += plan.line_search_seconds
@@ -267,6 +278,7 @@ class Tiny(SizingMethod):
                     "loss_before": plan.loss_before,
                     "loss_after": plan.loss_after,
                     "batch": plan.batch,
+                    "scored_batch": len(scoring[1]) if scoring else plan.batch,
                     "neurons": self.neurons,
                 }
             )

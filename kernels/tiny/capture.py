@@ -24,6 +24,10 @@ class LayerActivity:
     pre: torch.Tensor
     v_goal: torch.Tensor
 
+    def rows(self, start: int, stop: int) -> LayerActivity:
+        """The samples start..stop-1 (each row depends on its own sample only)."""
+        return LayerActivity(self.inputs[start:stop], self.pre[start:stop], self.v_goal[start:stop])
+
 
 def with_ones(h: torch.Tensor, bias: bool) -> torch.Tensor:
     """Append the constant-1 column that multiplies the bias (b = (h, 1))."""
