@@ -178,7 +178,7 @@ class SpectrumRecord(TypedDict):
     loss_before: float
     loss_after: float
     batch: int
-    scored_batch: int  # samples of the threshold's L and the line searches (holdout option)
+    scored_batch: int  # samples of the threshold's L and the line searches (holdout_scoring option)
     neurons: str
 
 

@@ -212,7 +212,7 @@ def test_inserted_neurons_and_best_update_give_exactly_the_scored_loss():
     spectra = {r["layer"]: r for r in history.rows["spectrum"]}
     assert spectra[0]["accepted"] > 0 and spectra[0]["gamma"] > 0
     assert spectra[1]["gamma0"] > 0 and spectra[0]["gamma0"] > 0
-    # the line search scored the second batch (option holdout): rows n..2n of the data
+    # the line search scored the second batch (option holdout_scoring): rows n..2n of the data
     n, scored = spectra[0]["batch"], spectra[0]["scored_batch"]
     assert scored == n
     x, y = trainer.method._estimation_data(n + scored)

@@ -49,7 +49,7 @@ Records. ``records()`` returns one ``spectrum`` record per hidden layer and grow
      "loss_before": float, "loss_after": float,  # estimation-batch loss around the move
      "batch": int,                # samples that estimated dW* and the neurons
      "scored_batch": int,         # samples of L and the line searches (a disjoint second
-                                  # batch with the ``holdout`` option, else ``batch``)
+                                  # batch with the ``holdout_scoring`` option, else ``batch``)
      "neurons": "optimal" | "random"}
 
 Unit events of the born units carry cause "added by eigen-solve" and ``lambda_k`` (random
@@ -112,7 +112,7 @@ class Tiny(SizingMethod):
         self._last_step: int | None = None  # training step of the last growth step
         self._wait = 1  # current multiple of the schedule (``backoff``)
         self.backoff = int(o.backoff)
-        self.holdout = bool(o.holdout)
+        self.holdout = bool(o.holdout_scoring)
         self._plan: list[tuple[int, torch.Tensor | None, TinyAddition | None]] = []
         self._pending_records: list[dict] = []
         self.growth_steps = 0
@@ -190,7 +190,7 @@ class Tiny(SizingMethod):
         model, knobs = ctx.model, ctx.knobs
         cap = max(int(round(float(knobs.growth_rate))), 0)
         sizes = self.estimation_sizes(model)
-        # with a scoring batch (``holdout``) the rows after the first n of each capture score
+        # with a scoring batch (``holdout_scoring``) the rows after the first n of each capture score
         parts = 2 if self.holdout else 1
         x_all, y_all = self._estimation_data(parts * max(sizes))
         t0 = time.perf_counter()

@@ -40,7 +40,7 @@ class TinyOptions(MethodOptions):
     no neuron doubles the wait before the next one, up to ``backoff`` times the schedule; one
     that adds neurons returns to the schedule; 1 = always the schedule; default 8: once the
     threshold of sec. 2.4 stops growth, re-solving every epoch was most of a run's growth
-    time, issue 17) and ``holdout`` (default true: the threshold's L and the line searches
+    time, issue 17) and ``holdout_scoring`` (default true: the threshold's L and the line searches
     use a second batch of the same size, disjoint from the one that estimated dW* and the
     neurons; see :mod:`kernels.tiny.growth`)."""
 
@@ -58,7 +58,7 @@ class TinyOptions(MethodOptions):
     safety: float = SAFETY
     line_search_refine: int = 8
     backoff: int = 8
-    holdout: bool = True
+    holdout_scoring: bool = True
 
     def problems(self) -> list[str]:
         problems = super().problems()

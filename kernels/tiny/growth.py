@@ -24,7 +24,7 @@ acts = ``capture(...)``:
   search's optimum at the top of that grid is recorded (``gamma_capped``,
   ``gamma0_capped``): it means the true minimum lies further out.
 
-Scoring batch (``scoring``, the method's option ``holdout``): the line searches and the
+Scoring batch (``scoring``, the method's option ``holdout_scoring``): the line searches and the
 threshold's L(f_theta) may use a second batch, disjoint from the one that estimated dW* and
 the neurons. Scored on the estimation batch itself, the search picks the amplitude that best
 fits that batch's noise (sec. 3.4: the estimate's variance grows with the layer's widths): on
