@@ -9,14 +9,18 @@ the trainer waits for nobody's GIL; the server's Python only unpickles the recor
 
 How: the child (``spawn``: a fresh interpreter, safe with torch and CUDA) runs a
 ``TrainerThread``'s command loop on its main thread, fed by a multiprocessing queue; its
-records come back on another, and a reader thread here moves them to ``out`` and keeps
-``state``, ``message`` and a small ``trainer`` stand-in (device, step count) current.
+records come back through a pipe of our own whose writing end only the child holds (a feeder
+thread there sends them, so the trainer never waits for this side), and a reader thread here
+moves them to ``out`` and keeps ``state``, ``message`` and a small ``trainer`` stand-in
+(device, step count) current.
 Knob changes are sent as a "knobs" command as they happen, so the child's trainer reads
 them at its next step as it would on a thread. A capture (snapshot) runs in the child
 between two steps; the History, which lives here, is attached when it comes back.
 
-A dying child: a watcher thread waits on the child's sentinel; when the child exits
-without being asked (kill -9, out of memory), the page gets an "error" state record
+A dying child: the pipe ends when the child does, however it ends, even in the middle of
+a record (kill -9 while writing leaves half a record, and then end-of-file, because no other
+process holds the writing end), so the reader thread ends too. When the child exits without
+being asked (kill -9, out of memory), the page gets an "error" state record
 "trainer exited (signal 9)" at once, pending captures fail at once, and the runner counts
 as dead, so the next start builds a new one. A child whose parent dies exits too (it waits
 on the parent's sentinel). Nothing here joins or waits on the caller's thread unless asked
@@ -35,7 +39,7 @@ import threading
 from concurrent.futures import Future
 from multiprocessing.connection import wait as wait_for_handles
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 from explorer.config import RunConfig, resolve_device
 from explorer.knobs import Knobs, knob_names, switch_names
@@ -102,17 +106,50 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _child_main(config, knob_values, dataset, max_steps, threads, commands, out) -> None:
+class _Outbox:
+    """In the child: ``put`` queues a record and a feeder thread sends it down the pipe (as a
+    multiprocessing queue's feeder would), so a step never waits for the parent's reader."""
+
+    _END = object()
+
+    def __init__(self, connection) -> None:
+        self._connection = connection
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._feed, name="records-feeder", daemon=True)
+        self._thread.start()
+
+    def put(self, record: dict) -> None:
+        self._queue.put(record)
+
+    def _feed(self) -> None:
+        while (record := self._queue.get()) is not self._END:
+            try:
+                self._connection.send(record)
+            except OSError:  # the parent is gone: nobody to tell
+                return
+            except Exception:  # a record that cannot be pickled: drop it, keep the run
+                log.exception("a record of kind %r could not be sent", record.get("kind"))
+
+    def close(self) -> None:
+        """Send what is queued, then close the pipe (the parent's reader sees its end)."""
+        self._queue.put(self._END)
+        self._thread.join()
+        self._connection.close()
+
+
+def _child_main(config, knob_values, dataset, max_steps, threads, commands, records) -> None:
     _exit_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which closes us
     runner = _ChildRunner(
         config, Knobs(**knob_values), dataset, max_steps, threads=threads, start=False
     )
-    runner._commands, runner.out = commands, out
+    outbox = _Outbox(records)
+    runner._commands = commands
+    runner.out = cast(queue.Queue, outbox)  # the child's runner only puts into ``out``
     try:
         runner._loop()
     finally:
-        out.put(None)  # tells the reader here that the child is done
+        outbox.close()
 
 
 def exit_message(exitcode: int | None) -> str:
@@ -124,10 +161,6 @@ def exit_message(exitcode: int | None) -> str:
             name = "unknown signal"
         return f"trainer exited (signal {-exitcode}, {name})"
     return f"trainer exited (code {exitcode})"
-
-
-#: seconds the sentinel watcher waits for the reader to report a dead child itself
-EXIT_GRACE = 2.0
 
 
 class TrainerProcess(RunnerCommands):
@@ -157,13 +190,13 @@ class TrainerProcess(RunnerCommands):
         self._status = RunStatus()
         self._closed = False
         self._exited = False
-        self._exit_handled = threading.Event()
         self._lock = threading.Lock()
         self._futures: dict[int, tuple[Future, Any]] = {}  # (future, History or None)
         self._ids = itertools.count()
         ctx = mp.get_context("spawn")
         self._commands = ctx.Queue()
-        self._inbox = ctx.Queue()
+        # records: a pipe whose writing end only the child keeps, so it ends with the child
+        self._records, records_writer = ctx.Pipe(duplex=False)
         self._process = ctx.Process(
             target=_child_main,
             name=name,
@@ -175,15 +208,14 @@ class TrainerProcess(RunnerCommands):
                 max_steps,
                 threads,
                 self._commands,
-                self._inbox,
+                records_writer,
             ),
         )
         self._process.start()
+        records_writer.close()  # the child has its own copy now
         self._watcher = self.knobs.param.watch(self._on_knobs, knob_names() + switch_names())
         self._thread = threading.Thread(target=self._read, name=f"{name}-records", daemon=True)
         self._thread.start()
-        self._sentinel = threading.Thread(target=self._watch, name=f"{name}-sentinel", daemon=True)
-        self._sentinel.start()
 
     @property
     def pid(self) -> int | None:
@@ -262,42 +294,30 @@ class TrainerProcess(RunnerCommands):
         return SimpleNamespace(device=resolve_device(s.device), step_count=s.step)
 
     # -- records from the child ------------------------------------------------------------
-    def _watch(self) -> None:
-        """Wait for the child's end; tell the reader (after the child's last records)."""
-        wait_for_handles([self._process.sentinel])
-        self._process.join(5)  # the sentinel fires as the child dies; reap it for its code
-        exitcode = self._process.exitcode
-        self._inbox.put({"kind": "_exited", "exitcode": exitcode})
-        # A child killed in the middle of writing a record leaves half a message in the pipe,
-        # and the reader then waits forever for its rest (the marker above never arrives):
-        # report the exit from here when the reader has not done so soon.
-        if not self._exit_handled.wait(EXIT_GRACE):
-            self._on_exit(exitcode)
-
     def _read(self) -> None:
+        """Move the child's records to ``out`` until the pipe ends, which it does when the
+        child exits, asked or not, even half-way through a record; then report the exit."""
         while True:
-            record = self._inbox.get()
-            if record is None:
-                if self._closed:
-                    return
-                continue  # the child's loop ended; its exit comes from the watcher
+            try:
+                record = self._records.recv()
+            except (EOFError, OSError):  # the child is gone (OSError: mid-record)
+                break
+            except Exception:  # one record that cannot be unpickled here: skip it
+                log.exception("a record from the trainer could not be read")
+                continue
             kind = record.get("kind")
             if kind == "_capture":
                 self._answer(record)
                 continue
-            if kind == "_exited":
-                self._on_exit(record["exitcode"])
-                return
             self._status = fold_status(self._status, record, self.config)
             if kind == "state":
                 self.state, self.message = record["state"], record.get("message", "")
             self.out.put(record)
+        self._records.close()
+        self._process.join(5)  # the pipe ends as the child dies; reap it for its exit code
+        self._on_exit(self._process.exitcode)
 
     def _on_exit(self, exitcode: int | None) -> None:
-        with self._lock:  # once, from the reader or (when the reader is stuck) the watcher
-            if self._exit_handled.is_set():
-                return
-            self._exit_handled.set()
         if self._closed:
             self._fail_pending("this trainer process is closed")
             return

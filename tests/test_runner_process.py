@@ -3,11 +3,17 @@ knob changes, snapshots and errors as the trainer thread, across the process bou
 
 from __future__ import annotations
 
+import os
+import signal
+import struct
+import threading
 import time
+from pathlib import Path
 
 import pytest
 from conftest import poll
 
+from explorer import runner_process
 from explorer.app import ExplorerApp
 from explorer.config import RunConfig
 from explorer.history import History
@@ -143,9 +149,6 @@ def _gone(pid: int) -> bool:
 
 
 def test_kill_9_of_a_pages_trainer_says_so_and_start_recovers():
-    import os
-    import signal
-
     app = ExplorerApp(RunConfig(hidden=[8, 8], eval_every=10, units_every=5), trainer_in="process")
     try:
         app.start()
@@ -165,6 +168,7 @@ def test_kill_9_of_a_pages_trainer_says_so_and_start_recovers():
             time.sleep(0.05)
         assert "trainer exited (signal 9, SIGKILL)" in app.messages[-1]
         assert not first.alive
+        poll(lambda: not first._thread.is_alive(), 30, what="the dead trainer's reader to end")
         with pytest.raises(RuntimeError, match="trainer exited"):
             first.capture().result(1)  # failed at once, no wait
         # recovery: start builds a new trainer process
@@ -178,7 +182,7 @@ def test_kill_9_of_a_pages_trainer_says_so_and_start_recovers():
     finally:
         app.close()
     assert _gone(first.pid) and _gone(second)
-    assert not first._thread.is_alive() and not first._sentinel.is_alive()
+    assert not first._thread.is_alive()
 
 
 def test_the_trainer_child_exits_when_its_parent_dies(tmp_path):
@@ -204,3 +208,31 @@ def test_the_trainer_child_exits_when_its_parent_dies(tmp_path):
     while not _gone(child) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _gone(child), f"trainer child {child} outlived its killed parent"
+
+
+def _half_a_record(config, knob_values, dataset, max_steps, threads, commands, records) -> None:
+    """A trainer child that is killed while writing a record: it writes the length of a
+    1 MiB message and a few of its bytes, says so, and waits."""
+    os.write(records.fileno(), struct.pack("!i", 1 << 20) + b"\x80\x05half a record")
+    Path(os.environ["HALF_RECORD_MARK"]).touch()
+    time.sleep(600)
+
+
+def test_a_child_killed_mid_record_ends_the_reader_too(tmp_path, monkeypatch):
+    """Half a record in the pipe and then kill -9: the page hears of the exit and no thread
+    of that runner stays blocked on the rest of the record."""
+    mark = tmp_path / "half-written"
+    monkeypatch.setenv("HALF_RECORD_MARK", str(mark))
+    monkeypatch.setattr(runner_process, "_child_main", _half_a_record)
+    runner = TrainerProcess(RunConfig(method="static", hidden=[4]), name="half-record")
+    try:
+        poll(mark.exists, 120, what="the child to write half a record")
+        os.kill(runner.pid, signal.SIGKILL)
+        poll(lambda: runner.state == "error", 30, what=lambda: f"an error, got {runner.state}")
+        assert runner.message == "trainer exited (signal 9, SIGKILL)"
+        assert [r["message"] for r in runner.drain()] == [runner.message]
+        poll(lambda: not runner._thread.is_alive(), 30, what="the reader to end")
+        left = [t.name for t in threading.enumerate() if t.name.startswith("half-record")]
+        assert not left, left
+    finally:
+        runner.close()
