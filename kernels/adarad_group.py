@@ -39,6 +39,12 @@ class GroupRows:
         self.params, self.momentum, self.ops = params, momentum, ops
         self.shapes = [p.shape for p in params]
         self.dtype, self.device = params[0].dtype, params[0].device
+        mixed = {(str(p.dtype), str(p.device)) for p in params}
+        if len(mixed) > 1:
+            raise ValueError(
+                f"AdaRad: the params of one group must share dtype and device, got "
+                f"{sorted(mixed)}; put them in separate param groups"
+            )
         sizes = [int(p.shape[0]) for p in params]
         stops = list(accumulate(sizes))
         slices = [slice(stop - n, stop) for n, stop in zip(sizes, stops, strict=True)]
@@ -80,6 +86,8 @@ class GroupRows:
             return False
         for p, mine, shape, kept in zip(params, self.params, self.shapes, self.kept, strict=True):
             if p is not mine or p.shape != shape or p.dtype is not self.dtype:
+                return False
+            if p.device != self.device:
                 return False
             st = state.get(p)
             if st is None:

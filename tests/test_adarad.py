@@ -539,3 +539,15 @@ def test_steps_after_surgery_and_state_dict_round_trip_match_direct_transcriptio
     opt = fresh
     steps(3)
     assert fast[0].shape == (5, 5) and fast[1].shape == (4, 5)
+
+
+def test_a_group_mixing_dtypes_is_refused_with_a_clear_message():
+    a = nn.Parameter(torch.randn(3, 4))
+    b = nn.Parameter(torch.randn(2, 3, dtype=torch.float64))
+    opt = AdaRad([a, b], 0.1, 1.0)
+    a.grad, b.grad = torch.randn_like(a), torch.randn_like(b)
+    with pytest.raises(ValueError, match="share dtype and device.*separate param groups"):
+        opt.step()
+    split = AdaRad([{"params": [a]}, {"params": [b]}], 0.1, 1.0)  # one group each: fine
+    split.step()
+    assert split.state[b]["phi_sq_avg"].dtype == torch.float64
