@@ -27,7 +27,7 @@ import param
 import explorer.landscape.tab  # noqa: F401  (registers the "landscape" tab)
 from explorer.config import RunConfig
 from explorer.history import History
-from explorer.knobs import Knobs
+from explorer.knobs import Knobs, knobs_for
 from explorer.page import (
     LIVE,
     MAX_PERIOD_MS,
@@ -128,7 +128,7 @@ class ExplorerApp(pn.viewable.Viewer):
         }
         super().__init__(**params)
         self.messages: list[str] = []
-        self.knobs = knobs if knobs is not None else Knobs(**config.knobs)
+        self.knobs = knobs if knobs is not None else knobs_for(config.method, config.knobs)
         self.form = RunForm(**form)
         self.session = Session(config, self.knobs, self.trainer_in, replay=replay)
         self.status_bar = StatusBar()

@@ -94,8 +94,9 @@ class Knobs(param.Parameterized):
     )
     radial_auto = param.Boolean(
         True,
-        doc="alpha_r follows lambda: alpha_r = 1/(50 lambda) (Philipp & Carbonell Table 3), so "
-        "a new unit's lifetime stays 50 epochs when the lambda slider moves.",
+        doc="alpha_r follows lambda: alpha_r = 1/(5 lambda) (Philipp & Carbonell Table 3, its "
+        "poker value; mnist's 1/(50 lambda) is the nonparametric-mnist1d preset), so a new "
+        "unit's lifetime stays 5 epochs when the lambda slider moves.",
     )
 
     def radial_lr_in_use(self) -> float:
@@ -148,3 +149,18 @@ def knob_names() -> list[str]:
 def switch_names() -> list[str]:
     """The on/off knobs (check boxes)."""
     return [name for name in Knobs.param if isinstance(Knobs.param[name], param.Boolean)]
+
+
+def method_knob_defaults(method: str) -> dict[str, float]:
+    """The knob defaults a method brings (``SizingMethod.default_knobs``); {} for a name that
+    is not a registered method (the run then fails with the registry's own message)."""
+    from kernels.methods import METHODS
+
+    cls = METHODS.get(method)
+    return dict(cls.default_knobs) if cls is not None else {}
+
+
+def knobs_for(method: str, values: dict | None = None) -> Knobs:
+    """The knobs a run of ``method`` starts with: the global defaults, then the method's own
+    (``SizingMethod.default_knobs``), then ``values`` (a config's or a preset's knobs)."""
+    return Knobs(**{**method_knob_defaults(method), **(values or {})})

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from explorer.config import RunConfig, resolve_device
-from explorer.knobs import Knobs
+from explorer.knobs import Knobs, knobs_for
 from kernels.records import RUN, STATE, STEP
 
 if TYPE_CHECKING:
@@ -170,7 +170,7 @@ class TrainerThread(RunnerCommands):
         start: bool = True,
     ) -> None:
         self.config = config
-        self.knobs = knobs if knobs is not None else Knobs(**config.knobs)
+        self.knobs = knobs if knobs is not None else knobs_for(config.method, config.knobs)
         self.dataset = dataset
         self.max_steps = max_steps
         self.threads = threads

@@ -42,7 +42,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 from explorer.config import RunConfig, resolve_device
-from explorer.knobs import Knobs, knob_names, switch_names
+from explorer.knobs import Knobs, knob_names, knobs_for, switch_names
 from explorer.runner import COMMANDS as THREAD_COMMANDS
 from explorer.runner import RunnerCommands, RunStatus, TrainerThread, fold_status
 
@@ -183,7 +183,7 @@ class TrainerProcess(RunnerCommands):
         threads: int | None = None,
     ) -> None:
         self.config = config
-        self.knobs = knobs if knobs is not None else Knobs(**config.knobs)
+        self.knobs = knobs if knobs is not None else knobs_for(config.method, config.knobs)
         self.dataset, self.max_steps, self.threads = dataset, max_steps, threads
         self.out: queue.Queue = queue.Queue()
         self.state, self.message = "idle", ""

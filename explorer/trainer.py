@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from explorer import trainer_state
 from explorer.config import RunConfig, resolve_device
 from explorer.data import load_dataset
-from explorer.knobs import Knobs
+from explorer.knobs import Knobs, knobs_for
 from kernels.methods import StepContext, get_method
 from kernels.records import EVAL, KNOB, STEP, TRADEOFF, UNITS
 from kernels.sizable import SizableNet
@@ -38,7 +38,7 @@ class Trainer:
         self, config: RunConfig, knobs: Knobs | None = None, sink: Sink | None = None, dataset=None
     ) -> None:
         self.config = config
-        self.knobs = knobs if knobs is not None else Knobs(**config.knobs)
+        self.knobs = knobs if knobs is not None else knobs_for(config.method, config.knobs)
         self.sink: Sink = sink or (lambda record: None)
         self.device = resolve_device(config.device)
         torch.manual_seed(config.seed)

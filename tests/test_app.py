@@ -16,6 +16,7 @@ from explorer.history import History
 from explorer.runner import TrainerThread
 from explorer.trainer import Trainer
 from kernels.methods import METHODS
+from kernels.methods.nonparametric import Nonparametric
 from kernels.methods.static import Static
 
 
@@ -51,7 +52,7 @@ def test_knob_change_acts_on_the_next_step(app):
     wait_until(app, lambda: steps(app) == 2)
     knobs = app.history.rows["knob"]
     assert [(k["knob"], k["step"], k["old"], k["new"]) for k in knobs] == [
-        ("lam", 1, pytest.approx(1e-3), pytest.approx(0.02))
+        ("lam", 1, pytest.approx(Nonparametric.default_knobs["lam"]), pytest.approx(0.02))
     ]
     group = app.runner.trainer.optimizer.param_groups[0]
     assert group["lam"] == pytest.approx(0.02)

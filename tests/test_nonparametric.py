@@ -74,9 +74,14 @@ def _ctx(method, model, opt, knobs, vals, epoch, step=0):
 def test_protocol_follows_sec_7_4():
     """grow -> (plateau P, rewind) drain -> (no death and plateau for P, rewind) settle ->
     (plateau P, rewind, /3) anneal -> (plateau P/20, rewind, /3 again) -> done once a round
-    leaves validation unchanged. P = one unit lifetime = 1/(alpha_r lambda) = 10 epochs."""
-    method = Nonparametric(protocol=True)
+    leaves validation unchanged. P = one unit lifetime = 1/(alpha_r lambda) = 10 epochs here
+    (option patience=10); the default P is two lifetimes (7.4.1: 100 for 50; 7.4.2: 10 for 5)
+    and a patience shorter than one lifetime is raised to it."""
     knobs = SimpleNamespace(lam=0.1, radial_lr=1.0, angular_lr=3.0, lr=1e-3)
+    assert Nonparametric().protocol, "the protocol is on by default"
+    assert Nonparametric(protocol=True).patience_epochs(knobs, 10) == 20.0
+    assert Nonparametric(protocol=True, patience=3.0).patience_epochs(knobs, 10) == 10.0
+    method = Nonparametric(protocol=True, patience=10.0)
     assert method.patience_epochs(knobs, 10) == 10.0
     model = method.build(4, 3, [5, 5], generator=torch.Generator().manual_seed(0))
     opt = method.make_optimizer(model, knobs)
@@ -111,7 +116,7 @@ def test_protocol_follows_sec_7_4():
     recs = method.records(None)
     assert [r["phase"] for r in recs] == ["drain", "settle", "anneal", "anneal", "done"]
     state = method.state_dict()
-    other = Nonparametric(protocol=True)
+    other = Nonparametric(protocol=True, patience=10.0)
     other.load_state_dict(state)
     assert other.phase == method.phase and other.state_dict() == state
 
@@ -189,11 +194,11 @@ def test_radial_auto_follows_lambda_live():
     opt = method.make_optimizer(model, knobs)
     ctx = SimpleNamespace(y=torch.zeros(10), n_train=100)
     method.configure(opt, knobs, ctx)
-    assert opt.param_groups[0]["radial_lr"] == 1.0 / (50 * 1e-3)
-    knobs.lam = 4e-3  # the slider moves: alpha_r follows, the lifetime stays 50 epochs
+    assert opt.param_groups[0]["radial_lr"] == 1.0 / (5 * 1e-3)
+    knobs.lam = 4e-3  # the slider moves: alpha_r follows, the lifetime stays 5 epochs
     method.configure(opt, knobs, ctx)
-    assert abs(opt.param_groups[0]["radial_lr"] - 1.0 / (50 * 4e-3)) < 1e-12
-    assert abs(method.lifetime_epochs(knobs, 10) - 50.0) < 1e-9
+    assert abs(opt.param_groups[0]["radial_lr"] - 1.0 / (5 * 4e-3)) < 1e-12
+    assert abs(method.lifetime_epochs(knobs, 10) - 5.0) < 1e-9
     knobs.radial_auto = False
     method.configure(opt, knobs, ctx)
     assert opt.param_groups[0]["radial_lr"] == 7.0
@@ -201,7 +206,7 @@ def test_radial_auto_follows_lambda_live():
     from explorer.knobs import Knobs
 
     k = Knobs(lam=2e-3)
-    assert k.radial_auto and abs(k.unit_lifetime_epochs() - 50.0) < 1e-9
+    assert k.radial_auto and abs(k.unit_lifetime_epochs() - 5.0) < 1e-9
 
 
 def test_fan_in_init_statistics_are_table_3():

@@ -13,6 +13,8 @@ from explorer.page import KnobPanel, RunForm
 from explorer.presets import PRESETS, UnknownPresetError, get_preset
 from explorer.trainer import Trainer
 from kernels.methods import get_method
+from kernels.methods.nonparametric import Nonparametric
+from kernels.methods.shrinknets import ShrinkNets
 
 
 def test_every_preset_builds_a_valid_run():
@@ -69,8 +71,11 @@ def test_page_preset_menu_fills_the_controls_and_method_sizes():
     knobs = Knobs()
     form = RunForm()
     form.on_preset = lambda values: [setattr(knobs, k, v) for k, v in values.items()]
-    form.method = "shrinknets"  # a method chosen by hand: its own starting sizes
+    form.method = "shrinknets"  # a method chosen by hand: its own sizes and knob defaults
     assert form.hidden == "100,100"
+    assert knobs.lam == ShrinkNets.default_knobs["lam"] != Knobs().lam
+    form.method = "nonparametric"
+    assert knobs.lam == Nonparametric.default_knobs["lam"] != ShrinkNets.default_knobs["lam"]
     form.method = "tiny"
     assert form.hidden == "1,1"
     form.preset = "nonparametric-mnist1d"
@@ -82,7 +87,8 @@ def test_page_preset_menu_fills_the_controls_and_method_sizes():
     )
     assert knobs.lam == 3e-3
     config, _ = form.config(get_preset("tiny-race-digits").config(), knobs.values())
-    assert config.method_options == {"protocol": True} and config.eval_every == 100
+    assert config.method_options == {"protocol": True, "patience": 50.0}
+    assert config.eval_every == 100 and knobs.radial_lr == 1 / (50 * 3e-3)
     form.dataset = "digits"  # no longer the preset's setting: its options no longer apply
     config, _ = form.config(get_preset("tiny-race-digits").config(), knobs.values())
     assert config.method_options == {}
@@ -91,15 +97,16 @@ def test_page_preset_menu_fills_the_controls_and_method_sizes():
 def test_radial_auto_checkbox_and_lifetime_beside_the_slider():
     knobs = Knobs(lam=1e-3)
     panel = KnobPanel(knobs, method="nonparametric")
-    assert panel.radial_auto.value and "50 epochs" in panel.lifetime.object
+    assert panel.radial_auto.value and "5 epochs" in panel.lifetime.object
+    assert "1/(5 lambda)" in panel.radial_auto.label
     knobs.lam = 2e-3  # auto: alpha_r follows lambda, the lifetime stays
-    assert "50 epochs" in panel.lifetime.object and "alpha_r in use 10" in panel.lifetime.object
+    assert "5 epochs" in panel.lifetime.object and "alpha_r in use 100" in panel.lifetime.object
     with param.edit_constant(panel.widgets["radial_lr"]):  # the radial slider set by hand
-        panel.widgets["radial_lr"].value_throttled = 100.0
+        panel.widgets["radial_lr"].value_throttled = 25.0
     assert not knobs.radial_auto and not panel.radial_auto.value
-    assert "5 epochs" in panel.lifetime.object  # 1/(100 * 2e-3)
+    assert "20 epochs" in panel.lifetime.object  # 1/(25 * 2e-3)
     panel.radial_auto.value = True
-    assert knobs.radial_auto and "50 epochs" in panel.lifetime.object
+    assert knobs.radial_auto and "5 epochs" in panel.lifetime.object
 
 
 def _run(name: str, seed: int = 0) -> tuple[Trainer, History]:

@@ -13,6 +13,7 @@ from explorer.data import DATASETS
 from explorer.history import History
 from explorer.trainer import Trainer, TrainingError
 from kernels.methods import METHODS, UnknownMethodError, get_method
+from kernels.methods.nonparametric import Nonparametric
 
 
 def run(method="nonparametric", steps=40, **kw):
@@ -68,7 +69,9 @@ def test_unknown_method_suggests():
 
 def test_nonparametric_grows_and_prunes_with_events():
     trainer, history = run(
-        steps=120, knobs={"lam": 0.05, "growth_every": 5, "radial_lr": 20, "radial_auto": False}
+        steps=120,
+        knobs={"lam": 0.05, "growth_every": 5, "radial_lr": 20, "radial_auto": False},
+        method_options={"protocol": False},  # grow and prune only: no rewinds
     )
     events = history.rows["event"]
     born = [e for e in events if e["event"] == "born"]
@@ -91,7 +94,8 @@ def test_knob_change_acts_on_next_step_and_is_recorded():
     trainer.knobs.lam = 0.02
     trainer.step()
     knob = history.rows["knob"]
-    assert knob == [{"kind": "knob", "step": 3, "knob": "lam", "old": 1e-3, "new": 0.02}]
+    old = Nonparametric.default_knobs["lam"]  # the method's own default (not Knobs' 1e-3)
+    assert knob == [{"kind": "knob", "step": 3, "knob": "lam", "old": old, "new": 0.02}]
     assert trainer.optimizer.param_groups[0]["lam"] == 0.02
 
 
@@ -99,7 +103,7 @@ def test_bad_knob_value_is_rejected_and_keeps_state():
     trainer, _ = run(steps=2)
     with pytest.raises(ValueError):
         trainer.knobs.lam = -1.0
-    assert trainer.knobs.lam == 1e-3
+    assert trainer.knobs.lam == Nonparametric.default_knobs["lam"]
     trainer.step()
 
 

@@ -17,6 +17,7 @@ from bokeh.models import CustomJSTickFormatter
 
 from explorer.knobs import Knobs, LogNumber, knob_names, switch_names
 from kernels.methods import METHODS
+from kernels.methods.nonparametric_options import LIFETIME_EPOCHS
 
 #: slider step of a log-scale knob, in decades
 LOG_STEP = 0.05
@@ -85,7 +86,8 @@ class KnobPanel(pn.viewable.Viewer):
         }
         # alpha_r: "auto" follows lambda (Table 3); beside it the unit lifetime it implies
         self.radial_auto = pn.widgets.Checkbox(
-            label="radial_lr auto: 1/(50 lambda)", value=bool(self.knobs.radial_auto)
+            label=f"radial_lr auto: 1/({LIFETIME_EPOCHS:g} lambda)",
+            value=bool(self.knobs.radial_auto),
         )
         self.radial_auto.param.watch(lambda e: self._on_change("radial_auto", bool(e.new)), "value")
         self.lifetime = pn.pane.Markdown(self.lifetime_text(), margin=(0, 10))

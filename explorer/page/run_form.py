@@ -89,7 +89,8 @@ class RunForm(pn.viewable.Viewer):
     def __init__(self, **params) -> None:
         super().__init__(**params)
         self.upload_dataset: Dataset | None = None
-        #: called with a preset's knobs when one is chosen (the page moves its sliders)
+        #: called with a preset's knobs when one is chosen, or a method's own knob defaults
+        #: when a method is chosen by hand (the page moves its sliders)
         self.on_preset = lambda knobs: None
         self._applying = False
         w = pn.widgets
@@ -111,10 +112,12 @@ class RunForm(pn.viewable.Viewer):
     @param.depends("method", watch=True)
     def _method_sizes(self) -> None:
         """A method chosen by hand starts from its own sizes (ShrinkNets large, TINY [1, 1],
-        nonparametric small)."""
+        nonparametric small) and its own knob defaults (``SizingMethod.default_knobs``,
+        handed to ``on_preset``: the sliders move to them)."""
         cls = METHODS.get(self.method)
         if cls is not None and not self._applying:
             self.hidden = ",".join(str(h) for h in cls.default_hidden)
+            self.on_preset(dict(cls.default_knobs))
 
     @param.depends("preset", watch=True)
     def _apply_preset(self) -> None:
@@ -131,7 +134,9 @@ class RunForm(pn.viewable.Viewer):
             )
         finally:
             self._applying = False
-        self.on_preset(dict(preset.knobs))
+        cls = METHODS.get(preset.method)
+        defaults = dict(cls.default_knobs) if cls is not None else {}
+        self.on_preset({**defaults, **preset.knobs})
 
     def preset_config(self):
         """The chosen preset while the form still names its method and data set, else None."""

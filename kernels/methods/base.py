@@ -20,7 +20,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -151,6 +151,10 @@ class SizingMethod:
     Options: type[MethodOptions] = MethodOptions
     #: starting hidden sizes the CLI and the page fill in when this method is chosen
     default_hidden: tuple[int, ...] = (10, 10)
+    #: the method's own knob defaults (over :class:`explorer.knobs.Knobs`'s): a run of this
+    #: method starts with them unless its config or a preset sets the knob; the page moves
+    #: the sliders to them when the method is chosen
+    default_knobs: ClassVar[dict[str, float]] = {}
 
     name = "base"
     description = ""

@@ -15,7 +15,7 @@ The radial step alpha_r follows lambda by default (knob ``radial_auto``); the op
 a unit's lifetime 1 / (alpha_r lambda) are in :mod:`kernels.methods.nonparametric_options`,
 the rewind of the protocol in :mod:`kernels.methods.rewind`.
 
-Training protocol (``protocol=true``), sec. 7.4.1 with patience P in epochs:
+Training protocol (``protocol=true``, the default), sec. 7.4.1 with patience P in epochs:
 
 1. grow: add units until validation has not improved for P epochs; rewind to the best
    validation state; stop adding units (drain);
@@ -28,7 +28,9 @@ Training protocol (``protocol=true``), sec. 7.4.1 with patience P in epochs:
    which the smaller step did not change the best validation loss.
 
 P (option ``patience``, epochs) is at least one unit lifetime, so a unit added just before
-the plateau has time to die; 0 (default) means exactly one lifetime.
+the plateau has time to die; 0 (default) means two lifetimes, the paper's ratio (7.4.1:
+100 epochs for 50; 7.4.2: 10 for 5). ``protocol=false`` grows for the whole run (units are
+still removed when their fan-in reaches zero).
 
 Departures from the paper, said here: validation is the validation *loss* (the trainer's
 ``val_history``), not the classification error; "rewind" restores the weights, the network's
@@ -64,6 +66,7 @@ from kernels.methods.nonparametric_options import (
     FALLBACK_PATIENCE,
     LIFETIME_EPOCHS,
     OPTIMIZERS,
+    PATIENCE_LIFETIMES,
     PHASES,
     REGULARIZERS,
     NonparametricOptions,
@@ -93,6 +96,9 @@ class Nonparametric(SizingMethod):
     opts: NonparametricOptions
     #: Table 3 starts with 10 units per hidden layer; growth does the rest
     default_hidden = (10, 10)
+    #: lambda = 3e-3, the paper's largest mnist value (sec. 4.1); the lifetime and the
+    #: protocol that go with it: :mod:`kernels.methods.nonparametric_options`
+    default_knobs = {"lam": 3e-3}
 
     def __init__(self, **options) -> None:
         super().__init__(**options)
@@ -143,12 +149,12 @@ class Nonparametric(SizingMethod):
         return unit_lifetime_epochs(float(knobs.lr) * steps_per_epoch, float(knobs.lam))
 
     def patience_epochs(self, knobs, steps_per_epoch: int) -> float:
-        """P: the ``patience`` option, at least one unit lifetime (sec. 7.4 uses 100 epochs
-        with lifetimes of 50)."""
+        """P: the ``patience`` option, at least one unit lifetime; 0 = two lifetimes (sec.
+        7.4.1 uses 100 epochs with lifetimes of 50, 7.4.2 10 epochs with lifetimes of 5)."""
         life = self.lifetime_epochs(knobs, steps_per_epoch)
         if math.isinf(life):
             return self.patience or FALLBACK_PATIENCE
-        return max(self.patience, life)
+        return max(self.patience, life) if self.patience else PATIENCE_LIFETIMES * life
 
     def configure(self, optimizer, knobs, ctx: StepContext) -> None:
         lam = self.effective_lam(knobs)
