@@ -103,11 +103,25 @@ class Runner(Protocol):
 
 
 class RunnerCommands:
-    """The commands as methods and the non-blocking ``drain``, shared by both runners: each
-    command goes through the runner's ``send``, records wait in its ``out`` queue."""
+    """What both runners share: the run's settings, state and status, the commands as
+    methods and the non-blocking ``drain``. Each command goes through the runner's ``send``;
+    records wait in its ``out`` queue."""
 
-    out: queue.Queue
-    _status: RunStatus
+    def __init__(
+        self,
+        config: RunConfig,
+        knobs: Knobs | None,
+        dataset=None,
+        max_steps: int | None = None,
+        threads: int | None = None,
+    ) -> None:
+        self.config = config
+        self.knobs = knobs if knobs is not None else knobs_for(config.method, config.knobs)
+        self.dataset, self.max_steps, self.threads = dataset, max_steps, threads
+        self.out: queue.Queue = queue.Queue()
+        self.state, self.message = "idle", ""
+        self._status = RunStatus()
+        self._closed = False
 
     def send(self, command: str, **kwargs) -> None:
         raise NotImplementedError
@@ -169,18 +183,9 @@ class TrainerThread(RunnerCommands):
         threads: int | None = None,
         start: bool = True,
     ) -> None:
-        self.config = config
-        self.knobs = knobs if knobs is not None else knobs_for(config.method, config.knobs)
-        self.dataset = dataset
-        self.max_steps = max_steps
-        self.threads = threads
-        self.out: queue.Queue = queue.Queue()
+        super().__init__(config, knobs, dataset, max_steps, threads)
         self.trainer: Trainer | None = None
-        self.state = "idle"
-        self.message = ""
-        self._status = RunStatus()
         self._commands: queue.Queue = queue.Queue()
-        self._closed = False
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         if start:  # False: the caller runs ``_loop`` itself (a child process does)
             self._thread.start()

@@ -42,9 +42,9 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 from explorer.config import RunConfig, resolve_device
-from explorer.knobs import Knobs, knob_names, knobs_for, switch_names
+from explorer.knobs import Knobs, knob_names, switch_names
 from explorer.runner import COMMANDS as THREAD_COMMANDS
-from explorer.runner import RunnerCommands, RunStatus, TrainerThread, fold_status
+from explorer.runner import RunnerCommands, TrainerThread, fold_status
 
 log = logging.getLogger(__name__)
 
@@ -182,13 +182,7 @@ class TrainerProcess(RunnerCommands):
         name: str = "trainer",
         threads: int | None = None,
     ) -> None:
-        self.config = config
-        self.knobs = knobs if knobs is not None else knobs_for(config.method, config.knobs)
-        self.dataset, self.max_steps, self.threads = dataset, max_steps, threads
-        self.out: queue.Queue = queue.Queue()
-        self.state, self.message = "idle", ""
-        self._status = RunStatus()
-        self._closed = False
+        super().__init__(config, knobs, dataset, max_steps, threads)
         self._exited = False
         self._lock = threading.Lock()
         self._futures: dict[int, tuple[Future, Any]] = {}  # (future, History or None)
