@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from explorer.config import RunConfig
+from kernels.methods.nonparametric_options import TABLE3_MNIST_LIFETIME_EPOCHS, auto_radial_lr
 
 #: the RunConfig fields a preset sets (an explicit command-line value wins over each)
 PRESET_FIELDS = ("method", "dataset", "hidden", "steps", "batch_size", "eval_every")
@@ -101,7 +102,7 @@ register(
             # Table 3 for mnist: alpha_r = 1 / (50 lambda), a 50-epoch unit lifetime (the
             # method's default lifetime is Table 3's poker one, 5 epochs)
             "radial_auto": False,
-            "radial_lr": 1.0 / (50 * 3e-3),
+            "radial_lr": auto_radial_lr(3e-3, TABLE3_MNIST_LIFETIME_EPOCHS),
             "angular_lr": 3.0,
         },
         expected={"test_acc": (0.64, 0.75), "died": (100, 500), "drain_shrink": (20, 400)},

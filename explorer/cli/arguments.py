@@ -20,7 +20,7 @@ def first_sentence(text: str) -> str:
 
 
 def _radial(text: str):
-    """``--radial-lr``: "auto" (alpha_r = 1/(50 lambda), Table 3) or a number."""
+    """``--radial-lr``: "auto" (alpha_r = 1/(5 lambda), Table 3's poker value) or a number."""
     if text.strip().lower() == "auto":
         return "auto"
     try:

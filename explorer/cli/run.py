@@ -71,8 +71,8 @@ def add_run_parser(sub) -> None:
                 dest=name,
                 type=_radial,
                 default=None,
-                help="alpha_r: 'auto' (default: 1/(50 lambda), Table 3, a unit "
-                "lives 50 epochs) or a number",
+                help="alpha_r: 'auto' (default: 1/(5 lambda), Table 3's poker value, a "
+                "unit lives 5 epochs) or a number",
             )
             continue
         run.add_argument(
