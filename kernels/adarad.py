@@ -210,8 +210,9 @@ class AdaRad(torch.optim.Optimizer):
 
     def _set_maxima(self, phi_max: float, c_max: float) -> None:
         first = self.param_groups[0]
-        first["phi_max"] = torch.tensor(phi_max, dtype=torch.float64)
-        first["c_max"] = torch.tensor(c_max, dtype=torch.float64)
+        # new 0-dim tensors (a state_dict taken earlier keeps its values); from numpy: cheaper
+        first["phi_max"] = torch.from_numpy(np.array(phi_max, dtype=np.float64))
+        first["c_max"] = torch.from_numpy(np.array(c_max, dtype=np.float64))
         self.__dict__["_maxima_cache"] = (first["phi_max"], first["c_max"], phi_max, c_max)
 
     @torch.no_grad()

@@ -28,8 +28,9 @@ ROW_STATE = ("phi_sq_avg", "capacity")
 
 
 def _rows_view(t: torch.Tensor) -> torch.Tensor:
-    """``t`` as (rows, fan-in): a view of ``t`` when it is contiguous, else a copy."""
-    return t.reshape(t.shape[0], -1)
+    """``t`` as (rows, fan-in): ``t`` itself when it has 2 dims (the step runs without
+    autograd), else a view when it is contiguous, else a copy."""
+    return t if t.ndim == 2 else t.reshape(t.shape[0], -1)
 
 
 class GroupRows:
@@ -104,7 +105,7 @@ class GroupRows:
         ws, gs = [], []
         for p, wn, gn, gw in zip(self.params, sl["w_norm"], sl["g_norm"], sl["gw"], strict=True):
             assert p.grad is not None  # the group holds the params with a gradient
-            w, g = _rows_view(p.detach()), _rows_view(p.grad)
+            w, g = _rows_view(p), _rows_view(p.grad)
             torch.linalg.vector_norm(w, dim=1, out=wn)
             torch.linalg.vector_norm(g, dim=1, out=gn)
             torch.linalg.vecdot(g, w, dim=1, out=gw)
@@ -177,6 +178,6 @@ class GroupRows:
 
 
 def _write_back(p: torch.Tensor, rows: torch.Tensor) -> None:
-    """``rows`` is p's (rows, fan-in) view, or a copy when p is not contiguous."""
-    if rows.data_ptr() != p.data_ptr() or not p.is_contiguous():
+    """``rows`` is p, or p's (rows, fan-in) view, or a copy when p is not contiguous."""
+    if rows is not p and (rows.data_ptr() != p.data_ptr() or not p.is_contiguous()):
         p.copy_(rows.reshape(p.shape))
