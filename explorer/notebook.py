@@ -134,7 +134,7 @@ class Explorer(pn.viewable.Viewer):
         """Write a snapshot of the session (``.zip`` or a folder), taken between two steps."""
         from explorer.snapshot import write
 
-        return self.app.save_snapshot(path, timeout=timeout, writer=write)
+        return self.app.snapshots.save(path, timeout=timeout, writer=write)
 
     @classmethod
     def open(cls, path: str | Path, resume: bool = False) -> Explorer:

@@ -10,7 +10,8 @@ import param
 import pytest
 from conftest import poll
 
-from explorer.app import ExplorerApp, parse_hidden
+from explorer.app import ExplorerApp
+from explorer.page import parse_hidden
 from explorer.config import RunConfig
 from explorer.history import History
 from explorer.runner import TrainerThread
@@ -41,7 +42,7 @@ def app():
 
 
 def steps(app):
-    return app._last["step"]["step"] if app._last["step"] else 0
+    return app.session.last["step"]["step"] if app.session.last["step"] else 0
 
 
 def test_knob_change_acts_on_the_next_step(app):
@@ -57,7 +58,7 @@ def test_knob_change_acts_on_the_next_step(app):
     group = app.runner.trainer.optimizer.param_groups[0]
     assert group["lam"] == pytest.approx(0.02)
     # the plot marks it, with the old and new value for the hover
-    assert list(app.loss.knob_marks.data["knob"]) == ["lam"]
+    assert list(app.dashboard.view("loss").knob_marks.data["knob"]) == ["lam"]
 
 
 @pytest.mark.slow
@@ -77,7 +78,7 @@ def test_knob_change_mid_run_and_events(app):
         per_step.setdefault(e["step"], []).append(e)
     assert all(len(v) == 2 for s, v in per_step.items() if s < knob["step"])
     assert any(len(v) == 4 for s, v in per_step.items() if s >= knob["step"])
-    assert len(app.lifetimes.source.data["unit_id"]) == 16 + len(born)
+    assert len(app.dashboard.view("lifetimes").source.data["unit_id"]) == 16 + len(born)
 
 
 @pytest.mark.slow
@@ -96,12 +97,12 @@ def test_commands_pause_resume_step_stop_reset(app):
     wait_until(app, lambda: steps(app) > paused_at + 3)
     app.stop()
     wait_until(app, lambda: app.status == "stopped")
-    n = len(app.loss.steps.data["step"])
+    n = len(app.dashboard.view("loss").steps.data["step"])
     assert n == len(app.history.rows["step"]) > 0
     app.reset()
     wait_until(app, lambda: app.status == "idle")
-    assert len(app.loss.steps.data["step"]) == 0 and app.runner.trainer is None
-    assert len(app.tradeoff.earlier.data["units"]) <= 1
+    assert len(app.dashboard.view("loss").steps.data["step"]) == 0 and app.runner.trainer is None
+    assert len(app.dashboard.view("tradeoff").earlier.data["units"]) <= 1
 
 
 class NanMethod(Static):
@@ -128,15 +129,15 @@ class FailingMethod(Static):
 def test_error_ends_the_run_and_the_app_stays_usable(app, monkeypatch, method, match):
     monkeypatch.setitem(METHODS, method.name, method)
     app.form.param.method.objects = sorted(METHODS)
-    app.method = method.name
+    app.form.method = method.name
     app.start()
     wait_until(app, lambda: app.status == "error")
     assert match in app.messages[-1]
-    assert app.alert.visible and match in app.alert.object
+    assert app.status_bar.alert.visible and match in app.status_bar.alert.object
     assert app.runner.alive  # the thread waits for the next command
     recorded = len(app.history.rows["step"])
     assert recorded >= 1
-    app.method = "static"
+    app.form.method = "static"
     app.start()
     wait_until(app, lambda: app.status == "running" and steps(app) > 2)
     app.stop()
@@ -162,30 +163,30 @@ def test_thread_dies_only_on_close():
 
 def test_bad_inputs_give_messages_and_keep_state(app, tmp_path):
     app.set_knob("lam", 0.05)
-    app._safe(app.set_knob, "lam", 5.0)
+    app.actions.safe(app.set_knob, "lam", 5.0)
     assert "lam=5.0 is not accepted" in app.messages[-1] and app.knobs.lam == 0.05
-    app._safe(app.set_knob, "speed", 1.0)
+    app.actions.safe(app.set_knob, "speed", 1.0)
     assert "unknown knob 'speed'" in app.messages[-1]
-    app.hidden = "ten,10"
-    app._safe(app.start)
+    app.form.hidden = "ten,10"
+    app.actions.safe(app.start)
     assert "hidden sizes must be integers" in app.messages[-1]
     assert app.runner is None or app.runner.state == "idle"
     # uploads: a good CSV is loaded, a broken file keeps the good one
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 3))
     rows = "\n".join(",".join(f"{v:.4f}" for v in x) + f",{int(x[0] > 0)}" for x in X)
-    app._safe(app.load_upload, rows.encode(), "blobs.csv")
-    good = app.upload_dataset
+    app.actions.safe(app.form.load_upload, rows.encode(), "blobs.csv")
+    good = app.form.upload_dataset
     assert good is not None and good.n_classes == 2
-    app._safe(app.load_upload, b"not a zip", "broken.npz")
-    assert "broken.npz" in app.messages[-1] and app.upload_dataset is good
-    app._safe(app.load_upload, b"1,2", "table.xlsx")
+    app.actions.safe(app.form.load_upload, b"not a zip", "broken.npz")
+    assert "broken.npz" in app.messages[-1] and app.form.upload_dataset is good
+    app.actions.safe(app.form.load_upload, b"1,2", "table.xlsx")
     assert "accepted files are .npz" in app.messages[-1]
-    app.hidden = "6"
-    app.dataset = "upload .npz/.csv"
+    app.form.hidden = "6"
+    app.form.dataset = "upload .npz/.csv"
     app.step()
     wait_until(app, lambda: steps(app) == 1)
-    assert app.config.dataset == good.name
+    assert app.session.config.dataset == good.name
 
 
 def test_parse_hidden():
@@ -195,11 +196,11 @@ def test_parse_hidden():
 
 
 def test_only_the_methods_knobs_are_shown(app):
-    app.method = "static"
-    shown = {n for n, row in app.knob_rows.items() if row.visible}
+    app.form.method = "static"
+    shown = {n for n, row in app.knob_panel.rows.items() if row.visible}
     assert shown == set(METHODS["static"].knobs)
-    app.method = "nonparametric"
-    shown = {n for n, row in app.knob_rows.items() if row.visible}
+    app.form.method = "nonparametric"
+    shown = {n for n, row in app.knob_panel.rows.items() if row.visible}
     assert shown == set(METHODS["nonparametric"].knobs)
 
 
@@ -212,22 +213,26 @@ def test_from_history_shows_a_recorded_run_without_training():
     trainer.run(20)
     app = ExplorerApp.from_history(history, trainer.config.to_dict())
     assert app.status == "replay" and app.runner is None
-    assert len(app.loss.steps.data["step"]) == 20
-    assert len(app.units.source.data["unit_id"]) == sum(trainer.model.hidden_sizes)
+    assert len(app.dashboard.view("loss").steps.data["step"]) == 20
+    assert len(app.dashboard.view("units").source.data["unit_id"]) == sum(
+        trainer.model.hidden_sizes
+    )
     born = [e for e in history.rows["event"] if e["event"] == "born"]
     assert len(born) > 0
-    assert len(app.lifetimes.source.data["unit_id"]) == 12 + len(born)
-    app._safe(app.start)
+    assert len(app.dashboard.view("lifetimes").source.data["unit_id"]) == 12 + len(born)
+    app.actions.safe(app.start)
     assert "replays a recorded run" in app.messages[-1]
     # scrubbing to step 10 shows the run as it was then
-    with param.edit_constant(app.scrubber):  # what a slider release sends
-        app.scrubber.value_throttled = 10
-    assert list(app.loss.steps.data["step"]) == list(range(1, 11))
+    with param.edit_constant(app.scrubber.slider):  # what a slider release sends
+        app.scrubber.slider.value_throttled = 10
+    assert list(app.dashboard.view("loss").steps.data["step"]) == list(range(1, 11))
     table = [t for t in history.tables if t["step"] <= 10][-1]
-    np.testing.assert_array_equal(app.units.source.data["unit_id"], table["unit_id"])
-    assert max(app.lifetimes.source.data["end"]) == 10
-    app.scrub_to(20)
-    assert len(app.loss.steps.data["step"]) == 20
+    np.testing.assert_array_equal(
+        app.dashboard.view("units").source.data["unit_id"], table["unit_id"]
+    )
+    assert max(app.dashboard.view("lifetimes").source.data["end"]) == 10
+    app.scrubber.scrub_to(20)
+    assert len(app.dashboard.view("loss").steps.data["step"]) == 20
     assert app.template() is not None
 
 
@@ -265,7 +270,7 @@ def test_bench_window_rates_compare_each_refreshing_window_with_its_neighbours()
 def test_refresh_period_is_a_floor_the_adaptive_stretch_respects():
     from types import SimpleNamespace
 
-    from explorer import app as app_module
+    from explorer.page import MAX_PERIOD_MS
 
     app = ExplorerApp()
     app._callback = SimpleNamespace(period=200)
@@ -277,9 +282,9 @@ def test_refresh_period_is_a_floor_the_adaptive_stretch_respects():
     app.period = 200
     app._tick_ms = 1e4  # very expensive refreshes: stretched up to the cap only
     app._tick()
-    assert app._callback.period == app_module.MAX_PERIOD_MS
+    assert app._callback.period == MAX_PERIOD_MS
     with pytest.raises(ValueError):
         app.period = 20  # below the bounds: refused, the old value kept
     assert app.period == 200
-    assert app.period_slider.value == 200
+    assert app.controls.period_slider.value == 200
     app._callback = None

@@ -220,7 +220,7 @@ def test_live_page_trains_links_and_takes_knobs(served):
             wait_for(lambda: uid in scatter_selected(), what="the clicked unit selected", page=page)
             chosen = scatter_selected()
             wait_for(
-                lambda: sorted(app.selection.unit_ids) == chosen,
+                lambda: sorted(app.dashboard.selection.unit_ids) == chosen,
                 what="selection on the server",
                 page=page,
             )

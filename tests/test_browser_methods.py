@@ -147,8 +147,10 @@ def test_every_method_fills_its_cards_without_alerts(served_default):
                 def empty(names=names, method=method):
                     alerts = page.evaluate(DANGER_ALERTS)  # a banner fails at once
                     assert alerts == [], (method, alerts)
-                    danger = app.alert.visible and app.alert.alert_type == "danger"
-                    assert not danger, (method, app.alert.object)
+                    danger = (
+                        app.status_bar.alert.visible and app.status_bar.alert.alert_type == "danger"
+                    )
+                    assert not danger, (method, app.status_bar.alert.object)
                     return [n for n in names if page.evaluate(ROWS, n) <= 0]
 
                 try:
@@ -163,9 +165,11 @@ def test_every_method_fills_its_cards_without_alerts(served_default):
                 page.wait_for_timeout(2000)  # a few seconds of training and refreshes
                 alerts = page.evaluate(DANGER_ALERTS)
                 assert alerts == [], (method, alerts)
-                assert not (app.alert.visible and app.alert.alert_type == "danger"), (
+                assert not (
+                    app.status_bar.alert.visible and app.status_bar.alert.alert_type == "danger"
+                ), (
                     method,
-                    app.alert.object,
+                    app.status_bar.alert.object,
                 )
                 errors = [t for kind, t in console if kind == "error" and KNOWN not in t]
                 assert errors == [], (method, errors)

@@ -64,7 +64,7 @@ def test_uploaded_snapshot_naming_a_server_file_gives_a_message(app, snapshot_bl
     secret = tmp_path / "secret.csv"
     secret.write_text("".join(f"{i},{SECRET},{i % 2}\n" for i in range(30)))
     blob = _edit_config(snapshot_blob, lambda c: c.update(dataset=str(secret)))
-    app._safe(app.load_snapshot_bytes, blob, "evil.zip")
+    app.actions.safe(app.snapshots.load_bytes, blob, "evil.zip")
     assert "registered" in app.message and "evil.zip" in app.message
     assert SECRET not in app.message and str(secret) not in app.message
     assert app.history.last("step") is None  # nothing was opened
@@ -81,12 +81,12 @@ def test_uploaded_snapshot_naming_a_server_file_gives_a_message(app, snapshot_bl
     [(b"", "empty snapshot upload (0 bytes)"), (b"PK\x03\x04" + b"\0" * 50, "not a readable")],
 )
 def test_bad_snapshot_upload_gives_a_message(app, content, words):
-    app._safe(app.load_snapshot_bytes, content, "x.zip")
+    app.actions.safe(app.snapshots.load_bytes, content, "x.zip")
     assert words in app.message and "/tmp" not in app.message
 
 
 def test_empty_data_upload_gives_a_message(app):
-    app._safe(app.load_upload, b"", "d.csv")
+    app.actions.safe(app.form.load_upload, b"", "d.csv")
     assert "empty upload (0 bytes)" in app.message
 
 
@@ -94,13 +94,13 @@ def test_an_unexpected_exception_becomes_a_message(app):
     def broken():
         return {}["missing"]
 
-    assert app._safe(broken) is None
+    assert app.actions.safe(broken) is None
     assert "unexpected KeyError" in app.message
 
 
 @pytest.mark.slow
 def test_resumed_snapshot_trains_to_the_page_step_limit(app, snapshot_blob):
-    app._safe(app.load_snapshot_bytes, snapshot_blob, "run.zip")
+    app.actions.safe(app.snapshots.load_bytes, snapshot_blob, "run.zip")
     assert "opened run.zip" in app.message, app.message
     assert app.history.last("step")["step"] == 3
     app.resume()

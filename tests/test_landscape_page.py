@@ -145,7 +145,7 @@ def test_main_page_has_a_landscape_tab_that_analyses_the_live_network():
         assert "no network" in tab.page.status.object
         app.step()
         deadline = time.time() + 60
-        while not (app._last["step"] and app.status == "paused") and time.time() < deadline:
+        while not (app.session.last["step"] and app.status == "paused") and time.time() < deadline:
             app.drain()
             time.sleep(0.02)
         before = {k: v.clone() for k, v in app.runner.trainer.model.state_dict().items()}

@@ -152,9 +152,9 @@ def test_replay_progress_is_measured_against_its_own_steps():
     trainer = Trainer(RunConfig(hidden=[4], eval_every=10), sink=history.add)
     trainer.run(30)
     app = ExplorerApp.from_history(history, trainer.config.to_dict())
-    assert app.progress.value == 100
-    app.scrub_to(15)
-    assert app.progress.value == 50
+    assert app.status_bar.progress.value == 100
+    app.scrubber.scrub_to(15)
+    assert app.status_bar.progress.value == 50
 
 
 @pytest.mark.slow

@@ -91,14 +91,14 @@ def test_a_failing_run_reports_and_the_child_lives_on():
 def test_app_resumes_a_snapshot_in_a_child_process(tmp_path):
     app = ExplorerApp(RunConfig(hidden=[8, 8], eval_every=10, units_every=5), trainer_in="process")
     try:
-        app.max_steps = 40
+        app.form.max_steps = 40
         app.start()
         deadline = time.monotonic() + 120
         while app.status != "finished" and time.monotonic() < deadline:
             app.drain()
             time.sleep(0.05)
         assert app.status == "finished"
-        path = app.save_snapshot(tmp_path / "run.zip")
+        path = app.snapshots.save(tmp_path / "run.zip")
     finally:
         app.close()
     resumed = ExplorerApp.open_snapshot(path, resume=True, trainer_in="process")
@@ -108,7 +108,7 @@ def test_app_resumes_a_snapshot_in_a_child_process(tmp_path):
             resumed.drain()
             time.sleep(0.05)
         assert resumed.status == "paused" and resumed.runner.trainer.step_count == 40
-        resumed.max_steps = 60
+        resumed.form.max_steps = 60
         resumed.step()
         while resumed.history.last("step")["step"] < 40 and time.monotonic() < deadline:
             resumed.drain()

@@ -109,17 +109,17 @@ def app():
     a = ExplorerApp(RunConfig(method="shrinknets", hidden=[8, 8]))
     yield a
     a.close()
-    a.sweep.join(60)
+    a.sweep_panel.sweep.join(60)
 
 
 @pytest.mark.slow
 def test_app_sweep_points_arrive_second_click_is_refused(app):
-    assert app.cost_view in app.views and app.switch_card.visible
-    assert app.run_sweep("synthetic", points=2, max_iter=200)
-    assert not app.run_sweep("synthetic", points=2, max_iter=200)
+    assert app.dashboard.cards["shrinknets"].visible
+    assert app.sweep_panel.run("synthetic", points=2, max_iter=200)
+    assert not app.sweep_panel.run("synthetic", points=2, max_iter=200)
     assert "already running" in app.messages[-1]
     wait_for(app, "sweep on synthetic finished")
-    data = app.groupsparsity.points.data
+    data = app.dashboard.view("groupsparsity").points.data
     assert len(data["loss"]) == 4
     assert set(data["method"]) == {"switch", "group lasso"}
     assert all(0.0 <= s <= 1.0 for s in data["sparsity"])
@@ -127,10 +127,10 @@ def test_app_sweep_points_arrive_second_click_is_refused(app):
     # the largest lambda of each method empties the model: sparsity 1, loss of the null model
     assert max(data["sparsity"]) == 1.0 and min(data["sparsity"]) < 1.0
     # a new sweep starts from an empty plot
-    assert app.run_sweep("synthetic", points=1, max_iter=50)
-    assert len(app.groupsparsity.points.data["loss"]) == 0
+    assert app.sweep_panel.run("synthetic", points=1, max_iter=50)
+    assert len(app.dashboard.view("groupsparsity").points.data["loss"]) == 0
     wait_for(app, "finished: 2 fits")
-    assert len(app.groupsparsity.points.data["loss"]) == 2
+    assert len(app.dashboard.view("groupsparsity").points.data["loss"]) == 2
 
 
 @pytest.mark.slow
@@ -139,17 +139,20 @@ def test_app_sweep_error_becomes_a_message(app, monkeypatch):
         raise RuntimeError("no data here")
 
     monkeypatch.setattr(gs, "load_problem", broken)
-    assert app.run_sweep("linnerud", points=2)
+    assert app.sweep_panel.run("linnerud", points=2)
     wait_for(app, "sweep on linnerud failed")
     assert "no data here" in app.messages[-1]
-    assert not app.sweep.running and len(app.groupsparsity.points.data["loss"]) == 0
+    assert (
+        not app.sweep_panel.sweep.running
+        and len(app.dashboard.view("groupsparsity").points.data["loss"]) == 0
+    )
     with pytest.raises(ValueError, match="accepted: synthetic, linnerud, digits"):
-        app.run_sweep("mnist")
-    app._safe(app.run_sweep, "mnist")
+        app.sweep_panel.run("mnist")
+    app.actions.safe(app.sweep_panel.run, "mnist")
     assert "unknown group-sparsity data set 'mnist'" in app.messages[-1]
 
 
 def test_app_cost_view_fills_from_training_steps(app):
-    app._apply({"step": [step_rec(1), step_rec(2)]})
-    app._apply({"step": [step_rec(3)]})
-    assert list(app.cost_view.steps.data["cost"]) == [8, 16, 24]
+    app.dashboard_update({"step": [step_rec(1), step_rec(2)]})
+    app.dashboard_update({"step": [step_rec(3)]})
+    assert list(app.dashboard.view("cost").steps.data["cost"]) == [8, 16, 24]

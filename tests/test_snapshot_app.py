@@ -28,12 +28,12 @@ def app():
 def test_save_while_training_then_replay_and_resume(app, tmp_path):
     app.start()
     wait_for(app, 40)
-    path = app.save_snapshot(tmp_path / "run.zip")
-    saved_step = app.capture_snapshot().step  # a second capture: the run is still going
+    path = app.snapshots.save(tmp_path / "run.zip")
+    saved_step = app.snapshots.capture().step  # a second capture: the run is still going
     assert saved_step >= 40 and app.runner.state == "running"
 
     replay = ExplorerApp.open_snapshot(path)
-    assert replay.replay and replay.status == "replay"
+    assert replay.scrubber is not None and replay.status == "replay"
     assert len(replay.history.rows["step"]) >= 40
     with pytest.raises(RuntimeError, match="replays a recorded run"):
         replay.start()
@@ -52,7 +52,7 @@ def test_save_while_training_then_replay_and_resume(app, tmp_path):
 
 def test_saving_before_any_run_says_so(app, tmp_path):
     with pytest.raises(RuntimeError, match="start a run first"):
-        app.save_snapshot(tmp_path / "x.zip")
+        app.snapshots.save(tmp_path / "x.zip")
 
 
 def test_opening_a_bad_snapshot_names_the_problem(tmp_path):
@@ -66,12 +66,12 @@ def test_opening_a_bad_snapshot_names_the_problem(tmp_path):
 def test_page_download_and_upload_round_trip(app, tmp_path):
     app.start()
     wait_for(app, 30)
-    blob = app._snapshot_file().getvalue()
+    blob = app.snapshots.zip_bytes()
     assert blob[:2] == b"PK"  # a zip
     other = ExplorerApp(config=RunConfig(method="static", hidden=[3], device="cpu"))
     try:
-        other.load_snapshot_bytes(blob, "mine.zip")
-        assert other.method == "nonparametric"
+        other.snapshots.load_bytes(blob, "mine.zip")
+        assert other.form.method == "nonparametric"
         assert other.history.last("step")["step"] >= 30
         assert "opened mine.zip" in other.message
         other.resume()
@@ -85,16 +85,16 @@ def test_page_opens_only_files_of_the_snapshot_folder(app, tmp_path, monkeypatch
     monkeypatch.setenv("SIZING_EXPLORER_SNAPSHOTS", str(tmp_path))
     app.start()
     wait_for(app, 10)
-    app.save_snapshot(tmp_path / "good.zip")
-    from explorer.app import snapshot_files
+    app.snapshots.save(tmp_path / "good.zip")
+    from explorer.page import snapshot_files
 
     assert snapshot_files() == ["good.zip"]
     for name in ("../good.zip", "/etc/passwd", "missing.zip"):
         with pytest.raises(ValueError, match="only files listed there"):
-            app.open_from_folder(name)
-    app._safe(app.load_snapshot_bytes, b"garbage", "bad.zip")
+            app.snapshots.open_from_folder(name)
+    app.actions.safe(app.snapshots.load_bytes, b"garbage", "bad.zip")
     assert "bad.zip" in app.message  # shown in the page; the session goes on
-    app.open_from_folder("good.zip")
+    app.snapshots.open_from_folder("good.zip")
     assert app.history.last("step")["step"] >= 10
 
 

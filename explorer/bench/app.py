@@ -98,7 +98,7 @@ def _config(hidden, steps):
 
 
 def headless(hidden, first, last) -> float:
-    from explorer.app import TORCH_THREADS
+    from explorer.session import TORCH_THREADS
     from explorer.history import History
     from explorer.runner import TrainerThread
 
@@ -203,9 +203,9 @@ def with_page(
 
     def app_fn():
         app = ExplorerApp(_config(hidden, last + 1), trainer_in=trainer_in)
-        app.max_steps = last + 1
-        app.hidden = ",".join(str(h) for h in hidden)
-        runner = app._ensure_runner()
+        app.form.max_steps = last + 1
+        app.form.hidden = ",".join(str(h) for h in hidden)
+        runner = app.session.ensure_runner()
         runner.out = StampedQueue()
         drain = app.drain
 

@@ -1,20 +1,27 @@
 """The live page as components, each a ``pn.viewable.Viewer`` (except the Session, which has
 no Panel in it), composed by :class:`explorer.app.ExplorerApp`:
 
-- :class:`RunForm` (run_form.py): method, data set, sizes, seed, device, steps; ``.config()``
+- :class:`RunForm` (run_form.py): method, data set, sizes, seed, device, steps; ``.config()``;
+  the data-set upload
+- :class:`RunControls` (controls.py): start / pause / resume / step / stop / reset, refresh
+- :class:`Actions` (actions.py): safe handlers (a failure is a message), parsing off the loop
 - :class:`KnobPanel` (knob_panel.py): sliders built from the Knobs params
 - :class:`~explorer.session.Session` (explorer/session.py, outside this package so that
   importing it pulls in no Panel): runner, History, drain
 - :class:`Dashboard` (dashboard.py): the views by name in cards picked by record kinds
-- :class:`SnapshotPanel` (snapshot_panel.py), :class:`GroupSparsityPanel` (sweep_panel.py),
-  :class:`StatusBar` (status.py)
+- :class:`SnapshotPanel` (snapshot_panel.py): save, upload, open from the folder;
+  :class:`GroupSparsityPanel` (sweep_panel.py), :class:`StatusBar` (status.py),
+  :class:`ReplayScrubber` (replay.py): a recorded run at any step
 - :func:`refresh_period` (refresh.py): the adaptive refresh period, a pure function
 - :func:`register_tab` (tabs.py): more tabs beside the live plots
 """
 
+from explorer.page.actions import Actions
+from explorer.page.controls import RunControls
 from explorer.page.dashboard import CARDS, CardSpec, Dashboard, cards_for, declared_kinds
 from explorer.page.knob_panel import KnobPanel, set_knob, slider_range
 from explorer.page.refresh import MAX_PERIOD_MS, UI_SHARE, refresh_period, smoothed_cost
+from explorer.page.replay import ReplayScrubber
 from explorer.page.run_form import UPLOAD, RunForm, parse_hidden
 from explorer.page.snapshot_panel import SnapshotPanel, snapshot_files, snapshot_folder
 from explorer.page.status import StatusBar
@@ -28,10 +35,13 @@ __all__ = [
     "TABS",
     "UI_SHARE",
     "UPLOAD",
+    "Actions",
     "CardSpec",
     "Dashboard",
     "GroupSparsityPanel",
     "KnobPanel",
+    "ReplayScrubber",
+    "RunControls",
     "RunForm",
     "SnapshotPanel",
     "StatusBar",

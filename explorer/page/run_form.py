@@ -13,6 +13,7 @@ import param
 
 from explorer.config import RunConfig
 from explorer.data import DATASETS
+from explorer.page.actions import Actions
 from explorer.presets import PRESETS
 from kernels.methods import METHODS
 
@@ -86,8 +87,10 @@ class RunForm(pn.viewable.Viewer):
             out["dataset"] = config.dataset
         return out
 
-    def __init__(self, **params) -> None:
+    def __init__(self, actions: Actions | None = None, **params) -> None:
         super().__init__(**params)
+        #: runs the upload handler (messages, parsing off the event loop); None: plain calls
+        self.actions = actions or Actions(lambda text, level="error": None)
         self.upload_dataset: Dataset | None = None
         #: called with a preset's knobs when one is chosen, or a method's own knob defaults
         #: when a method is chosen by hand (the page moves its sliders)
@@ -98,6 +101,9 @@ class RunForm(pn.viewable.Viewer):
             accept=".npz,.csv",
             visible=self.dataset == UPLOAD,
             description="X and y arrays (.npz) or a CSV whose last column is the label",
+        )
+        self.upload.param.watch(
+            lambda e: self.actions.safe(self.load_upload, e.new, self.upload.filename), "value"
         )
         self.widgets = {
             "preset": w.Select.from_param(self.param.preset, label="preset (paper recipe)"),
@@ -154,18 +160,22 @@ class RunForm(pn.viewable.Viewer):
         cls = METHODS.get(self.method)
         return f"<small>{cls.description if cls else ''}</small>"
 
-    def load_upload(self, content: bytes | None, filename: str | None) -> str | None:
-        """Read an uploaded .npz/.csv (:func:`explorer.data.upload.load_upload`: size limit,
-        messages without the file's contents); a bad file raises ValueError and keeps the
-        last one. Returns a notice to show, or None when there was nothing to read."""
+    def load_upload(self, content: bytes | None, filename: str | None) -> None:
+        """Read an uploaded .npz/.csv (size-limited, parsed off the event loop when served:
+        :func:`explorer.data.upload.load_upload`, messages without the file's contents); a
+        bad file gives a message and keeps the last one."""
         from explorer.data.upload import load_upload
 
         if content is None:
-            return None
-        self.upload_dataset = load_upload(content, filename, seed=self.seed)
-        return (
-            f"loaded {self.upload_dataset.name}: {len(self.upload_dataset.y_train)} "
-            "training samples"
+            return
+        self.actions.in_background(
+            load_upload, lambda ds: self._use_upload(ds), content, filename, self.seed
+        )
+
+    def _use_upload(self, dataset: Dataset) -> None:
+        self.upload_dataset = dataset
+        self.actions.notify(
+            f"loaded {dataset.name}: {len(dataset.y_train)} training samples", level="info"
         )
 
     def config(self, base: RunConfig, knobs: dict) -> tuple[RunConfig, object]:

@@ -284,7 +284,8 @@ def runs_tab(app) -> SweepRunsPanel:
     import os
 
     return SweepRunsPanel(
-        on_open=app.open_in_page, scheduler=os.environ.get("SIZING_EXPLORER_SCHEDULER") or None
+        on_open=app.snapshots.open_in_page,
+        scheduler=os.environ.get("SIZING_EXPLORER_SCHEDULER") or None,
     )
 
 

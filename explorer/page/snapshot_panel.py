@@ -1,18 +1,25 @@
-"""The page's snapshot controls: download the run, reopen an upload, open from the folder.
+"""The page's snapshots: save the run, reopen an upload, open one from the folder.
 
-The panel only holds widgets; what they do is given as callables by the page (``save``
-returns the bytes of a ``.zip``; ``open_bytes`` and ``open_name`` reopen a snapshot in the
-page), each run through the page's ``safe`` wrapper so a bad file becomes a message.
+:class:`SnapshotPanel` takes the page's :class:`~explorer.session.Session` and its
+:class:`~explorer.page.actions.Actions` (messages, safe handlers, parsing off the event loop).
+Capturing a snapshot happens between two steps of the trainer while training goes on;
+reopening one stops the current run and hands the restored trainer and its History to the
+page's ``on_open`` (which clears the plots and redraws them from that History).
 """
 
 from __future__ import annotations
 
 import io
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import panel as pn
+
+from explorer.config import MAX_STEPS
+from explorer.page.actions import Actions
+from explorer.session import Session
 
 
 def snapshot_folder() -> Path:
@@ -31,20 +38,33 @@ def snapshot_files() -> list[str]:
 
 
 class SnapshotPanel(pn.viewable.Viewer):
-    """Save / reopen controls of one page."""
+    """Save / reopen controls of one page, and what they do.
+
+    ``on_open(trainer, history)`` shows a restored run in the page; ``before_capture()``
+    moves waiting records into the History first (so the snapshot holds them);
+    ``max_steps()`` is the page's step limit (a reopened run trains on up to it; 0 = until
+    stopped).
+    """
 
     def __init__(
         self,
-        save: Callable[[], bytes],
-        open_bytes: Callable[[bytes, str], None],
-        open_name: Callable[[str | None], None],
-        safe: Callable,
+        session: Session,
+        actions: Actions,
+        on_open: Callable[[object, object], None],
+        before_capture: Callable[[], object] = lambda: None,
+        max_steps: Callable[[], int] = lambda: 0,
         **params,
     ) -> None:
         super().__init__(**params)
+        self.session = session
+        self.actions = actions
+        self.on_open = on_open
+        self.before_capture = before_capture
+        self.max_steps = max_steps
+        safe = actions.safe
         w = pn.widgets
         self.download = w.FileDownload(
-            callback=lambda: io.BytesIO(safe(save) or b""),
+            callback=lambda: io.BytesIO(safe(self.zip_bytes) or b""),
             filename="sizing-explorer-snapshot.zip",
             label="save snapshot",
             color="default",
@@ -58,7 +78,9 @@ class SnapshotPanel(pn.viewable.Viewer):
             description="reopen a saved snapshot: plots as they were, training paused at "
             "the saved step (press resume to go on)",
         )
-        self.upload.param.watch(lambda e: safe(open_bytes, e.new, self.upload.filename), "value")
+        self.upload.param.watch(
+            lambda e: safe(self.load_bytes, e.new, self.upload.filename), "value"
+        )
         self.select = w.Select(
             label="snapshot folder",
             options=snapshot_files(),
@@ -67,7 +89,83 @@ class SnapshotPanel(pn.viewable.Viewer):
             "only files in that folder can be opened from the page",
         )
         self.open_button = w.Button(label="open from folder", sizing_mode="stretch_width")
-        self.open_button.on_click(lambda e: safe(open_name, self.select.value))
+        self.open_button.on_click(lambda e: safe(self.open_from_folder, self.select.value))
+
+    # -- saving ------------------------------------------------------------------------------
+    def capture(self, timeout: float = 60.0):
+        """Snapshot data of the current run, taken between two steps by the trainer."""
+        if self.session.device is None:
+            raise RuntimeError("nothing to save yet: start a run first")
+        self.before_capture()
+        return self.session.capture(timeout)
+
+    def save(self, path, timeout: float = 60.0, writer=None):
+        """Write a snapshot (``.zip`` or folder) of the run; training goes on meanwhile."""
+        from explorer.snapshot import write
+
+        return (writer or write)(self.capture(timeout), path)
+
+    def zip_bytes(self) -> bytes:
+        """The run's snapshot as the bytes of a ``.zip`` (the page's download button)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            return Path(self.save(Path(tmp) / "snapshot.zip")).read_bytes()
+
+    # -- reopening ---------------------------------------------------------------------------
+    def load_bytes(self, content: bytes | None, filename: str | None) -> None:
+        """Reopen an uploaded snapshot in this page (paused at its step). The upload is
+        size-limited and parsed off the event loop; its config is checked whole and may
+        name registered data sets only, path options dropped
+        (:func:`explorer.snapshot.untrusted.load_uploaded_snapshot`)."""
+        from explorer.data.upload import upload_name
+        from explorer.snapshot.untrusted import load_uploaded_snapshot
+
+        if content is None:
+            return
+        name = upload_name(filename, "snapshot.zip")
+        self.actions.in_background(
+            load_uploaded_snapshot, lambda data: self.open_data(data, name), content, filename
+        )
+
+    def open_from_folder(self, name: str | None) -> None:
+        """Open a snapshot by name from the configured folder; other paths are refused."""
+        if not name:
+            raise ValueError(
+                f"no snapshot chosen; the folder {snapshot_folder()} holds "
+                f"{len(snapshot_files())} snapshot(s)"
+            )
+        if Path(name).name != name or name not in snapshot_files():
+            raise ValueError(
+                f"'{name}' is not a snapshot in {snapshot_folder()}; "
+                "only files listed there can be opened"
+            )
+        self.open_in_page(snapshot_folder() / name)
+
+    def open_in_page(self, path) -> None:
+        """Replace this page's run by a snapshot's (the current run stops); the sliders
+        follow the restored knobs."""
+        from explorer.snapshot import load_snapshot
+
+        self.open_data(load_snapshot(path), Path(path).name)
+
+    def open_data(self, data, name: str) -> None:
+        """Restore loaded snapshot data into this page, paused; resuming trains up to the
+        page's step limit, or until stopped when the page has none."""
+        from explorer.snapshot import SnapshotError, restore
+
+        limit = int(self.max_steps() or 0)
+        steps = max(limit, data.step + 1) if limit else MAX_STEPS
+        data.config = {**data.config, "steps": steps}
+        try:
+            trainer, history = restore(data, knobs=self.session.knobs)
+        except SnapshotError as exc:
+            raise ValueError(str(exc)) from None
+        self.session.stop()
+        self.on_open(trainer, history)
+        until = f"up to {limit} steps" if limit else "until stopped"
+        self.actions.notify(
+            f"opened {name}: step {trainer.step_count}, paused (press resume to train on, {until})",
+            level="info",
+        )
 
     def __panel__(self):
         return pn.Column(
