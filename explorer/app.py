@@ -15,8 +15,6 @@ callback on the session's own thread drains the trainer's records into the plots
 
 from __future__ import annotations
 
-import time
-
 import panel as pn
 import param
 
@@ -30,14 +28,13 @@ from explorer.page import (
     Dashboard,
     GroupSparsityPanel,
     KnobPanel,
+    Refresher,
     ReplayScrubber,
     RunControls,
     RunForm,
     SnapshotPanel,
     StatusBar,
-    refresh_period,
     set_knob,
-    smoothed_cost,
     tab_factories,
 )
 from explorer.session import Session, history_records, progress_percent, status_line
@@ -57,13 +54,6 @@ class ExplorerApp(pn.viewable.Viewer):
     ``sweep_panel``, ``status_bar``, ``scrubber`` (replays only) and ``session``.
     """
 
-    period = param.Integer(
-        default=200,
-        bounds=(50, 10_000),
-        doc="Shortest time (ms) between two refreshes of the plots. The page stretches it "
-        "when refreshes get expensive, so that they take at most 2.5% of the wall clock "
-        "(UI_SHARE); a longer period leaves more of the machine to training.",
-    )
     trainer_in = param.Selector(
         default="thread",
         objects=["thread", "process"],
@@ -90,7 +80,8 @@ class ExplorerApp(pn.viewable.Viewer):
         self.form = RunForm(actions=self.actions, **{**RunForm.params_from(config), **form})
         self.session = Session(config, self.knobs, self.trainer_in, replay=replay)
         self.status_bar = StatusBar()
-        self.controls = RunControls(self._command, self.param.period)
+        self.refresher = Refresher(lambda: self.actions.safe(self.drain))
+        self.controls = RunControls(self._command, self.refresher.param.period)
         safe = self.actions.safe
         self.knob_panel = KnobPanel(
             self.knobs, on_change=lambda n, v: safe(self.set_knob, n, v), method=self.form.method
@@ -115,10 +106,8 @@ class ExplorerApp(pn.viewable.Viewer):
             max_steps=lambda: self.form.max_steps,
         )
         self.form.param.watch(self._on_method, "method")
-        self.form.on_preset = lambda knobs: safe(self._preset_knobs, knobs)
+        self.form.on_preset = lambda knobs: safe(self.knob_panel.apply, knobs)
         self._tabs = tab_factories(tabs)
-        self._callback = None
-        self._tick_ms: float | None = None
         self.scrubber: ReplayScrubber | None = None
         if replay is not None:
             self.status = "replay"
@@ -139,10 +128,10 @@ class ExplorerApp(pn.viewable.Viewer):
 
     # -- commands ----------------------------------------------------------------------------
     def _command(self, name: str) -> None:
-        """A button: run the command, then refresh soon so its effect shows at once."""
+        """A button: run the command, then refresh quickly until its effect shows."""
+        state = self.status
         self.actions.safe(getattr(self, name))
-        if self._callback is not None:
-            pn.state.add_periodic_callback(self._tick, period=100, count=3)
+        self.refresher.soon(lambda: self.status != state)
 
     def set_knob(self, name: str, value) -> None:
         """Set one knob; the trainer uses it from its next step. Out of bounds -> message."""
@@ -151,14 +140,6 @@ class ExplorerApp(pn.viewable.Viewer):
             self.notify(
                 f"{name} set; the run has finished, so it acts on the next run", level="info"
             )
-
-    def _preset_knobs(self, knobs: dict) -> None:
-        """A preset's knobs move the sliders (the others go back to their defaults)."""
-        values = {**Knobs().values(), **knobs}
-        auto = bool(values.pop("radial_auto"))
-        for name, value in values.items():
-            set_knob(self.knobs, name, value)
-        self.knobs.radial_auto = auto  # set last: a hand-set radial_lr turns it off
 
     def build_config(self) -> tuple[RunConfig, object]:
         """The run configuration from the controls (and the uploaded data set, if any)."""
@@ -191,9 +172,7 @@ class ExplorerApp(pn.viewable.Viewer):
     def close(self, wait: bool = True) -> None:
         """Stop the trainer and free the model (the session ends); ``wait=False`` returns
         at once (the server's event loop never waits for a trainer)."""
-        if self._callback is not None:
-            self._callback.stop()
-            self._callback = None
+        self.refresher.stop()
         self.session.close(wait=wait)
 
     def _on_method(self, event) -> None:
@@ -271,18 +250,8 @@ class ExplorerApp(pn.viewable.Viewer):
 
     def start_callback(self) -> None:
         """Start the periodic drain where no server session exists (a Jupyter kernel)."""
-        if self._callback is None and self.scrubber is None:
-            self._callback = pn.state.add_periodic_callback(self._tick, period=self.period)
-
-    def _tick(self) -> None:
-        """One refresh; then stretch the refresh period so the page's Python time stays
-        within ``UI_SHARE`` of the wall clock (refresh_period)."""
-        t0 = time.perf_counter()
-        self.actions.safe(self.drain)
-        self._tick_ms = smoothed_cost(self._tick_ms, (time.perf_counter() - t0) * 1e3)
-        period = refresh_period(self.period, self._tick_ms)
-        if self._callback is not None and abs(period - self._callback.period) > 50:
-            self._callback.period = period
+        if self.scrubber is None:
+            self.refresher.start()
 
     # -- layout ---------------------------------------------------------------------------
     def sidebar(self) -> list:
@@ -299,11 +268,11 @@ class ExplorerApp(pn.viewable.Viewer):
 
     def _start_session(self) -> None:
         """Per-session wiring: the periodic drain and the cleanup when the tab closes."""
-        if self._callback is not None or self.scrubber is not None:
+        if self.refresher.running or self.scrubber is not None:
             return
         if pn.state.curdoc is None or pn.state.curdoc.session_context is None:
             return
-        self._callback = pn.state.add_periodic_callback(self._tick, period=self.period)
+        self.refresher.start()
         pn.state.on_session_destroyed(lambda ctx: self.close(wait=False))
 
     def template(self) -> pn.template.BaseTemplate:

@@ -1,10 +1,13 @@
-"""Shared test set-up and helpers: one torch thread, polling, Chromium, app fixtures."""
+"""Shared test set-up and helpers: one torch thread, polling, Chromium, the served page."""
 
 from __future__ import annotations
 
 import os
+import socket
 import time
+import urllib.request
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -55,3 +58,100 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+# -- the served page in headless Chromium (the browser tests) ----------------------------------
+#: Chromium's flags for the browser tests (no sandbox in containers, nothing fetched)
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition, timeout=120.0, what="condition", page=None):
+    """Poll ``condition`` until it returns something true (returned); with a page, wait
+    through Playwright so its events arrive. A server not listening yet counts as false."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+        except OSError:
+            value = None
+        if value:
+            return value
+        if page is not None:
+            page.wait_for_timeout(100)
+        else:
+            time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def serve():
+    """``serve(make_app) -> (url, apps)``: serve one ``make_app()`` (an ExplorerApp) per
+    browser session on a free local port, as `python -m explorer serve` does; the apps made
+    are listed in ``apps`` (first session first). Closed and stopped at teardown."""
+    require_chromium()  # skipped without Chromium, failed under CI's REQUIRE_BROWSER
+    import panel as pn
+
+    threads = torch.get_num_threads()
+    apps: list = []
+    servers: list = []
+
+    def start(make_app):
+        def app_fn():
+            app = make_app()
+            apps.append(app)
+            return app.template()
+
+        port = free_port()
+        servers.append(
+            pn.serve(
+                app_fn, port=port, address="127.0.0.1", threaded=True, show=False, liveness=True
+            )
+        )
+        url = f"http://127.0.0.1:{port}/"
+        wait_for(
+            lambda: urllib.request.urlopen(url + "liveness", timeout=5).status == 200,
+            what="server",
+        )
+        return url, apps
+
+    yield start
+    for app in apps:
+        app.close()
+    for server in servers:
+        server.stop()
+    torch.set_num_threads(threads)
+
+
+@contextmanager
+def open_page(url: str, console: list, viewport=(1500, 1150), timeout_ms: int = 60_000):
+    """A headless Chromium page at ``url`` once its Bokeh websocket is open; console
+    messages and page errors are appended to ``console`` as (type, text)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+            page.on("console", lambda m: console.append((m.type, m.text)))
+            page.on("pageerror", lambda e: console.append(("error", f"{e} {e.stack or ''}")))
+            page.goto(url, timeout=timeout_ms)
+            wait_for(
+                lambda: any("Websocket connection 0 is now open" in t for _, t in console),
+                what="websocket",
+                page=page,
+            )
+            yield page
+        finally:
+            browser.close()

@@ -11,9 +11,9 @@ import pytest
 from conftest import poll
 
 from explorer.app import ExplorerApp
-from explorer.page import parse_hidden
 from explorer.config import RunConfig
 from explorer.history import History
+from explorer.page import parse_hidden
 from explorer.runner import TrainerThread
 from explorer.trainer import Trainer
 from kernels.methods import METHODS
@@ -273,18 +273,19 @@ def test_refresh_period_is_a_floor_the_adaptive_stretch_respects():
     from explorer.page import MAX_PERIOD_MS
 
     app = ExplorerApp()
-    app._callback = SimpleNamespace(period=200)
-    app.drain = lambda: 0
-    app._tick_ms = 10.0  # cheap refreshes: the user's floor rules
-    app.period = 5000
-    app._tick()
-    assert app._callback.period == 5000  # above MAX_PERIOD_MS, the user's choice stands
-    app.period = 200
-    app._tick_ms = 1e4  # very expensive refreshes: stretched up to the cap only
-    app._tick()
-    assert app._callback.period == MAX_PERIOD_MS
+    refresher = app.refresher
+    refresher.callback = SimpleNamespace(period=200)
+    refresher.drain = lambda: 0
+    refresher.cost_ms = 10.0  # cheap refreshes: the user's floor rules
+    refresher.period = 5000
+    refresher.tick()
+    assert refresher.callback.period == 5000  # above MAX_PERIOD_MS, the user's choice stands
+    refresher.period = 200
+    refresher.cost_ms = 1e4  # very expensive refreshes: stretched up to the cap only
+    refresher.tick()
+    assert refresher.callback.period == MAX_PERIOD_MS
     with pytest.raises(ValueError):
-        app.period = 20  # below the bounds: refused, the old value kept
-    assert app.period == 200
+        refresher.period = 20  # below the bounds: refused, the old value kept
+    assert refresher.period == 200
     assert app.controls.period_slider.value == 200
-    app._callback = None
+    refresher.callback = None

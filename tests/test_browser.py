@@ -6,83 +6,25 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import CHROMIUM, require_chromium
+from conftest import open_page, wait_for
 
 pytestmark = pytest.mark.browser
 
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(condition, timeout=120.0, what="condition", page=None):
-    """Poll ``condition``; with a page, wait through Playwright so its events arrive."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = condition()
-        except OSError:  # the server is not listening yet
-            value = None
-        if value:
-            return value
-        if page is not None:
-            page.wait_for_timeout(100)
-        else:
-            time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture
-def served():
-    require_chromium()  # skipped without Chromium, failed under CI's REQUIRE_BROWSER
-    import panel as pn
-    import torch
-
+def served(serve):
+    """The page as `python -m explorer serve` builds it (the trainer in a child process),
+    with short eval and growth periods."""
     from explorer.app import ExplorerApp
     from explorer.config import RunConfig
 
-    threads = torch.get_num_threads()
-    apps: list[ExplorerApp] = []
-
-    def app_fn():
-        # as `python -m explorer serve` builds it: the trainer in a child process
-        app = ExplorerApp(
-            RunConfig(hidden=[10, 10], eval_every=20, units_every=5, knobs={"growth_every": 10}),
-            trainer_in="process",
-        )
-        apps.append(app)
-        return app.template()
-
-    port = free_port()
-    server = pn.serve(
-        app_fn, port=port, address="127.0.0.1", threaded=True, show=False, liveness=True
-    )
-    url = f"http://127.0.0.1:{port}/"
-    wait_for(
-        lambda: urllib.request.urlopen(url + "liveness", timeout=5).status == 200, what="server"
-    )
-    yield url, apps
-    for app in apps:
-        app.close()
-    server.stop()
-    torch.set_num_threads(threads)
+    config = RunConfig(hidden=[10, 10], eval_every=20, units_every=5, knobs={"growth_every": 10})
+    return serve(lambda: ExplorerApp(config, trainer_in="process"))
 
 
 def _model_data(page, name, column):
@@ -139,116 +81,97 @@ def _selected(page, name):
 
 
 def test_live_page_trains_links_and_takes_knobs(served):
-    from playwright.sync_api import sync_playwright
-
     url, apps = served
     console: list[tuple[str, str]] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1500, "height": 1150})
-            page.on("console", lambda m: console.append((m.type, m.text)))
-            page.on("pageerror", lambda e: console.append(("error", str(e))))
-            page.goto(url, timeout=60_000)
-            wait_for(
-                lambda: any("Websocket connection 0 is now open" in t for _, t in console),
-                what="websocket",
-                page=page,
-            )
-            app = apps[0]
-            page.get_by_role("button", name="start").click()
-            wait_for(
-                lambda: len(_model_data(page, "loss_steps", "step") or []) > 30,
-                what="loss points in the browser",
-                page=page,
-            )
-            wait_for(
-                lambda: len(_model_data(page, "units_scatter", "unit_id") or []) >= 20,
-                what="units in the scatter",
-                page=page,
-            )
-            wait_for(
-                lambda: len(_model_data(page, "lifetimes", "unit_id") or []) >= 20,
-                what="lifetime bars",
-                page=page,
-            )
+    with open_page(url, console) as page:
+        app = apps[0]
+        page.get_by_role("button", name="start").click()
+        wait_for(
+            lambda: len(_model_data(page, "loss_steps", "step") or []) > 30,
+            what="loss points in the browser",
+            page=page,
+        )
+        wait_for(
+            lambda: len(_model_data(page, "units_scatter", "unit_id") or []) >= 20,
+            what="units in the scatter",
+            page=page,
+        )
+        wait_for(
+            lambda: len(_model_data(page, "lifetimes", "unit_id") or []) >= 20,
+            what="lifetime bars",
+            page=page,
+        )
 
-            # drag the lambda slider (the first knob of the nonparametric method)
-            before = app.knobs.lam
-            handle = page.locator(".noUi-handle").first
-            box = handle.bounding_box()
-            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-            page.mouse.down()
-            page.mouse.move(box["x"] + 60, box["y"] + box["height"] / 2, steps=8)
-            page.mouse.up()
-            wait_for(lambda: app.knobs.lam != before, what="lambda to change", page=page)
-            assert app.knobs.lam > before
-            wait_for(
-                lambda: any(k["knob"] == "lam" for k in app.history.rows.get("knob", [])),
-                what="the trainer to record the knob change",
-                page=page,
-            )
-            knob = [k for k in app.history.rows["knob"] if k["knob"] == "lam"][-1]
-            assert knob["old"] == pytest.approx(before) and knob["new"] == pytest.approx(
-                app.knobs.lam
-            )
-            wait_for(
-                lambda: "lam" in (_model_data(page, "knob_marks", "knob") or []),
-                what="the knob mark in the loss plot",
-                page=page,
-            )
+        # drag the lambda slider (the first knob of the nonparametric method)
+        before = app.knobs.lam
+        handle = page.locator(".noUi-handle").first
+        box = handle.bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 60, box["y"] + box["height"] / 2, steps=8)
+        page.mouse.up()
+        wait_for(lambda: app.knobs.lam != before, what="lambda to change", page=page)
+        assert app.knobs.lam > before
+        wait_for(
+            lambda: any(k["knob"] == "lam" for k in app.history.rows.get("knob", [])),
+            what="the trainer to record the knob change",
+            page=page,
+        )
+        knob = [k for k in app.history.rows["knob"] if k["knob"] == "lam"][-1]
+        assert knob["old"] == pytest.approx(before) and knob["new"] == pytest.approx(app.knobs.lam)
+        wait_for(
+            lambda: "lam" in (_model_data(page, "knob_marks", "knob") or []),
+            what="the knob mark in the loss plot",
+            page=page,
+        )
 
-            # click a unit in the scatter: the same units light up in the lifetimes. Pause
-            # first: a refresh between reading the ids and clicking would move index 3.
-            app.pause()
-            wait_for(lambda: app.runner.state == "paused", what="the run to pause", page=page)
-            settled = app.history.last("step")["step"]
-            wait_for(
-                lambda: max(_model_data(page, "loss_steps", "step") or [0]) >= settled,
-                what="the last step in the browser",
-                page=page,
-            )
-            page.wait_for_timeout(500)
-            ids = _model_data(page, "units_scatter", "unit_id")
-            x, y = page.evaluate(POINT_ON_SCREEN, ["units_figure", "units_scatter", 3])
-            page.mouse.click(x, y)  # the tap tool: every unit under the cursor is selected
-            uid = int(ids[3])
+        # click a unit in the scatter: the same units light up in the lifetimes. Pause
+        # first: a refresh between reading the ids and clicking would move index 3.
+        app.pause()
+        wait_for(lambda: app.runner.state == "paused", what="the run to pause", page=page)
+        settled = app.history.last("step")["step"]
+        wait_for(
+            lambda: max(_model_data(page, "loss_steps", "step") or [0]) >= settled,
+            what="the last step in the browser",
+            page=page,
+        )
+        page.wait_for_timeout(500)
+        ids = _model_data(page, "units_scatter", "unit_id")
+        x, y = page.evaluate(POINT_ON_SCREEN, ["units_figure", "units_scatter", 3])
+        page.mouse.click(x, y)  # the tap tool: every unit under the cursor is selected
+        uid = int(ids[3])
 
-            def scatter_selected():
-                return sorted(int(ids[i]) for i in _selected(page, "units_scatter"))
+        def scatter_selected():
+            return sorted(int(ids[i]) for i in _selected(page, "units_scatter"))
 
-            wait_for(lambda: uid in scatter_selected(), what="the clicked unit selected", page=page)
-            chosen = scatter_selected()
-            wait_for(
-                lambda: sorted(app.dashboard.selection.unit_ids) == chosen,
-                what="selection on the server",
-                page=page,
-            )
+        wait_for(lambda: uid in scatter_selected(), what="the clicked unit selected", page=page)
+        chosen = scatter_selected()
+        wait_for(
+            lambda: sorted(app.dashboard.selection.unit_ids) == chosen,
+            what="selection on the server",
+            page=page,
+        )
 
-            def lifetime_selected():
-                rows = _selected(page, "lifetimes")
-                life_ids = _model_data(page, "lifetimes", "unit_id")
-                return sorted(int(life_ids[i]) for i in rows)
+        def lifetime_selected():
+            rows = _selected(page, "lifetimes")
+            life_ids = _model_data(page, "lifetimes", "unit_id")
+            return sorted(int(life_ids[i]) for i in rows)
 
-            wait_for(
-                lambda: lifetime_selected() == chosen, what="highlight in lifetimes", page=page
-            )
-            wait_for(
-                lambda: sorted(set(_model_data(page, "fan_history", "unit_id") or [])) == chosen,
-                what="fan history lines of the selected units",
-                page=page,
-            )
-            page.wait_for_timeout(1500)
-            shots = ROOT / "test-artifacts"
-            shots.mkdir(exist_ok=True)
-            page.screenshot(path=str(shots / "explorer.png"))
-            if os.environ.get("SIZING_EXPLORER_UPDATE_SCREENSHOT"):  # refresh the README's
-                shutil.copyfile(shots / "explorer.png", ROOT / "assets" / "screenshot.png")
-            unranged = page.evaluate(UNRANGED_FIGURES, LIVE_FIGURES)
-            page.get_by_role("button", name="stop").click()
-            wait_for(lambda: app.status == "stopped", what="stop", page=page)
-        finally:
-            browser.close()
+        wait_for(lambda: lifetime_selected() == chosen, what="highlight in lifetimes", page=page)
+        wait_for(
+            lambda: sorted(set(_model_data(page, "fan_history", "unit_id") or [])) == chosen,
+            what="fan history lines of the selected units",
+            page=page,
+        )
+        page.wait_for_timeout(1500)
+        shots = ROOT / "test-artifacts"
+        shots.mkdir(exist_ok=True)
+        page.screenshot(path=str(shots / "explorer.png"))
+        if os.environ.get("SIZING_EXPLORER_UPDATE_SCREENSHOT"):  # refresh the README's
+            shutil.copyfile(shots / "explorer.png", ROOT / "assets" / "screenshot.png")
+        unranged = page.evaluate(UNRANGED_FIGURES, LIVE_FIGURES)
+        page.get_by_role("button", name="stop").click()
+        wait_for(lambda: app.status == "stopped", what="stop", page=page)
     errors = [t for kind, t in console if kind == "error"]
     assert errors == []
     # the live views' figures all got finite ranges (an empty one keeps an invisible anchor,

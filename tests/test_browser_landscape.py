@@ -5,8 +5,8 @@ on, and the page logs no errors."""
 from __future__ import annotations
 
 import pytest
-
-from tests.test_browser import ARGS, CHROMIUM, served, wait_for  # noqa: F401  (fixture)
+from conftest import open_page, wait_for
+from test_browser import served  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -16,46 +16,31 @@ CONTOUR_TITLE = """() => [...Bokeh.documents[0].all_models].some(
 
 
 def test_landscape_of_this_network_now_in_the_browser(served):  # noqa: F811
-    from playwright.sync_api import sync_playwright
-
     url, apps = served
     console: list[tuple[str, str]] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1500, "height": 1150})
-            page.on("console", lambda m: console.append((m.type, m.text)))
-            page.on("pageerror", lambda e: console.append(("error", str(e))))
-            page.goto(url, timeout=60_000)
-            wait_for(
-                lambda: any("Websocket connection 0 is now open" in t for _, t in console),
-                what="websocket",
-                page=page,
-            )
-            app = apps[0]
-            page.get_by_role("button", name="start").click()
-            wait_for(
-                lambda: (app.session.last["step"] or {}).get("step", 0) > 20,
-                what="training steps",
-                page=page,
-            )
-            page.get_by_text("landscape", exact=True).first.click()
-            page.get_by_role("button", name="landscape of this network now").click()
-            wait_for(
-                lambda: page.get_by_text("this network: done").count() > 0,
-                timeout=240,
-                what="the analysis to finish",
-                page=page,
-            )
-            steps_then = app.session.last["step"]["step"]
-            wait_for(lambda: page.evaluate(CONTOUR_TITLE), what="the contour plot", page=page)
-            # training went on beside the analysis
-            wait_for(
-                lambda: app.session.last["step"]["step"] > steps_then,
-                what="training to go on",
-                page=page,
-            )
-        finally:
-            browser.close()
+    with open_page(url, console) as page:
+        app = apps[0]
+        page.get_by_role("button", name="start").click()
+        wait_for(
+            lambda: (app.session.last["step"] or {}).get("step", 0) > 20,
+            what="training steps",
+            page=page,
+        )
+        page.get_by_text("landscape", exact=True).first.click()
+        page.get_by_role("button", name="landscape of this network now").click()
+        wait_for(
+            lambda: page.get_by_text("this network: done").count() > 0,
+            timeout=240,
+            what="the analysis to finish",
+            page=page,
+        )
+        steps_then = app.session.last["step"]["step"]
+        wait_for(lambda: page.evaluate(CONTOUR_TITLE), what="the contour plot", page=page)
+        # training went on beside the analysis
+        wait_for(
+            lambda: app.session.last["step"]["step"] > steps_then,
+            what="training to go on",
+            page=page,
+        )
     errors = [t for kind, t in console if kind == "error"]
     assert not errors, errors

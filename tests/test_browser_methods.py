@@ -8,8 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import CHROMIUM, require_chromium
-from test_browser import ARGS, free_port, wait_for
+from conftest import open_page, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -54,131 +53,90 @@ DANGER_ALERTS = """() => {
 
 
 @pytest.fixture
-def served_default():
+def served_default(serve):
     """The page as `python -m explorer serve` builds it, default knobs, short eval periods."""
-    require_chromium()
-    import urllib.request
-
-    import panel as pn
-    import torch
-
     from explorer.app import ExplorerApp
     from explorer.config import RunConfig
 
-    threads = torch.get_num_threads()
-    apps: list[ExplorerApp] = []
-
-    def app_fn():
-        app = ExplorerApp(RunConfig(eval_every=20, units_every=5), trainer_in="process")
-        apps.append(app)
-        return app.template()
-
-    port = free_port()
-    server = pn.serve(
-        app_fn, port=port, address="127.0.0.1", threaded=True, show=False, liveness=True
-    )
-    url = f"http://127.0.0.1:{port}/"
-    wait_for(
-        lambda: urllib.request.urlopen(url + "liveness", timeout=5).status == 200, what="server"
-    )
-    yield url, apps
-    for app in apps:
-        app.close()
-    server.stop()
-    torch.set_num_threads(threads)
+    return serve(lambda: ExplorerApp(RunConfig(eval_every=20, units_every=5), trainer_in="process"))
 
 
 def test_every_method_fills_its_cards_without_alerts(served_default):
-    from playwright.sync_api import sync_playwright
-
     from explorer.page.dashboard import cards_for, declared_kinds
     from kernels.methods import METHODS
 
     url, apps = served_default
     console: list[tuple[str, str]] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1366, "height": 768})
-            page.on("console", lambda m: console.append((m.type, m.text)))
-            page.on("pageerror", lambda e: console.append(("error", f"{e} {e.stack}")))
-            page.goto(url, timeout=60_000)
+    with open_page(url, console, viewport=(1366, 768)) as page:
+        app = apps[0]
+        # the idle page explains itself
+        hint = page.get_by_text("Pick a sizing method", exact=False).first
+        hint.wait_for(state="visible", timeout=30_000)
+        # with what each card of the default method will show, and no card of another one
+        page.get_by_text("training loss per step", exact=False).first.wait_for(
+            state="visible", timeout=10_000
+        )
+        assert page.get_by_text("eigenvalues at each growth step").count() == 0
+        method_select = (
+            page.locator("select")
+            .filter(has=page.locator("option", has_text=re.compile("^nonparametric$")))
+            .first
+        )
+        assert sorted(METHODS) == ["nonparametric", "shrinknets", "static", "tiny"]
+        for method in sorted(METHODS):
+            method_select.select_option(method)
             wait_for(
-                lambda: any("Websocket connection 0 is now open" in t for _, t in console),
-                what="websocket",
+                lambda method=method: app.form.method == method,
+                what=f"the form to name {method}",
                 page=page,
             )
-            app = apps[0]
-            # the idle page explains itself
-            hint = page.get_by_text("Pick a sizing method", exact=False).first
-            hint.wait_for(state="visible", timeout=30_000)
-            # with what each card of the default method will show, and no card of another one
-            page.get_by_text("training loss per step", exact=False).first.wait_for(
-                state="visible", timeout=10_000
+            page.get_by_role("button", name="start").click()
+            shown = cards_for(declared_kinds(method))
+            for other, cards in METHOD_CARDS.items():
+                if other != method:
+                    assert not cards & set(shown), (method, shown)
+            wait_for(
+                lambda method=method: (
+                    app.session.last_method() == method and app.status == "running"
+                ),
+                what=f"{method} to run",
+                page=page,
             )
-            assert page.get_by_text("eigenvalues at each growth step").count() == 0
-            method_select = (
-                page.locator("select")
-                .filter(has=page.locator("option", has_text=re.compile("^nonparametric$")))
-                .first
-            )
-            assert sorted(METHODS) == ["nonparametric", "shrinknets", "static", "tiny"]
-            for method in sorted(METHODS):
-                method_select.select_option(method)
-                wait_for(
-                    lambda method=method: app.form.method == method,
-                    what=f"the form to name {method}",
-                    page=page,
-                )
-                page.get_by_role("button", name="start").click()
-                shown = cards_for(declared_kinds(method))
-                for other, cards in METHOD_CARDS.items():
-                    if other != method:
-                        assert not cards & set(shown), (method, shown)
-                wait_for(
-                    lambda method=method: (
-                        app.session.last_method() == method and app.status == "running"
-                    ),
-                    what=f"{method} to run",
-                    page=page,
-                )
-                names = [s for card in shown for s in CARD_SOURCES.get(card, ())]
+            names = [s for card in shown for s in CARD_SOURCES.get(card, ())]
 
-                def empty(names=names, method=method):
-                    alerts = page.evaluate(DANGER_ALERTS)  # a banner fails at once
-                    assert alerts == [], (method, alerts)
-                    danger = (
-                        app.status_bar.alert.visible and app.status_bar.alert.alert_type == "danger"
-                    )
-                    assert not danger, (method, app.status_bar.alert.object)
-                    return [n for n in names if page.evaluate(ROWS, n) <= 0]
-
-                try:
-                    wait_for(
-                        lambda empty=empty: not empty(),
-                        timeout=120,
-                        what=f"{method}: data in {names}",
-                        page=page,
-                    )
-                except AssertionError as exc:
-                    raise AssertionError(f"{exc}; empty: {empty()}") from None
-                page.wait_for_timeout(2000)  # a few seconds of training and refreshes
-                alerts = page.evaluate(DANGER_ALERTS)
+            def empty(names=names, method=method):
+                alerts = page.evaluate(DANGER_ALERTS)  # a banner fails at once
                 assert alerts == [], (method, alerts)
-                assert not (
+                danger = (
                     app.status_bar.alert.visible and app.status_bar.alert.alert_type == "danger"
-                ), (
-                    method,
-                    app.status_bar.alert.object,
                 )
-                errors = [t for kind, t in console if kind == "error" and KNOWN not in t]
-                assert errors == [], (method, errors)
-                visible = {name for name, card in app.dashboard.cards.items() if card.visible}
-                assert visible == set(shown), (method, visible, shown)
-                page.get_by_role("button", name="stop").click()
-                wait_for(lambda: app.status == "stopped", what=f"{method} to stop", page=page)
-        finally:
-            browser.close()
+                assert not danger, (method, app.status_bar.alert.object)
+                return [n for n in names if page.evaluate(ROWS, n) <= 0]
+
+            try:
+                wait_for(
+                    lambda empty=empty: not empty(),
+                    timeout=120,
+                    what=f"{method}: data in {names}",
+                    page=page,
+                )
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}; empty: {empty()}") from None
+            page.wait_for_timeout(2000)  # a few seconds of training and refreshes
+            alerts = page.evaluate(DANGER_ALERTS)
+            assert alerts == [], (method, alerts)
+            assert not (
+                app.status_bar.alert.visible and app.status_bar.alert.alert_type == "danger"
+            ), (
+                method,
+                app.status_bar.alert.object,
+            )
+            errors = [t for kind, t in console if kind == "error" and KNOWN not in t]
+            assert errors == [], (method, errors)
+            visible = {name for name, card in app.dashboard.cards.items() if card.visible}
+            assert visible == set(shown), (method, visible, shown)
+            page.get_by_role("button", name="stop").click()
+            wait_for(lambda: app.status == "stopped", what=f"{method} to stop", page=page)
     errors = [t for kind, t in console if kind == "error"]
     assert [t for t in errors if KNOWN not in t] == [], errors
     if errors:  # every other check passed; only the known BokehJS error was raised

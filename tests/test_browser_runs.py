@@ -4,13 +4,10 @@ points; a real mouse click on one opens that snapshot in the page."""
 from __future__ import annotations
 
 import re
-import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import require_chromium
-
-from tests.test_browser import ARGS, CHROMIUM, free_port, wait_for
+from conftest import open_page, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -52,65 +49,29 @@ def snapshots(tmp_path_factory):
     return folder
 
 
-def test_runs_tab_click_opens_snapshot(snapshots, monkeypatch):
-    require_chromium()  # fails instead of skipping under SIZING_EXPLORER_REQUIRE_BROWSER
-    import panel as pn
-    from playwright.sync_api import sync_playwright
-
+def test_runs_tab_click_opens_snapshot(snapshots, monkeypatch, serve):
     from explorer.app import ExplorerApp
     from explorer.page.runs_tab import served_tabs
 
     monkeypatch.setenv("SIZING_EXPLORER_SNAPSHOTS", str(snapshots))
-    apps = []
-
-    def app_fn():
-        app = ExplorerApp(tabs=served_tabs())
-        apps.append(app)
-        return app.template()
-
-    port = free_port()
-    server = pn.serve(
-        app_fn, port=port, address="127.0.0.1", threaded=True, show=False, liveness=True
-    )
-    url = f"http://127.0.0.1:{port}/"
-    console = []
-    try:
-        wait_for(
-            lambda: urllib.request.urlopen(url + "liveness", timeout=5).status == 200, what="server"
+    url, apps = serve(lambda: ExplorerApp(tabs=served_tabs()))
+    console: list[tuple[str, str]] = []
+    with open_page(url, console, viewport=(1500, 1100), timeout_ms=240_000) as page:
+        # Bokeh's tab headers (in its shadow DOM, which CSS locators pierce)
+        page.locator(".bk-tab").filter(has_text=re.compile(r"^\s*runs\s*$")).click()
+        point = wait_for(
+            lambda: page.evaluate(RUN_POINT_ON_SCREEN), what="the runs scatter", page=page
         )
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-            try:
-                page = browser.new_page(viewport={"width": 1500, "height": 1100})
-                page.on("console", lambda m: console.append((m.type, m.text)))
-                page.on("pageerror", lambda e: console.append(("error", str(e))))
-                page.goto(url, timeout=240_000)
-                wait_for(
-                    lambda: any("Websocket connection 0 is now open" in t for _, t in console),
-                    what="websocket",
-                    page=page,
-                )
-                # Bokeh's tab headers (in its shadow DOM, which CSS locators pierce)
-                page.locator(".bk-tab").filter(has_text=re.compile(r"^\s*runs\s*$")).click()
-                point = wait_for(
-                    lambda: page.evaluate(RUN_POINT_ON_SCREEN), what="the runs scatter", page=page
-                )
-                page.wait_for_timeout(500)
-                x, y, snapshot = page.evaluate(RUN_POINT_ON_SCREEN)
-                page.mouse.click(x, y)
-                app = apps[0]
-                wait_for(
-                    lambda: any("opened" in m for m in app.messages),
-                    what="the snapshot to open in the page",
-                    page=page,
-                )
-                assert f"opened {Path(snapshot).name}" in app.messages[-1]
-                assert app.history.last("step")["step"] == 10  # the snapshot's run, replayed
-                assert point is not None
-            finally:
-                browser.close()
-    finally:
-        for app in apps:
-            app.close()
-        server.stop()
+        page.wait_for_timeout(500)
+        x, y, snapshot = page.evaluate(RUN_POINT_ON_SCREEN)
+        page.mouse.click(x, y)
+        app = apps[0]
+        wait_for(
+            lambda: any("opened" in m for m in app.messages),
+            what="the snapshot to open in the page",
+            page=page,
+        )
+        assert f"opened {Path(snapshot).name}" in app.messages[-1]
+        assert app.history.last("step")["step"] == 10  # the snapshot's run, replayed
+        assert point is not None
     assert [t for kind, t in console if kind == "error"] == []

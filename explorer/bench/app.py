@@ -98,9 +98,9 @@ def _config(hidden, steps):
 
 
 def headless(hidden, first, last) -> float:
-    from explorer.session import TORCH_THREADS
     from explorer.history import History
     from explorer.runner import TrainerThread
+    from explorer.session import TORCH_THREADS
 
     runner = TrainerThread(_config(hidden, last + 1), threads=TORCH_THREADS)
     history = History()
@@ -217,13 +217,13 @@ def with_page(
             return n
 
         app.drain = timed_drain
-        tick = app._tick
+        tick = app.refresher.tick
 
         def held_tick():  # held: no drain and no change to the refresh period's estimate
             if refresh[0]:
                 tick()
 
-        app._tick = held_tick
+        app.refresher.tick = held_tick
         apps.append(app)
         return app.template()
 

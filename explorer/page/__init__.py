@@ -12,7 +12,8 @@ no Panel in it), composed by :class:`explorer.app.ExplorerApp`:
 - :class:`SnapshotPanel` (snapshot_panel.py): save, upload, open from the folder;
   :class:`GroupSparsityPanel` (sweep_panel.py), :class:`StatusBar` (status.py),
   :class:`ReplayScrubber` (replay.py): a recorded run at any step
-- :func:`refresh_period` (refresh.py): the adaptive refresh period, a pure function
+- :func:`refresh_period` (refresh.py): the adaptive refresh period, a pure function;
+  :class:`Refresher` (refresher.py): the periodic drain that uses it
 - :func:`register_tab` (tabs.py): more tabs beside the live plots
 """
 
@@ -21,6 +22,7 @@ from explorer.page.controls import RunControls
 from explorer.page.dashboard import CARDS, CardSpec, Dashboard, cards_for, declared_kinds
 from explorer.page.knob_panel import KnobPanel, set_knob, slider_range
 from explorer.page.refresh import MAX_PERIOD_MS, UI_SHARE, refresh_period, smoothed_cost
+from explorer.page.refresher import Refresher
 from explorer.page.replay import ReplayScrubber
 from explorer.page.run_form import UPLOAD, RunForm, parse_hidden
 from explorer.page.snapshot_panel import SnapshotPanel, snapshot_files, snapshot_folder
@@ -40,6 +42,7 @@ __all__ = [
     "Dashboard",
     "GroupSparsityPanel",
     "KnobPanel",
+    "Refresher",
     "ReplayScrubber",
     "RunControls",
     "RunForm",

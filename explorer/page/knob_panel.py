@@ -101,6 +101,15 @@ class KnobPanel(pn.viewable.Viewer):
         self.knobs.param.watch(self._follow, knob_names())
         self.knobs.param.watch(self._follow_radial, ["radial_auto", "radial_lr", "lam"])
 
+    def apply(self, values: dict) -> None:
+        """Set the knobs to ``values`` (a preset's, a method's defaults), the others back to
+        their defaults; each through ``set_knob`` (bounds checked), the sliders follow."""
+        values = {**Knobs().values(), **values}
+        auto = bool(values.pop("radial_auto"))
+        for name, value in values.items():
+            set_knob(self.knobs, name, value)
+        self.knobs.radial_auto = auto  # set last: a hand-set radial_lr turns it off
+
     def lifetime_text(self) -> str:
         """The unit lifetime the knobs imply: 1/(alpha_r lambda) epochs (sec. 4.1)."""
         alpha = self.knobs.radial_lr_in_use()
