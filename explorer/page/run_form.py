@@ -190,36 +190,31 @@ class RunForm(pn.viewable.Viewer):
                 raise ValueError("choose a .npz or .csv file to upload first")
             dataset, name = self.upload_dataset, self.upload_dataset.name
         preset = self.preset_config() if dataset is None else None
+        common = {
+            "method": self.method,
+            "dataset": name,
+            "hidden": parse_hidden(self.hidden),
+            "seed": self.seed,
+            "device": self.device,
+            "steps": self.max_steps,
+            "units_every": base.units_every,
+            "knobs": dict(knobs),
+        }
         if preset is not None:
             return RunConfig(
-                method=self.method,
-                dataset=name,
-                hidden=parse_hidden(self.hidden),
-                seed=self.seed,
-                device=self.device,
-                steps=self.max_steps,
+                **common,
                 batch_size=preset.batch_size,
                 eval_every=preset.eval_every,
-                units_every=base.units_every,
                 method_options=dict(preset.method_options),
                 dataset_options=dict(preset.dataset_options),
-                knobs=dict(knobs),
             ), None
+        same_data = dataset is None and base.dataset == name
         config = RunConfig(
-            method=self.method,
-            dataset=name,
-            hidden=parse_hidden(self.hidden),
-            seed=self.seed,
-            device=self.device,
-            steps=self.max_steps,
+            **common,
             batch_size=base.batch_size,
             eval_every=base.eval_every,
-            units_every=base.units_every,
             method_options=base.method_options if base.method == self.method else {},
-            dataset_options=base.dataset_options
-            if dataset is None and base.dataset == name
-            else {},
-            knobs=dict(knobs),
+            dataset_options=base.dataset_options if same_data else {},
         )
         return config, dataset
 

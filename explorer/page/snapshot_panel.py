@@ -14,10 +14,12 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import panel as pn
 
 from explorer.config import MAX_STEPS
+from explorer.history import History
 from explorer.page.actions import Actions
 from explorer.session import Session
 
@@ -50,7 +52,7 @@ class SnapshotPanel(pn.viewable.Viewer):
         self,
         session: Session,
         actions: Actions,
-        on_open: Callable[[object, object], None],
+        on_open: Callable[[Any, History], None],
         before_capture: Callable[[], object] = lambda: None,
         max_steps: Callable[[], int] = lambda: 0,
         **params,
