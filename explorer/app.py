@@ -182,7 +182,7 @@ class ExplorerApp(pn.viewable.Viewer):
 
     def _open_run(self, trainer, history: History) -> None:
         """Show a restored run (a snapshot), paused; the form names its method."""
-        self.form.method = trainer.config.method
+        self.form.name_method(trainer.config.method)
         self.session.adopt(trainer, history)
         self._new_run()
         self.dashboard_update(history_records(history))

@@ -65,6 +65,7 @@ def test_opening_a_bad_snapshot_names_the_problem(tmp_path):
 @pytest.mark.slow
 def test_page_download_and_upload_round_trip(app, tmp_path):
     app.start()
+    app.set_knob("lam", 0.0123)  # not the method's default: the reopened run keeps it
     wait_for(app, 30)
     blob = app.snapshots.zip_bytes()
     assert blob[:2] == b"PK"  # a zip
@@ -72,6 +73,7 @@ def test_page_download_and_upload_round_trip(app, tmp_path):
     try:
         other.snapshots.load_bytes(blob, "mine.zip")
         assert other.form.method == "nonparametric"
+        assert other.knobs.lam == pytest.approx(0.0123)
         assert other.history.last("step")["step"] >= 30
         assert "opened mine.zip" in other.message
         other.resume()

@@ -125,6 +125,15 @@ class RunForm(pn.viewable.Viewer):
             self.hidden = ",".join(str(h) for h in cls.default_hidden)
             self.on_preset(dict(cls.default_knobs))
 
+    def name_method(self, method: str) -> None:
+        """Name ``method`` in the form without moving the sizes and knobs to its defaults
+        (a reopened snapshot keeps its own)."""
+        self._applying = True
+        try:
+            self.method = method
+        finally:
+            self._applying = False
+
     @param.depends("preset", watch=True)
     def _apply_preset(self) -> None:
         preset = PRESETS.get(self.preset)
