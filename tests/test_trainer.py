@@ -199,3 +199,16 @@ def test_progress_off_a_terminal_writes_a_line_every_few_seconds_not_per_step():
     assert 9 <= len(lines) <= 11, lines  # one per 5 s of 50 s, and the closing line
     assert "\r" not in out.getvalue()
     assert lines[-1].startswith("step 500/500 (100%) loss 0.002 sizes [3, 4] 10.0 steps/s")
+
+
+def test_a_run_starts_with_its_methods_knob_defaults():
+    """Knobs: global defaults < the method's ``default_knobs`` < the config's knobs."""
+    from explorer.knobs import Knobs, knobs_for
+    from kernels.methods.shrinknets import ShrinkNets
+
+    cfg = RunConfig(method="shrinknets", hidden=[6, 5], steps=1, device="cpu")
+    assert Trainer(cfg).knobs.lam == ShrinkNets.default_knobs["lam"] != Knobs().lam
+    cfg = RunConfig(method="shrinknets", hidden=[6], steps=1, device="cpu", knobs={"lam": 0.5})
+    assert Trainer(cfg).knobs.lam == 0.5
+    assert knobs_for("static").values() == Knobs().values()
+    assert knobs_for("nonparametric").lam == Nonparametric.default_knobs["lam"]
