@@ -190,8 +190,7 @@ class Tiny(SizingMethod):
         model, knobs = ctx.model, ctx.knobs
         cap = max(int(round(float(knobs.growth_rate))), 0)
         sizes = self.estimation_sizes(model)
-        # with a scoring batch (``holdout_scoring``) the rows after the first n of each capture
-        # score
+        # holdout_scoring: rows n..2n of each capture score the moves (see plan_layer)
         parts = 2 if self.holdout else 1
         x_all, y_all = self._estimation_data(parts * max(sizes))
         t0 = time.perf_counter()
