@@ -177,8 +177,11 @@ class ExplorerApp(pn.viewable.Viewer):
 
     def _on_method(self, event) -> None:
         self.knob_panel.method = self.dashboard.method = event.new
-        if self.runner is not None and self.runner.state not in ("idle",):
-            self.notify(f"method {event.new}: the next start begins a new run", level="info")
+        self.notify(
+            f"method {event.new}: the next start begins a new run, from {event.new}'s own "
+            "sizes and default knobs",
+            level="info",
+        )
 
     def _open_run(self, trainer, history: History) -> None:
         """Show a restored run (a snapshot), paused; the form names its method."""
@@ -243,10 +246,10 @@ class ExplorerApp(pn.viewable.Viewer):
     def _refresh_status(self) -> None:
         last = self.session.last
         total = self.scrubber.last if self.scrubber is not None else self.form.max_steps
-        self.status_bar.show(
-            status_line(self.status, self.session.device, last["step"], last["eval"]),
-            progress_percent(last["step"], total),
-        )
+        line = status_line(self.status, self.session.device, last["step"], last["eval"])
+        if not total:  # no step limit: no bar, the line says how the run ends
+            line += " · trains until you press stop" if self.status == "running" else ""
+        self.status_bar.show(line, progress_percent(last["step"], total) if total else None)
 
     def start_callback(self) -> None:
         """Start the periodic drain where no server session exists (a Jupyter kernel)."""

@@ -11,8 +11,9 @@ import pytest
 from conftest import poll
 
 from explorer.app import ExplorerApp
-from explorer.config import RunConfig
+from explorer.config import MAX_STEPS, RunConfig
 from explorer.history import History
+from explorer.knobs import knobs_for
 from explorer.page import parse_hidden
 from explorer.runner import TrainerThread
 from explorer.trainer import Trainer
@@ -289,3 +290,32 @@ def test_refresh_period_is_a_floor_the_adaptive_stretch_respects():
     assert refresher.period == 200
     assert app.controls.period_slider.value == 200
     refresher.callback = None
+
+
+def test_the_page_trains_until_stopped_unless_given_a_limit(app):
+    assert app.form.max_steps == 0 and app.build_config()[0].steps == MAX_STEPS
+    app.start()
+    wait_until(app, lambda: app.status == "running" and steps(app) > 2)
+    assert not app.status_bar.progress.visible  # an open-ended run has no bar
+    assert "until you press stop" in app.status_bar.line.object
+    app.stop()
+    wait_until(app, lambda: app.status == "stopped")
+    app.form.max_steps = 3
+    app.start()
+    wait_until(app, lambda: app.status == "finished")
+    assert steps(app) == 3
+    assert app.status_bar.progress.visible and app.status_bar.progress.value == 100
+    app.set_knob("lam", 0.01)  # after the end a knob move says it waits for the next run
+    assert "the run has finished" in app.messages[-1]
+
+
+def test_switching_method_says_so_and_starts_from_its_own_defaults(app):
+    for method in ("shrinknets", "tiny", "nonparametric", "static"):
+        app.set_knob("lam", 0.05)  # a value no method starts from
+        app.form.method = method
+        assert "next start begins a new run" in app.messages[-1]
+        defaults = knobs_for(method).values()  # the global defaults, then the method's own
+        assert app.knobs.values() == pytest.approx(defaults)
+        assert parse_hidden(app.form.hidden) == list(METHODS[method].default_hidden)
+        config, _ = app.build_config()
+        assert config.knobs == pytest.approx(defaults) and config.method == method

@@ -25,6 +25,7 @@ from explorer.page import (
     declared_kinds,
     refresh_period,
     register_tab,
+    slider_format,
     slider_range,
     smoothed_cost,
     tab_factories,
@@ -186,3 +187,19 @@ def test_a_script_that_never_closes_its_explorer_exits_cleanly():
     assert out.returncode == 0, out.stderr[-2000:]
     assert "done running idle" in out.stdout
     assert "terminate called" not in out.stderr
+
+
+def test_slider_labels_show_each_knob_at_its_own_precision():
+    """A label rounds to the decimals of its param's step: lam2's 1e-4 default reads 0.0001
+    (it read "0" with the slider's default two decimals); log sliders are scientific."""
+    panel = KnobPanel(Knobs())
+    for name in knob_names():
+        widget, value = panel.widgets[name], getattr(Knobs(), name)
+        if isinstance(Knobs.param[name], LogNumber):
+            assert "toExponential" in widget.format.code, name
+            continue
+        decimals = len(slider_format(name).partition(".")[2])
+        assert widget.format == slider_format(name), name
+        assert value == 0 or round(value, decimals) != 0, (name, value, decimals)
+    assert slider_format("lam2") == "0.0000" and slider_format("gamma") == "0.00"
+    assert slider_format("growth_every") == "0,0" and slider_format("radial_lr") == "0,0"

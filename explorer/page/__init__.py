@@ -20,7 +20,7 @@ no Panel in it), composed by :class:`explorer.app.ExplorerApp`:
 from explorer.page.actions import Actions
 from explorer.page.controls import RunControls
 from explorer.page.dashboard import CARDS, CardSpec, Dashboard, cards_for, declared_kinds
-from explorer.page.knob_panel import KnobPanel, set_knob, slider_range
+from explorer.page.knob_panel import KnobPanel, set_knob, slider_format, slider_range
 from explorer.page.refresh import MAX_PERIOD_MS, UI_SHARE, refresh_period, smoothed_cost
 from explorer.page.refresher import Refresher
 from explorer.page.replay import ReplayScrubber
@@ -54,6 +54,7 @@ __all__ = [
     "refresh_period",
     "register_tab",
     "set_knob",
+    "slider_format",
     "slider_range",
     "smoothed_cost",
     "snapshot_files",

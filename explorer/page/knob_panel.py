@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from decimal import Decimal
 
 import panel as pn
 import param
@@ -36,6 +37,18 @@ def slider_range(name: str) -> tuple[float, float, float | None, bool]:
     if log and lo <= 0:
         raise ValueError(f"knob '{name}' is on a log scale: its soft bounds must be > 0, got {lo}")
     return lo, hi, (LOG_STEP if log else p.step), log
+
+
+def slider_format(name: str) -> str:
+    """The numeral.js format of knob ``name``'s linear slider label: as many decimals as its
+    param's ``step`` has (lam2's step 1e-4 shows its 1e-4 default as 0.0001, not 0); log
+    sliders label in scientific notation instead."""
+    step = Knobs.param[name].step
+    if isinstance(Knobs.param[name], param.Integer) or not step:
+        return "0,0"
+    exponent = Decimal(str(step)).normalize().as_tuple().exponent
+    decimals = max(0, -exponent) if isinstance(exponent, int) else 2
+    return "0." + "0" * decimals if decimals else "0,0"
 
 
 def set_knob(knobs: Knobs, name: str, value) -> None:
@@ -149,6 +162,7 @@ class KnobPanel(pn.viewable.Viewer):
             step=step or (1 if integer else 0.01),
             value=self._shown(name, value),
             sizing_mode="stretch_width",
+            format=slider_format(name),
         )
         widget.param.watch(lambda e, n=name: self._on_change(n, e.new), "value_throttled")
         return widget

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import panel as pn
 import param
 
-from explorer.config import RunConfig
+from explorer.config import MAX_STEPS, RunConfig
 from explorer.data import DATASETS
 from explorer.page.actions import Actions
 from explorer.presets import PRESETS
@@ -70,7 +70,9 @@ class RunForm(pn.viewable.Viewer):
         default="auto", objects=list(DEVICES), doc="auto = CUDA when present, else CPU"
     )
     max_steps = param.Integer(
-        default=20_000, bounds=(1, None), doc="the run finishes after this many steps"
+        default=0,
+        bounds=(0, MAX_STEPS),
+        doc="the run finishes after this many steps; 0 = it trains until you press stop",
     )
 
     @classmethod
@@ -112,7 +114,9 @@ class RunForm(pn.viewable.Viewer):
             "hidden": w.TextInput.from_param(self.param.hidden, label="hidden sizes"),
             "seed": w.IntInput.from_param(self.param.seed),
             "device": w.Select.from_param(self.param.device),
-            "max_steps": w.IntInput.from_param(self.param.max_steps, label="steps"),
+            "max_steps": w.IntInput.from_param(
+                self.param.max_steps, label="step limit (0 = until stopped)"
+            ),
         }
 
     @param.depends("method", watch=True)
@@ -205,7 +209,7 @@ class RunForm(pn.viewable.Viewer):
             "hidden": parse_hidden(self.hidden),
             "seed": self.seed,
             "device": self.device,
-            "steps": self.max_steps,
+            "steps": self.max_steps or MAX_STEPS,
             "units_every": base.units_every,
             "knobs": dict(knobs),
         }

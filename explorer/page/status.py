@@ -18,9 +18,12 @@ class StatusBar(pn.viewable.Viewer):
             value=0, max=100, sizing_mode="stretch_width", height=12, bar_color="primary"
         )
 
-    def show(self, line: str, percent: int) -> None:
+    def show(self, line: str, percent: int | None) -> None:
+        """The status line, and how far the run is (None: an open-ended run, no bar)."""
         self.line.object = line
-        self.progress.value = percent
+        self.progress.visible = percent is not None
+        if percent is not None:
+            self.progress.value = percent
 
     def message(self, text: str, level: str = "error") -> None:
         """Show ``text`` in the alert, and as a toast when served."""
