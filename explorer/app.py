@@ -42,6 +42,14 @@ from explorer.session import Session, history_records, progress_percent, status_
 __all__ = ["FORM_PARAMS", "ExplorerApp"]
 #: the run form's params, accepted as keyword arguments by ExplorerApp(...)
 FORM_PARAMS = ("method", "dataset", "hidden", "seed", "device", "max_steps")
+#: what the status line says at once after a button, and from which states (the trainer's
+#: own state record replaces it when it arrives)
+PENDING = {
+    "start": ("starting", ("idle", "stopped", "finished", "error", "paused")),
+    "pause": ("pausing", ("running",)),
+    "resume": ("resuming", ("paused",)),
+    "stop": ("stopping", ("running", "paused")),
+}
 
 
 class ExplorerApp(pn.viewable.Viewer):
@@ -128,9 +136,13 @@ class ExplorerApp(pn.viewable.Viewer):
 
     # -- commands ----------------------------------------------------------------------------
     def _command(self, name: str) -> None:
-        """A button: run the command, then refresh quickly until its effect shows."""
+        """A button: run the command; the status line says at once what is under way
+        ("pausing", ...) until the trainer confirms, refreshed quickly meanwhile."""
         state = self.status
         self.actions.safe(getattr(self, name))
+        word, before = PENDING.get(name, ("", ()))
+        if state in before and self.status == state:
+            self.status_bar.pending(word)
         self.refresher.soon(lambda: self.status != state)
 
     def set_knob(self, name: str, value) -> None:

@@ -319,3 +319,23 @@ def test_switching_method_says_so_and_starts_from_its_own_defaults(app):
         assert parse_hidden(app.form.hidden) == list(METHODS[method].default_hidden)
         config, _ = app.build_config()
         assert config.knobs == pytest.approx(defaults) and config.method == method
+
+
+def test_a_button_says_at_once_what_it_set_under_way(app):
+    """Pause and resume show their effect at once: the status line says "pausing" /
+    "resuming" from the click itself, before the trainer's state record arrives."""
+    app._command("start")
+    assert app.status_bar.line.object.startswith("**starting…**")
+    wait_until(app, lambda: app.status == "running" and steps(app) > 2)
+    app._command("pause")
+    assert app.status_bar.line.object.startswith("**pausing…**")
+    wait_until(app, lambda: app.status == "paused")
+    assert app.status_bar.line.object.startswith("**paused**")
+    app._command("resume")
+    assert app.status_bar.line.object.startswith("**resuming…**")
+    wait_until(app, lambda: app.status == "running")
+    app._command("pause")  # a command that does nothing says nothing
+    wait_until(app, lambda: app.status == "paused")
+    app._command("pause")
+    assert app.status_bar.line.object.startswith("**paused**")
+    app.stop()

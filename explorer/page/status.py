@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import panel as pn
 
 
@@ -24,6 +26,11 @@ class StatusBar(pn.viewable.Viewer):
         self.progress.visible = percent is not None
         if percent is not None:
             self.progress.value = percent
+
+    def pending(self, word: str) -> None:
+        """Say at once what a button set under way ("pausing"): the line's state word is
+        replaced until the next status."""
+        self.line.object = re.sub(r"^\*\*[^*]*\*\*", f"**{word}…**", self.line.object or "**")
 
     def message(self, text: str, level: str = "error") -> None:
         """Show ``text`` in the alert, and as a toast when served."""
