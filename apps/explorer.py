@@ -13,12 +13,14 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != 
 
 import panel as pn  # noqa: E402
 
-from explorer.access import session_refusal  # noqa: E402
+from explorer.access import client_left, session_refusal  # noqa: E402
 from explorer.app import ExplorerApp  # noqa: E402
 from explorer.page.runs_tab import served_tabs  # noqa: E402
 
 refused = session_refusal()
-if refused:
+if client_left():  # a tab closed while this request waited: build nothing for it
+    pass
+elif refused:
     pn.pane.Alert(refused, alert_type="danger").servable(title="Sizing Explorer")
 else:
     ExplorerApp(trainer_in="process", tabs=served_tabs()).servable(title="Sizing Explorer")

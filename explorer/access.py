@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 
 ALLOW_REMOTE = "SIZING_EXPLORER_ALLOW_REMOTE"
 
@@ -55,3 +56,35 @@ def session_refusal() -> str | None:
     if request is None:
         return None
     return refusal(getattr(request, "remote_ip", None))
+
+
+def client_left() -> bool:
+    """Whether the client of the page being built has already closed its connection (a
+    tab closed or reloaded while the request waited behind other page builds): the page is
+    then not built. Peeks at the socket of the tornado request behind Bokeh's session
+    context: end of stream means the client closed it (tornado itself notices only at its
+    next read or write, after the build); False when unknown."""
+    import panel as pn
+
+    doc = pn.state.curdoc
+    context = getattr(doc, "session_context", None) if doc is not None else None
+    proxy = getattr(context, "request", None) if context is not None else None
+    request = getattr(proxy, "_request", None)  # bokeh.server.contexts._RequestProxy
+    stream = getattr(getattr(request, "connection", None), "stream", None)
+    if stream is None:
+        return False
+    if stream.closed():
+        return True
+    sock = getattr(stream, "socket", None)
+    if sock is None:
+        return False
+    try:  # tornado's sockets do not block: an open idle client raises BlockingIOError
+        return sock.recv(1, socket.MSG_PEEK) == b""  # end of stream: the client closed
+    except BlockingIOError:
+        return False
+    except OSError:  # reset by the peer
+        return True
+
+
+#: what a client that left gets instead of the page (nobody sees it)
+LEFT_NOTE = "the client closed its connection before this page was built"

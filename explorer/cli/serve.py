@@ -37,6 +37,7 @@ WEBSOCKET_MAX_BYTES = 100 << 20
 def serve_command(args) -> int:
     import panel as pn
 
+    from explorer.access import LEFT_NOTE, client_left
     from explorer.app import ExplorerApp
     from explorer.page.runs_tab import served_tabs
 
@@ -61,7 +62,7 @@ def serve_command(args) -> int:
     try:
         # a closed tab's session (and its trainer) ends within ~2 s, not Bokeh's 15-32 s
         pn.serve(
-            lambda: make().template(),
+            lambda: pn.pane.Markdown(LEFT_NOTE) if client_left() else make().template(),
             port=args.port,
             address=args.address,
             show=args.show,
