@@ -5,8 +5,10 @@ Issue 17's refresh targets: the page costs the trainer <= 5% (digits, 256-256), 
 <= 250 ms median. The measurement is :func:`explorer.bench.app.with_page` (headless Chromium on
 the served page, refresh held and refreshing in alternating windows of one run), run in a child
 process so that its server, browser and threads cannot disturb the other figures; the child
-prints its numbers as JSON. Without Playwright, Chromium or psutil the row says why it was
-skipped.
+prints its numbers as JSON. The refresh period is the time between the starts of consecutive
+refreshes (``Refresher.tick``, timed from the child while with_page does not report it), gaps
+longer than 80% of a window left out: they span a held window. Without Playwright, Chromium or
+psutil the row says why it was skipped.
 """
 
 from __future__ import annotations
@@ -20,12 +22,26 @@ from typing import Any
 from explorer.bench.table import Figure, figure
 
 _CHILD = """
-import json, sys
+import json, sys, time
 from explorer.bench.app import with_page
-page = with_page([256, 256], 300, windows=int(sys.argv[1]), window_s=float(sys.argv[2]))
+window_s = float(sys.argv[2])
+stamps = []  # the start of each refresh (with_page holds them in its held windows)
+try:  # time the refresher's tick from outside: with_page does not report the period
+    from explorer.page.refresher import Refresher
+    _tick = Refresher.tick
+    def _timed_tick(self):
+        stamps.append(time.perf_counter())
+        _tick(self)
+    Refresher.tick = _timed_tick
+except (ImportError, AttributeError):
+    pass
+page = with_page([256, 256], 300, windows=int(sys.argv[1]), window_s=window_s)
 keys = ("ab", "ticks_ms", "tick_cpu_ms", "periods_ms", "server_share", "per_step_ms")
 out = {k: page[k] for k in keys if k in page}
 out["ab"] = {k: v for k, v in out.get("ab", {}).items() if k in ("on", "off", "costs")}
+if "periods_ms" not in out and len(stamps) > 2:
+    gaps = [1e3 * (b - a) for a, b in zip(stamps, stamps[1:])]
+    out["periods_ms"] = [g for g in gaps if g < 800 * window_s]  # longer: spans a held window
 print("PAGE-JSON " + json.dumps(out, default=str))
 """
 
