@@ -233,6 +233,8 @@ class ExplorerApp(pn.viewable.Viewer):
             return 0
         with pn.io.hold():
             n = self.session.drain(self._new_run, self.dashboard_update, self._on_state)
+            for error in self.dashboard.flush_due():
+                self.notify(error)
             if n:
                 self._refresh_status()
         return n
@@ -277,9 +279,12 @@ class ExplorerApp(pn.viewable.Viewer):
     def main(self) -> list:
         tabs = [(LIVE, self.dashboard)]
         tabs += [(name, factory(self)) for name, factory in self._tabs.items()]
-        if len(tabs) == 1:
-            return [self.status_bar, self.dashboard]
-        return [self.status_bar, pn.Tabs(*tabs, dynamic=True, sizing_mode="stretch_width")]
+        body = self.dashboard
+        if len(tabs) > 1:
+            body = pn.Tabs(*tabs, dynamic=True, sizing_mode="stretch_width")
+            # the live plots are not updated while another tab is open (redrawn on return)
+            body.param.watch(lambda e: setattr(self.dashboard, "on_screen", e.new == 0), "active")
+        return [self.status_bar, body]
 
     def _start_session(self) -> None:
         """Per-session wiring: the periodic drain and the cleanup when the tab closes."""

@@ -7,17 +7,34 @@ card's views are built when the first run starts (or the first records arrive) a
 the cards shown, so a page load builds no figure and a page never pays for the plots of
 other methods. The dashboard never looks inside a view: it hands each view the new records
 (``update``), and empties it (``reset``) when a run begins.
+
+What a refresh sends is kept small (issue 17): a view whose card is collapsed or hidden, or
+every view while another tab is open (``on_screen``), is not updated at all; it is marked
+stale and redrawn from the run's History (reset, then the History as one increment) when it
+is shown again. The per-unit lifetimes, whose every update patches a column per unit, are
+updated at most once per ``SLOW`` seconds; what arrives in between waits in the dashboard
+and is delivered at the next update or :meth:`Dashboard.flush_due`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
 
 import panel as pn
 import param
 
 from explorer.history import History
+from explorer.page.cards import (
+    ALWAYS_UPDATED,
+    CARD_OF,
+    CARDS,
+    KEEP_ACROSS_RUNS,
+    SLOW,
+    CardSpec,
+    cards_for,
+    declared_kinds,
+)
 from explorer.views import (
     CostView,
     FanHistoryView,
@@ -31,89 +48,9 @@ from explorer.views import (
     UnitScatterView,
     UnitSelection,
     View,
+    history_records,
     step_range,
 )
-from kernels.methods import METHODS
-from kernels.records import GROUPSPARSITY, SPECTRUM, SWITCH
-
-
-@dataclass(frozen=True)
-class CardSpec:
-    """A card of the page: its title, its views (by name), the record kinds that make it
-    show (None: always shown), a one-line account for the idle page's hint, and whether its
-    views are emptied when a run begins (the group-sparsity sweep outlives runs)."""
-
-    name: str
-    title: str
-    views: tuple[str, ...]
-    kinds: frozenset[str] | None = None
-    hint: str = ""
-
-
-#: the cards, in page order (two to a row)
-CARDS: tuple[CardSpec, ...] = (
-    CardSpec(
-        "loss",
-        "loss and accuracy",
-        ("loss",),
-        hint="training loss per step, validation loss and accuracy, knob changes",
-    ),
-    CardSpec(
-        "sizes",
-        "layer sizes",
-        ("sizes",),
-        hint="each hidden layer's width over time, with births and deaths",
-    ),
-    CardSpec(
-        "units",
-        "units",
-        ("units",),
-        hint="every live unit by fan-in and fan-out norm (click or box-select)",
-    ),
-    CardSpec(
-        "lifetimes", "unit lifetimes", ("lifetimes",), hint="when each unit was born and eliminated"
-    ),
-    CardSpec(
-        "fan_history",
-        "selected units",
-        ("fan_history",),
-        hint="the norms of the units you select, over time",
-    ),
-    CardSpec(
-        "tradeoff",
-        "size vs loss",
-        ("tradeoff",),
-        hint="validation loss against network size, this run and earlier ones",
-    ),
-    CardSpec(
-        "tiny",
-        "TINY: eigenvalue spectra",
-        ("spectrum",),
-        frozenset({SPECTRUM}),
-        hint="TINY's proposed neurons and their eigenvalues at each growth step",
-    ),
-    CardSpec(
-        "shrinknets",
-        "ShrinkNets: switches, cost, group sparsity",
-        ("switches", "cost", "groupsparsity"),
-        frozenset({SWITCH, GROUPSPARSITY}),
-        hint="switch values, the cost model and the group-sparsity sweep",
-    ),
-)
-#: views whose data outlives a run (not emptied when a new run begins)
-KEEP_ACROSS_RUNS = frozenset({GROUPSPARSITY})
-
-
-def cards_for(kinds: Iterable[str]) -> list[str]:
-    """The names of the cards shown for record ``kinds`` (the always-shown ones included)."""
-    kinds = set(kinds)
-    return [c.name for c in CARDS if c.kinds is None or c.kinds & kinds]
-
-
-def declared_kinds(method: str) -> frozenset[str]:
-    """The record kinds the method declares beyond the common ones (none if unknown)."""
-    cls = METHODS.get(method)
-    return frozenset(getattr(cls, "record_kinds", ())) if cls is not None else frozenset()
 
 
 class Dashboard(pn.viewable.Viewer):
@@ -127,6 +64,11 @@ class Dashboard(pn.viewable.Viewer):
     method = param.String(
         default="nonparametric",
         doc="the page's sizing method: its declared record kinds pick cards",
+    )
+    on_screen = param.Boolean(
+        default=True,
+        doc="whether the live plots are on screen (False while another tab is open: no "
+        "view is updated, each is redrawn from the History when they are shown again)",
     )
 
     def __init__(
@@ -163,6 +105,16 @@ class Dashboard(pn.viewable.Viewer):
             for spec in CARDS
         }
         self._built: set[str] = set()
+        for card in self.cards.values():
+            card.param.watch(self._on_card, ["collapsed", "visible"])
+        #: views not updated while hidden (redrawn from the History when shown)
+        self.stale: set[str] = set()
+        #: records waiting for a SLOW view, and when it may next be updated
+        self._pending: dict[str, dict[str, list[dict]]] = {}
+        self._due: dict[str, float] = {}
+        #: the last step handed to the views (a replay scrubbed back shows no later one)
+        self._upto: int | None = None
+        self.clock = time.monotonic
         #: False until a run starts or records arrive: the cards' plots are built then, so a
         #: page load costs no Bokeh figures (2.5 s of server time here) and a client that
         #: never starts a run never pays for them
@@ -234,8 +186,8 @@ class Dashboard(pn.viewable.Viewer):
 
     # -- records ---------------------------------------------------------------------------
     def update(self, by_kind: dict[str, list[dict]]) -> list[str]:
-        """Hand new records to every built view; returns one message per view that could
-        not take them (the others still got theirs)."""
+        """Hand new records to every built view that is shown; returns one message per view
+        that could not take them (the others still got theirs)."""
         if not by_kind:
             return []
         new = set(by_kind) - self.seen
@@ -244,13 +196,74 @@ class Dashboard(pn.viewable.Viewer):
             self.filled = True
             self.show_cards()
         self.hint.visible = False
+        steps = [r["step"] for rows in by_kind.values() for r in rows[-1:] if "step" in r]
+        if steps:
+            self._upto = max(steps if self._upto is None else [*steps, self._upto])
         errors = []
-        for view in list(self.views.values()):
-            try:
-                view.update(by_kind)
-            except (ValueError, KeyError, TypeError) as exc:
-                errors.append(f"{type(view).__name__} could not show a record: {exc}")
+        now = self.clock()
+        for name, view in list(self.views.items()):
+            if name not in ALWAYS_UPDATED and not self.shown(name):
+                self.stale.add(name)
+                self._pending.pop(name, None)
+                continue
+            if name in self.stale:
+                errors += self._catch_up(name)
+                continue
+            increment = by_kind
+            if name in SLOW:
+                waiting = self._pending.setdefault(name, {})
+                for kind, rows in by_kind.items():
+                    waiting.setdefault(kind, []).extend(rows)
+                if now < self._due.get(name, 0.0):
+                    continue
+                increment = self._pending.pop(name)
+                self._due[name] = now + SLOW[name]
+            errors += _give(view, increment)
         return errors
+
+    def flush_due(self) -> list[str]:
+        """Deliver the records waiting for a SLOW view whose interval has passed (called at
+        every refresh, so the last records of a run show without a next one)."""
+        errors: list[str] = []
+        now = self.clock()
+        for name in list(self._pending):
+            if now >= self._due.get(name, 0.0) and name in self.views:
+                self._due[name] = now + SLOW.get(name, 0.0)
+                errors += _give(self.views[name], self._pending.pop(name))
+        return errors
+
+    def shown(self, name: str) -> bool:
+        """Whether the view ``name`` is on screen: the live tab is open and its card is
+        shown and not collapsed."""
+        card = self.cards[CARD_OF[name]]
+        return self.on_screen and card.visible and not card.collapsed
+
+    def _catch_up(self, name: str) -> list[str]:
+        """Redraw a view that was hidden from the run's History (up to the last step the
+        shown views were given)."""
+        self.stale.discard(name)
+        self._pending.pop(name, None)
+        view = self.views[name]
+        view.reset()
+        records = history_records(self.history)
+        if self._upto is not None:
+            records = {
+                kind: [r for r in rows if r.get("step", 0) <= self._upto]
+                for kind, rows in records.items()
+            }
+            records = {kind: rows for kind, rows in records.items() if rows}
+        return _give(view, records) if records else []
+
+    def _on_card(self, event) -> None:
+        self._show_stale()
+
+    @param.depends("on_screen", watch=True)
+    def _show_stale(self) -> None:
+        due = [name for name in self.stale if name in self.views and self.shown(name)]
+        if due:
+            with pn.io.hold():
+                for name in due:
+                    self._catch_up(name)
 
     def reveal(self, kinds: set[str]) -> None:
         """Show the cards of ``kinds`` before their first record (a sweep just started)."""
@@ -268,6 +281,7 @@ class Dashboard(pn.viewable.Viewer):
         for name, view in self.views.items():
             if name not in KEEP_ACROSS_RUNS:
                 view.reset()
+        self._forget()
         self.selection.clear()
         self.seen &= KEEP_ACROSS_RUNS
         self.show_cards()
@@ -280,7 +294,15 @@ class Dashboard(pn.viewable.Viewer):
                 view.reset()
         if "tradeoff" in self.views:  # its reset keeps the run as an earlier one: drop it
             View.reset(self.views["tradeoff"])
+        self._forget()
         self.selection.clear()
+
+    def _forget(self) -> None:
+        """Drop what waits for hidden and slow views (their plots were just emptied)."""
+        self.stale.clear()
+        self._pending.clear()
+        self._due.clear()
+        self._upto = None
 
     def show_units_at_once(self, table: dict) -> None:
         """Draw the latest unit table now (the scatter throttles its updates)."""
@@ -299,3 +321,12 @@ class Dashboard(pn.viewable.Viewer):
             c["shrinknets"],
             **row,
         )
+
+
+def _give(view: View, by_kind: dict[str, list[dict]]) -> list[str]:
+    """Hand records to one view; a view that cannot take them says why (one message)."""
+    try:
+        view.update(by_kind)
+    except (ValueError, KeyError, TypeError) as exc:
+        return [f"{type(view).__name__} could not show a record: {exc}"]
+    return []

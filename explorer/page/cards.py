@@ -1,0 +1,97 @@
+"""The cards of the live page: their titles, views, the record kinds that show them, and how
+their views are refreshed (see :mod:`explorer.page.dashboard`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from kernels.methods import METHODS
+from kernels.records import GROUPSPARSITY, SPECTRUM, SWITCH
+
+
+@dataclass(frozen=True)
+class CardSpec:
+    """A card of the page: its title, its views (by name), the record kinds that make it
+    show (None: always shown), a one-line account for the idle page's hint, and whether its
+    views are emptied when a run begins (the group-sparsity sweep outlives runs)."""
+
+    name: str
+    title: str
+    views: tuple[str, ...]
+    kinds: frozenset[str] | None = None
+    hint: str = ""
+
+
+#: the cards, in page order (two to a row)
+CARDS: tuple[CardSpec, ...] = (
+    CardSpec(
+        "loss",
+        "loss and accuracy",
+        ("loss",),
+        hint="training loss per step, validation loss and accuracy, knob changes",
+    ),
+    CardSpec(
+        "sizes",
+        "layer sizes",
+        ("sizes",),
+        hint="each hidden layer's width over time, with births and deaths",
+    ),
+    CardSpec(
+        "units",
+        "units",
+        ("units",),
+        hint="every live unit by fan-in and fan-out norm (click or box-select)",
+    ),
+    CardSpec(
+        "lifetimes", "unit lifetimes", ("lifetimes",), hint="when each unit was born and eliminated"
+    ),
+    CardSpec(
+        "fan_history",
+        "selected units",
+        ("fan_history",),
+        hint="the norms of the units you select, over time",
+    ),
+    CardSpec(
+        "tradeoff",
+        "size vs loss",
+        ("tradeoff",),
+        hint="validation loss against network size, this run and earlier ones",
+    ),
+    CardSpec(
+        "tiny",
+        "TINY: eigenvalue spectra",
+        ("spectrum",),
+        frozenset({SPECTRUM}),
+        hint="TINY's proposed neurons and their eigenvalues at each growth step",
+    ),
+    CardSpec(
+        "shrinknets",
+        "ShrinkNets: switches, cost, group sparsity",
+        ("switches", "cost", "groupsparsity"),
+        frozenset({SWITCH, GROUPSPARSITY}),
+        hint="switch values, the cost model and the group-sparsity sweep",
+    ),
+)
+#: views whose data outlives a run (not emptied when a new run begins)
+KEEP_ACROSS_RUNS = frozenset({GROUPSPARSITY})
+#: views that always take their records, shown or not: their reset is not a plain empty (the
+#: trade-off plot keeps earlier runs, the group-sparsity sweep outlives runs), so they cannot
+#: be redrawn from the History; both are cheap (a few rows per refresh)
+ALWAYS_UPDATED = frozenset({"tradeoff", "groupsparsity"})
+#: views updated at most once per so many seconds (their records wait in between)
+SLOW = {"lifetimes": 1.0}
+#: the card of each view
+CARD_OF = {view: spec.name for spec in CARDS for view in spec.views}
+
+
+def cards_for(kinds: Iterable[str]) -> list[str]:
+    """The names of the cards shown for record ``kinds`` (the always-shown ones included)."""
+    kinds = set(kinds)
+    return [c.name for c in CARDS if c.kinds is None or c.kinds & kinds]
+
+
+def declared_kinds(method: str) -> frozenset[str]:
+    """The record kinds the method declares beyond the common ones (none if unknown)."""
+    cls = METHODS.get(method)
+    return frozenset(getattr(cls, "record_kinds", ())) if cls is not None else frozenset()

@@ -1,0 +1,169 @@
+"""What a refresh sends (issue 17): hidden views are not updated and are redrawn whole when
+shown; the per-unit lifetimes are updated at most once per interval; nothing is lost.
+
+The oracle of each check is the same view fed the whole run at once (what a page that never
+hid or throttled anything would show).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+import torch
+
+from explorer.config import RunConfig
+from explorer.history import History
+from explorer.page.cards import SLOW
+from explorer.page.dashboard import Dashboard
+from explorer.session import group_records
+from explorer.trainer import Trainer
+from explorer.views import LifetimeView, LossView, SizesView, UnitSelection
+
+
+@functools.cache
+def run_records() -> tuple[dict, ...]:
+    """A 300-step nonparametric run on digits (units born and eliminated)."""
+    records: list[dict] = []
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        config = RunConfig(hidden=[8, 8], eval_every=25, units_every=10, batch_size=64)
+        Trainer(config, sink=records.append).run(300)
+    finally:
+        torch.set_num_threads(threads)
+    return tuple(records)
+
+
+def increments(n: int = 10) -> list[list[dict]]:
+    records = list(run_records())
+    size = -(-len(records) // n)
+    return [records[i : i + size] for i in range(0, len(records), size)]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def board_with_clock() -> tuple[Dashboard, Clock]:
+    board = Dashboard(method="nonparametric", history=History())
+    board.clock = clock = Clock()
+    return board, clock
+
+
+def feed(board: Dashboard, records: list[dict]) -> list[str]:
+    """What Session.drain does: the History first, then the views."""
+    board.history.extend(records)
+    return board.update(group_records(records))
+
+
+def data(view) -> list[dict]:
+    """A view's sources as plain lists, NaN as None (so equal data compares equal)."""
+    return [{k: [_plain(x) for x in v] for k, v in s.data.items()} for s in view.sources()]
+
+
+def _plain(x):
+    x = x.item() if isinstance(x, np.generic) else x
+    return None if isinstance(x, float) and np.isnan(x) else x
+
+
+def reference(view_class, **kwargs) -> list[dict]:
+    view = view_class(**kwargs)
+    view.update(group_records(run_records()))
+    return data(view)
+
+
+def test_a_collapsed_card_is_not_updated_and_is_redrawn_whole_when_opened():
+    board, clock = board_with_clock()
+    parts = increments()
+    assert feed(board, parts[0]) == []
+    sizes = board.views["sizes"]
+    before = data(sizes)
+    assert len(before[0]["step"]) > 0
+    board.cards["sizes"].collapsed = True
+    for part in parts[1:]:
+        clock.now += 0.25
+        assert feed(board, part) == []
+    assert data(sizes) == before  # nothing sent while collapsed
+    assert "sizes" in board.stale
+    assert len(data(board.views["loss"])[0]["step"]) > len(before[0]["step"])  # others go on
+    board.cards["sizes"].collapsed = False  # opened: redrawn at once from the History
+    assert "sizes" not in board.stale
+    assert data(sizes) == reference(SizesView)
+
+
+def test_another_tab_pauses_the_live_plots_but_not_the_tradeoff_path():
+    board, clock = board_with_clock()
+    parts = increments()
+    feed(board, parts[0])
+    loss, tradeoff = board.views["loss"], board.views["tradeoff"]
+    before, path = data(loss), len(tradeoff.run.data["step"])
+    board.on_screen = False
+    for part in parts[1:]:
+        clock.now += 0.25
+        feed(board, part)
+    assert data(loss) == before
+    assert len(tradeoff.run.data["step"]) > path  # earlier runs live in it: always updated
+    board.on_screen = True
+    assert data(loss) == reference(LossView)
+    assert not board.stale
+
+
+def test_a_view_shown_again_during_a_refresh_catches_up_with_that_refresh():
+    board, clock = board_with_clock()
+    parts = increments()
+    feed(board, parts[0])
+    board.cards["sizes"].collapsed = True
+    feed(board, parts[1])
+    board.cards["sizes"].param.update(collapsed=False)
+    for part in parts[2:]:
+        clock.now += 0.25
+        feed(board, part)
+    assert data(board.views["sizes"]) == reference(SizesView)
+
+
+def test_lifetimes_are_updated_at_most_once_per_interval_and_nothing_is_lost():
+    board, clock = board_with_clock()
+    parts = increments(20)
+    interval = SLOW["lifetimes"]
+    feed(board, parts[0])  # the first increment shows at once
+    lifetimes = board.views["lifetimes"]
+    shown = [data(lifetimes)]
+    for part in parts[1:]:
+        clock.now += interval / 4
+        feed(board, part)
+        shown.append(data(lifetimes))
+    changes = sum(a != b for a, b in zip(shown, shown[1:], strict=False))
+    assert 0 < changes <= len(parts) // 4 + 1
+    clock.now += interval
+    assert board.flush_due() == []  # the records that waited are delivered
+    assert data(lifetimes) == reference(LifetimeView, selection=UnitSelection())
+    assert board.flush_due() == []  # nothing waits twice
+
+
+def test_a_new_run_drops_what_waited_for_hidden_and_slow_views():
+    board, clock = board_with_clock()
+    parts = increments()
+    feed(board, parts[0])
+    board.cards["sizes"].collapsed = True
+    feed(board, parts[1])
+    assert board.stale and board._pending
+    board.new_run(History())
+    assert not board.stale and not board._pending
+    assert all(len(s.data["step"]) == 0 for s in board.views["sizes"].sources())
+
+
+@pytest.mark.parametrize("step", [100, 200])
+def test_a_hidden_view_of_a_replay_scrubbed_back_shows_no_later_step(step):
+    board, clock = board_with_clock()
+    board.history.extend(run_records())
+    records = [r for r in run_records() if r.get("step", 0) <= step]
+    board.cards["sizes"].collapsed = True
+    board.update(group_records(records))
+    board.cards["sizes"].collapsed = False
+    assert max(board.views["sizes"].steps.data["step"]) <= step
