@@ -233,7 +233,9 @@ class ExplorerApp(pn.viewable.Viewer):
             return 0
         with pn.io.hold():
             n = self.session.drain(self._new_run, self.dashboard_update, self._on_state)
-            for error in self.dashboard.flush_due():
+            # records waiting for a throttled view: due ones, or all once the run is not
+            # running (a pause or the end shows the whole picture at once)
+            for error in self.dashboard.flush_due(everything=self.status != "running"):
                 self.notify(error)
             if n:
                 self._refresh_status()

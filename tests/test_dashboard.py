@@ -144,6 +144,11 @@ def test_lifetimes_are_updated_at_most_once_per_interval_and_nothing_is_lost():
     assert board.flush_due() == []  # the records that waited are delivered
     assert data(lifetimes) == reference(LifetimeView, selection=UnitSelection())
     assert board.flush_due() == []  # nothing waits twice
+    feed(board, parts[0][-5:])  # due at once: nothing waits, nothing lost
+    clock.now += interval / 4
+    feed(board, parts[-1][-5:])
+    assert "lifetimes" in board._pending
+    assert board.flush_due(everything=True) == [] and not board._pending
 
 
 def test_a_new_run_drops_what_waited_for_hidden_and_slow_views():

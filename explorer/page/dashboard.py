@@ -221,13 +221,14 @@ class Dashboard(pn.viewable.Viewer):
             errors += _give(view, increment)
         return errors
 
-    def flush_due(self) -> list[str]:
-        """Deliver the records waiting for a SLOW view whose interval has passed (called at
-        every refresh, so the last records of a run show without a next one)."""
+    def flush_due(self, everything: bool = False) -> list[str]:
+        """Deliver the records waiting for a SLOW view whose interval has passed, or for
+        every view with ``everything`` (called at every refresh, so the last records of a run
+        show without a next one)."""
         errors: list[str] = []
         now = self.clock()
         for name in list(self._pending):
-            if now >= self._due.get(name, 0.0) and name in self.views:
+            if (everything or now >= self._due.get(name, 0.0)) and name in self.views:
                 self._due[name] = now + SLOW.get(name, 0.0)
                 errors += _give(self.views[name], self._pending.pop(name))
         return errors
