@@ -172,3 +172,18 @@ def test_a_hidden_view_of_a_replay_scrubbed_back_shows_no_later_step(step):
     board.update(group_records(records))
     board.cards["sizes"].collapsed = False
     assert max(board.views["sizes"].steps.data["step"]) <= step
+
+
+def test_a_new_run_gives_every_step_plot_one_new_step_range():
+    """BokehJS keeps every plot view's old bounds in a DataRange1d: only a new range forgets
+    the previous run's extent (the browser side: tests/test_browser_views.py)."""
+    board, _ = board_with_clock()
+    feed(board, increments()[0])
+    board.cards["tiny"].visible = True  # a card built later takes the range of its run
+    old = board.x_range
+    step_figures = [f for v in board.views.values() for f in v.figures() if f.x_range is old]
+    assert len(step_figures) >= 5
+    board.new_run(History())
+    assert board.x_range is not old and not board.x_range.syncable
+    assert all(f.x_range is board.x_range for f in step_figures)
+    assert board.view("spectrum").figures()[0].x_range is board.x_range

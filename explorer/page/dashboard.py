@@ -49,6 +49,7 @@ from explorer.views import (
     UnitSelection,
     View,
     history_records,
+    renew_step_range,
     step_range,
 )
 
@@ -275,6 +276,8 @@ class Dashboard(pn.viewable.Viewer):
     def new_run(self, history: History, method_label: str | None = None) -> None:
         """Empty the run's plots for a new run (earlier runs stay in the trade-off plot)."""
         self.history = history
+        figures = [fig for view in self.views.values() for fig in view.figures()]
+        self.x_range = renew_step_range(figures, self.x_range)
         if "fan_history" in self.views:
             self.views["fan_history"].history = history
         if method_label is not None and "tradeoff" in self.views:

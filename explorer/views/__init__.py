@@ -1,6 +1,13 @@
 """The explorer's plots: each a ``pn.viewable.Viewer`` fed increments of records."""
 
-from explorer.views.base import ROLLOVER, View, group_records, history_records, step_range
+from explorer.views.base import (
+    ROLLOVER,
+    View,
+    group_records,
+    history_records,
+    renew_step_range,
+    step_range,
+)
 from explorer.views.cost import CostView
 from explorer.views.fan_history import FanHistoryView
 from explorer.views.group_sparsity import GroupSparsityView
@@ -29,5 +36,6 @@ __all__ = [
     "View",
     "group_records",
     "history_records",
+    "renew_step_range",
     "step_range",
 ]

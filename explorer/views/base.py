@@ -12,7 +12,7 @@ from collections import defaultdict
 
 import numpy as np
 import panel as pn
-from bokeh.models import CDSView, DataRange1d, GroupFilter, Legend
+from bokeh.models import CDSView, DataRange1d, GroupFilter, Legend, Plot
 
 from kernels.records import UNITS
 
@@ -122,8 +122,24 @@ def history_records(history) -> dict[str, list[dict]]:
 
 
 def step_range() -> DataRange1d:
-    """The x range shared by every plot whose x axis is the training step."""
-    return DataRange1d(name="step_range", range_padding=0.02, only_visible=True)
+    """The x range shared by every plot whose x axis is the training step (a new one for
+    each run: :func:`renew_step_range`)."""
+    return DataRange1d(name="step_range", range_padding=0.02, only_visible=True, syncable=False)
+
+
+def renew_step_range(figures, old: DataRange1d) -> DataRange1d:
+    """Give every figure whose x range is ``old`` one new step range; returns it.
+
+    BokehJS's DataRange1d keeps the data bounds of every plot view that ever drew with it
+    and never forgets one, and a plot drawn again (a tab switch, a card shown again) leaves
+    its old view's bounds behind: the shared step axis kept the previous run's extent after
+    a new run (issue 12). A new range starts with no bounds."""
+    new = step_range()
+    old.name = "earlier_step_range"  # the browser may keep the old model: one name, one range
+    for fig in figures:
+        if fig.x_range is old:
+            fig.x_range = new
+    return new
 
 
 class View(pn.viewable.Viewer):
@@ -154,6 +170,10 @@ class View(pn.viewable.Viewer):
 
     def sources(self) -> list:
         return []
+
+    def figures(self) -> list:
+        """The Bokeh figures this view draws in."""
+        return [v for v in vars(self).values() if isinstance(v, Plot)]
 
     def _pane(self, *figures) -> pn.viewable.Viewable:
         for fig in figures:

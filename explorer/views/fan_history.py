@@ -35,7 +35,7 @@ class FanHistoryView(View):
             title="fan-in (solid) / fan-out (dashed) length of selected units",
             x_range=x_range,
             name="fan_history_figure",
-            **figure_defaults(height=260),
+            **figure_defaults(height=320),
         )
         self.fig.multi_line(
             "xs", "ys", source=self.source, color="color", line_dash={"field": "dash"}, line_width=2

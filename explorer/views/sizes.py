@@ -41,7 +41,7 @@ class SizesView(View):
             title="hidden layer sizes",
             x_range=x_range,
             name="sizes_figure",
-            **figure_defaults(height=240),
+            **figure_defaults(height=440),
         )
         legend = outside_legend(self.fig)
         # marks first: later glyphs are drawn on top, so the lines stay visible

@@ -55,7 +55,7 @@ class UnitScatterView(View):
             title="units: fan-in vs fan-out length (select to follow)",
             name="units_figure",
             **figure_defaults(
-                height=320, tools="pan,wheel_zoom,box_select,lasso_select,tap,reset,save"
+                height=360, tools="pan,wheel_zoom,box_select,lasso_select,tap,reset,save"
             ),
         )
         legend = outside_legend(self.fig)

@@ -1,0 +1,68 @@
+"""The live plots in Chromium across runs: a new run's step axis starts afresh (issue 12).
+
+BokehJS's DataRange1d keeps the data bounds of every plot view that ever drew with it and
+never forgets one; a plot drawn again (a tab switch, a card shown again) leaves its old view's
+bounds behind, so a shared step axis kept the previous run's extent (a TINY run at step
+11278 drawn on an axis to 16000).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import CHROMIUM
+from test_browser import ARGS, served, wait_for  # noqa: F401 (served is a fixture)
+
+pytestmark = pytest.mark.browser
+
+
+def _step(app) -> int:
+    last = app.history.last("step")
+    return int(last["step"]) if last else 0
+
+
+def _range_end(page) -> float:
+    return page.evaluate("() => Bokeh.documents[0].get_model_by_name('step_range').end")
+
+
+def test_a_new_run_starts_the_step_axis_afresh(served):  # noqa: F811
+    from playwright.sync_api import sync_playwright
+
+    url, apps = served
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 900})
+        console: list[str] = []
+        page.on("console", lambda m: console.append(m.text))
+        page.goto(url, timeout=240_000)
+        wait_for(lambda: any("is now open" in m for m in console), what="websocket", page=page)
+        page.get_by_role("button", name="start").click()
+        wait_for(lambda: apps and apps[0].status == "running", what="first run", page=page)
+        app = apps[0]
+        wait_for(lambda: _step(app) >= 3000, timeout=240, what="3000 steps", page=page)
+        app.pause()
+        wait_for(lambda: app.status == "paused", what="pause", page=page)
+        first = _step(app)
+        wait_for(lambda: _range_end(page) >= first, what="the axis to reach the run", page=page)
+        # the live plots drawn again: their old plot views keep their bounds in the range
+        page.locator(".bk-tab").filter(has_text=re.compile(r"^\s*landscape\s*$")).click()
+        page.wait_for_timeout(1000)
+        page.locator(".bk-tab").filter(has_text=re.compile(r"^\s*live\s*$")).click()
+        page.wait_for_timeout(1000)
+        page.get_by_role("button", name="stop").click()
+        wait_for(lambda: app.status == "stopped", what="stop", page=page)
+        page.get_by_role("button", name="start").click()  # a new run
+        wait_for(
+            lambda: app.status == "running" and 0 < _step(app) < first,
+            what="second run",
+            page=page,
+        )
+        app.pause()
+        wait_for(lambda: app.status == "paused", what="pause", page=page)
+        second = _step(app)
+        assert 0 < second < first / 3
+        page.wait_for_timeout(1500)  # the last refresh drawn
+        end = wait_for(lambda: _range_end(page), what="the step range", page=page)
+        assert second <= end < first / 2, (first, second, end)
+        browser.close()
