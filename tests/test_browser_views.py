@@ -23,7 +23,8 @@ def _step(app) -> int:
 
 
 def _range_end(page) -> float:
-    return page.evaluate("() => Bokeh.documents[0].get_model_by_name('step_range').end")
+    """The end of the step axis the sizes plot draws with (its x range)."""
+    return page.evaluate("() => Bokeh.documents[0].get_model_by_name('sizes_figure').x_range.end")
 
 
 def test_a_new_run_starts_the_step_axis_afresh(served):  # noqa: F811

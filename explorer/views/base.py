@@ -135,7 +135,6 @@ def renew_step_range(figures, old: DataRange1d) -> DataRange1d:
     its old view's bounds behind: the shared step axis kept the previous run's extent after
     a new run (issue 12). A new range starts with no bounds."""
     new = step_range()
-    old.name = "earlier_step_range"  # the browser may keep the old model: one name, one range
     for fig in figures:
         if fig.x_range is old:
             fig.x_range = new
