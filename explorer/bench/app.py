@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import queue
 import socket
@@ -28,35 +27,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-#: loggers that report a closed websocket while the page is being torn down
-TEARDOWN_LOGGERS = (
-    "bokeh.server.views.ws",
-    "tornado.application",
-    "tornado.general",
-    "tornado.websocket",
-    "asyncio",
-)
-
-
-@contextlib.contextmanager
-def quiet_teardown():
-    """Silence the server's reports of writing to a websocket the browser has closed.
-
-    Closing the browser while the page still refreshes makes the server fail to send the
-    next update ("Failed sending message as connection was closed", or a tornado
-    ``WebSocketClosedError`` traceback), which landed in the middle of the bench's results
-    (issue 12). That is expected at the end of a bench, so those loggers are raised to
-    CRITICAL from the browser's close until the server has stopped, then restored."""
-    loggers = [logging.getLogger(name) for name in TEARDOWN_LOGGERS]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
-
+from explorer.bench.teardown import TEARDOWN_LOGGERS, quiet_teardown  # noqa: F401
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -199,7 +170,9 @@ def with_page(
         raise ValueError("with_page needs the step to train to (last) or windows > 0")
     apps: list[ExplorerApp] = []
     ticks: list[tuple[float, float]] = []  # (wall, this thread's CPU) seconds per drain
+    starts: list[tuple[int, float]] = []  # (window, start) of each refresh while refreshing
     refresh = [True]  # the A/B switch: False holds the page's refresh
+    window = [0]  # the number of the current window (a period never spans two)
 
     def app_fn():
         app = ExplorerApp(_config(hidden, last + 1), trainer_in=trainer_in)
@@ -211,6 +184,7 @@ def with_page(
 
         def timed_drain():
             t0, c0 = time.perf_counter(), time.thread_time()
+            starts.append((window[0], t0))
             n = drain()
             if n:
                 ticks.append((time.perf_counter() - t0, time.thread_time() - c0))
@@ -274,6 +248,7 @@ def with_page(
                         break
                     refresh[0] = bool(len(toggles) % 2)
                     toggles.append((step, refresh[0]))
+                    window[0] += 1
                     mark(now, step)
                     t_toggle = now
                 if drag and dragged is None and step > first:
@@ -324,6 +299,9 @@ def with_page(
             out["server_share"] = 100 * sum(c for _, c in ticks) / on_seconds
         else:
             out["rate"] = _rate(steps, first, last)
+        out["periods_ms"] = [
+            1e3 * (b - a) for (wa, a), (wb, b) in pairwise(starts) if wa == wb and b > a
+        ]
         out["ticks_ms"] = [w * 1e3 for w, _ in ticks]
         out["tick_cpu_ms"] = [c * 1e3 for _, c in ticks]
         out["drag"] = {
@@ -371,6 +349,7 @@ def main(windows: int = 31, window_s: float = 3.0, hidden: list[int] | None = No
         f"{page['browser_cores'][False]:.2f} held"
     )
     print(f"refresh wall time {_ms(page['ticks_ms'])}; CPU {_ms(page['tick_cpu_ms'])}")
+    print(f"refresh period (refreshing windows) {_ms(page['periods_ms'])}")
     for on, label in ((False, "held"), (True, "refreshing")):
         d = page["per_step_ms"].get(on)
         if d:
