@@ -79,8 +79,9 @@ KEEP_ACROSS_RUNS = frozenset({GROUPSPARSITY})
 #: trade-off plot keeps earlier runs, the group-sparsity sweep outlives runs), so they cannot
 #: be redrawn from the History; both are cheap (a few rows per refresh)
 ALWAYS_UPDATED = frozenset({"tradeoff", "groupsparsity"})
-#: views updated at most once per so many seconds (their records wait in between)
-SLOW = {"lifetimes": 1.0}
+#: views updated at most once per so many seconds (their records wait in between): the
+#: per-unit views, whose updates cost the server and the browser most per refresh
+SLOW = {"lifetimes": 1.0, "switches": 1.0}
 #: the card of each view
 CARD_OF = {view: spec.name for spec in CARDS for view in spec.views}
 

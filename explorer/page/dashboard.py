@@ -11,8 +11,9 @@ other methods. The dashboard never looks inside a view: it hands each view the n
 What a refresh sends is kept small (issue 17): a view whose card is collapsed or hidden, or
 every view while another tab is open (``on_screen``), is not updated at all; it is marked
 stale and redrawn from the run's History (reset, then the History as one increment) when it
-is shown again. The per-unit lifetimes, whose every update patches a column per unit, are
-updated at most once per ``SLOW`` seconds; what arrives in between waits in the dashboard
+is shown again. The per-unit views (lifetimes, whose every update patches a column per unit,
+and the ShrinkNets switch points, one per unit and record) are updated at most once per
+``SLOW`` seconds; what arrives in between waits in the dashboard
 and is delivered at the next update or :meth:`Dashboard.flush_due`.
 """
 
