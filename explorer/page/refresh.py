@@ -1,23 +1,20 @@
 """How often the page refreshes: a pure function of the user's floor and the measured cost.
 
-The page's refreshes (drain, Bokeh serialisation, the websocket writes) take CPU time and
-hold the GIL the trainer thread needs, so the period is stretched until the refreshes take at
-most ``UI_SHARE`` of one core, never below the user's choice and never above
-``MAX_PERIOD_MS`` unless the user asked for longer.
-
-The cost is the server thread's *CPU* time per refresh (``time.thread_time``), not its wall
-time: on a loaded machine (2 cores, load 10) a refresh of 10 ms of CPU took 70-150 ms of
-wall time waiting for a core, and a wall-time estimate stretched the period to 1.5-3 s for
-work that costs the trainer nothing while the refresh waits (issue 17).
+The page's refreshes (drain, Bokeh serialisation, the browser's replies) hold the GIL the
+trainer thread needs, so the period is stretched until the refreshes take at most ``UI_SHARE``
+of the wall clock, never below the user's choice and never above ``MAX_PERIOD_MS`` unless the
+user asked for longer.
 """
 
 from __future__ import annotations
 
-#: the share of one core the page's refreshes may take, in server CPU time per refresh (the
-#: rest is the trainer's): 10 ms of CPU per refresh allows a refresh every 200 ms. Each
-#: refresh also sets off the browser's redraw; ``python -m explorer bench --app`` measures
-#: what the whole page costs the trainer at the resulting rate.
-UI_SHARE = 0.05
+#: the share of wall-clock time the page's refreshes may take (the rest is the trainer's).
+#: Each refresh's server time also sets off the browser's redraw and the messages it sends
+#: back, so the trainer loses about 2-3x this share: with 0.05 (about one refresh a second
+#: here) the page cost 7-13% of the throughput in ``python -m explorer bench --app``; with
+#: 0.025 (about one every 1.5-2 s on this 2-core machine, faster on a faster one) -3% to 10%
+#: over six runs, about 5% in the middle.
+UI_SHARE = 0.025
 #: the slowest refresh the page falls back to when refreshes are expensive
 MAX_PERIOD_MS = 3000
 #: weight of the newest refresh in the running estimate of a refresh's cost
