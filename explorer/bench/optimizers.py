@@ -25,9 +25,11 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_optimizer(
-    name: str, widths: list[int], device: torch.device, repeats: int, batch: int = 1000
-) -> dict:
+def _model_and_optimizer(
+    name: str, widths: list[int], device: torch.device
+) -> tuple[DynamicMLP, torch.optim.Optimizer]:
+    """The benches' bias-free 784-widths-10 MLP (seed 0) and optimizer ``name`` (adam,
+    rmsprop, adarad, adarad-m) over its weights."""
     torch.manual_seed(0)
     model = DynamicMLP(784, widths, 10, bias=False).to(device)
     params = [lin.weight for lin in model.linears]
@@ -45,6 +47,13 @@ def time_optimizer(
             batch_fraction=0.02,
             momentum=name == "adarad-m",
         )
+    return model, opt
+
+
+def time_optimizer(
+    name: str, widths: list[int], device: torch.device, repeats: int, batch: int = 1000
+) -> dict:
+    model, opt = _model_and_optimizer(name, widths, device)
     x = torch.randn(batch, 784, device=device)
     y = torch.randint(0, 10, (batch,), device=device)
 
@@ -66,7 +75,7 @@ def time_optimizer(
         full_step()
     _sync(device)
     step_ms = (time.perf_counter() - t0) / repeats * 1e3
-    n_weights = sum(p.numel() for p in params)
+    n_weights = sum(p.numel() for p in model.parameters())
     return {
         "optimizer": name,
         "widths": widths,
@@ -108,21 +117,7 @@ def optimizer_figures(
     dev = torch.device(device)
 
     def make(name: str):
-        torch.manual_seed(0)
-        model = DynamicMLP(784, [width, width], 10, bias=False).to(dev)
-        params = [lin.weight for lin in model.linears]
-        opt: torch.optim.Optimizer
-        if name == "adam":
-            opt = torch.optim.Adam(params, lr=1e-3)
-        else:
-            opt = AdaRad(
-                params,
-                radial_lr=20.0,
-                angular_lr=30.0,
-                lam=1e-3,
-                batch_fraction=0.02,
-                momentum=name == "adarad-m",
-            )
+        model, opt = _model_and_optimizer(name, [width, width], dev)
         x = torch.randn(1000, 784).to(dev)
         y = torch.randint(0, 10, (1000,)).to(dev)
         for _ in range(3):
