@@ -10,6 +10,7 @@ their values at each step boundary, so a slider acts on the very next step.
 
 from __future__ import annotations
 
+import abc
 import gc
 import logging
 import queue
@@ -102,7 +103,7 @@ class Runner(Protocol):
     def close(self, timeout: float = 10.0, wait: bool = True) -> None: ...
 
 
-class RunnerCommands:
+class RunnerCommands(abc.ABC):
     """What both runners share: the run's settings, state and status, the commands as
     methods and the non-blocking ``drain``. Each command goes through the runner's ``send``;
     records wait in its ``out`` queue."""
@@ -123,8 +124,9 @@ class RunnerCommands:
         self._status = RunStatus()
         self._closed = False
 
+    @abc.abstractmethod
     def send(self, command: str, **kwargs) -> None:
-        raise NotImplementedError
+        """Deliver one command to the trainer (a queue for the thread, a pipe for the process)."""
 
     def status(self) -> RunStatus:
         """State, steps taken and device, folded from the records this runner emitted."""
