@@ -13,7 +13,7 @@ from explorer.config import RunConfig
 from explorer.history import History
 from explorer.trainer import Trainer
 from kernels.tiny.capture import capture, forward_from
-from kernels.tiny.grid_loss import GridLoss, cross_entropy_columns
+from kernels.tiny.grid_loss import GridLoss, cross_entropy_columns, lead_matmul
 from kernels.tiny.line_search import line_search
 from tests.test_tiny import small_net
 
@@ -31,11 +31,12 @@ def test_grid_loss_equals_one_forward_pass_per_gamma(layer):
     pre_new = torch.randn(a.shape[0], 2, generator=g, dtype=a.dtype)
     omega = torch.randn(a.shape[1], 2, generator=g, dtype=a.dtype)
     gammas = [0.0, 2.0**-16, 0.03, 0.7, 1.0, 5.0]
-    a_t, move_t, pre_t = a.T.contiguous(), move.T.contiguous(), pre_new.T.contiguous()
+    # feature-major d x 1 x n: the grid goes on axis 1
+    a_t, move_t, pre_t = (t.T.contiguous()[:, None] for t in (a, move, pre_new))
     act = model.activation
     linear = GridLoss(model, layer, y, lambda gm: a_t + gm * move_t)
     neuron = GridLoss(
-        model, layer, y, lambda gm: a_t + gm.sqrt() * (omega @ act(gm.sqrt() * pre_t))
+        model, layer, y, lambda gm: a_t + gm.sqrt() * lead_matmul(omega, act(gm.sqrt() * pre_t))
     )
     with torch.no_grad():
         want_linear = [
@@ -78,11 +79,11 @@ def test_grid_loss_equals_one_forward_pass_per_gamma(layer):
 def test_cross_entropy_columns_is_cross_entropy_and_stable():
     g = torch.Generator().manual_seed(0)
     logits = (
-        torch.randn(3, 7, 50, generator=g, dtype=torch.float64) * 30 + 500
-    )  # large: needs the max shift
+        torch.randn(7, 3, 50, generator=g, dtype=torch.float64) * 30 + 500
+    )  # C x G x n, large: needs the max shift
     y = torch.randint(0, 7, (50,), generator=g)
     got = cross_entropy_columns(logits, y)
-    want = torch.stack([F.cross_entropy(z.T, y) for z in logits])
+    want = torch.stack([F.cross_entropy(logits[:, i].T, y) for i in range(3)])
     assert torch.allclose(got, want, rtol=1e-12, atol=1e-12) and torch.isfinite(got).all()
 
 

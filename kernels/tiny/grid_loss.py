@@ -4,12 +4,14 @@ A growth move of hidden layer l changes only the output of Linear l+1 (the best 
 gamma_0 dW* adds gamma_0 B_l dW*^T; new neurons add sqrt(gamma) sigma(sqrt(gamma) B_{l-1}
 alpha) omega^T), so the loss for every gamma on the grid needs only the captured output of
 Linear l+1, the added term and the layers above it: no forward pass through the layers below.
-All gammas of a grid are stacked in one tensor, G x d x n, in feature-major layout (one column
-per sample): the layers above are batched matrix products W @ Z, and the cross-entropy
-reduces over the class axis of a G x C x n tensor, which on a CPU is several times faster
-than ``F.cross_entropy`` on the row-major n x C logits (the per-call cost of the latter, about
-0.3 ms for 800 x 10 here, made most of the line search's time; ``explorer.bench.tiny_growth``
-measures the whole growth step).
+All gammas of a grid are stacked in one tensor, d x G x n, feature-major with the grid in the
+middle (one column per sample and gamma): each layer above is ONE matrix product
+W @ Z.view(d, G n) (no copy: the batched products of a G x d x n layout went through
+``matmul``'s transposed fold, which copied every block, 22% of the line search's time), and
+the cross-entropy reduces over the leading class axis of a C x G x n tensor, which on a CPU is
+several times faster than ``F.cross_entropy`` on the row-major n x C logits (the per-call
+cost of the latter, about 0.3 ms for 800 x 10 here, made most of the line search's time;
+``explorer.bench.tiny_growth`` measures the whole growth step).
 """
 
 from __future__ import annotations
@@ -20,35 +22,48 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F  # noqa: N812  (the torch convention)
 
-#: largest G x d x n block evaluated at once (elements); larger grids go in chunks
-MAX_BLOCK = 1 << 22
+#: largest d x G x n block evaluated at once (elements); larger grids go in chunks. Small
+#: blocks that stay in the core's cache are much faster: 27 grid points, one thread, float32
+#: (2 MB of L2 per core here; /work/notes/s5-tinyperf.md), 2^16 against 2^22: 1.1 vs 1.9 ms
+#: (digits, 800 samples, 17-12 net) and 3.5 vs 12.6 ms (MNIST, 2800 samples, 11-11)
+MAX_BLOCK = 1 << 16
+
+
+def lead_matmul(w: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """w @ z over z's leading axis: w (m x d), z (d x ...) -> m x ..., one matrix product."""
+    return (w @ z.reshape(z.shape[0], -1)).view(w.shape[0], *z.shape[1:])
 
 
 def logits_from(model, layer: int, zt: torch.Tensor) -> torch.Tensor:
-    """Logits (G x C x n) of the network given the outputs (G x d x n, feature-major) of
+    """Logits (C x G x n) of the network given the outputs (d x G x n, feature-major) of
     Linear ``layer``: the batched, feature-major ``capture.forward_from``. Assumes no
     unit-wise modules between a Linear and its activation (``plan_layer`` checks it)."""
     for j in range(layer, model.n_hidden):
         lin = model.linears[j + 1]
-        zt = torch.matmul(lin.weight, model.activation(zt))
-        if lin.bias is not None:
-            zt = zt + lin.bias[:, None]
+        h = model.activation(zt).reshape(zt.shape[0], -1)
+        out = (
+            torch.addmm(lin.bias[:, None], lin.weight, h)
+            if lin.bias is not None
+            else lin.weight @ h
+        )
+        zt = out.view(lin.out_features, *zt.shape[1:])
     return zt
 
 
 def cross_entropy_columns(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy per grid point: logits G x C x n (classes on axis 1), labels n."""
-    top = logits.amax(1, keepdim=True)
-    lse = (logits - top).exp().sum(1).log() + top[:, 0]
-    picked = logits.gather(1, y.view(1, 1, -1).expand(logits.shape[0], 1, -1))[:, 0]
+    """Mean cross-entropy per grid point: logits C x G x n (classes on the leading axis),
+    labels n."""
+    top = logits.amax(0, keepdim=True)
+    lse = (logits - top).exp().sum(0).log() + top[0]
+    picked = logits.gather(0, y.view(1, 1, -1).expand(1, logits.shape[1], -1))[0]
     return (lse - picked).mean(1)
 
 
 class GridLoss:
     """``loss(gammas)``: the estimation batch's loss for each gamma, the move's Linear-output
-    given by ``outputs(g)`` (g: a G x 1 x 1 tensor of amplitudes -> G x d x n, or 1 x d x n
-    broadcast). ``loss_fn`` other than ``F.cross_entropy`` is called per grid point on the
-    row-major logits."""
+    given by ``outputs(g)`` (g: a G x 1 tensor of amplitudes -> d x G x n, or d x 1 x n
+    broadcast; a d x 1 x n tensor plus g times another gives it). ``loss_fn`` other than
+    ``F.cross_entropy`` is called per grid point on the row-major logits."""
 
     def __init__(
         self,
@@ -70,15 +85,15 @@ class GridLoss:
         out: list[float] = []
         for i in range(0, len(gammas), self.chunk):
             g = torch.tensor(gammas[i : i + self.chunk], dtype=self.dtype, device=self.device)
-            logits = logits_from(self.model, self.layer + 1, self.outputs(g.view(-1, 1, 1)))
-            if logits.shape[0] != len(g):
-                logits = logits.expand(len(g), -1, -1)
+            logits = logits_from(self.model, self.layer + 1, self.outputs(g.view(-1, 1)))
+            if logits.shape[1] != len(g):
+                logits = logits.expand(-1, len(g), -1)
             if self.loss_fn is F.cross_entropy:
                 values = cross_entropy_columns(logits, self.y).tolist()
             else:
-                values = [float(self.loss_fn(z.T, self.y)) for z in logits]
+                values = [float(self.loss_fn(logits[:, i].T, self.y)) for i in range(len(g))]
             out += [v if math.isfinite(v) else math.inf for v in values]
         return out
 
 
-__all__ = ["MAX_BLOCK", "GridLoss", "cross_entropy_columns", "logits_from"]
+__all__ = ["MAX_BLOCK", "GridLoss", "cross_entropy_columns", "lead_matmul", "logits_from"]

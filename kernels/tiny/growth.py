@@ -48,7 +48,7 @@ import torch.nn.functional as F  # noqa: N812  (the torch convention)
 from kernels.tiny.best_neurons import BestNeurons, accepted_count, best_neurons
 from kernels.tiny.bottleneck import best_update, cross_moment, lack_of_expressivity, second_moment
 from kernels.tiny.capture import LayerActivity
-from kernels.tiny.grid_loss import GridLoss
+from kernels.tiny.grid_loss import GridLoss, lead_matmul
 from kernels.tiny.line_search import line_search
 
 NEURONS = ("optimal", "random")
@@ -175,13 +175,13 @@ def plan_layer(
     else:
         sb_prev, sb_l = scoring[0][layer].inputs, scoring[0][layer + 1].inputs
         s_next, y_s = scoring[0][layer + 1].pre, scoring[1]
-    a_t = s_next.T.contiguous()  # feature-major d x n: the grid is stacked on a leading axis
+    a_t = s_next.T.contiguous()[:, None]  # d x 1 x n, feature-major: the grid is axis 1
 
     def grid(outputs) -> GridLoss:
         return GridLoss(model, layer, y_s, outputs, loss_fn=loss_fn)
 
     with torch.no_grad():
-        loss_before = grid(lambda g: a_t[None])([0.0])[0]
+        loss_before = grid(lambda g: a_t)([0.0])[0]
     count = accepted_count(sol.eigenvalues, tau, tau_mode, cap, loss=loss_before)
     if neurons == "optimal":
         alpha, omega = sol.scaled(count)
@@ -207,7 +207,7 @@ def plan_layer(
         base, gamma0, gamma0_capped = a_t, 0.0, False
         loss_after = loss_before
         if dw is not None:
-            move = (dw @ sb_l.T).contiguous()  # d x n: B_l dW*^T, feature-major
+            move = (dw @ sb_l.T).contiguous()[:, None]  # d x 1 x n: B_l dW*^T, feature-major
             high0 = safe_high_exp(
                 float(move.norm()), scale, safety=safety, max_gamma=max_gamma, low_exp=low_exp
             )
@@ -223,9 +223,9 @@ def plan_layer(
                 gamma0_capped = res0.gamma >= 2.0**high0
         gamma, gamma_capped, gamma_max, rejected, reason = 0.0, False, 0.0, 0, ""
         if count:
-            pre_t = (sb_prev @ alpha).T.contiguous()  # k x n: the new units, scoring batch
+            pre_t = (sb_prev @ alpha).T.contiguous()[:, None]  # k x 1 x n: the new units
             high = safe_high_exp(
-                float((omega @ act(pre_t)).norm()),
+                float(lead_matmul(omega, act(pre_t)).norm()),
                 scale,
                 safety=safety,
                 max_gamma=max_gamma,
@@ -234,7 +234,9 @@ def plan_layer(
             gamma_max = 2.0**high
             base_now = base
             res = line_search(
-                batch_loss=grid(lambda g: base_now + g.sqrt() * (omega @ act(g.sqrt() * pre_t))),
+                batch_loss=grid(
+                    lambda g: base_now + g.sqrt() * lead_matmul(omega, act(g.sqrt() * pre_t))
+                ),
                 low_exp=low_exp,
                 high_exp=high,
                 loss_at_zero=loss_after,
