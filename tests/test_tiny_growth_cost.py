@@ -160,3 +160,24 @@ def test_growth_time_parts_cover_the_growth_step():
     seconds = trainer.method.seconds
     assert set(seconds) == {"capture", "solve", "line_search", "surgery", "other"}
     assert all(v > 0 for v in seconds.values())
+
+
+@pytest.mark.parametrize("d", [300, 785])
+def test_second_moment_of_wide_inputs_is_the_plain_product(d):
+    """Oracle: from SPLIT_FROM columns on, S skips the all-zero columns and computes the
+    upper block triangle only; it must equal (1/n) B^T B (float64) with dead columns (blank
+    pixels) at the start, inside and at the end, and keep a NaN column visible."""
+    from kernels.tiny.bottleneck import SPLIT_FROM, second_moment
+
+    assert d >= SPLIT_FROM
+    g = torch.Generator().manual_seed(d)
+    b = torch.randn(97, d, generator=g, dtype=torch.float64)
+    b[:, [0, 1, 7, d // 2, d - 2]] = 0.0
+    b[:5, 3] = 0.0  # zero on part of the batch only: a live column
+    want = b.T @ b / b.shape[0]
+    got = second_moment(b)
+    assert got.shape == (d, d) and torch.equal(got, got.T)
+    assert torch.allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert (got[:, [0, 1, 7, d // 2, d - 2]] == 0).all()
+    b[4, 11] = math.nan
+    assert torch.isnan(second_moment(b)[11]).any()

@@ -9,10 +9,41 @@ from __future__ import annotations
 
 import torch
 
+#: input widths from which ``second_moment`` skips the all-zero columns and computes only the
+#: upper block triangle (below, the plain product is as fast)
+SPLIT_FROM = 256
+#: column blocks of that product: B_i^T [B_i .. B_k] for each block i, k (k + 1) / (2 k) of
+#: the plain product's work (5/8 for 4)
+BLOCKS = 4
+
 
 def second_moment(b: torch.Tensor) -> torch.Tensor:
-    """S = (1/n) B^T B (sec. 3.2), the input second-moment matrix."""
-    return b.T @ b / b.shape[0]
+    """S = (1/n) B^T B (sec. 3.2), the input second-moment matrix.
+
+    From ``SPLIT_FROM`` columns on (the input layer of image data): the columns that are zero
+    on the whole batch (blank pixels: 138 of 785 on 2,800 MNIST images) give zero rows and
+    columns of S and are skipped, and of the symmetric product only the blocks on and above
+    the diagonal are computed, the others are their transposes. Each entry is the same dot
+    product over the n samples as in B^T B (equal up to the rounding of the summation order:
+    1e-16 relative in float64, tests/test_tiny_growth_cost.py), for about half the work (12 vs
+    22 ms for 2800 x 785 in float32, one thread here)."""
+    n, d = b.shape
+    if d < SPLIT_FROM:
+        return b.T @ b / n
+    live = torch.nonzero(b.abs().amax(0) != 0).flatten()  # NaN != 0: a NaN column stays
+    bl = b.index_select(1, live)
+    m = len(live)
+    edges = [round(i * m / BLOCKS) for i in range(BLOCKS + 1)]
+    s_live = torch.empty(m, m, dtype=b.dtype, device=b.device)
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        if hi == lo:
+            continue
+        row = bl[:, lo:hi].T @ bl[:, lo:]  # block row lo:hi, columns lo..m
+        s_live[lo:hi, lo:] = row
+        s_live[hi:, lo:hi] = row[:, hi - lo :].T
+    s_live /= n
+    cols = torch.zeros(m, d, dtype=b.dtype, device=b.device).index_copy_(1, live, s_live)
+    return torch.zeros(d, d, dtype=b.dtype, device=b.device).index_copy_(0, live, cols)
 
 
 def cross_moment(b: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
