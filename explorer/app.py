@@ -286,7 +286,7 @@ class ExplorerApp(pn.viewable.Viewer):
             body = pn.Tabs(*tabs, dynamic=True, sizing_mode="stretch_width")
             # the live plots are not updated while another tab is open (redrawn on return)
             body.param.watch(lambda e: setattr(self.dashboard, "on_screen", e.new == 0), "active")
-        return [self.status_bar, body]
+        return [self.status_bar, self.refresher.ack, body]
 
     def _start_session(self) -> None:
         """Per-session wiring: the periodic drain and the cleanup when the tab closes."""

@@ -277,14 +277,18 @@ def test_refresh_period_is_a_floor_the_adaptive_stretch_respects():
     refresher = app.refresher
     refresher.callback = SimpleNamespace(period=200)
     refresher.drain = lambda: 0
-    refresher.cost_ms = 10.0  # cheap refreshes: the user's floor rules
+    refresher.costs.fixed_ms = 1.0  # cheap refreshes: the user's floor rules
     refresher.period = 5000
     refresher.tick()
     assert refresher.callback.period == 5000  # above MAX_PERIOD_MS, the user's choice stands
     refresher.period = 200
-    refresher.cost_ms = 1e4  # very expensive refreshes: stretched up to the cap only
-    refresher.tick()
-    assert refresher.callback.period == MAX_PERIOD_MS
+    refresher.callback.period = 200
+    refresher.costs.fixed_ms = 1e4  # very expensive refreshes: stretched up to the cap only,
+    periods = []
+    for _ in range(5):  # at most doubling at each refresh
+        refresher.tick()
+        periods.append(refresher.callback.period)
+    assert periods == [400, 800, 1600, MAX_PERIOD_MS, MAX_PERIOD_MS]
     with pytest.raises(ValueError):
         refresher.period = 20  # below the bounds: refused, the old value kept
     assert refresher.period == 200

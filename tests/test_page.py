@@ -38,11 +38,11 @@ ALWAYS = [c.name for c in CARDS if c.kinds is None]
 
 def test_refresh_period_stretches_within_the_floor_and_the_cap():
     assert refresh_period(200, 1.0) == 200  # cheap: the user's floor
-    assert refresh_period(200, 20.0) == 800  # 20 ms at a 2.5% share
+    assert refresh_period(200, 20.0) == 500  # 20 ms of fixed cost at a 4% share
     assert refresh_period(200, 1e4) == 3000  # capped
     assert refresh_period(5000, 1e4) == 5000  # a floor above the cap stands
     assert refresh_period(200, 10.0, ui_share=0.1) == 200
-    with pytest.raises(ValueError, match="ui_share"):
+    with pytest.raises(ValueError, match="shares"):
         refresh_period(200, 1.0, ui_share=0)
     assert smoothed_cost(None, 7.0) == 7.0
     assert smoothed_cost(10.0, 20.0) == pytest.approx(12.0)

@@ -169,8 +169,8 @@ def with_page(
     if last is None:
         raise ValueError("with_page needs the step to train to (last) or windows > 0")
     apps: list[ExplorerApp] = []
-    ticks: list[tuple[float, float]] = []  # (wall, this thread's CPU) seconds per drain
-    starts: list[tuple[int, float]] = []  # (window, start) of each refresh while refreshing
+    ticks: list[tuple[float, float]] = []  # (wall, this thread's CPU) seconds per refresh
+    starts: list[tuple[int, float]] = []  # (window, start) of each refresh that moved records
     refresh = [True]  # the A/B switch: False holds the page's refresh
     window = [0]  # the number of the current window (a period never spans two)
 
@@ -180,17 +180,17 @@ def with_page(
         app.form.hidden = ",".join(str(h) for h in hidden)
         runner = app.session.ensure_runner()
         runner.out = StampedQueue()
-        drain = app.drain
+        own_refresh = app.refresher.refresh
 
-        def timed_drain():
+        def timed_refresh():  # the whole refresh: drain and the message it sends
             t0, c0 = time.perf_counter(), time.thread_time()
-            starts.append((window[0], t0))
-            n = drain()
+            n = own_refresh()
             if n:
+                starts.append((window[0], t0))
                 ticks.append((time.perf_counter() - t0, time.thread_time() - c0))
             return n
 
-        app.drain = timed_drain
+        app.refresher.refresh = timed_refresh
         tick = app.refresher.tick
 
         def held_tick():  # held: no drain and no change to the refresh period's estimate

@@ -12,16 +12,25 @@ no Panel in it), composed by :class:`explorer.app.ExplorerApp`:
 - :class:`SnapshotPanel` (snapshot_panel.py): save, upload, open from the folder;
   :class:`GroupSparsityPanel` (sweep_panel.py), :class:`StatusBar` (status.py),
   :class:`ReplayScrubber` (replay.py): a recorded run at any step
-- :func:`refresh_period` (refresh.py): the adaptive refresh period, a pure function;
-  :class:`Refresher` (refresher.py): the periodic drain that uses it
+- :func:`refresh_period`, :class:`CostModel`, :class:`BrowserAck` (refresh.py): the adaptive
+  refresh period, pure; :class:`Refresher` (refresher.py): the periodic drain that uses them,
+  with :class:`RefreshAck` (ack.py), the browser's acknowledgement of each refresh
 - :func:`register_tab` (tabs.py): more tabs beside the live plots
 """
 
+from explorer.page.ack import RefreshAck
 from explorer.page.actions import Actions
 from explorer.page.controls import RunControls
 from explorer.page.dashboard import CARDS, CardSpec, Dashboard, cards_for, declared_kinds
 from explorer.page.knob_panel import KnobPanel, set_knob, slider_format, slider_range
-from explorer.page.refresh import MAX_PERIOD_MS, UI_SHARE, refresh_period, smoothed_cost
+from explorer.page.refresh import (
+    MAX_PERIOD_MS,
+    UI_SHARE,
+    BrowserAck,
+    CostModel,
+    refresh_period,
+    smoothed_cost,
+)
 from explorer.page.refresher import Refresher
 from explorer.page.replay import ReplayScrubber
 from explorer.page.run_form import UPLOAD, RunForm, parse_hidden
@@ -38,10 +47,13 @@ __all__ = [
     "UI_SHARE",
     "UPLOAD",
     "Actions",
+    "BrowserAck",
     "CardSpec",
+    "CostModel",
     "Dashboard",
     "GroupSparsityPanel",
     "KnobPanel",
+    "RefreshAck",
     "Refresher",
     "ReplayScrubber",
     "RunControls",

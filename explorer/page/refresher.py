@@ -1,41 +1,56 @@
 """The page's periodic refresh: drain the trainer's records into the plots every ``period``
-ms, stretched by :func:`~explorer.page.refresh.refresh_period` when refreshes get expensive,
-and a burst of quick refreshes after a button so that its effect shows at once.
+ms, stretched by :func:`~explorer.page.refresh.refresh_period` when the server's fixed cost per
+refresh or the browser's drawing would take too much, held while the browser has not drawn the
+last refresh, and a burst of quick refreshes after a button so that its effect shows at once.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 
 import panel as pn
 import param
 
-from explorer.page.refresh import refresh_period, smoothed_cost
+from explorer.page.ack import RefreshAck
+from explorer.page.refresh import BrowserAck, CostModel, refresh_period
 
 #: period (ms) of the quick refreshes after a command, and how long they go on at most (s)
 SOON_MS = 50
 SOON_FOR_S = 3.0
+#: the callback's period is changed only when the rule moves it by more than this (ms)
+HYSTERESIS_MS = 25
 
 
 class Refresher(param.Parameterized):
     """Runs ``drain()`` on the session's event loop (a periodic callback of the server
-    session or of a notebook kernel)."""
+    session or of a notebook kernel). ``drain`` returns how many records it moved.
+
+    ``ack`` is the component the browser acknowledges refreshes through (put it on the
+    page); ``log`` keeps (start, server CPU ms, wall ms, records) of the recent refreshes
+    that moved records."""
 
     period = param.Integer(
         default=200,
         bounds=(50, 10_000),
         doc="Shortest time (ms) between two refreshes of the plots. The page stretches it "
-        "when refreshes get expensive, so that they take at most 2.5% of the wall clock "
-        "(UI_SHARE); a longer period leaves more of the machine to training.",
+        "when a refresh's fixed server cost would take more than 4% of a core (UI_SHARE) or "
+        "the browser takes long to draw one (BROWSER_SHARE), and holds a refresh while the "
+        "browser has not drawn the last one; a longer period leaves more of the machine to "
+        "training.",
     )
 
     def __init__(self, drain: Callable[[], object], **params) -> None:
         super().__init__(**params)
         self.drain = drain
         self.callback = None
-        #: running estimate of one refresh's cost (ms)
-        self.cost_ms: float | None = None
+        self.costs = CostModel()
+        self.browser = BrowserAck()
+        self.ack = RefreshAck()
+        self.ack.param.watch(lambda e: self.browser.acked(e.new, time.monotonic()), "acked")
+        self.log: deque[tuple[float, float, float, int]] = deque(maxlen=10_000)
+        self.clock = time.monotonic
         self._burst = None
 
     @property
@@ -53,19 +68,42 @@ class Refresher(param.Parameterized):
                 cb.stop()
         self.callback = self._burst = None
 
+    def refresh(self) -> int:
+        """One refresh unless the browser is behind: drain, and number it for the browser
+        in the same message; returns how many records it moved."""
+        if self.browser.behind(self.clock()):
+            return 0
+        t0, c0 = time.perf_counter(), time.thread_time()
+        with pn.io.hold():
+            moved = self.drain()
+            n = moved if isinstance(moved, int) else 0
+            if n:
+                self.ack.sent = self.browser.sent(self.clock())
+        if n:
+            cpu_ms = (time.thread_time() - c0) * 1e3
+            self.costs.add(n, cpu_ms)
+            self.log.append((t0, cpu_ms, (time.perf_counter() - t0) * 1e3, n))
+        return n
+
     def tick(self) -> None:
-        """One refresh; then stretch the period so the page's Python time stays within
-        ``UI_SHARE`` of the wall clock (refresh_period)."""
-        t0 = time.perf_counter()
-        self.drain()
-        self.cost_ms = smoothed_cost(self.cost_ms, (time.perf_counter() - t0) * 1e3)
-        period = refresh_period(self.period, self.cost_ms)
-        if self.callback is not None and abs(period - self.callback.period) > 50:
+        """One refresh, then the period from the fixed cost per refresh and the browser's
+        acknowledgement time (:func:`~explorer.page.refresh.refresh_period`)."""
+        self.refresh()
+        if self.callback is None:
+            return
+        period = refresh_period(
+            self.period,
+            self.costs.fixed_ms,
+            self.browser.latency_ms,
+            current_ms=self.callback.period,
+        )
+        if abs(period - self.callback.period) > HYSTERESIS_MS:
             self.callback.period = period
 
     def soon(self, done: Callable[[], bool], within_s: float = SOON_FOR_S) -> None:
-        """Refresh every ``SOON_MS`` until ``done()`` holds (the command's effect reached
-        the page) or ``within_s`` passed; a running burst is replaced."""
+        """Refresh every ``SOON_MS`` (while the browser keeps up) until ``done()`` holds (the
+        command's effect reached the page) or ``within_s`` passed; a running burst is
+        replaced."""
         if self.callback is None:
             return
         if self._burst is not None:
@@ -73,7 +111,7 @@ class Refresher(param.Parameterized):
         deadline = time.monotonic() + within_s
 
         def quick() -> None:
-            self.drain()
+            self.refresh()
             if (done() or time.monotonic() > deadline) and self._burst is not None:
                 self._burst.stop()
                 self._burst = None

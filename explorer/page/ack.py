@@ -1,0 +1,41 @@
+"""The browser's acknowledgement of each refresh: a tiny component with no visible content.
+
+The page sets ``sent`` (the refresh's number) in the same message as the refresh's plot
+updates; the browser applies the message in order, so when it sees the new ``sent`` it has
+applied the plot updates, and once it has drawn the next frame (``requestAnimationFrame``,
+then a task after the paint) it writes the number back to ``acked``, which Panel syncs to the
+server. A browser behind with its drawing answers late, and a tab in the background (no frames)
+not at all: :class:`~explorer.page.refresh.BrowserAck` holds the next refresh meanwhile.
+"""
+
+from __future__ import annotations
+
+import param
+from panel.custom import JSComponent
+
+
+class RefreshAck(JSComponent):
+    """Carries the refresh number to the browser and its acknowledgement back."""
+
+    sent = param.Integer(default=0, bounds=(0, None), doc="the number of the last refresh sent")
+    acked = param.Integer(
+        default=0, bounds=(0, None), doc="the number of the last refresh the browser has drawn"
+    )
+
+    _esm = """
+export function render({ model }) {
+  model.on('sent', () => {
+    const seq = model.sent
+    requestAnimationFrame(() => setTimeout(() => { model.acked = seq }, 0))
+  })
+  const el = document.createElement('span')
+  el.style.display = 'none'
+  return el
+}
+"""
+
+    def __init__(self, **params) -> None:
+        params.setdefault("height", 0)
+        params.setdefault("width", 0)
+        params.setdefault("margin", 0)
+        super().__init__(**params)

@@ -1,0 +1,101 @@
+"""The page's refresh period rule as numbers in, period out (issue 17): the fixed cost per
+refresh sets the period (not the whole cost, which grows with the records a longer period
+carries), and the browser's acknowledgements hold and stretch it.
+
+Oracle: a simulated page whose refresh costs ``fixed + per_record * records`` with records
+arriving at a constant rate, so the period the rule should settle at is known in closed form
+(``fixed / UI_SHARE``), and the old rule's fixed point at the cap is reproduced."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from explorer.page import BrowserAck, CostModel, Refresher, refresh_period
+from explorer.page.refresh import ACK_TIMEOUT_S, BROWSER_SHARE, MAX_PERIOD_MS, UI_SHARE
+
+
+def settle(rule, fixed_ms=8.0, per_record_ms=0.01, records_per_s=300.0, start_ms=3000, n=60):
+    """Run the page for ``n`` refreshes from ``start_ms``: each refresh carries the records
+    that arrived during the period in use, costs ``fixed + per_record * records``, and the
+    rule sets the next period from what it has seen. Returns the periods."""
+    costs, period, periods = CostModel(), start_ms, []
+    for i in range(n):
+        records = max(1, round(records_per_s * period / 1e3 * (1 + 0.3 * ((i % 3) - 1))))
+        cost = fixed_ms + per_record_ms * records
+        costs.add(records, cost)
+        period = rule(costs, cost, period)
+        periods.append(period)
+    return periods
+
+
+def test_the_fixed_cost_rule_leaves_the_cap_the_whole_cost_rule_stays_there():
+    def new(costs, cost, period):
+        return refresh_period(200, costs.fixed_ms, current_ms=period)
+
+    def old(costs, cost, period):  # session 4's rule: the whole (wall) cost per refresh
+        return refresh_period(200, costs.mean_cost, ui_share=0.025)
+
+    # a refresh's wall time grew with its records: 0.08 ms a record held the old rule at the cap
+    assert settle(old, fixed_ms=8.0, per_record_ms=0.08)[-10:] == [MAX_PERIOD_MS] * 10
+    periods = settle(new, fixed_ms=8.0, per_record_ms=0.08)
+    assert all(p == pytest.approx(8.0 / UI_SHARE, abs=2) for p in periods[-10:])  # 200 ms
+    periods = settle(new, fixed_ms=12.0, per_record_ms=0.02)
+    assert all(p == pytest.approx(12.0 / UI_SHARE, abs=2) for p in periods[-10:])  # 300 ms
+
+
+def test_cost_model_recovers_fixed_and_per_record_costs_and_ignores_outliers():
+    model = CostModel()
+    for i in range(20):
+        records = 100 + 40 * (i % 5)
+        model.add(records, 5.0 + 0.02 * records + (200.0 if i in (0, 7) else 0.0))
+    assert model.slope == pytest.approx(0.02, rel=1e-6)
+    assert model.fixed_ms == pytest.approx(5.0, rel=1e-6)
+    # records that hardly vary: no slope can be told, the whole cost counts as fixed
+    flat = CostModel()
+    for i in range(10):
+        flat.add(100 + i % 2, 7.0)
+    assert flat.slope == 0.0 and flat.fixed_ms == pytest.approx(7.0)
+    with pytest.raises(ValueError, match="window"):
+        CostModel(window=2)
+
+
+def test_the_browser_holds_refreshes_it_has_not_drawn_and_stretches_the_period():
+    ack = BrowserAck()
+    ack.sent(0.0)
+    assert not ack.behind(0.1)  # no acknowledgement yet: a page without a browser never holds
+    ack.acked(1, 0.4)
+    assert ack.latency_ms == pytest.approx(400.0)
+    ack.sent(1.0)
+    assert ack.behind(1.2)  # refresh 2 not drawn yet: hold
+    assert not ack.behind(1.0 + ACK_TIMEOUT_S + 0.01)  # ... but not for ever
+    ack.acked(2, 1.6)
+    assert not ack.behind(1.7) and ack.acked_seq == 2
+    ack.acked(1, 1.8)  # late and old: ignored
+    assert ack.acked_seq == 2 and ack.latency_ms == pytest.approx(500.0)  # median of 400, 600
+    # the period follows: twice the latency (BROWSER_SHARE 0.5), whatever the server's cost
+    assert refresh_period(200, 1.0, ack.latency_ms) == pytest.approx(500 / BROWSER_SHARE)
+    assert refresh_period(200, 1.0, 50.0) == 200  # a browser that keeps up: the floor
+
+
+def test_the_refresher_skips_a_tick_while_the_browser_is_behind():
+    drained = []
+    refresher = Refresher(lambda: drained.append(1) or 10)
+    now = [0.0]
+    refresher.clock = lambda: now[0]
+    refresher.callback = SimpleNamespace(period=200)
+    refresher.tick()
+    assert len(drained) == 1 and refresher.ack.sent == 1
+    refresher.ack.acked = 1  # as the browser's answer arrives through Panel
+    now[0] = 0.2
+    refresher.tick()
+    assert len(drained) == 2 and refresher.ack.sent == 2
+    now[0] = 0.4
+    refresher.tick()  # refresh 2 not acknowledged: held, nothing drained
+    assert len(drained) == 2 and refresher.ack.sent == 2
+    refresher.ack.acked = 2
+    refresher.tick()
+    assert len(drained) == 3
+    assert [n for *_, n in refresher.log] == [10, 10, 10]
+    refresher.callback = None
