@@ -181,3 +181,39 @@ def test_second_moment_of_wide_inputs_is_the_plain_product(d):
     assert (got[:, [0, 1, 7, d // 2, d - 2]] == 0).all()
     b[4, 11] = math.nan
     assert torch.isnan(second_moment(b)[11]).any()
+
+
+def test_estimation_data_are_the_newest_rows_with_the_ones_column_and_capture_takes_them():
+    """Oracle: the newest batches first, cut at n (torch.cat of the kept batches), the ones
+    column appended, through the reused buffer (a larger, then a smaller, then a larger n);
+    ``capture`` with that b0 gives the activities it computes from x alone."""
+    from types import SimpleNamespace
+
+    from kernels.methods.tiny import Tiny
+    from kernels.tiny.network import GrowingMLP
+
+    method = Tiny(max_estimation_batch=1000)
+    g = torch.Generator().manual_seed(3)
+    batches = [
+        (torch.randn(k, 6, generator=g), torch.randint(0, 3, (k,), generator=g))
+        for k in (7, 5, 9, 4)
+    ]
+    for x, y in batches:
+        method.after_step(SimpleNamespace(x=x, y=y))  # type: ignore[arg-type]  # uses x, y
+    newest_first_x = torch.cat([x for x, _ in reversed(batches)])
+    newest_first_y = torch.cat([y for _, y in reversed(batches)])
+    for n in (20, 6, 25, 13):
+        x, y, b0 = method.estimation_data(n)
+        assert torch.equal(x, newest_first_x[:n]) and torch.equal(y, newest_first_y[:n])
+        assert torch.equal(b0, torch.cat([x, torch.ones(n, 1)], 1))
+        assert x.data_ptr() == b0.data_ptr()  # x is b0's view: no second copy
+    x, y, none = method.estimation_data(8, ones=False)
+    assert none is None and torch.equal(x, newest_first_x[:8])
+    model = GrowingMLP(6, [4, 3], 3, generator=g)
+    x, y, b0 = method.estimation_data(25)
+    plain, fused = capture(model, x, y), capture(model, x, y, b0=b0)
+    for a, b in zip(plain, fused, strict=True):
+        assert torch.equal(a.inputs, b.inputs) and torch.equal(a.pre, b.pre)
+        assert torch.equal(a.v_goal, b.v_goal)
+    with pytest.raises(ValueError, match="b0 must be x with the ones column"):
+        capture(model, x, y, b0=x)

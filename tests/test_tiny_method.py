@@ -215,7 +215,7 @@ def test_inserted_neurons_and_best_update_give_exactly_the_scored_loss():
     # the line search scored the second batch (option holdout_scoring): rows n..2n of the data
     n, scored = spectra[0]["batch"], spectra[0]["scored_batch"]
     assert scored == n
-    x, y = trainer.method._estimation_data(n + scored)
+    x, y, _ = trainer.method.estimation_data(n + scored)
     with torch.no_grad():
         loss = float(F.cross_entropy(trainer.model(x[n:]), y[n:]))
     assert loss == pytest.approx(spectra[0]["loss_after"], rel=1e-5, abs=1e-6)

@@ -70,7 +70,7 @@ from kernels.methods.base import Proposal, SizingMethod, StepContext, unit_event
 from kernels.methods.registry import register
 from kernels.methods.tiny_options import BATCH_RULES, TinyAddition, TinyOptions
 from kernels.records import SPECTRUM
-from kernels.tiny.capture import capture
+from kernels.tiny.capture import capture, newest_rows
 from kernels.tiny.growth import plan_layer
 from kernels.tiny.network import GrowingMLP
 
@@ -107,6 +107,7 @@ class Tiny(SizingMethod):
         self.max_estimation_batch, self.best_update = int(max_estimation_batch), best_update
         self._buffer: list[tuple[torch.Tensor, torch.Tensor]] = []
         self._buffered = 0
+        self._scratch: torch.Tensor | None = None  # estimation rows, reused (estimation_data)
         self._batch: list[float] = []  # compound rule: the current size per layer
         self._last_growth: float | None = None
         self._last_step: int | None = None  # training step of the last growth step
@@ -167,15 +168,12 @@ class Tiny(SizingMethod):
             ]
         return [int(min(s, self.max_estimation_batch)) for s in sizes]
 
-    def _estimation_data(self, n: int):
-        xs, ys, have = [], [], 0
-        for x, y in reversed(self._buffer):
-            xs.append(x)
-            ys.append(y)
-            have += len(y)
-            if have >= n:
-                break
-        return torch.cat(xs)[:n], torch.cat(ys)[:n]
+    def estimation_data(self, n: int, ones: bool = True):
+        """The ``n`` most recent training samples kept, newest batch first: (x, y, b0), see
+        :func:`kernels.tiny.capture.newest_rows` (the buffer is reused between growth
+        steps)."""
+        x, y, b0, self._scratch = newest_rows(self._buffer, n, ones=ones, scratch=self._scratch)
+        return x, y, b0
 
     def propose(self, ctx: StepContext) -> Proposal:
         """Plan the growth step layer by layer, from the top hidden layer down, on a scratch
@@ -192,7 +190,9 @@ class Tiny(SizingMethod):
         sizes = self.estimation_sizes(model)
         # holdout_scoring: rows n..2n of each capture score the moves (see plan_layer)
         parts = 2 if self.holdout else 1
-        x_all, y_all = self._estimation_data(parts * max(sizes))
+        x_all, y_all, b0_all = self.estimation_data(
+            parts * max(sizes), ones=model.linears[0].bias is not None
+        )
         t0 = time.perf_counter()
         work = copy.deepcopy(model)
         self.seconds["surgery"] += time.perf_counter() - t0
@@ -201,8 +201,9 @@ class Tiny(SizingMethod):
         for layer in reversed(range(model.n_hidden)):
             n = min(sizes[layer], len(y_all) // parts)
             x, y = x_all[: parts * n], y_all[: parts * n]
+            b0 = None if b0_all is None else b0_all[: parts * n]
             t0 = time.perf_counter()
-            acts = capture(work, x, y, F.cross_entropy)
+            acts = capture(work, x, y, F.cross_entropy, b0=b0)
             scoring = None
             if self.holdout:  # per-sample rows: a capture of 2n rows is two captures of n
                 scoring = ([a.rows(n, 2 * n) for a in acts], y[n:])
