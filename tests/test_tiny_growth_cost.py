@@ -217,3 +217,39 @@ def test_estimation_data_are_the_newest_rows_with_the_ones_column_and_capture_ta
         assert torch.equal(a.v_goal, b.v_goal)
     with pytest.raises(ValueError, match="b0 must be x with the ones column"):
         capture(model, x, y, b0=x)
+
+
+def test_factor_4_grid_keeps_its_top_and_finds_interior_minima():
+    """line_search_factor 4 (grid_step 2): 12 grid points from 2^6 down (2^-16 included), the
+    safety bound's top always on the grid, a minimum within 3.5% after the zoom rounds; in a
+    growth step the same interior minima and cap hits as the factor-2 grid (the cases of
+    tests/test_tiny.py::test_amplitude_grid_reaches_an_interior_minimum_and_records_cap_hits)."""
+    from kernels.tiny.growth import plan_layer
+    from tests.test_tiny import small_net
+
+    calls: list[list[float]] = []
+
+    def batch(gs):
+        calls.append(list(gs))
+        return [(g - 0.3) ** 2 + 1.0 for g in gs]
+
+    res = line_search(batch_loss=batch, grid_step=2)
+    assert [len(c) for c in calls] == [1 + 12, 8, 8]
+    assert calls[0][1:] == [2.0**e for e in range(-16, 7, 2)]
+    assert res.gamma == pytest.approx(0.3, rel=0.035)
+    calls.clear()
+    top = line_search(batch_loss=lambda gs: [-g for g in gs], high_exp=5, grid_step=2)
+    assert top.gamma == 32.0  # odd span: the grid runs 2^5, 2^3, ..., 2^-15
+    with pytest.raises(ValueError, match="grid_step must be >= 1"):
+        line_search(batch_loss=batch, grid_step=0)
+    kw = {"line_search_kw": {"grid_step": 2}}
+    model, x, y = small_net(seed=2, hidden=(3, 3), train_steps=30)
+    plan = plan_layer(model, capture(model, x, y), 0, y, tau=0.0, cap=2, **kw)
+    assert 1.0 < plan.gamma < plan.gamma_max and not plan.gamma_capped
+    assert plan.gamma0 > 1.0 and not plan.gamma0_capped
+    model, x, y = small_net(seed=3, hidden=(3, 3), train_steps=30)
+    acts = capture(model, x, y)
+    capped = plan_layer(model, acts, 0, y, tau=0.0, cap=2, **kw)
+    assert capped.gamma_capped and capped.gamma == capped.gamma_max == 16.0
+    free = plan_layer(model, acts, 0, y, tau=0.0, cap=2, safety=1e6, **kw)
+    assert not free.gamma_capped and free.gamma > 16.0 and free.loss_after < capped.loss_after

@@ -145,6 +145,8 @@ def test_bad_options_are_named():
         cls(max_gamma=0.0)
     with pytest.raises(ValueError, match="line_search_refine must be in"):
         cls(line_search_refine=-1)
+    with pytest.raises(ValueError, match="line_search_factor must be 2, 4 or 8, got 3"):
+        cls(line_search_factor=3)
 
 
 def test_line_search_without_refinement_keeps_grid_amplitudes():

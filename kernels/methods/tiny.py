@@ -100,7 +100,10 @@ class Tiny(SizingMethod):
         best_update, ridge, line_search_refine = o.best_update, o.ridge, o.line_search_refine
         self.max_gamma, self.safety = float(o.max_gamma), float(o.safety)
         self.ridge = float(ridge)
-        self.line_search_kw = {"refine": int(line_search_refine)}
+        self.line_search_kw = {
+            "refine": int(line_search_refine),
+            "grid_step": int(o.line_search_factor).bit_length() - 1,  # log2 of the factor
+        }
         self.neurons, self.tau_mode, self.route = neurons, tau_mode, route
         self.growth_seconds, self.activation = float(growth_seconds), activation
         self.estimation_batch, self.batch_rule = int(estimation_batch), batch_rule
