@@ -37,6 +37,7 @@ from explorer.page import (
     set_knob,
     tab_factories,
 )
+from explorer.page.knob_panel import lifetime_for
 from explorer.session import Session, history_records, progress_percent, status_line
 
 __all__ = ["FORM_PARAMS", "ExplorerApp"]
@@ -92,7 +93,10 @@ class ExplorerApp(pn.viewable.Viewer):
         self.controls = RunControls(self._command, self.refresher.param.period)
         safe = self.actions.safe
         self.knob_panel = KnobPanel(
-            self.knobs, on_change=lambda n, v: safe(self.set_knob, n, v), method=self.form.method
+            self.knobs,
+            on_change=lambda n, v: safe(self.set_knob, n, v),
+            method=self.form.method,
+            lifetime=lifetime_for(self.form.dataset),
         )
         self.sweep_panel = GroupSparsityPanel(
             view=lambda: self.dashboard.view("groupsparsity"),
@@ -114,6 +118,9 @@ class ExplorerApp(pn.viewable.Viewer):
             max_steps=lambda: self.form.max_steps,
         )
         self.form.param.watch(self._on_method, "method")
+        self.form.param.watch(
+            lambda e: setattr(self.knob_panel, "lifetime", lifetime_for(e.new)), "dataset"
+        )
         self.form.on_preset = lambda knobs: safe(self.knob_panel.apply, knobs)
         self._tabs = tab_factories(tabs)
         self.scrubber: ReplayScrubber | None = None

@@ -189,3 +189,24 @@ def resolve_device(name: str) -> torch.device:
             f"device '{name}' asked for but no CUDA device is available; accepted here: auto, cpu"
         )
     return torch.device(name)
+
+
+def declared_options(method: str, dataset: str) -> dict[str, Any]:
+    """The options of ``method`` that the data set ``dataset`` declares: its registry entry's
+    properties that the method reads (``SizingMethod.data_options``, e.g. nonparametric's
+    ``lifetime`` from ``paper_lifetime_epochs``). A data set that is not a registry entry (a
+    file) declares nothing."""
+    from explorer.data.registry import DATASETS
+    from kernels.methods import METHODS
+
+    cls, spec = METHODS.get(method), DATASETS.get(str(dataset))
+    if cls is None or spec is None:
+        return {}
+    values = {option: getattr(spec, prop, None) for option, prop in cls.data_options.items()}
+    return {option: value for option, value in values.items() if value is not None}
+
+
+def method_options_for(config: RunConfig) -> dict[str, Any]:
+    """The options a run's method is built with: what its data set declares
+    (:func:`declared_options`), then the config's own ``method_options``, which win."""
+    return {**declared_options(config.method, config.dataset), **config.method_options}

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from explorer import trainer_state
-from explorer.config import RunConfig, resolve_device
+from explorer.config import RunConfig, method_options_for, resolve_device
 from explorer.data import load_dataset
 from explorer.knobs import Knobs, knobs_for
 from kernels.methods import StepContext, get_method
@@ -55,7 +55,7 @@ class Trainer:
         self.n_train = len(d.y_train)
         self.batch_size = min(config.batch_size, self.n_train)
         self.steps_per_epoch = max(1, self.n_train // self.batch_size)
-        self.method = get_method(config.method)(**config.method_options)
+        self.method = get_method(config.method)(**method_options_for(config))
         self.model: SizableNet = self.method.build(
             d.n_features,
             d.n_classes,
@@ -70,6 +70,7 @@ class Trainer:
         self._params_count = 0
         self.cost = 0  # ShrinkNets sec. 4.4: input neurons summed over steps
         self.val_history: list[float] = []
+        self.val_error_history: list[float] = []  # 1 - val_acc (the paper's VCE)
         self.phase_time = {"train": 0.0, "surgery": 0.0, "eval": 0.0}
         self._order = torch.empty(0, dtype=torch.long)
         self._cursor = 0
@@ -136,6 +137,7 @@ class Trainer:
             self.generator,
             loss_fn=F.cross_entropy,
             val_history=self.val_history,
+            val_error_history=self.val_error_history,
         )
         logits = self.model(x)
         loss = F.cross_entropy(logits, y)
@@ -229,6 +231,7 @@ class Trainer:
         t0 = time.perf_counter()
         val_loss, val_acc = self.evaluate("val")
         self.val_history.append(val_loss)
+        self.val_error_history.append(1.0 - val_acc)
         self.phase_time["eval"] += time.perf_counter() - t0
         elapsed = time.perf_counter() - self._started
         rec = {

@@ -45,6 +45,7 @@ def capture_state(trainer: Trainer) -> dict:
         "step_count": int(trainer.step_count),
         "cost": int(trainer.cost),
         "val_history": [float(v) for v in trainer.val_history],
+        "val_error_history": [float(v) for v in trainer.val_error_history],
         "phase_time": {k: float(v) for k, v in trainer.phase_time.items()},
         "elapsed": time.perf_counter() - trainer._started,
         "knobs": trainer.knobs.values(),
@@ -94,6 +95,8 @@ def load_state(trainer: Trainer, state: dict) -> None:
     trainer._cursor = int(state["cursor"])
     trainer.step_count, trainer.cost = int(state["step_count"]), int(state["cost"])
     trainer.val_history = [float(v) for v in state["val_history"]]
+    # snapshots written before the error history existed: empty (the protocol then waits)
+    trainer.val_error_history = [float(v) for v in state.get("val_error_history", [])]
     trainer.phase_time = {k: float(v) for k, v in state["phase_time"].items()}
     trainer._started = time.perf_counter() - float(state["elapsed"])
     trainer._knob_values = dict(state["knob_values_seen"])

@@ -10,6 +10,9 @@ from explorer.history import History
 from explorer.trainer import Trainer
 from kernels.methods.nonparametric import Nonparametric
 
+#: explorer.data.registry: MNIST-1D's declared lifetime (the paper's mnist value)
+MNIST1D_LIFETIME = 50.0
+
 
 def test_fractional_growth_rate_draws_poisson():
     g = torch.Generator().manual_seed(0)
@@ -59,9 +62,10 @@ def test_growth_adds_zero_fan_out_units_every_growth_step():
     assert all(e["cause"] == "added at random (growth rate)" for e in born)
 
 
-def _ctx(method, model, opt, knobs, vals, epoch, step=0):
+def _ctx(method, model, opt, knobs, vals, epoch, step=0, errors=None):
     return SimpleNamespace(
         val_history=list(vals),
+        val_error_history=list(vals if errors is None else errors),
         step=step,
         epoch=epoch,
         optimizer=opt,
@@ -225,3 +229,56 @@ def test_fan_in_init_statistics_are_table_3():
         assert abs(float((lin.weight.detach().double() ** 2).sum(1).mean()) - 1.0) < 0.1
     add = Nonparametric()._new_units(model, 1, 500, g)
     assert abs(float((add.fan_in.double() ** 2).sum(1).mean()) - 1.0) < 0.05
+
+
+def test_protocol_watches_the_validation_error_by_default():
+    """Sec. 4 / 7.4.1: the protocol's plateaus are those of the validation classification
+    error (VCE); ``criterion=loss`` watches the cross-entropy instead. Here the loss keeps
+    rising (over-confident errors) while the error keeps falling: the error protocol stays in
+    its growth phase, the loss protocol leaves it after P = 10 epochs."""
+    knobs = SimpleNamespace(lam=0.1, radial_lr=1.0, angular_lr=3.0, lr=1e-3)
+    losses = [1.0 + 0.1 * i for i in range(12)]
+    errors = [0.5 - 0.01 * i for i in range(12)]
+    phases = {}
+    for criterion in ("error", "loss"):
+        method = Nonparametric(patience=10.0, criterion=criterion)
+        model = method.build(4, 3, [5], generator=torch.Generator().manual_seed(0))
+        opt = method.make_optimizer(model, knobs)
+        for i in range(12):
+            ctx = _ctx(method, model, opt, knobs, losses[: i + 1], 1.0 * i, errors=errors[: i + 1])
+            method._advance_protocol(ctx)
+        phases[criterion] = method.phase
+    assert Nonparametric().criterion == "error"
+    assert phases == {"error": "grow", "loss": "drain"}
+
+
+def test_a_data_set_declares_its_table_3_lifetime():
+    """Table 3 sets alpha_r per data set (1/(50 lambda) for mnist, rectangles, convex; 1/(5
+    lambda) for poker): a registry entry declares ``paper_lifetime_epochs``, a run that does
+    not set the ``lifetime`` option takes it, and alpha_r = 1/(lifetime lambda); a set that
+    declares none (teacher, digits, a file) keeps the method's 5 epochs."""
+    from explorer.config import method_options_for
+    from explorer.data.registry import DATASETS
+    from kernels.methods.nonparametric_options import LIFETIME_EPOCHS
+
+    declared = {name: spec.paper_lifetime_epochs for name, spec in DATASETS.items()}
+    assert declared["mnist1d"] == MNIST1D_LIFETIME
+    assert declared["mnist"] == declared["rectangles"] == declared["convex"] == 50.0
+    assert declared["teacher"] is None and declared["digits"] is None
+    opts = method_options_for(RunConfig(dataset="mnist1d"))
+    assert opts == {"lifetime": MNIST1D_LIFETIME}
+    assert method_options_for(RunConfig(dataset="teacher")) == {}
+    assert method_options_for(RunConfig(dataset="x.npz")) == {}
+    mine = RunConfig(dataset="mnist1d", method_options={"lifetime": 7.0})
+    assert method_options_for(mine) == {"lifetime": 7.0}, "the config's option wins"
+    assert method_options_for(RunConfig(method="static", dataset="mnist1d")) == {}
+    knobs = SimpleNamespace(lam=2e-3, radial_lr=7.0, radial_auto=True, angular_lr=3.0, lr=1e-3)
+    for options, life in (({**opts}, MNIST1D_LIFETIME), ({}, LIFETIME_EPOCHS)):
+        method = Nonparametric(**options)
+        model = method.build(4, 3, [5], generator=torch.Generator().manual_seed(0))
+        opt = method.make_optimizer(model, knobs)
+        assert abs(opt.param_groups[0]["radial_lr"] - 1.0 / (life * 2e-3)) < 1e-9
+        assert abs(method.lifetime_epochs(knobs, 10) - life) < 1e-9
+        assert method.patience_epochs(knobs, 10) == 2 * life
+    trainer = Trainer(RunConfig(dataset="mnist1d", steps=1, device="cpu"))
+    assert trainer.method.lifetime == MNIST1D_LIFETIME

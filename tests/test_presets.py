@@ -10,6 +10,7 @@ from explorer.cli import build_parser, main, run_config
 from explorer.history import History
 from explorer.knobs import Knobs
 from explorer.page import KnobPanel, RunForm
+from explorer.page.knob_panel import lifetime_for
 from explorer.presets import PRESETS, UnknownPresetError, get_preset
 from explorer.trainer import Trainer
 from kernels.methods import get_method
@@ -97,16 +98,40 @@ def test_page_preset_menu_fills_the_controls_and_method_sizes():
 def test_radial_auto_checkbox_and_lifetime_beside_the_slider():
     knobs = Knobs(lam=1e-3)
     panel = KnobPanel(knobs, method="nonparametric")
-    assert panel.radial_auto.value and "5 epochs" in panel.lifetime.object
+    assert panel.radial_auto.value and "5 epochs" in panel.lifetime_pane.object
     assert "1/(5 lambda)" in panel.radial_auto.label
     knobs.lam = 2e-3  # auto: alpha_r follows lambda, the lifetime stays
-    assert "5 epochs" in panel.lifetime.object and "alpha_r in use 100" in panel.lifetime.object
+    assert (
+        "5 epochs" in panel.lifetime_pane.object
+        and "alpha_r in use 100" in panel.lifetime_pane.object
+    )
     with param.edit_constant(panel.widgets["radial_lr"]):  # the radial slider set by hand
         panel.widgets["radial_lr"].value_throttled = 25.0
     assert not knobs.radial_auto and not panel.radial_auto.value
-    assert "20 epochs" in panel.lifetime.object  # 1/(25 * 2e-3)
+    assert "20 epochs" in panel.lifetime_pane.object  # 1/(25 * 2e-3)
     panel.radial_auto.value = True
-    assert knobs.radial_auto and "5 epochs" in panel.lifetime.object
+    assert knobs.radial_auto and "5 epochs" in panel.lifetime_pane.object
+    # a data set that declares Table 3's lifetime (mnist1d: 50 epochs) sets the auto rule
+    panel.lifetime = lifetime_for("mnist1d")
+    assert "1/(50 lambda)" in panel.radial_auto.label
+    assert "50 epochs" in panel.lifetime_pane.object and "alpha_r in use 10" in (
+        panel.lifetime_pane.object
+    )
+    assert lifetime_for("teacher") == lifetime_for("my.npz") == 5.0
+
+
+def test_the_page_shows_the_lifetime_of_the_chosen_data_set():
+    from explorer.app import ExplorerApp
+
+    app = ExplorerApp(dataset="digits")
+    try:
+        assert app.knob_panel.lifetime == 5.0
+        app.form.dataset = "mnist1d"
+        assert app.knob_panel.lifetime == 50.0 and "50 epochs" in (
+            app.knob_panel.lifetime_pane.object
+        )
+    finally:
+        app.close()
 
 
 def _run(name: str, seed: int = 0) -> tuple[Trainer, History]:

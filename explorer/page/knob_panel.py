@@ -16,6 +16,7 @@ import panel as pn
 import param
 from bokeh.models import CustomJSTickFormatter
 
+from explorer.config import declared_options
 from explorer.knobs import Knobs, LogNumber, knob_names, switch_names
 from kernels.methods import METHODS
 from kernels.methods.nonparametric_options import LIFETIME_EPOCHS
@@ -74,11 +75,23 @@ def set_knob(knobs: Knobs, name: str, value) -> None:
         ) from exc
 
 
+def lifetime_for(dataset: str) -> float:
+    """The unit lifetime (epochs) of radial_lr auto for a run on ``dataset``: what the data
+    set declares (Table 3), else the method's default."""
+    return float(declared_options("nonparametric", dataset).get("lifetime", LIFETIME_EPOCHS))
+
+
 class KnobPanel(pn.viewable.Viewer):
     """One slider (and a tooltip icon with the knob's doc) per knob of the method."""
 
     method = param.String(
         default="nonparametric", doc="the sizing method whose knobs are shown (kernels.methods)"
+    )
+    lifetime = param.Number(
+        default=LIFETIME_EPOCHS,
+        bounds=(0, None),
+        doc="the unit lifetime T (epochs) of radial_lr auto, alpha_r = 1/(T lambda): the data "
+        "set's Table 3 value (explorer.config.declared_options) or the method's default",
     )
 
     def __init__(
@@ -99,15 +112,15 @@ class KnobPanel(pn.viewable.Viewer):
         }
         # alpha_r: "auto" follows lambda (Table 3); beside it the unit lifetime it implies
         self.radial_auto = pn.widgets.Checkbox(
-            label=f"radial_lr auto: 1/({LIFETIME_EPOCHS:g} lambda)",
+            label=f"radial_lr auto: 1/({self.lifetime:g} lambda)",
             value=bool(self.knobs.radial_auto),
         )
         self.radial_auto.param.watch(lambda e: self._on_change("radial_auto", bool(e.new)), "value")
-        self.lifetime = pn.pane.Markdown(self.lifetime_text(), margin=(0, 10))
+        self.lifetime_pane = pn.pane.Markdown(self.lifetime_text(), margin=(0, 10))
         self.rows["radial_lr"] = pn.Column(
             self.rows["radial_lr"],
             pn.Row(self.radial_auto, pn.widgets.TooltipIcon(value=Knobs.param["radial_auto"].doc)),
-            self.lifetime,
+            self.lifetime_pane,
             sizing_mode="stretch_width",
         )
         self._show_method_knobs()
@@ -125,8 +138,8 @@ class KnobPanel(pn.viewable.Viewer):
 
     def lifetime_text(self) -> str:
         """The unit lifetime the knobs imply: 1/(alpha_r lambda) epochs (sec. 4.1)."""
-        alpha = self.knobs.radial_lr_in_use()
-        life = self.knobs.unit_lifetime_epochs()
+        alpha = self.knobs.radial_lr_in_use(self.lifetime)
+        life = self.knobs.unit_lifetime_epochs(self.lifetime)
         shown = "never (lambda = 0)" if math.isinf(life) else f"{life:.3g} epochs"
         return (
             f"<small>alpha_r in use {alpha:.3g}; a new unit lives {shown} under "
@@ -134,9 +147,11 @@ class KnobPanel(pn.viewable.Viewer):
             "steps)</small>"
         )
 
+    @param.depends("lifetime", watch=True)
     def _follow_radial(self, *events) -> None:
         self.radial_auto.value = bool(self.knobs.radial_auto)
-        self.lifetime.object = self.lifetime_text()
+        self.radial_auto.label = f"radial_lr auto: 1/({self.lifetime:g} lambda)"
+        self.lifetime_pane.object = self.lifetime_text()
 
     def _widget(self, name: str):
         lo, hi, step, log = slider_range(name)

@@ -21,7 +21,7 @@ import safetensors.torch
 
 from explorer.data import bounded
 from explorer.snapshot.data import SnapshotData
-from explorer.snapshot.save import TRAINER_SCALARS
+from explorer.snapshot.save import OPTIONAL_TRAINER_SCALARS, TRAINER_SCALARS
 from explorer.snapshot.schema import (
     FILES,
     FORMAT,
@@ -175,7 +175,11 @@ def load_snapshot(path: str | Path) -> SnapshotData:
         where = at["session.json"]
         config = decode_tree(session["config"], None, where)
         scalars = decode_tree(session["trainer"], None, where)
-        trainer = {k: scalars[k] for k in TRAINER_SCALARS}
+        trainer = {
+            k: scalars[k]
+            for k in TRAINER_SCALARS
+            if k in scalars or k not in OPTIONAL_TRAINER_SCALARS
+        }
         trainer["knobs"] = decode_tree(session["knobs"], None, where)
         summary = decode_tree(session["summary"], None, where)
         if not isinstance(config, dict) or not isinstance(summary, dict):

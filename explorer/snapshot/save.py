@@ -46,12 +46,15 @@ TRAINER_SCALARS = (
     "cost",
     "cursor",
     "val_history",
+    "val_error_history",
     "phase_time",
     "elapsed",
     "knob_values_seen",
     "next_unit_id",
     "sizes",
 )
+#: trainer entries that snapshots written before they existed lack (loading leaves them out)
+OPTIONAL_TRAINER_SCALARS = ("val_error_history",)
 
 
 def _npz(arrays: dict[str, np.ndarray]) -> bytes:

@@ -47,6 +47,8 @@ class StepContext:
     generator: torch.Generator
     loss_fn: Any = None
     val_history: list[float] = field(default_factory=list)
+    #: validation classification error (1 - accuracy) at the same evaluations
+    val_error_history: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -155,6 +157,10 @@ class SizingMethod:
     #: method starts with them unless its config or a preset sets the knob; the page moves
     #: the sliders to them when the method is chosen
     default_knobs: ClassVar[dict[str, float]] = {}
+    #: options whose default a data set may declare: option name -> the name of a property
+    #: of the data set's registry entry (``explorer.data.registry.DataSpec``); a run whose
+    #: config does not set the option takes the data set's value when it declares one
+    data_options: ClassVar[dict[str, str]] = {}
 
     name = "base"
     description = ""
