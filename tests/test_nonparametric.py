@@ -278,7 +278,32 @@ def test_a_data_set_declares_its_table_3_lifetime():
         model = method.build(4, 3, [5], generator=torch.Generator().manual_seed(0))
         opt = method.make_optimizer(model, knobs)
         assert abs(opt.param_groups[0]["radial_lr"] - 1.0 / (life * 2e-3)) < 1e-9
+        method.configure(opt, knobs, SimpleNamespace(y=torch.zeros(10), n_train=100))
+        assert abs(opt.param_groups[0]["radial_lr"] - 1.0 / (life * 2e-3)) < 1e-9
         assert abs(method.lifetime_epochs(knobs, 10) - life) < 1e-9
         assert method.patience_epochs(knobs, 10) == 2 * life
     trainer = Trainer(RunConfig(dataset="mnist1d", steps=1, device="cpu"))
     assert trainer.method.lifetime == MNIST1D_LIFETIME
+
+
+def test_a_state_from_before_the_error_history_resumes():
+    """The trainer keeps the validation error (1 - accuracy) beside the loss at every
+    evaluation; a saved state without it (written before it existed) resumes with an empty
+    one, and the protocol then waits for the next evaluation instead of failing."""
+    from explorer.trainer_state import capture_state, load_state
+
+    cfg = RunConfig(hidden=[4, 4], steps=6, eval_every=2, device="cpu")
+    trainer = Trainer(cfg)
+    trainer.run()
+    _, acc = trainer.evaluate("val")
+    assert len(trainer.val_error_history) == len(trainer.val_history) == 3
+    assert abs(trainer.val_error_history[-1] - (1 - acc)) < 1e-12
+    state = capture_state(trainer)
+    del state["val_error_history"]
+    other = Trainer(cfg)
+    load_state(other, state)
+    assert other.val_error_history == []
+    for _ in range(4):
+        other.step()
+    assert len(other.val_error_history) == len(other.val_history) - 3 >= 1
+    assert other.method.phase == "grow"

@@ -230,6 +230,8 @@ def test_restore_gives_back_trainer_and_history(saved, live):
     assert restored.model.ids.next_id == trainer.model.ids.next_id
     assert restored.knobs.lam == pytest.approx(0.02)
     assert restored.val_history == trainer.val_history
+    assert restored.val_error_history == trainer.val_error_history
+    assert len(trainer.val_error_history) == len(trainer.val_history) > 0
     assert same(restored.generator.get_state(), trainer.generator.get_state())
     assert len(h2) == len(history) and h2.max_rows == history.max_rows
     restored.step()  # records now go to the restored history

@@ -20,7 +20,8 @@ def first_sentence(text: str) -> str:
 
 
 def _radial(text: str):
-    """``--radial-lr``: "auto" (alpha_r = 1/(5 lambda), Table 3's poker value) or a number."""
+    """``--radial-lr``: "auto" (alpha_r = 1/(T lambda), T the data set's Table 3 lifetime or
+    5 epochs) or a number."""
     if text.strip().lower() == "auto":
         return "auto"
     try:
