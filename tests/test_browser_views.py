@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 from conftest import open_page, wait_for
 
@@ -75,3 +76,104 @@ def test_a_new_run_starts_the_step_axis_afresh(served):
     # session before the empty figures got an anchor); none over two runs and a tab switch
     unranged = [t for _, t in console if "could not set initial ranges" in t or "log axis" in t]
     assert unranged == []
+
+
+_ROWS_JS = """names => Object.fromEntries(names.map(name => {
+    const source = Bokeh.documents[0].get_model_by_name(name);
+    const column = source ? Object.values(source.data)[0] : undefined;
+    return [name, column === undefined ? null : column.length];
+}))"""
+
+_LIVING_JS = """() => {
+    const doc = Bokeh.documents[0];
+    const rows = Array.from(doc.get_model_by_name('lifetimes').data.living_row);
+    const y = doc.get_model_by_name('lifetimes_figure').y_range;
+    return {living: rows.filter(Number.isFinite).length, y_end: y.end};
+}"""
+
+
+def _source_rows(app) -> dict[str, int]:
+    """Rows of every named source of the page's views, on the server."""
+    return {
+        source.name: len(next(iter(source.data.values()), ()))
+        for view in app.dashboard.views.values()
+        for source in view.sources()
+        if source.name
+    }
+
+
+def test_a_second_run_of_another_method_draws_only_its_own_rows(served, monkeypatch):
+    """Nonparametric, then ShrinkNets on the same page: the browser's copy of every source
+    holds what the server's does, and "living only" lifetimes span only the living units.
+
+    The defect (issue 12): a refresh that empties a source (a new run; a card redrawn from
+    the History after a tab switch) and then streams rows into it sent the streamed rows
+    twice. Bokeh kept the emptying as a held event that holds the source's live columns,
+    which the stream filled before the refresh was sent. ShrinkNets' lifetimes had 400 rows
+    in the browser for its 200 first units, the copies never patched: bars at step 0 up to
+    row 199 and a y axis to 200 with ~20 units alive."""
+    from explorer.runner import RunnerCommands
+
+    url, apps = served
+    console: list[tuple[str, str]] = []
+    with open_page(url, console, viewport=(1366, 900), timeout_ms=240_000) as page:
+        page.get_by_role("button", name="start").click(timeout=180_000)
+        wait_for(lambda: apps and apps[0].status == "running", what="first run", page=page)
+        app = apps[0]
+        wait_for(lambda: _step(app) >= 300, timeout=240, what="300 steps", page=page)
+        page.get_by_role("button", name="stop").click(timeout=180_000)
+        wait_for(lambda: app.status == "stopped", what="stop", page=page)
+
+        # the new run's first records reach the page in one refresh (as they do when the
+        # refresh period is stretched on a busy machine): its reset and its first rows
+        drain = RunnerCommands.drain
+        waiting: list[dict] = []
+        gate = {"open": False}
+
+        def gathered(self, limit=None):
+            waiting.extend(drain(self, limit))
+            if not gate["open"]:
+                return []
+            out = list(waiting)
+            waiting.clear()
+            return out
+
+        monkeypatch.setattr(RunnerCommands, "drain", gathered)
+        select = page.locator("select").filter(
+            has=page.locator("option", has_text=re.compile("^shrinknets$"))
+        )
+        select.first.select_option("shrinknets", timeout=180_000)
+        wait_for(lambda: app.form.method == "shrinknets", what="method", page=page)
+        page.get_by_role("button", name="start").click(timeout=180_000)
+        wait_for(lambda: any(r.get("kind") == "units" for r in waiting), what="a table")
+        gate["open"] = True
+        wait_for(lambda: app.status == "running", what="the ShrinkNets run", page=page)
+
+        def living() -> int:
+            rows = app.dashboard.views["lifetimes"].source.data["living_row"]
+            return int(np.isfinite(np.asarray(rows, dtype=float)).sum())
+
+        # ShrinkNets starts with 100 + 100 units and eliminates most of them early
+        wait_for(lambda: 0 < living() < 150, timeout=300, what="eliminations", page=page)
+        # the live plots drawn again from the History (another tab was open)
+        for tab in ("landscape", "live"):
+            page.locator(".bk-tab").filter(has_text=re.compile(rf"^\s*{tab}\s*$")).click(
+                timeout=180_000
+            )
+            page.wait_for_timeout(1000)
+        app.pause()
+        wait_for(lambda: app.status == "paused", what="pause", page=page)
+        server = _source_rows(app)
+        assert server["lifetimes"] == 200  # ShrinkNets' first units; it adds none
+
+        def browser() -> dict:
+            return page.evaluate(_ROWS_JS, sorted(server))
+
+        try:
+            wait_for(lambda: browser() == server, timeout=120, what="the rows", page=page)
+        except AssertionError:
+            assert browser() == server  # says which sources differ
+        shown = page.evaluate(_LIVING_JS)
+        assert shown["living"] == living(), (shown, living())
+        # the y axis spans the living rows 0 .. living-1 (it spanned 0-200 with ~20 alive)
+        assert living() - 1 < shown["y_end"] < 1.1 * living() + 1, (shown, living())

@@ -564,8 +564,13 @@ def test_lifetimes_show_living_units_only_by_default():
         }
     )
     np.testing.assert_array_equal(view.source.data["living_row"], [np.nan, np.nan, 0, 1, 2])
+    # the y axis spans the rows drawn, and shrinks as units die (not a browser auto range,
+    # which keeps the bounds of every plot view that drew: 200 rows for ~20 living units)
+    assert (view.fig.y_range.start, view.fig.y_range.end) == (-1, 3)
     view.rows.value = "all units"
     assert view.bars.glyph.y == "row" and "all units" in view.fig.yaxis[0].axis_label
+    assert (view.fig.y_range.start, view.fig.y_range.end) == (-1, 5)
+    assert (view.fig.y_range.reset_start, view.fig.y_range.reset_end) == (-1, 5)
     with pytest.raises(ValueError, match="living only"):
         view.show_rows("dead")
 

@@ -12,6 +12,7 @@ from collections import defaultdict
 
 import numpy as np
 import panel as pn
+from bokeh.document.events import ColumnDataChangedEvent, ModelChangedEvent
 from bokeh.models import CDSView, DataRange1d, GroupFilter, Legend, Plot
 
 from kernels.records import UNITS
@@ -94,7 +95,7 @@ class ThinnedStream:
             self.stride *= 2
         keep = np.concatenate([keep_old, np.ones(len(all_keys) - old, dtype=bool)])
         self._keys = all_keys[keep]
-        self.source.data = {k: _take(v, keep) for k, v in merged.items()}
+        replace_data(self.source, {k: _take(v, keep) for k, v in merged.items()})
 
 
 def _concat(a, b):
@@ -111,6 +112,36 @@ def _take(values, keep: np.ndarray):
     if isinstance(values, np.ndarray):
         return values[keep]
     return [v for v, k in zip(values, keep, strict=True) if k]
+
+
+def replace_data(source, data: dict) -> None:
+    """``source.data = data``, safe from a ``stream`` or ``patch`` of ``source`` later in the
+    same held refresh.
+
+    Every refresh holds the document (``pn.io.hold``): Bokeh keeps each change as an event
+    and serialises it when the hold ends. A replacement's event holds the source's live
+    column dict, which a later ``stream`` or ``patch`` changes in place before it adds its
+    own event, so the browser got the streamed rows twice: once in the replacement, once
+    from the stream. That happened whenever a refresh emptied a view and filled it again: a
+    new run's reset and its first rows (ShrinkNets' lifetimes: 400 rows in the browser for
+    200 units, the copies never patched, issue 12), a card redrawn from the History, a
+    replay scrubbed. Here the held event keeps the columns as they are now (a copy)."""
+    source.data = data
+    doc = source.document
+    if doc is None or not doc.callbacks.hold_value:
+        return  # not held: the event was sent with its value as it is now
+    live = source.data
+    for event in getattr(doc.callbacks, "_held_events", ()):  # Bokeh's held events
+        if getattr(event, "model", None) is not source or getattr(event, "attr", None) != "data":
+            continue
+        if isinstance(event, ColumnDataChangedEvent) and event.data is None:  # read when sent
+            event.data = {k: _copy(v) for k, v in live.items()}
+        elif isinstance(event, ModelChangedEvent) and event.new is live:
+            event.new = {k: _copy(v) for k, v in live.items()}
+
+
+def _copy(values):
+    return values.copy() if isinstance(values, np.ndarray) else list(values)
 
 
 def history_records(history) -> dict[str, list[dict]]:
@@ -154,7 +185,7 @@ class View(pn.viewable.Viewer):
     def reset(self) -> None:
         """Empty every source (a new run starts)."""
         for source in self.sources():
-            source.data = {k: [] for k in source.data}
+            replace_data(source, {k: [] for k in source.data})
             source.selected.indices = []
         for course in getattr(self, "_courses", ()):
             course.reset()

@@ -9,7 +9,7 @@ import numpy as np
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
-from explorer.views.base import View, figure_defaults, step_range
+from explorer.views.base import View, figure_defaults, replace_data, step_range
 from explorer.views.palette import layer_color
 from explorer.views.selection import UnitSelection
 from kernels.records import UNITS
@@ -92,7 +92,7 @@ class FanHistoryView(View):
                 data["which"].append(which.replace("_", "-"))
                 data["color"].append(layer_color(max(s["layer"], 0)))
                 data["dash"].append(dash)
-        self.source.data = data
+        replace_data(self.source, data)
 
     def update(self, records_by_kind):
         tables = records_by_kind.get(UNITS, ())

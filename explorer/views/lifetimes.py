@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 import panel as pn
-from bokeh.models import ColumnDataSource, HoverTool
+from bokeh.models import ColumnDataSource, HoverTool, Range1d
 from bokeh.plotting import figure
 
 from explorer.views.base import View, columns, figure_defaults, step_range
@@ -54,6 +54,7 @@ class LifetimeView(View):
         self.fig = figure(
             title="unit lifetimes (grey: eliminated)",
             x_range=x_range,
+            y_range=Range1d(-1.0, 1.0),
             name="lifetimes_figure",
             **figure_defaults(height=320, tools="xpan,xwheel_zoom,box_select,tap,reset,save"),
         )
@@ -80,14 +81,14 @@ class LifetimeView(View):
             )
         )
         self.fig.xaxis.axis_label = "step"
-        self.rows = pn.widgets.RadioButtonGroup(options=list(ROW_MODES), value="living only")
-        self.rows.param.watch(lambda e: self.show_rows(e.new), "value")
-        self.show_rows(self.rows.value)
-        self.selection.attach(self.source)
         self._row: dict[int, int] = {}
         self._alive: list[bool] = []
         self.now = 0
         self._ends_at = -1
+        self.rows = pn.widgets.RadioButtonGroup(options=list(ROW_MODES), value="living only")
+        self.rows.param.watch(lambda e: self.show_rows(e.new), "value")
+        self.show_rows(self.rows.value)
+        self.selection.attach(self.source)
 
     def sources(self):
         return [self.source]
@@ -101,10 +102,25 @@ class LifetimeView(View):
         self.fig.yaxis.axis_label = label
         if self.rows.value != mode:
             self.rows.value = mode
+        self._fit_rows()
+
+    def _fit_rows(self) -> None:
+        """The y axis spans exactly the rows drawn (the living units, or every unit).
+
+        Set here rather than left to an auto range: BokehJS's DataRange1d keeps the bounds of
+        every plot view that drew with it (the plot drawn again after a tab switch), so the
+        axis never shrank back as units were eliminated (ShrinkNets: 200 first units, ~20
+        left)."""
+        n = int(sum(self._alive)) if self.rows.value == "living only" else len(self._alive)
+        start, end = -1.0, max(float(n), 1.0)
+        y = self.fig.y_range
+        if (y.start, y.end) != (start, end):
+            y.update(start=start, end=end, reset_start=start, reset_end=end)
 
     def reset(self):
         super().reset()
         self._row, self._alive, self.now, self._ends_at = {}, [], 0, -1
+        self._fit_rows()
 
     def _append(self, rows: list[dict]) -> None:
         if not rows:
@@ -183,6 +199,8 @@ class LifetimeView(View):
                 patch["living_row"] = [(slice(0, n), living_rows(alive))]
             self.source.patch(patch)
             self._ends_at = self.now
+            if new_rows or deaths:
+                self._fit_rows()
         if new_rows:
             self.selection.apply(self.source)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
-from explorer.views.base import View, columns, figure_defaults, outside_legend
+from explorer.views.base import View, columns, figure_defaults, outside_legend, replace_data
 from explorer.views.palette import TRAIN_COLOR
 from kernels.records import TRADEOFF
 
@@ -81,7 +81,7 @@ class TradeoffView(View):
     def reset(self):
         """Keep the finished run's last point among the earlier runs, then empty the path."""
         self.archive()
-        self.run.data = {k: [] for k in RUN_COLUMNS}
+        replace_data(self.run, {k: [] for k in RUN_COLUMNS})
         self.run_course.reset()
 
     def archive(self, method: str | None = None) -> None:

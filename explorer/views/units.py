@@ -22,6 +22,7 @@ from explorer.views.base import (
     figure_defaults,
     layer_groups,
     outside_legend,
+    replace_data,
     show_layers,
 )
 from explorer.views.palette import layer_colors
@@ -140,13 +141,16 @@ class UnitScatterView(View):
             self.source.patch({k: [(slice(0, n), v)] for k, v in numeric.items()})
             return
         layers = np.asarray(table["layer"], dtype=np.int64)
-        self.source.data = {
-            "unit_id": ids,
-            "layer": layers,
-            "color": layer_colors(layers),
-            "layer_name": [f"layer {i}" for i in layers.tolist()],
-            **numeric,
-        }
+        replace_data(
+            self.source,
+            {
+                "unit_id": ids,
+                "layer": layers,
+                "color": layer_colors(layers),
+                "layer_name": [f"layer {i}" for i in layers.tolist()],
+                **numeric,
+            },
+        )
         show_layers(self.layer_items, np.unique(layers))
         self.selection.apply(self.source)
 
