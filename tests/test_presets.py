@@ -134,6 +134,27 @@ def test_the_page_shows_the_lifetime_of_the_chosen_data_set():
         app.close()
 
 
+def test_radial_slider_shows_the_alpha_r_in_use():
+    """With "auto" on the radial_lr slider shows 1/(lifetime lambda) (Table 3's rule) and
+    follows lambda, not the hand value that waits underneath; a hand move takes over."""
+    knobs = Knobs(lam=1e-3, radial_lr=20.0)
+    panel = KnobPanel(knobs, method="nonparametric")
+    slider = panel.widgets["radial_lr"]
+    assert knobs.radial_auto and slider.value == pytest.approx(1 / (5 * 1e-3))
+    assert "auto" in slider.name
+    knobs.lam = 4e-3  # auto: the slider follows lambda
+    assert slider.value == pytest.approx(1 / (5 * 4e-3))
+    panel.lifetime = lifetime_for("mnist1d")  # and the data set's lifetime (50 epochs)
+    assert slider.value == pytest.approx(1 / (50 * 4e-3))
+    panel.radial_auto.value = False  # the hand value is in use again
+    assert slider.value == 20.0 and "auto" not in slider.name
+    panel.radial_auto.value = True
+    with param.edit_constant(slider):  # moved by hand: auto off, the moved value in use
+        slider.value_throttled = 35.0
+    assert not knobs.radial_auto and knobs.radial_lr_in_use() == 35.0
+    assert slider.value == 35.0 and "auto" not in slider.name
+
+
 def _run(name: str, seed: int = 0) -> tuple[Trainer, History]:
     history = History()
     trainer = Trainer(get_preset(name).config(seed=seed, device="cpu"), sink=history.add)

@@ -124,8 +124,9 @@ class KnobPanel(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
         self._show_method_knobs()
-        self.knobs.param.watch(self._follow, knob_names())
+        self.knobs.param.watch(self._follow, [n for n in knob_names() if n != "radial_lr"])
         self.knobs.param.watch(self._follow_radial, ["radial_auto", "radial_lr", "lam"])
+        self._follow_radial()
 
     def apply(self, values: dict) -> None:
         """Set the knobs to ``values`` (a preset's, a method's defaults), the others back to
@@ -149,9 +150,15 @@ class KnobPanel(pn.viewable.Viewer):
 
     @param.depends("lifetime", watch=True)
     def _follow_radial(self, *events) -> None:
-        self.radial_auto.value = bool(self.knobs.radial_auto)
+        """The radial_lr slider shows the alpha_r in use: with "auto" on it follows lambda
+        (1/(lifetime lambda), labelled "auto"); a hand move turns auto off (``set_knob``)."""
+        auto = bool(self.knobs.radial_auto)
+        self.radial_auto.value = auto
         self.radial_auto.label = f"radial_lr auto: 1/({self.lifetime:g} lambda)"
         self.lifetime_pane.object = self.lifetime_text()
+        slider = self.widgets["radial_lr"]
+        slider.value = self._shown("radial_lr", self.knobs.radial_lr_in_use(self.lifetime))
+        slider.name = "radial_lr (auto: follows lambda)" if auto else "radial_lr"
 
     def _widget(self, name: str):
         lo, hi, step, log = slider_range(name)
