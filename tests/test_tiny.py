@@ -80,6 +80,15 @@ def test_best_update_matches_dense_least_squares():
     # the residual is orthogonal to the inputs: V* is the projection of V_goal (sec. 3.1)
     r = v - b2 @ best_update(b2, v).T
     assert float((b2.T @ r).abs().max()) < 1e-9
+    # ridge: the Tikhonov solution, an oracle from the augmented least-squares problem
+    # [B; sqrt(n r m) I] dW^T = [V; 0], m = mean diag of S = (1/n) B^T B
+    n, r = b2.shape[0], 0.3
+    m = float((b2 * b2).sum() / (n * b2.shape[1]))
+    aug_b = torch.cat([b2, (n * r * m) ** 0.5 * torch.eye(b2.shape[1], dtype=b2.dtype)])
+    aug_v = torch.cat([v, torch.zeros(b2.shape[1], v.shape[1], dtype=v.dtype)])
+    ref3 = torch.linalg.lstsq(aug_b, aug_v).solution.T
+    assert torch.allclose(best_update(b2, v, ridge=r), ref3, atol=1e-10)
+    assert not torch.allclose(best_update(b2, v, ridge=r), best_update(b2, v), atol=1e-3)
 
 
 def test_bottleneck_drops_by_sum_of_lambda_squared():

@@ -107,6 +107,27 @@ def test_threshold_and_growth_rate_limit_the_additions():
         )
 
 
+def test_rank_cap_adds_every_neuron_past_tau_and_growth_stops_after_max_steps():
+    # neuron_cap=rank (the paper's K* = R): growth_rate 1 no longer caps the additions
+    trainer, rows = run(
+        steps=61,
+        growth_every=10,
+        growth_rate=1,
+        tau=1e-8,
+        options={"neuron_cap": "rank", "max_growth_steps": 3, "update_ridge": 1e-3},
+    )
+    spectra = rows["spectrum"]
+    assert sorted({r["step"] for r in spectra}) == [10, 20, 30]  # then no more growth steps
+    assert trainer.method.growth_steps == 3
+    for r in spectra:
+        passed = int((r["eigenvalues"] ** 2 * r["loss_before"] > 1e-8).sum())
+        assert r["accepted"] + r["rejected"] == passed
+    assert max(r["accepted"] for r in spectra) > 1
+    assert trainer.model.hidden_sizes == [
+        1 + sum(r["accepted"] for r in spectra if r["layer"] == layer) for layer in (0, 1)
+    ]
+
+
 def test_random_neurons_and_the_seconds_schedule():
     trainer, rows = run(
         steps=4, growth_every=1000, options={"neurons": "random", "growth_seconds": 1e-9}
@@ -147,6 +168,12 @@ def test_bad_options_are_named():
         cls(line_search_refine=-1)
     with pytest.raises(ValueError, match="line_search_factor must be 2, 4 or 8, got 3"):
         cls(line_search_factor=3)
+    with pytest.raises(ValueError, match="neuron_cap must be one of growth_rate, rank"):
+        cls(neuron_cap="all")
+    with pytest.raises(ValueError, match="max_growth_steps must be in"):
+        cls(max_growth_steps=-1)
+    with pytest.raises(ValueError, match="update_ridge must be >= 0"):
+        cls(update_ridge=-1.0)
 
 
 def test_line_search_without_refinement_keeps_grid_amplitudes():

@@ -3,7 +3,8 @@ neurons that fix the bottleneck best (Spotting Expressivity Bottlenecks and Fixi
 Optimally, shared/papers/003; sec. 2.3, def. 3.1, prop. 3.1-3.3, sec. 3.3-3.4, appendix B-C).
 
 Every growth step (every ``growth_every`` steps, 0 = once per epoch, or every
-``growth_seconds`` of wall-clock time when that option is > 0):
+``growth_seconds`` of wall-clock time when that option is > 0; at most ``max_growth_steps``
+growth steps when that option is > 0, as the paper's experiments grow 8 or 15 times):
 
 1. one forward/backward pass on an estimation minibatch captures, for every Linear, its
    inputs B (with the bias column) and the desired update V_goal of its outputs (sec. 2.3);
@@ -12,7 +13,8 @@ Every growth step (every ``growth_every`` steps, 0 = once per epoch, or every
    + SVD, the semi-definite route of B.3, or LOBPCG for large layers), accepted while
    lambda_k^2 L(f_theta) > tau (the paper's rule, end of sec. 2.4, ``tau_mode="paper"``; the
    departures ``absolute``: lambda_k^2 > tau, and ``relative``: lambda_k^2 > tau lambda_1^2,
-   are kept as options), at most round(growth_rate) of them, and the amplitudes gamma_0 (on
+   are kept as options), at most round(growth_rate) of them (every one with
+   ``neuron_cap="rank"``, as the paper: K* = R), and the amplitudes gamma_0 (on
    dW*) and gamma (on the neurons) by line search (sec. 3.3) on a factor-2 grid up to
    ``max_gamma`` within a safety bound (:mod:`kernels.tiny.growth`). Neurons whose best
    amplitude does not lower the estimation batch's loss are rejected, not added;
@@ -99,7 +101,7 @@ class Tiny(SizingMethod):
         batch_rule, max_estimation_batch = o.batch_rule, o.max_estimation_batch
         best_update, ridge, line_search_refine = o.best_update, o.ridge, o.line_search_refine
         self.max_gamma, self.safety = float(o.max_gamma), float(o.safety)
-        self.ridge = float(ridge)
+        self.ridge, self.update_ridge = float(ridge), float(o.update_ridge)
         self.line_search_kw = {
             "refine": int(line_search_refine),
             "grid_step": int(o.line_search_factor).bit_length() - 1,  # log2 of the factor
@@ -117,6 +119,7 @@ class Tiny(SizingMethod):
         self._wait = 1  # current multiple of the schedule (``backoff``)
         self.backoff = int(o.backoff)
         self.holdout = bool(o.holdout_scoring)
+        self.neuron_cap, self.max_growth_steps = o.neuron_cap, int(o.max_growth_steps)
         self._plan: list[tuple[int, torch.Tensor | None, TinyAddition | None]] = []
         self._pending_records: list[dict] = []
         self.growth_steps = 0
@@ -147,6 +150,8 @@ class Tiny(SizingMethod):
             self._buffered -= len(self._buffer.pop(0)[1])
 
     def _due(self, ctx: StepContext) -> bool:
+        if self.max_growth_steps and self.growth_steps >= self.max_growth_steps:
+            return False
         now = time.perf_counter()
         if self._last_growth is None:
             self._last_growth = now
@@ -189,7 +194,8 @@ class Tiny(SizingMethod):
             return Proposal()
         start, counted = time.perf_counter(), sum(self.seconds.values())
         model, knobs = ctx.model, ctx.knobs
-        cap = max(int(round(float(knobs.growth_rate))), 0)
+        # neuron_cap "rank": every neuron of the solution that passes tau (K* = R, prop. 3.2)
+        cap = None if self.neuron_cap == "rank" else max(int(round(float(knobs.growth_rate))), 0)
         sizes = self.estimation_sizes(model)
         # holdout_scoring: rows n..2n of each capture score the moves (see plan_layer)
         parts = 2 if self.holdout else 1
@@ -231,6 +237,7 @@ class Tiny(SizingMethod):
                 max_gamma=self.max_gamma,
                 safety=self.safety,
                 scoring=scoring,
+                update_ridge=self.update_ridge,
             )
             self.seconds["solve"] += time.perf_counter() - t0 - plan.line_search_seconds
             self.seconds["line_search"] += plan.line_search_seconds

@@ -13,6 +13,10 @@ from kernels.tiny.growth import MAX_GAMMA, NEURONS, SAFETY
 from kernels.tiny.network import ACTIVATIONS
 
 BATCH_RULES = ("sqrt", "compound")
+#: how many neurons one growth step may add to a layer: ``growth_rate`` (the knob, at most
+#: round(growth_rate)) or ``rank`` (every neuron of the solution that passes the threshold:
+#: K* = R, the rank of N, TINY prop. 3.2; what the paper's experiments add, appendix C)
+NEURON_CAPS = ("growth_rate", "rank")
 
 
 @dataclass
@@ -46,7 +50,21 @@ class TinyOptions(MethodOptions):
     threshold of sec. 2.4 stops growth, re-solving every epoch was most of a run's growth
     time, issue 17) and ``holdout_scoring`` (default true: the threshold's L and the line searches
     use a second batch of the same size, disjoint from the one that estimated dW* and the
-    neurons; see :mod:`kernels.tiny.growth`)."""
+    neurons; see :mod:`kernels.tiny.growth`), ``update_ridge`` (Tikhonov term of S in the best
+    update dW*, relative to its mean diagonal; default 0 = the paper's inverse, see
+    :func:`kernels.tiny.bottleneck.best_update`), ``neuron_cap`` (growth_rate | rank, see
+    :data:`NEURON_CAPS`; default growth_rate) and ``max_growth_steps`` (stop growing after
+    this many growth steps, 0 = never stop; the paper grows a fixed number of times: 8 in
+    appendix C.1, 15 in C.3 / fig. 10).
+
+    Paper 003's race (sec. 4, appendix C, fig. 10: [1, 1] -> [929, 141] on MNIST) is
+    ``neuron_cap=rank``, ``max_growth_steps=15``, growth after a short training interval
+    (0.05 s of training), the threshold lambda_k^2 L > tau (its tau is not given), the
+    estimation batch 100 grown with the widths (appendix C), Adam lr 1e-4, batch 100, selu.
+    Departures kept by default here (they size the teacher network, issue 15): at most
+    round(growth_rate) neurons per layer and step, growth once per epoch with no step limit,
+    elu, the holdout scoring batch and the backoff; the ``tiny-race-*`` presets set the
+    paper's values where this project can (growth every N training steps, not seconds)."""
 
     neurons: str = "optimal"
     tau_mode: str = "paper"
@@ -64,6 +82,9 @@ class TinyOptions(MethodOptions):
     line_search_factor: int = 4
     backoff: int = 8
     holdout_scoring: bool = True
+    update_ridge: float = 0.0
+    neuron_cap: str = "growth_rate"
+    max_growth_steps: int = 0
 
     def problems(self) -> list[str]:
         problems = super().problems()
@@ -83,6 +104,12 @@ class TinyOptions(MethodOptions):
             problems.append(
                 f"batch_rule must be one of {', '.join(BATCH_RULES)}, got '{self.batch_rule}'"
             )
+        if self.neuron_cap not in NEURON_CAPS:
+            problems.append(
+                f"neuron_cap must be one of {', '.join(NEURON_CAPS)}, got '{self.neuron_cap}'"
+            )
+        if not 0 <= int(self.max_growth_steps) <= 10**6:
+            problems.append(f"max_growth_steps must be in [0, 10^6], got {self.max_growth_steps}")
         if float(self.growth_seconds) < 0:
             problems.append(f"growth_seconds must be >= 0, got {self.growth_seconds}")
         if int(self.estimation_batch) < 1 or int(self.max_estimation_batch) < int(
@@ -94,6 +121,8 @@ class TinyOptions(MethodOptions):
             )
         if float(self.ridge) < 0:
             problems.append(f"ridge must be >= 0, got {self.ridge}")
+        if float(self.update_ridge) < 0:
+            problems.append(f"update_ridge must be >= 0, got {self.update_ridge}")
         if not 2.0**-15 <= float(self.max_gamma) <= 2.0**20:
             problems.append(f"max_gamma must be in [2^-15, 2^20], got {self.max_gamma}")
         if not float(self.safety) > 0:
@@ -107,4 +136,4 @@ class TinyOptions(MethodOptions):
         return problems
 
 
-__all__ = ["BATCH_RULES", "TinyAddition", "TinyOptions"]
+__all__ = ["BATCH_RULES", "NEURON_CAPS", "TinyAddition", "TinyOptions"]

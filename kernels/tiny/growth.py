@@ -137,10 +137,12 @@ def plan_layer(
     max_gamma: float = MAX_GAMMA,
     safety: float = SAFETY,
     scoring: tuple[list[LayerActivity], torch.Tensor] | None = None,
+    update_ridge: float = 0.0,
 ) -> LayerGrowth:
     """Plan the growth of hidden layer ``layer`` from the captured activities ``acts``
-    (``ridge``: see ``best_neurons``; ``max_gamma``, ``safety``: the amplitude grid, see the
-    module docstring; ``line_search_kw``: further arguments of ``line_search``).
+    (``ridge``: see ``best_neurons``; ``update_ridge``: the same Tikhonov term for dW*, see
+    ``best_update``; ``max_gamma``, ``safety``: the amplitude grid, see the module docstring;
+    ``line_search_kw``: further arguments of ``line_search``).
 
     ``scoring`` = (activities, labels) of a second batch: the loss L(f_theta) of the
     threshold and the line searches are computed on it instead of on the batch that
@@ -157,7 +159,7 @@ def plan_layer(
     b_prev, b_l = acts[layer].inputs, acts[layer + 1].inputs
     a_next, v_goal = acts[layer + 1].pre, acts[layer + 1].v_goal
     dtype = a_next.dtype
-    dw = best_update(b_l, v_goal) if use_best_update else None
+    dw = best_update(b_l, v_goal, ridge=update_ridge) if use_best_update else None
     v_proj = v_goal - b_l @ dw.T if dw is not None else v_goal
     before = lack_of_expressivity(b_prev, v_proj)
     # S and N in the model's dtype, then float64 for the solve: the n x d^2 product is the
