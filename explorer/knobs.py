@@ -63,8 +63,9 @@ class Knobs(param.Parameterized):
         1e-3,
         bounds=(0.0, 1.0),
         softbounds=(1e-6, 0.1),
-        doc="TINY threshold: a proposed neuron is added when its lambda_k^2 exceeds tau "
-        "(relative to the largest lambda_k^2 when the method's option says so).",
+        doc="TINY threshold: a proposed neuron is added when lambda_k^2 L(f_theta) exceeds tau "
+        "(the paper's rule, sec. 3.2; the method's option tau_mode offers lambda_k^2 > tau or "
+        "> tau lambda_1^2 instead).",
     )
     lr = LogNumber(
         1e-3,

@@ -11,7 +11,7 @@ from explorer.history import History
 from explorer.knobs import Knobs
 from explorer.page import KnobPanel, RunForm
 from explorer.page.knob_panel import lifetime_for
-from explorer.presets import PRESETS, UnknownPresetError, get_preset
+from explorer.presets import PRESETS, TINY_RACE_OPTIONS, UnknownPresetError, get_preset
 from explorer.trainer import Trainer
 from kernels.methods import get_method
 from kernels.methods.nonparametric import Nonparametric
@@ -23,6 +23,7 @@ def test_every_preset_builds_a_valid_run():
         "nonparametric-mnist1d",
         "static-mnist1d-mlp",
         "tiny-race-digits",
+        "tiny-race-mnist",
         "shrinknets-digits",
     } <= set(PRESETS)
     for preset in PRESETS.values():
@@ -44,7 +45,7 @@ def test_cli_preset_fills_the_run_and_explicit_arguments_win(capsys):
         1500,
         100,
     )
-    assert cfg.method_options == {"tau_mode": "paper"} and cfg.knobs["growth_rate"] == 8.0
+    assert cfg.method_options == TINY_RACE_OPTIONS and cfg.knobs["growth_every"] == 10
     cfg = run_config(
         parse(
             [
@@ -61,7 +62,7 @@ def test_cli_preset_fills_the_run_and_explicit_arguments_win(capsys):
         )
     )
     assert cfg.steps == 10 and cfg.knobs["tau"] == 0.5
-    assert cfg.method_options == {"tau_mode": "paper", "neurons": "random"}
+    assert cfg.method_options == {**TINY_RACE_OPTIONS, "neurons": "random"}
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "presets" in out and all(name in out for name in PRESETS)
