@@ -253,3 +253,40 @@ def test_factor_4_grid_keeps_its_top_and_finds_interior_minima():
     assert capped.gamma_capped and capped.gamma == capped.gamma_max == 16.0
     free = plan_layer(model, acts, 0, y, tau=0.0, cap=2, safety=1e6, **kw)
     assert not free.gamma_capped and free.gamma > 16.0 and free.loss_after < capped.loss_after
+
+
+def test_scratch_copy_is_a_deep_copy_that_planning_and_surgery_leave_apart():
+    """Oracle: copy.deepcopy. Same weights, ids, sizes; a plan on either copy is the same;
+    surgery and weight moves on the copy leave the original alone; a net with anything else
+    (an extra attribute, a hook) goes through deepcopy."""
+    import copy
+
+    from kernels import surgery
+    from kernels.tiny.growth import plan_layer
+    from kernels.tiny.network import scratch_copy
+
+    model, x, y = small_net(seed=6, hidden=(4, 3))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    ids, next_id = [u.copy() for u in model.unit_ids], model.ids.next_id
+    fast, slow = scratch_copy(model), copy.deepcopy(model)
+    assert type(fast) is type(slow) and fast.activation_name == slow.activation_name
+    for (k, a), (_, b) in zip(fast.state_dict().items(), slow.state_dict().items(), strict=True):
+        assert torch.equal(a, b) and a.dtype == b.dtype, k
+    plans = [plan_layer(m, capture(m, x, y), 0, y, tau=0.0, cap=2) for m in (fast, slow)]
+    assert plans[0].count == plans[1].count > 0
+    assert torch.equal(plans[0].fan_in, plans[1].fan_in)
+    assert torch.equal(plans[0].fan_out, plans[1].fan_out)
+    with torch.no_grad():
+        fast.linears[1].weight.add_(1.0)
+    new_ids = surgery.grow(fast, 0, plans[0].fan_in, plans[0].fan_out, bias=plans[0].bias)
+    assert fast.hidden_sizes == [6, 3] and model.hidden_sizes == [4, 3]
+    assert list(new_ids) == [next_id, next_id + 1] and model.ids.next_id == next_id
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    assert all((a == b).all() for a, b in zip(model.unit_ids, ids, strict=True))
+    assert len(model.birth_step[0]) == 4
+    model.note = "kept"  # an attribute scratch_copy does not know: deepcopy keeps it
+    assert scratch_copy(model).note == "kept"
+    del model.note
+    handle = model.linears[0].register_forward_hook(lambda *a: None)
+    assert len(scratch_copy(model).linears[0]._forward_hooks) == 1  # deepcopy path
+    handle.remove()

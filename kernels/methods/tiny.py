@@ -60,7 +60,6 @@ neurons: "added at random (TINY amplitude search)" and ``gain``, their linearise
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 
@@ -74,7 +73,7 @@ from kernels.methods.tiny_options import BATCH_RULES, TinyAddition, TinyOptions
 from kernels.records import SPECTRUM
 from kernels.tiny.capture import capture, newest_rows
 from kernels.tiny.growth import plan_layer
-from kernels.tiny.network import GrowingMLP
+from kernels.tiny.network import GrowingMLP, scratch_copy
 
 
 @register
@@ -203,7 +202,7 @@ class Tiny(SizingMethod):
             parts * max(sizes), ones=model.linears[0].bias is not None
         )
         t0 = time.perf_counter()
-        work = copy.deepcopy(model)
+        work = scratch_copy(model)
         self.seconds["surgery"] += time.perf_counter() - t0
         proposal = Proposal()
         self._plan, self._pending_records = [], []
