@@ -167,7 +167,7 @@ def test_second_moment_of_wide_inputs_is_the_plain_product(d):
     """Oracle: from SPLIT_FROM columns on, S skips the all-zero columns and computes the
     upper block triangle only; it must equal (1/n) B^T B (float64) with dead columns (blank
     pixels) at the start, inside and at the end, and keep a NaN column visible."""
-    from kernels.tiny.bottleneck import SPLIT_FROM, second_moment
+    from kernels.tiny.bottleneck import SPLIT_FROM, live_moments, on_all_inputs, second_moment
 
     assert d >= SPLIT_FROM
     g = torch.Generator().manual_seed(d)
@@ -179,8 +179,33 @@ def test_second_moment_of_wide_inputs_is_the_plain_product(d):
     assert got.shape == (d, d) and torch.equal(got, got.T)
     assert torch.allclose(got, want, rtol=1e-12, atol=1e-12)
     assert (got[:, [0, 1, 7, d // 2, d - 2]] == 0).all()
+    v = torch.randn(97, 4, generator=g, dtype=torch.float64)
+    s_live, n_live, live = live_moments(b, v)
+    assert live is not None and len(live) == d - 5
+    assert torch.allclose(on_all_inputs(s_live, live, d, square=True), want, rtol=1e-12, atol=1e-12)
+    assert torch.allclose(on_all_inputs(n_live, live, d), b.T @ v / 97, rtol=1e-12, atol=1e-12)
     b[4, 11] = math.nan
     assert torch.isnan(second_moment(b)[11]).any()
+
+
+def test_growth_plan_on_the_live_inputs_equals_the_plan_on_all_inputs(monkeypatch):
+    """A wide input (300 features, a third of them blank on the batch, as MNIST's border
+    pixels): the plan from S and N on the live inputs equals the one from the plain
+    products on all inputs (``SPLIT_FROM`` out of reach); the blank inputs get zero fan-ins."""
+    import kernels.tiny.bottleneck as bottleneck
+    from kernels.tiny.growth import plan_layer
+
+    model, x, y = small_net(seed=7, hidden=(4, 3), d=300, n=400)
+    x[:, ::3] = 0.0
+    acts = capture(model, x, y)
+    split = plan_layer(model, acts, 0, y, tau=0.0, cap=2)
+    monkeypatch.setattr(bottleneck, "SPLIT_FROM", 10**9)
+    plain = plan_layer(model, acts, 0, y, tau=0.0, cap=2)
+    assert split.count == plain.count > 0 and split.gamma == plain.gamma
+    assert torch.allclose(split.solution.eigenvalues, plain.solution.eigenvalues, rtol=1e-10)
+    assert torch.allclose(split.fan_in, plain.fan_in, rtol=1e-8, atol=1e-12)
+    assert torch.allclose(split.fan_out, plain.fan_out, rtol=1e-8, atol=1e-12)
+    assert (split.fan_in[:, ::3] == 0).all()
 
 
 def test_estimation_data_are_the_newest_rows_with_the_ones_column_and_capture_takes_them():

@@ -65,6 +65,16 @@ class BestNeurons:
     route: str
     seconds: float
 
+    def on_inputs(self, live: torch.Tensor | None, size: int) -> BestNeurons:
+        """The solution of a problem posed on the inputs ``live`` only (S and N restricted to
+        them), with the fan-ins back on all ``size`` inputs (0 on the others, which are zero
+        on the batch); itself when ``live`` is None."""
+        if live is None:
+            return self
+        alpha = torch.zeros(size, self.alpha.shape[1], dtype=self.alpha.dtype, device=live.device)
+        alpha[live] = self.alpha
+        return BestNeurons(self.eigenvalues, alpha, self.omega, self.route, self.seconds)
+
     def scaled(self, count: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The first ``count`` neurons with the product omega_k alpha_k^T = lambda_k v_k u_k^T
         S^{-1/2} split evenly: fan-in sqrt(lambda_k) alpha_k, fan-out sqrt(lambda_k) v_k."""
@@ -160,13 +170,16 @@ def best_neurons(
     dtype, full = s.dtype, s.shape[0]
     s64, n64 = s.double(), n.double()
     idx = _support(s64)
-    s_r, n_r = s64[idx][:, idx], n64[idx]
+    if len(idx) == full:  # every input present (the usual case): no copies
+        s_r, n_r = s64, n64
+    else:
+        s_r, n_r = s64.index_select(0, idx).index_select(1, idx), n64.index_select(0, idx)
     if ridge < 0:
         raise ValueError(f"ridge must be >= 0, got {ridge}")
     if ridge > 0 and s_r.numel():
-        s_r = s_r + ridge * torch.diagonal(s_r).mean() * torch.eye(
-            s_r.shape[0], dtype=s_r.dtype, device=s_r.device
-        )
+        shift = ridge * torch.diagonal(s_r).mean()
+        s_r = s_r.clone()  # S + shift I, without building I
+        s_r.diagonal().add_(shift)
     size = s_r.shape[0]
     result, used = None, route
     want_lobpcg = route == "lobpcg" or (route == "auto" and size >= LOBPCG_FROM)

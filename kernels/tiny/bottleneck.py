@@ -17,33 +17,61 @@ SPLIT_FROM = 256
 BLOCKS = 4
 
 
-def second_moment(b: torch.Tensor) -> torch.Tensor:
-    """S = (1/n) B^T B (sec. 3.2), the input second-moment matrix.
+def live_moments(
+    b: torch.Tensor, v: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """S = (1/n) B^T B and N = (1/n) B^T V (sec. 3.2) on the inputs that are not zero on the
+    whole batch, and those inputs' indices (None: all of them; S and N are then the plain
+    products).
 
     From ``SPLIT_FROM`` columns on (the input layer of image data): the columns that are zero
-    on the whole batch (blank pixels: 138 of 785 on 2,800 MNIST images) give zero rows and
-    columns of S and are skipped, and of the symmetric product only the blocks on and above
-    the diagonal are computed, the others are their transposes. Each entry is the same dot
-    product over the n samples as in B^T B (equal up to the rounding of the summation order:
-    1e-16 relative in float64, tests/test_tiny_growth_cost.py), for about half the work (12 vs
-    22 ms for 2800 x 785 in float32, one thread here)."""
+    on the whole batch (blank pixels: 138 of 785 on 2,800 MNIST images) give zero rows of S
+    and N and are left out, and of the symmetric S only the blocks on and above the diagonal
+    are computed, the others are their transposes; N's rows are computed block by block with
+    them. Each entry is the same dot product over the n samples as in B^T B and B^T V (equal up
+    to the rounding of the summation order: 1e-16 relative in float64,
+    tests/test_tiny_growth_cost.py), for about half the work (12 vs 22 ms for S of 2800 x 785
+    in float32, one thread here)."""
     n, d = b.shape
     if d < SPLIT_FROM:
-        return b.T @ b / n
+        return b.T @ b / n, b.T @ v / n, None
     live = torch.nonzero(b.abs().amax(0) != 0).flatten()  # NaN != 0: a NaN column stays
     bl = b.index_select(1, live)
     m = len(live)
     edges = [round(i * m / BLOCKS) for i in range(BLOCKS + 1)]
     s_live = torch.empty(m, m, dtype=b.dtype, device=b.device)
+    n_live = torch.empty(m, v.shape[1], dtype=b.dtype, device=b.device)
     for lo, hi in zip(edges[:-1], edges[1:], strict=True):
         if hi == lo:
             continue
-        row = bl[:, lo:hi].T @ bl[:, lo:]  # block row lo:hi, columns lo..m
+        block = bl[:, lo:hi]
+        row = block.T @ bl[:, lo:]  # block row lo:hi, columns lo..m
         s_live[lo:hi, lo:] = row
         s_live[hi:, lo:hi] = row[:, hi - lo :].T
-    s_live /= n
-    cols = torch.zeros(m, d, dtype=b.dtype, device=b.device).index_copy_(1, live, s_live)
-    return torch.zeros(d, d, dtype=b.dtype, device=b.device).index_copy_(0, live, cols)
+        n_live[lo:hi] = block.T @ v
+    return s_live.div_(n), n_live.div_(n), live
+
+
+def on_all_inputs(
+    t: torch.Tensor, live: torch.Tensor | None, d: int, *, square: bool = False
+) -> torch.Tensor:
+    """Rows given on the ``live`` inputs (also the columns when ``square``: S) back on all
+    ``d`` inputs, zeros elsewhere; ``t`` itself when ``live`` is None."""
+    if live is None:
+        return t
+    rows = torch.zeros(d, t.shape[1], dtype=t.dtype, device=t.device).index_copy_(0, live, t)
+    if not square:
+        return rows
+    return torch.zeros(d, d, dtype=t.dtype, device=t.device).index_copy_(1, live, rows)
+
+
+def second_moment(b: torch.Tensor) -> torch.Tensor:
+    """S = (1/n) B^T B (sec. 3.2), the input second-moment matrix (on all inputs; see
+    :func:`live_moments`)."""
+    if b.shape[1] < SPLIT_FROM:
+        return b.T @ b / b.shape[0]
+    s, _, live = live_moments(b, b[:, :0])
+    return on_all_inputs(s, live, b.shape[1], square=True)
 
 
 def cross_moment(b: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

@@ -46,7 +46,12 @@ import torch
 import torch.nn.functional as F  # noqa: N812  (the torch convention)
 
 from kernels.tiny.best_neurons import BestNeurons, accepted_count, best_neurons
-from kernels.tiny.bottleneck import best_update, cross_moment, lack_of_expressivity, second_moment
+from kernels.tiny.bottleneck import (
+    best_update,
+    lack_of_expressivity,
+    live_moments,
+    on_all_inputs,
+)
 from kernels.tiny.capture import LayerActivity
 from kernels.tiny.grid_loss import GridLoss, lead_matmul
 from kernels.tiny.line_search import line_search
@@ -166,8 +171,15 @@ def plan_layer(
     # solve's largest cost (d = 785 on MNIST: 2x faster in float32 here, and no float64 copy
     # of B); its rounding (~1e-7 relative) lies far below the ridge (1e-3 of the mean
     # diagonal) by default
-    s, n = second_moment(b_prev).double(), cross_moment(b_prev, v_proj).double()
+    # (on the inputs that are not zero on the batch: see ``live_moments``)
+    s, n, live = live_moments(b_prev, v_proj)
+    s, n = s.double(), n.double()
+    if neurons == "random":  # its random fan-ins are drawn on all inputs
+        d_in = b_prev.shape[1]
+        s, n = on_all_inputs(s, live, d_in, square=True), on_all_inputs(n, live, d_in)
+        live = None
     sol = best_neurons(s, n, route=route, k=cap, generator=generator, ridge=ridge)
+    sol = sol.on_inputs(live, b_prev.shape[1])
     act = model.activation
     kw = dict(line_search_kw or {})
     low_exp = int(kw.pop("low_exp", -16))
