@@ -12,6 +12,7 @@ from explorer.config import RunConfig
 from explorer.history import History
 from explorer.trainer import Trainer
 from explorer.views import (
+    LINE_ROWS,
     CostView,
     FanHistoryView,
     LifetimeView,
@@ -108,6 +109,26 @@ def test_long_run_lines_keep_their_beginning_and_recent_steps_whole(monkeypatch)
     assert 0.8 * 200 < streamed.count("loss_steps") < 200
     view.reset()
     assert len(view.steps.data["step"]) == 0 and view.step_course.stride == 1
+
+
+@pytest.mark.parametrize("make", [LossView, SizesView, CostView])
+def test_step_lines_hold_about_a_plots_width_of_rows_by_default(make):
+    """A long run's loss, size and cost lines hold at most 3 x LINE_ROWS rows (the browser
+    re-indexes every row at each update) and still start at the run's first step."""
+    view = make()
+    for start in range(1, 20_001, 100):
+        view.update(
+            {
+                "step": [
+                    {"step": s, "loss": 1.0, "acc": 0.5, "sizes": [3, 2], "cost": 5 * s}
+                    for s in range(start, start + 100)
+                ]
+            }
+        )
+    steps = np.asarray(view.steps.data["step"])
+    assert steps[0] == 1 and steps[-1] == 20_000
+    assert len(steps) <= 3 * LINE_ROWS
+    np.testing.assert_array_equal(steps[-LINE_ROWS:], np.arange(20_001 - LINE_ROWS, 20_001))
 
 
 @pytest.mark.parametrize("make", [SizesView, CostView, TradeoffView, SwitchView])

@@ -1,6 +1,7 @@
 """The explorer's plots: each a ``pn.viewable.Viewer`` fed increments of records."""
 
 from explorer.views.base import (
+    LINE_ROWS,
     ROLLOVER,
     View,
     group_records,
@@ -21,6 +22,7 @@ from explorer.views.tradeoff import TradeoffView
 from explorer.views.units import UnitScatterView
 
 __all__ = [
+    "LINE_ROWS",
     "ROLLOVER",
     "CostView",
     "FanHistoryView",

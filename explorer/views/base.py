@@ -20,6 +20,12 @@ from kernels.records import UNITS
 #: rows of a step line drawn at full resolution (the newest); the older course of the run is
 #: drawn thinned to at most as many rows again (:class:`ThinnedStream`)
 ROLLOVER = 2000
+#: rows of the newest stretch of the loss, size and cost lines (the thinned past adds at most
+#: twice as many): 750-1500 rows in all, about 1-3 per pixel of a card's plot (ROLLOVER's
+#: 3000-6000 rows were 5-10 per pixel). Every update of a source makes BokehJS re-index and
+#: redraw all of its rows (``set_data``/``index_data``: about a fifth of Chromium's main-thread
+#: time on a refreshing 256-256 page in a JS profile, issue 17)
+LINE_ROWS = 500
 
 
 def group_records(records) -> dict[str, list[dict]]:

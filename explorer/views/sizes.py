@@ -9,7 +9,7 @@ from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
 from explorer.views.base import (
-    ROLLOVER,
+    LINE_ROWS,
     View,
     columns,
     figure_defaults,
@@ -25,7 +25,7 @@ class SizesView(View):
     #: record kinds this view draws
     kinds = (STEP, EVENT)
 
-    def __init__(self, x_range=None, recent: int = ROLLOVER, **params) -> None:
+    def __init__(self, x_range=None, recent: int = LINE_ROWS, **params) -> None:
         super().__init__(**params)
         x_range = x_range if x_range is not None else step_range()
         self.steps = ColumnDataSource(
