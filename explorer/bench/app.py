@@ -302,8 +302,10 @@ def with_page(
         out["periods_ms"] = [
             1e3 * (b - a) for (wa, a), (wb, b) in pairwise(starts) if wa == wb and b > a
         ]
-        out["ticks_ms"] = [w * 1e3 for w, _ in ticks]
-        out["tick_cpu_ms"] = [c * 1e3 for _, c in ticks]
+        # per refresh: not the first of a window, which carries the held window's backlog
+        steady = [t for i, t in enumerate(ticks) if i and starts[i][0] == starts[i - 1][0]]
+        out["ticks_ms"] = [w * 1e3 for w, _ in steady or ticks]
+        out["tick_cpu_ms"] = [c * 1e3 for _, c in steady or ticks]
         out["drag"] = {
             "dragged": dragged is not None,
             "knob_set": len(set_at),
