@@ -272,7 +272,8 @@ class ExplorerApp(pn.viewable.Viewer):
         line = status_line(self.status, self.session.device, last["step"], last["eval"])
         if not total:  # no step limit: no bar, the line says how the run ends
             line += " · trains until you press stop" if self.status == "running" else ""
-        self.status_bar.show(line, progress_percent(last["step"], total) if total else None)
+        percent = progress_percent(last["step"], total) if total else None
+        self.status_bar.show(line, percent, training=self.status == "running")
 
     def start_callback(self) -> None:
         """Start the periodic drain where no server session exists (a Jupyter kernel)."""

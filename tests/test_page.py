@@ -203,3 +203,28 @@ def test_slider_labels_show_each_knob_at_its_own_precision():
         assert value == 0 or round(value, decimals) != 0, (name, value, decimals)
     assert slider_format("lam2") == "0.0000" and slider_format("gamma") == "0.00"
     assert slider_format("growth_every") == "0,0" and slider_format("radial_lr") == "0,0"
+
+
+def test_status_line_while_training_is_redrawn_at_most_once_a_second():
+    from explorer.page import StatusBar
+    from explorer.page.status import TRAINING_EVERY_S
+
+    bar = StatusBar()
+    now = [100.0]
+    bar.clock = lambda: now[0]
+    bar.show("**running** · step 1", None, training=True)
+    now[0] += 0.25
+    bar.show("**running** · step 80", None, training=True)
+    assert bar.line.object == "**running** · step 1"  # same state, too soon: skipped
+    bar.show("**paused** · step 90", None, training=True)
+    assert bar.line.object == "**paused** · step 90"  # a new state shows at once
+    bar.show("**running** · step 91", None, training=True)
+    bar.pending("pausing")
+    bar.show("**running** · step 95", None, training=True)
+    assert bar.line.object == "**running** · step 95"  # after a button: the next one shows
+    now[0] += TRAINING_EVERY_S
+    bar.show("**running** · step 400", 40, training=True)
+    assert bar.line.object == "**running** · step 400" and bar.progress.value == 40
+    bar.show("**replay** · step 10", 10)
+    bar.show("**replay** · step 5", 5)  # not training: every line shows
+    assert bar.line.object == "**replay** · step 5" and bar.progress.value == 5
