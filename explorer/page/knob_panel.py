@@ -205,13 +205,17 @@ class KnobPanel(pn.viewable.Viewer):
 
     @param.depends("method", watch=True)
     def _show_method_knobs(self) -> None:
+        """Lay out the rows of the knobs the method reads, only those: a row not shown is
+        not rendered at all (a hidden widget still costs its Bokeh models at page load)."""
         used = set(METHODS[self.method].knobs) if self.method in METHODS else set()
         for name, row in self.rows.items():
             row.visible = name in used
+        shown = [row for name, row in self.rows.items() if name in used]
+        if not hasattr(self, "_layout"):
+            header = pn.pane.Markdown("### knobs (act on the next step)")
+            self._layout = pn.Column(header, *shown, sizing_mode="stretch_width")
+        else:
+            self._layout.objects = [self._layout.objects[0], *shown]
 
     def __panel__(self):
-        return pn.Column(
-            pn.pane.Markdown("### knobs (act on the next step)"),
-            *self.rows.values(),
-            sizing_mode="stretch_width",
-        )
+        return self._layout
