@@ -27,7 +27,7 @@ import torch.nn.functional as F  # noqa: N812  (the torch convention)
 #: one thread, float32, 2^16 against 2^22: 1.1 vs 1.9 ms (digits, 800 samples, 17-12 net),
 #: 3.5 vs 12.6 ms (MNIST, 2800 samples, 11-11). Each chunk costs its ~20 op calls, so in whole
 #: runs (small nets early on) 2^18 beat 2^16: line search 8.6-8.9% vs 9.5-10.0% of a digits
-#: run's CPU time, 3.7-3.9% vs 4.1-4.7% on MNIST (3 runs each; /work/notes/s5-tinyperf.md)
+#: run's CPU time, 3.7-3.9% vs 4.1-4.7% on MNIST (3 runs each, interleaved)
 MAX_BLOCK = 1 << 18
 
 
