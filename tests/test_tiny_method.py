@@ -128,6 +128,42 @@ def test_rank_cap_adds_every_neuron_past_tau_and_growth_stops_after_max_steps():
     ]
 
 
+@pytest.mark.parametrize("on_reject", ["halve", "drop"])
+def test_a_rejected_bundle_is_halved_or_dropped(monkeypatch, on_reject):
+    # the first two searches of the neurons' amplitude (the ones given loss_at_zero) are
+    # made to find nothing; "halve" then searches the first quarter of the bundle for real
+    import dataclasses
+
+    import kernels.tiny.growth as growth
+
+    real, calls = growth.line_search, []
+
+    def fake(**kw):
+        res = real(**kw)
+        if "loss_at_zero" in kw:
+            calls.append(1)
+            if len(calls) <= 2:
+                return dataclasses.replace(res, loss=res.loss_at_zero)
+        return res
+
+    monkeypatch.setattr(growth, "line_search", fake)
+    _, rows = run(
+        steps=11,
+        hidden=(8, 8),
+        growth_every=10,
+        tau=1e-8,
+        options={"neuron_cap": "rank", "on_reject": on_reject},
+    )
+    top = next(r for r in rows["spectrum"] if r["layer"] == 1)  # planned first
+    proposed = top["accepted"] + top["rejected"]
+    assert proposed == int((top["eigenvalues"] ** 2 * top["loss_before"] > 1e-8).sum()) >= 4
+    if on_reject == "halve":
+        assert top["accepted"] == proposed // 4 and len(calls) >= 3
+        assert f"({proposed} proposed, halved to {proposed // 4})" in top["reject_reason"]
+    else:
+        assert top["accepted"] == 0 and top["reject_reason"].startswith("best amplitude")
+
+
 def test_random_neurons_and_the_seconds_schedule():
     trainer, rows = run(
         steps=4, growth_every=1000, options={"neurons": "random", "growth_seconds": 1e-9}
@@ -172,6 +208,8 @@ def test_bad_options_are_named():
         cls(neuron_cap="all")
     with pytest.raises(ValueError, match="max_growth_steps must be in"):
         cls(max_growth_steps=-1)
+    with pytest.raises(ValueError, match="on_reject must be one of drop, halve"):
+        cls(on_reject="retry")
     with pytest.raises(ValueError, match="update_ridge must be >= 0"):
         cls(update_ridge=-1.0)
 

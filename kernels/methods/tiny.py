@@ -119,6 +119,7 @@ class Tiny(SizingMethod):
         self.backoff = int(o.backoff)
         self.holdout = bool(o.holdout_scoring)
         self.neuron_cap, self.max_growth_steps = o.neuron_cap, int(o.max_growth_steps)
+        self.on_reject = o.on_reject
         self._plan: list[tuple[int, torch.Tensor | None, TinyAddition | None]] = []
         self._pending_records: list[dict] = []
         self.growth_steps = 0
@@ -237,6 +238,7 @@ class Tiny(SizingMethod):
                 safety=self.safety,
                 scoring=scoring,
                 update_ridge=self.update_ridge,
+                on_reject=self.on_reject,
             )
             self.seconds["solve"] += time.perf_counter() - t0 - plan.line_search_seconds
             self.seconds["line_search"] += plan.line_search_seconds

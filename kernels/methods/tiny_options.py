@@ -9,7 +9,7 @@ import torch
 
 from kernels.methods.base import Addition, MethodOptions
 from kernels.tiny.best_neurons import ROUTES, TAU_MODES
-from kernels.tiny.growth import MAX_GAMMA, NEURONS, SAFETY
+from kernels.tiny.growth import MAX_GAMMA, NEURONS, ON_REJECT, SAFETY
 from kernels.tiny.network import ACTIVATIONS
 
 BATCH_RULES = ("sqrt", "compound")
@@ -55,7 +55,8 @@ class TinyOptions(MethodOptions):
     :func:`kernels.tiny.bottleneck.best_update`), ``neuron_cap`` (growth_rate | rank, see
     :data:`NEURON_CAPS`; default growth_rate) and ``max_growth_steps`` (stop growing after
     this many growth steps, 0 = never stop; the paper grows a fixed number of times: 8 in
-    appendix C.1, 15 in C.3 / fig. 10).
+    appendix C.1, 15 in C.3 / fig. 10) and ``on_reject`` (drop | halve, see
+    :data:`kernels.tiny.growth.ON_REJECT`; default drop).
 
     What paper 003 does in its race (sec. 4, appendix C, fig. 10: MNIST, [1, 1] -> [929, 141],
     against a static [1000, 1000], 20 s of wall clock on 7 CPUs): every neuron of the solution
@@ -98,6 +99,7 @@ class TinyOptions(MethodOptions):
     update_ridge: float = 0.0
     neuron_cap: str = "growth_rate"
     max_growth_steps: int = 0
+    on_reject: str = "drop"
 
     def problems(self) -> list[str]:
         problems = super().problems()
@@ -120,6 +122,10 @@ class TinyOptions(MethodOptions):
         if self.neuron_cap not in NEURON_CAPS:
             problems.append(
                 f"neuron_cap must be one of {', '.join(NEURON_CAPS)}, got '{self.neuron_cap}'"
+            )
+        if self.on_reject not in ON_REJECT:
+            problems.append(
+                f"on_reject must be one of {', '.join(ON_REJECT)}, got '{self.on_reject}'"
             )
         if not 0 <= int(self.max_growth_steps) <= 10**6:
             problems.append(f"max_growth_steps must be in [0, 10^6], got {self.max_growth_steps}")

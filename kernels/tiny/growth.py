@@ -16,7 +16,10 @@ acts = ``capture(...)``:
   remark of sec. 3.3 with gamma_1 = gamma_2, so fan-in and fan-out keep equal lengths).
   Each is kept only when it lowers the estimation batch's loss: a best-update move that
   does not is dropped (gamma_0 = 0), and neurons whose best amplitude does not are
-  *rejected* (none added; ``rejected`` and ``reject_reason`` say so).
+  *rejected* (none added; ``rejected`` and ``reject_reason`` say so). With
+  ``on_reject="halve"`` (not the paper's: it adds the bundle at whatever amplitude its search
+  returns) the first half of a rejected bundle is searched again, down to one neuron; the
+  rest count as rejected.
 - the amplitude grid (``line_search``: factor 2 from 2^-16) ends at the smaller of
   ``max_gamma`` and the safety bound: the move may change the pre-activations of Linear l+1
   by at most ``safety`` times their RMS (at least 1) on the batch, measured for gamma = 1
@@ -57,6 +60,9 @@ from kernels.tiny.grid_loss import GridLoss, lead_matmul
 from kernels.tiny.line_search import line_search
 
 NEURONS = ("optimal", "random")
+#: what a rejected bundle of neurons becomes: ``drop`` (none is added) or ``halve`` (the first
+#: half, the largest lambda_k, gets its own line search, down to a single neuron)
+ON_REJECT = ("drop", "halve")
 
 
 @dataclass
@@ -143,6 +149,7 @@ def plan_layer(
     safety: float = SAFETY,
     scoring: tuple[list[LayerActivity], torch.Tensor] | None = None,
     update_ridge: float = 0.0,
+    on_reject: str = "drop",
 ) -> LayerGrowth:
     """Plan the growth of hidden layer ``layer`` from the captured activities ``acts``
     (``ridge``: see ``best_neurons``; ``update_ridge``: the same Tikhonov term for dW*, see
@@ -154,6 +161,8 @@ def plan_layer(
     estimated dW* and the neurons (see the module docstring)."""
     if neurons not in NEURONS:
         raise ValueError(f"neurons must be one of {', '.join(NEURONS)}, got '{neurons}'")
+    if on_reject not in ON_REJECT:
+        raise ValueError(f"on_reject must be one of {', '.join(ON_REJECT)}, got '{on_reject}'")
     if not 0 <= layer < model.n_hidden:
         raise IndexError(f"hidden layer {layer} does not exist (0..{model.n_hidden - 1})")
     if len(model.post[layer]):
@@ -241,7 +250,8 @@ def plan_layer(
     t0 = time.perf_counter()
     with torch.no_grad():
         gamma, gamma_capped, gamma_max, rejected, reason = 0.0, False, 0.0, 0, ""
-        if count:
+        proposed = count
+        while count:
             pre_t = (sb_prev @ alpha).T.contiguous()[:, None]  # k x 1 x n: the new units
             high = safe_high_exp(
                 float(lead_matmul(omega, act(pre_t)).norm()),
@@ -251,10 +261,11 @@ def plan_layer(
                 low_exp=low_exp,
             )
             gamma_max = 2.0**high
-            base_now = base
             res = line_search(
                 batch_loss=grid(
-                    lambda g: base_now + g.sqrt() * lead_matmul(omega, act(g.sqrt() * pre_t))
+                    lambda g, b=base, w=omega, p=pre_t: (
+                        b + g.sqrt() * lead_matmul(w, act(g.sqrt() * p))
+                    )
                 ),
                 low_exp=low_exp,
                 high_exp=high,
@@ -264,16 +275,21 @@ def plan_layer(
             if res.loss < res.loss_at_zero:
                 gamma, loss_after = res.gamma, res.loss
                 gamma_capped = res.gamma >= gamma_max
-            else:  # the best amplitude does not lower the loss: add nothing
-                rejected, reason = (
-                    count,
-                    (
-                        f"best amplitude {res.gamma:.3g} gives loss {res.loss:.6g} >= "
-                        f"{res.loss_at_zero:.6g} without the neurons"
-                    ),
-                )
-                count, gains, after = 0, [], before
-                alpha, omega, pre_new = alpha[:, :0], omega[:, :0], pre_new[:, :0]
+                break
+            # the best amplitude does not lower the loss: these neurons are rejected
+            # (on_reject="halve": the first half of them is tried again)
+            keep = count // 2 if on_reject == "halve" else 0
+            rejected += count - keep
+            reason = (
+                f"best amplitude {res.gamma:.3g} gives loss {res.loss:.6g} >= "
+                f"{res.loss_at_zero:.6g} without the neurons"
+                + (f" ({proposed} proposed, halved to {keep})" if on_reject == "halve" else "")
+            )
+            count, gains = keep, gains[:keep]
+            alpha, omega, pre_new = alpha[:, :keep], omega[:, :keep], pre_new[:, :keep]
+            after = (
+                lack_of_expressivity(b_prev, v_proj, extra=pre_new @ omega.T) if keep else before
+            )
     ls_seconds += time.perf_counter() - t0
 
     root = math.sqrt(gamma)
