@@ -99,3 +99,35 @@ def test_the_refresher_skips_a_tick_while_the_browser_is_behind():
     assert len(drained) == 3
     assert [n for *_, n in refresher.log] == [10, 10, 10]
     refresher.callback = None
+
+
+def test_a_tick_held_for_the_browser_runs_when_it_answers_not_a_period_later():
+    drained = []
+    refresher = Refresher(lambda: drained.append(1) or 10)
+    now = [0.0]
+    refresher.clock = lambda: now[0]
+    refresher.callback = SimpleNamespace(period=1000)
+    refresher.period = 1000  # the user's floor: the period stays 1000 ms
+    soon = []
+    refresher.next_tick = soon.append  # the event loop's next turn
+    refresher.tick()
+    refresher.ack.acked = 1
+    assert soon == []  # nothing was held
+    now[0] = 1.0
+    refresher.tick()
+    now[0] = 2.0
+    refresher.tick()  # refresh 2 not drawn yet: held
+    assert len(drained) == 2
+    now[0] = 2.3
+    refresher.ack.acked = 2  # the browser answers: the held tick runs at once
+    assert len(soon) == 1
+    soon.pop()()
+    assert len(drained) == 3 and refresher.ack.sent == 3
+    refresher.ack.acked = 3
+    now[0] = 2.5  # the periodic tick 0.2 s after the catch-up: too soon, waits
+    refresher.tick()
+    assert len(drained) == 3
+    now[0] = 3.0
+    refresher.tick()
+    assert len(drained) == 4
+    refresher.callback = None

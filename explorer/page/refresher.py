@@ -48,10 +48,14 @@ class Refresher(param.Parameterized):
         self.costs = CostModel()
         self.browser = BrowserAck()
         self.ack = RefreshAck()
-        self.ack.param.watch(lambda e: self.browser.acked(e.new, time.monotonic()), "acked")
+        self.ack.param.watch(self._on_ack, "acked")
         self.log: deque[tuple[float, float, float, int]] = deque(maxlen=10_000)
         self.clock = time.monotonic
+        #: runs a callable on the session's event loop soon (set by ``start``)
+        self.next_tick: Callable[[Callable[[], None]], object] | None = None
         self._burst = None
+        self._held = False  # a tick found the browser behind
+        self._last: float | None = None  # when the last refresh went out
 
     @property
     def running(self) -> bool:
@@ -61,6 +65,9 @@ class Refresher(param.Parameterized):
         """Start the periodic refresh (once)."""
         if self.callback is None:
             self.callback = pn.state.add_periodic_callback(self.tick, period=self.period)
+            doc = pn.state.curdoc
+            if doc is not None and doc.session_context is not None:
+                self.next_tick = doc.add_next_tick_callback
 
     def stop(self) -> None:
         for cb in (self.callback, self._burst):
@@ -72,25 +79,41 @@ class Refresher(param.Parameterized):
         """One refresh unless the browser is behind: drain, and number it for the browser
         in the same message; returns how many records it moved."""
         if self.browser.behind(self.clock()):
+            self._held = True
             return 0
+        self._held = False
         t0, c0 = time.perf_counter(), time.thread_time()
         with pn.io.hold():
             moved = self.drain()
             n = moved if isinstance(moved, int) else 0
             if n:
-                self.ack.sent = self.browser.sent(self.clock())
+                self._last = self.clock()
+                self.ack.sent = self.browser.sent(self._last)
         if n:
             cpu_ms = (time.thread_time() - c0) * 1e3
             self.costs.add(n, cpu_ms)
             self.log.append((t0, cpu_ms, (time.perf_counter() - t0) * 1e3, n))
         return n
 
+    def _on_ack(self, event) -> None:
+        """The browser drew a refresh: a tick held back meanwhile runs now (at the next
+        turn of the event loop), not a whole period later."""
+        self.browser.acked(event.new, self.clock())
+        if self._held and self.callback is not None and self.next_tick is not None:
+            self._held = False
+            self.next_tick(lambda: self.tick())  # looked up now: a wrapper of tick applies
+
     def tick(self) -> None:
         """One refresh, then the period from the fixed cost per refresh and the browser's
-        acknowledgement time (:func:`~explorer.page.refresh.refresh_period`)."""
-        self.refresh()
+        acknowledgement time (:func:`~explorer.page.refresh.refresh_period`). A tick within
+        half a period of the last refresh (one run early when the browser caught up) waits
+        for the next."""
         if self.callback is None:
+            self.refresh()
             return
+        last = self._last
+        if last is None or self.clock() - last >= self.callback.period / 2e3:
+            self.refresh()
         period = refresh_period(
             self.period,
             self.costs.fixed_ms,
