@@ -58,16 +58,13 @@ def test_a_new_run_starts_the_step_axis_afresh(served):
         page.wait_for_timeout(1000)
         page.get_by_role("button", name="stop").click(timeout=180_000)
         wait_for(lambda: app.status == "stopped", what="stop", page=page)
+        # the new run ends at a quarter of the first run's steps: its extent is told apart
+        # from the first one's however far the page's refreshes lag behind the trainer
+        app.form.max_steps = first // 4
         page.get_by_role("button", name="start").click(timeout=180_000)  # a new run
-        wait_for(
-            lambda: app.status == "running" and 0 < _step(app) < first,
-            what="second run",
-            page=page,
-        )
-        app.pause()
-        wait_for(lambda: app.status == "paused", what="pause", page=page)
+        wait_for(lambda: app.status == "finished", timeout=240, what="second run", page=page)
         second = _step(app)
-        assert 0 < second < first * 0.8  # paused early enough to tell the extents apart
+        assert 0 < second <= first // 4 + 1
         page.wait_for_timeout(1500)  # the last refresh drawn
         end = wait_for(lambda: _range_end(page), what="the step range", page=page)
         # the axis spans the new run (2% padding), not the first run's extent
