@@ -56,7 +56,10 @@ class SwitchView(View):
         self,
         selection: UnitSelection | None = None,
         x_range=None,
-        recent: int = 25 * ROLLOVER,
+        # 8k newest points (40 records of a 200-unit net) + a thinned past of 16k: at 25 x
+        # ROLLOVER (up to 150k points) the canvas markers of this plot were most of Chromium's
+        # drawing time on a ShrinkNets page (a JS profile of the page, session 5)
+        recent: int = 4 * ROLLOVER,
         **params,
     ) -> None:
         super().__init__(**params)
