@@ -243,7 +243,7 @@ def status_line(status: str, device: str | None, step: dict | None, evaluation: 
             f"step {step['step']}",
             f"epoch {step['epoch']:.1f}",
             f"sizes {step['sizes']}",
-            f"loss {step['loss']:.4f}",
+            f"loss {step['loss']:.4g}",  # 3.1e-05, not 0.0000
         ]
     if evaluation is not None:
         ev = evaluation

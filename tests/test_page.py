@@ -228,3 +228,11 @@ def test_status_line_while_training_is_redrawn_at_most_once_a_second():
     bar.show("**replay** · step 10", 10)
     bar.show("**replay** · step 5", 5)  # not training: every line shows
     assert bar.line.object == "**replay** · step 5" and bar.progress.value == 5
+
+
+def test_status_line_shows_a_small_loss_in_significant_digits():
+    from explorer.session import status_line
+
+    step = {"step": 9, "epoch": 1.0, "sizes": [3], "loss": 3.1e-05}
+    assert "loss 3.1e-05" in status_line("training", "cpu", step, None)
+    assert "loss 0.2345" in status_line("training", "cpu", {**step, "loss": 0.23451}, None)
