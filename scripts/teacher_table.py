@@ -45,12 +45,17 @@ def run_one(method: str, dataset: str, steps: int, seed: int, extra: list[str]) 
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def split_extra(argv: list[str] | None) -> tuple[list[str], list[str]]:
+    """The script's own arguments, and those after ``--`` (passed on to every run)."""
     argv = sys.argv[1:] if argv is None else argv
-    extra: list[str] = []
-    if "--" in argv:
-        at = argv.index("--")
-        argv, extra = argv[:at], argv[at + 1 :]
+    if "--" not in argv:
+        return argv, []
+    at = argv.index("--")
+    return argv[:at], argv[at + 1 :]
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv, extra = split_extra(argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--seeds", default="0,1,2")

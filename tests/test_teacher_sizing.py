@@ -16,8 +16,9 @@ W = 16  # explorer.data.registry: the teacher's width
 STEPS = 3000  # the CLI's default budget
 
 
-def _run(*argv: str) -> dict:
-    args = ["run", "--dataset", "teacher", "--steps", str(STEPS), "--seed", "0", "--device"]
+def _run(*argv: str, dataset: str = "teacher", steps: int = STEPS) -> dict:
+    """A CLI run (seed 0, CPU, one torch thread) to its end; its summary."""
+    args = ["run", "--dataset", dataset, "--steps", str(steps), "--seed", "0", "--device"]
     config = run_config(build_parser().parse_args([*args, "cpu", *argv]))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -55,18 +56,5 @@ STATIC_MNIST1D = 0.652
 def test_nonparametric_defaults_reach_the_static_net_on_mnist1d():
     """Issue 15: the nonparametric defaults on ``mnist1d`` (its declared Table 3 lifetime, 50
     epochs) reach the static 100-100 MLP in the same 6000 steps (seed 0; 0.685 measured)."""
-    config = run_config(
-        build_parser().parse_args(
-            ["run", "--method", "nonparametric", "--dataset", "mnist1d", "--steps", "6000"]
-            + ["--seed", "0", "--device", "cpu"]
-        )
-    )
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        trainer = Trainer(config)
-        trainer.run(progress=False)
-    finally:
-        torch.set_num_threads(threads)
-    summary = trainer.summary()
+    summary = _run("--method", "nonparametric", dataset="mnist1d", steps=6000)
     assert summary["test_acc"] >= STATIC_MNIST1D, (summary["sizes"], summary["test_acc"])
