@@ -37,14 +37,20 @@ def _range_end(page) -> float:
     return page.evaluate("() => Bokeh.documents[0].get_model_by_name('sizes_figure').x_range.end")
 
 
+def _first_run(page, apps, steps: int):
+    """Start the page's first run and wait until it has taken ``steps`` steps; its app."""
+    page.get_by_role("button", name="start").click(timeout=180_000)
+    wait_for(lambda: apps and apps[0].status == "running", what="first run", page=page)
+    app = apps[0]
+    wait_for(lambda: _step(app) >= steps, timeout=240, what=f"{steps} steps", page=page)
+    return app
+
+
 def test_a_new_run_starts_the_step_axis_afresh(served):
     url, apps = served
     console: list[tuple[str, str]] = []
     with open_page(url, console, viewport=(1366, 900), timeout_ms=240_000) as page:
-        page.get_by_role("button", name="start").click(timeout=180_000)
-        wait_for(lambda: apps and apps[0].status == "running", what="first run", page=page)
-        app = apps[0]
-        wait_for(lambda: _step(app) >= 3000, timeout=240, what="3000 steps", page=page)
+        app = _first_run(page, apps, 3000)
         app.pause()
         wait_for(lambda: app.status == "paused", what="pause", page=page)
         first = _step(app)
@@ -114,10 +120,7 @@ def test_a_second_run_of_another_method_draws_only_its_own_rows(served, monkeypa
     url, apps = served
     console: list[tuple[str, str]] = []
     with open_page(url, console, viewport=(1366, 900), timeout_ms=240_000) as page:
-        page.get_by_role("button", name="start").click(timeout=180_000)
-        wait_for(lambda: apps and apps[0].status == "running", what="first run", page=page)
-        app = apps[0]
-        wait_for(lambda: _step(app) >= 300, timeout=240, what="300 steps", page=page)
+        app = _first_run(page, apps, 300)
         page.get_by_role("button", name="stop").click(timeout=180_000)
         wait_for(lambda: app.status == "stopped", what="stop", page=page)
 
