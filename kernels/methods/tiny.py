@@ -74,6 +74,7 @@ from kernels.records import SPECTRUM
 from kernels.tiny.capture import capture, newest_rows
 from kernels.tiny.growth import plan_layer
 from kernels.tiny.network import GrowingMLP, scratch_copy
+from kernels.tiny.timing import PartTimes
 
 
 @register
@@ -123,12 +124,20 @@ class Tiny(SizingMethod):
         self._plan: list[tuple[int, torch.Tensor | None, TinyAddition | None]] = []
         self._pending_records: list[dict] = []
         self.growth_steps = 0
-        #: cumulative wall-clock seconds of the growth work, for the time-share figures
-        #: (``explorer.bench.tiny_growth``): capture (forward/backward on the estimation
-        #: batch), solve (best update, S and N, eigen-solve, bottleneck), line_search,
-        #: surgery (the scratch copy, the planned moves on it, ``apply``) and other (the rest
-        #: of a due ``propose``: estimation data, records); their sum is the whole growth time
-        self.seconds = dict.fromkeys(("capture", "solve", "line_search", "surgery", "other"), 0.0)
+        #: cumulative seconds of the growth work per part, on the wall clock and on the
+        #: thread's CPU time, for the time-share figures (``explorer.bench.tiny_growth``; the
+        #: parts and clocks: :mod:`kernels.tiny.timing`; tests may inject their own clocks)
+        self.timing = PartTimes()
+
+    @property
+    def seconds(self) -> dict[str, float]:
+        """Wall-clock seconds per growth-step part (their sum is the whole growth time)."""
+        return self.timing.seconds["wall"]
+
+    @property
+    def cpu_seconds(self) -> dict[str, float]:
+        """The same on the calling thread's CPU time."""
+        return self.timing.seconds["cpu"]
 
     # -- network ----------------------------------------------------------------------------
     def build(self, in_features, out_features, hidden, *, image_shape=None, generator=None):
@@ -192,7 +201,8 @@ class Tiny(SizingMethod):
         from 2.26 to 3.65 across the first growth step."""
         if not self._buffer or not self._due(ctx):
             return Proposal()
-        start, counted = time.perf_counter(), sum(self.seconds.values())
+        timing = self.timing
+        start, counted = timing.now(), timing.totals()
         model, knobs = ctx.model, ctx.knobs
         # neuron_cap "rank": every neuron of the solution that passes tau (K* = R, prop. 3.2)
         cap = None if self.neuron_cap == "rank" else max(int(round(float(knobs.growth_rate))), 0)
@@ -202,24 +212,24 @@ class Tiny(SizingMethod):
         x_all, y_all, b0_all = self.estimation_data(
             parts * max(sizes), ones=model.linears[0].bias is not None
         )
-        t0 = time.perf_counter()
+        t0 = timing.now()
         work = scratch_copy(model)
-        self.seconds["surgery"] += time.perf_counter() - t0
+        timing.add("surgery", timing.since(t0))
         proposal = Proposal()
         self._plan, self._pending_records = [], []
         for layer in reversed(range(model.n_hidden)):
             n = min(sizes[layer], len(y_all) // parts)
             x, y = x_all[: parts * n], y_all[: parts * n]
             b0 = None if b0_all is None else b0_all[: parts * n]
-            t0 = time.perf_counter()
+            t0 = timing.now()
             acts = capture(work, x, y, F.cross_entropy, b0=b0)
             scoring = None
             if self.holdout:  # per-sample rows: a capture of 2n rows is two captures of n
                 scoring = ([a.rows(n, 2 * n) for a in acts], y[n:])
                 acts, y = [a.rows(0, n) for a in acts], y[:n]
-            capture_seconds = time.perf_counter() - t0
-            self.seconds["capture"] += capture_seconds
-            t0 = time.perf_counter()
+            capture_times = timing.since(t0)
+            timing.add("capture", capture_times)
+            t0 = timing.now()
             plan = plan_layer(
                 work,
                 acts,
@@ -239,13 +249,15 @@ class Tiny(SizingMethod):
                 scoring=scoring,
                 update_ridge=self.update_ridge,
                 on_reject=self.on_reject,
+                clocks=tuple(timing.clocks.values()),
             )
-            self.seconds["solve"] += time.perf_counter() - t0 - plan.line_search_seconds
-            self.seconds["line_search"] += plan.line_search_seconds
-            t0 = time.perf_counter()
+            spent, searched = timing.since(t0), plan.line_search_times
+            timing.add("solve", tuple(a - b for a, b in zip(spent, searched, strict=True)))
+            timing.add("line_search", searched)
+            t0 = timing.now()
             _add_update(work, layer + 1, plan.update)
             surgery.grow(work, layer, plan.fan_in, plan.fan_out, bias=plan.bias)
-            self.seconds["surgery"] += time.perf_counter() - t0
+            timing.add("surgery", timing.since(t0))
             addition = None
             if plan.count:
                 key = "lambda_k" if self.neurons == "optimal" else "gain"
@@ -284,7 +296,7 @@ class Tiny(SizingMethod):
                     "solve_seconds": plan.solution.seconds,
                     "route": plan.solution.route,
                     "line_search_seconds": plan.line_search_seconds,
-                    "capture_seconds": capture_seconds,
+                    "capture_seconds": capture_times[0],
                     "gamma0": plan.gamma0,
                     "gamma": plan.gamma,
                     "loss_before": plan.loss_before,
@@ -306,7 +318,9 @@ class Tiny(SizingMethod):
         self._wait = 1 if proposal.additions else min(2 * self._wait, self.backoff)
         self._last_step = int(ctx.step)
         self._last_growth = time.perf_counter()
-        self.seconds["other"] += self._last_growth - start - (sum(self.seconds.values()) - counted)
+        # other: the whole propose minus the parts counted above
+        spent = tuple(now - c for now, c in zip(timing.totals(), counted, strict=True))
+        timing.add("other", tuple(a - b for a, b in zip(timing.since(start), spent, strict=True)))
         return proposal
 
     def apply(self, ctx: StepContext, proposal: Proposal) -> list[dict]:
@@ -315,7 +329,7 @@ class Tiny(SizingMethod):
         A proposal not made by ``propose`` (no plan) goes through the base class."""
         if not self._plan:
             return super().apply(ctx, proposal)
-        t0 = time.perf_counter()
+        t0 = self.timing.now()
         model = ctx.model
         events: list[dict] = []
         by_layer = {r["layer"]: r for r in self._pending_records}
@@ -333,7 +347,7 @@ class Tiny(SizingMethod):
             if layer in by_layer:
                 by_layer[layer]["unit_ids"] = [int(i) for i in ids]
         self._plan = []
-        self.seconds["surgery"] += time.perf_counter() - t0
+        self.timing.add("surgery", self.timing.since(t0))
         return events
 
     def records(self, ctx: StepContext) -> list[dict]:
@@ -346,6 +360,7 @@ class Tiny(SizingMethod):
             "batch": list(self._batch),
             "growth_steps": self.growth_steps,
             "seconds": dict(self.seconds),
+            "cpu_seconds": dict(self.cpu_seconds),
             "last_step": self._last_step,
             "wait": self._wait,
         }
@@ -354,6 +369,7 @@ class Tiny(SizingMethod):
         self._batch = [float(b) for b in state.get("batch", [])]
         self.growth_steps = int(state.get("growth_steps", 0))
         self.seconds.update(state.get("seconds", {}))
+        self.cpu_seconds.update(state.get("cpu_seconds", {}))
         last = state.get("last_step")
         self._last_step = None if last is None else int(last)
         self._wait = int(state.get("wait", 1))

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -90,6 +91,9 @@ class LayerGrowth:
     gamma_capped: bool = False  # the neurons' line search ended at the top of its grid
     gamma0_capped: bool = False  # the best update's line search ended at the top of its grid
     gamma_max: float = 0.0  # top of the neurons' grid (after the safety bound)
+    #: the line searches' time on each clock of ``plan_layer``'s ``clocks`` (the first one is
+    #: ``line_search_seconds``)
+    line_search_times: tuple[float, ...] = ()
 
 
 def random_neurons(
@@ -150,6 +154,7 @@ def plan_layer(
     scoring: tuple[list[LayerActivity], torch.Tensor] | None = None,
     update_ridge: float = 0.0,
     on_reject: str = "drop",
+    clocks: Sequence[Callable[[], float]] = (time.perf_counter,),
 ) -> LayerGrowth:
     """Plan the growth of hidden layer ``layer`` from the captured activities ``acts``
     (``ridge``: see ``best_neurons``; ``update_ridge``: the same Tikhonov term for dW*, see
@@ -158,7 +163,11 @@ def plan_layer(
 
     ``scoring`` = (activities, labels) of a second batch: the loss L(f_theta) of the
     threshold and the line searches are computed on it instead of on the batch that
-    estimated dW* and the neurons (see the module docstring)."""
+    estimated dW* and the neurons (see the module docstring).
+
+    ``clocks``: the line searches are timed on each (``line_search_times``; the first gives
+    ``line_search_seconds``), e.g. the wall clock and the thread's CPU time
+    (:mod:`kernels.tiny.timing`)."""
     if neurons not in NEURONS:
         raise ValueError(f"neurons must be one of {', '.join(NEURONS)}, got '{neurons}'")
     if on_reject not in ON_REJECT:
@@ -205,7 +214,7 @@ def plan_layer(
 
     # the best update's line search first: its grid call also gives L(f_theta) (gamma_0 = 0),
     # the loss of the threshold, so no separate evaluation is needed (one call fewer a layer)
-    t0 = time.perf_counter()
+    t0 = tuple(clock() for clock in clocks)
     rows_n = max(int(s_next.shape[0]), 1)
     scale = max(float(s_next.norm()) / math.sqrt(rows_n), 1.0) * math.sqrt(rows_n)
     with torch.no_grad():
@@ -228,7 +237,7 @@ def plan_layer(
         if res0 is not None and res0.loss < loss_before:
             gamma0, base, loss_after = res0.gamma, a_t + res0.gamma * move, res0.loss
             gamma0_capped = res0.gamma >= 2.0**high0
-    ls_seconds = time.perf_counter() - t0
+    ls_times = [clock() - t for clock, t in zip(clocks, t0, strict=True)]
     count = accepted_count(sol.eigenvalues, tau, tau_mode, cap, loss=loss_before)
     if neurons == "optimal":
         alpha, omega = sol.scaled(count)
@@ -247,7 +256,7 @@ def plan_layer(
     pre_new = b_prev @ alpha  # n x k: linearised pre-activations of the new units
     after = lack_of_expressivity(b_prev, v_proj, extra=pre_new @ omega.T)
 
-    t0 = time.perf_counter()
+    t0 = tuple(clock() for clock in clocks)
     with torch.no_grad():
         gamma, gamma_capped, gamma_max, rejected, reason = 0.0, False, 0.0, 0, ""
         proposed = count
@@ -290,7 +299,7 @@ def plan_layer(
             after = (
                 lack_of_expressivity(b_prev, v_proj, extra=pre_new @ omega.T) if keep else before
             )
-    ls_seconds += time.perf_counter() - t0
+    ls_times = [done + clock() - t for done, clock, t in zip(ls_times, clocks, t0, strict=True)]
 
     root = math.sqrt(gamma)
     lin = model.linears[layer]
@@ -316,11 +325,12 @@ def plan_layer(
         gamma,
         loss_before,
         loss_after,
-        ls_seconds,
+        ls_times[0],
         int(b_prev.shape[0]),
         rejected,
         reason,
         gamma_capped,
         gamma0_capped,
         gamma_max,
+        tuple(ls_times),
     )

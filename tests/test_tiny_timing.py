@@ -1,0 +1,121 @@
+"""Where TINY's growth time goes, on the wall clock and in CPU time (issue 17): the parts are
+checked with clocks the test drives, so every second is accounted for exactly."""
+
+from __future__ import annotations
+
+import collections
+
+import pytest
+
+import kernels.methods.tiny as tiny_method
+import kernels.tiny.growth as growth
+from explorer.bench import tiny_growth
+from explorer.config import RunConfig
+from explorer.trainer import Trainer
+from kernels import surgery
+from kernels.tiny.timing import PARTS, PartTimes
+
+#: seconds each wrapped function moves the two test clocks (wall, cpu): distinct per part,
+#: so a second booked to the wrong part, twice, or not at all changes an exact total
+TICKS = {
+    "capture": (10.0, 1.0),
+    "line_search": (100.0, 7.0),
+    "solve": (1000.0, 3.0),
+    "surgery": (10000.0, 5.0),
+}
+
+
+class DrivenClocks:
+    """Two clocks that move only when a wrapped growth function runs."""
+
+    def __init__(self) -> None:
+        self.wall = self.cpu = 0.0
+        self.calls: collections.Counter[str] = collections.Counter()
+
+    def wrap(self, part: str, fn):
+        def wrapped(*args, **kwargs):
+            out = fn(*args, **kwargs)
+            wall, cpu = TICKS[part]
+            self.wall += wall
+            self.cpu += cpu
+            self.calls[part] += 1
+            return out
+
+        return wrapped
+
+
+def test_part_times_add_per_clock_and_name_unknown_parts():
+    t = {"a": 0.0, "b": 0.0}
+    times = PartTimes({"wall": lambda: t["a"], "cpu": lambda: t["b"]})
+    start = times.now()
+    t["a"], t["b"] = 3.0, 0.5
+    times.add("capture", times.since(start))
+    times.add("other", (1.0, 0.25))
+    assert times.seconds["wall"]["capture"] == 3.0 and times.seconds["cpu"]["capture"] == 0.5
+    assert times.totals() == (4.0, 0.75)
+    assert set(times.seconds["wall"]) == set(PARTS)
+    with pytest.raises(KeyError, match="unknown growth-step part 'surgerie'"):
+        times.add("surgerie", (1.0, 1.0))
+    with pytest.raises(ValueError, match="at least one clock"):
+        PartTimes({})
+
+
+def test_each_part_gets_exactly_its_own_time_on_both_clocks(monkeypatch):
+    """Oracle: with clocks that move only inside capture, line search, eigen-solve and
+    surgery (scratch copy and grow), each part equals its ticks times its calls on each clock,
+    and 'other' (the rest of a growth step) is exactly 0."""
+    clocks = DrivenClocks()
+    monkeypatch.setattr(tiny_method, "capture", clocks.wrap("capture", tiny_method.capture))
+    monkeypatch.setattr(growth, "line_search", clocks.wrap("line_search", growth.line_search))
+    monkeypatch.setattr(growth, "best_neurons", clocks.wrap("solve", growth.best_neurons))
+    monkeypatch.setattr(surgery, "grow", clocks.wrap("surgery", surgery.grow))
+    monkeypatch.setattr(
+        tiny_method, "scratch_copy", clocks.wrap("surgery", tiny_method.scratch_copy)
+    )
+    config = RunConfig(
+        method="tiny",
+        dataset="digits",
+        hidden=[1, 1],
+        steps=25,
+        batch_size=64,
+        knobs={"growth_every": 10, "tau": 0.0, "growth_rate": 2},
+    )
+    trainer = Trainer(config)
+    method = trainer.method
+    assert isinstance(method, tiny_method.Tiny)
+    method.timing = PartTimes({"wall": lambda: clocks.wall, "cpu": lambda: clocks.cpu})
+    trainer.run(25)
+    assert clocks.calls["capture"] >= 4 and clocks.calls["line_search"] >= 4
+    for part, (wall, cpu) in TICKS.items():
+        assert method.seconds[part] == wall * clocks.calls[part], part
+        assert method.cpu_seconds[part] == cpu * clocks.calls[part], part
+    assert method.seconds["other"] == 0.0 and method.cpu_seconds["other"] == 0.0
+    # the records carry the wall clock (the first one)
+    state = method.state_dict()
+    assert state["cpu_seconds"] == method.cpu_seconds
+    fresh = type(method)()
+    fresh.load_state_dict(state)
+    assert fresh.seconds == method.seconds and fresh.cpu_seconds == method.cpu_seconds
+
+
+def test_bench_rows_report_wall_and_cpu_share_with_parts(monkeypatch):
+    runs = {
+        seed: {
+            "share": 10.0 + seed,
+            "parts": {"capture": 1.0 + seed, "other": 2.0},
+            "cpu_share": 20.0 + seed,
+            "cpu_parts": {"capture": 3.0 * seed, "other": 1.0},
+            "sizes": [3, 2],
+            "growth_steps": 4,
+        }
+        for seed in range(3)
+    }
+    monkeypatch.setattr(tiny_growth, "growth_share", lambda ds, steps, seed: runs[seed])
+    rows = tiny_growth.tiny_growth_figures(quick=False)
+    assert len(rows) == 4
+    wall, cpu = rows[0], rows[1]
+    assert "wall time, digits" in wall["figure"] and "CPU time, digits" in cpu["figure"]
+    assert wall["median"] == 11.0 and wall["met"] is True and wall["target"] == "<= 20"
+    assert wall["parts"] == {"capture": 2.0, "other": 2.0}
+    assert cpu["median"] == 21.0 and cpu["met"] is None
+    assert cpu["parts"] == {"capture": 3.0, "other": 1.0}
