@@ -225,9 +225,13 @@ class ExplorerApp(pn.viewable.Viewer):
         data = load_snapshot(path)
         config = RunConfig.from_dict(data.config)
         if not resume:
-            return cls.from_history(data.history(), config, **params)
-        app = cls(config=config, **params)
-        app._open_run(*restore(data, knobs=app.knobs))
+            app = cls.from_history(data.history(), config, **params)
+        else:
+            app = cls(config=config, **params)
+            app._open_run(*restore(data, knobs=app.knobs))
+        app.snapshots.show_landscape(data.landscape)  # the landscape tab shows them when built
+        for problem in data.problems:
+            app.notify(problem)
         return app
 
     # -- the periodic drain -----------------------------------------------------------------

@@ -3,6 +3,7 @@ snapshot): their flags, the run's configuration from them, and the closing repor
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 from explorer.cli.arguments import _check_knob, _hidden, _options, _radial, first_sentence
@@ -174,19 +175,24 @@ def run_config(args) -> RunConfig:
 
 def resume_command(args) -> int:
     from explorer.config import MAX_STEPS
-    from explorer.snapshot import load_snapshot, restore, save_snapshot
+    from explorer.snapshot import capture, load_snapshot, restore, write
 
     if not 1 <= args.steps <= MAX_STEPS:
         raise ValueError(f"--steps must be between 1 and {MAX_STEPS:,}, got {args.steps}")
     from explorer.targets import check_target
 
     check_target(args.out, "--out", "snapshot")
-    trainer, history = restore(load_snapshot(args.snapshot), device=args.device)
+    data = load_snapshot(args.snapshot)
+    for problem in data.problems:  # a part left out (the run itself loaded): say so
+        print(f"warning: {problem}", file=sys.stderr)
+    trainer, history = restore(data, device=args.device)
     start_step, start_sizes = trainer.step_count, list(trainer.model.hidden_sizes)
     trainer.run(args.steps, progress=not args.quiet)
     summary = trainer.summary()
     if args.out:
-        save_snapshot(trainer, history, args.out, summary=summary)
+        resumed = capture(trainer, history, summary)
+        resumed.landscape = data.landscape  # the session's landscape results go on with it
+        write(resumed, args.out)
     _report(trainer.config, summary, history, args.out, start=(start_step, start_sizes))
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from pathlib import Path
 
@@ -36,6 +37,8 @@ def export_command(args) -> int:
     ):
         check_target(wanted[flag], f"--{flag}", kind)
     data = load_snapshot(args.snapshot)
+    for problem in data.problems:  # a part left out (the rest exports): say so
+        print(f"warning: {problem}", file=sys.stderr)
     history = data.history()
     for fmt in TABLE_FORMATS:
         if wanted[fmt]:
@@ -46,7 +49,7 @@ def export_command(args) -> int:
         title = f"{data.method} on {data.config.get('dataset')}, step {data.step}"
         with tempfile.TemporaryDirectory() as tmp:
             html_path = Path(wanted["html"] or Path(tmp) / "dashboard.html")
-            export_html(history, html_path, title)
+            export_html(history, html_path, title, landscape=data.landscape)
             if wanted["html"]:
                 print(f"html: {html_path}")
             if wanted["png"]:

@@ -121,11 +121,12 @@ def _lifetime_rows_toggle(view):
     return toggle
 
 
-def dashboard(history: History, title: str = "Sizing Explorer run"):
+def dashboard(history: History, title: str = "Sizing Explorer run", landscape: dict | None = None):
     """Bokeh layout of a run drawn by the live page's own views (explorer.views), fed the
     whole history: the same colours, legends, lifetimes (units present from the start born
     at their step minus their age), thinning of long lines and cards per record kind
-    (pan, zoom and hover; no server needed)."""
+    (pan, zoom and hover; no server needed); then the session's ``landscape`` results drawn
+    by the landscape page's own HoloViews views (:mod:`explorer.export.landscape`)."""
     from bokeh.layouts import column, gridplot
     from bokeh.models import Div
 
@@ -157,6 +158,10 @@ def dashboard(history: History, title: str = "Sizing Explorer run"):
     parts = [header, *extras]
     if rows:
         parts.append(gridplot(rows))
+    if landscape:
+        from explorer.export.landscape import landscape_models
+
+        parts += landscape_models(landscape)
     layout = column(*parts)
     for model in layout.references():
         # the views link selections and ranges with Python callbacks, which need a server;
@@ -172,21 +177,28 @@ def _escape(text: str) -> str:
     return html.escape(str(text))
 
 
-def dashboard_html(history: History, title: str = "Sizing Explorer run") -> str:
+def dashboard_html(
+    history: History, title: str = "Sizing Explorer run", landscape: dict | None = None
+) -> str:
     """The dashboard as one HTML page with Bokeh's JavaScript inlined (no CDN, no server)."""
     from bokeh.embed import file_html
     from bokeh.resources import INLINE
 
-    page = file_html(dashboard(history, title), INLINE, title=title)
+    page = file_html(dashboard(history, title, landscape), INLINE, title=title)
     # Importing Panel patches Bokeh's Resources to add an ES-module shim <script src=...>; the
     # dashboard uses no Panel model and a file page cannot load that path, so drop such tags
     # and keep the page self-contained (Bokeh's own JS is inlined above).
     return re.sub(r'<script[^>]*\bsrc="[^"]*"[^>]*>\s*</script>\s*', "", page)
 
 
-def export_html(history: History, path: str | Path, title: str = "Sizing Explorer run") -> Path:
+def export_html(
+    history: History,
+    path: str | Path,
+    title: str = "Sizing Explorer run",
+    landscape: dict | None = None,
+) -> Path:
     path = Path(path)
-    page = dashboard_html(history, title)  # made before anything is written
+    page = dashboard_html(history, title, landscape)  # made before anything is written
     with cleanup_on_failure(path.parent) as written:
         path.parent.mkdir(parents=True, exist_ok=True)
         written.append(path)

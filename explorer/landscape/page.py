@@ -56,6 +56,8 @@ class LandscapePage(pn.viewable.Viewer):
         self.config = StudyConfig()
         self.worker = LandscapeWorker(client=client)
         self.result = study
+        #: the "this network now" result on show (kept in the session's snapshots)
+        self.network_result = None
         self._callback = None
         self.dataset_select = pn.widgets.Select(
             label="data set", options=sorted(DATASETS), value=self.config.dataset
@@ -138,9 +140,52 @@ class LandscapePage(pn.viewable.Viewer):
             self._redraw()
         if not w.running:
             if w.network_result is not None and self.network_pane.object is None:
+                self.network_result = w.network_result
                 self.network_pane.object = views.network_now(w.network_result)
                 self.figures.active = 4
             self._sync_buttons()
+
+    # -- snapshots ----------------------------------------------------------------------------
+    def saved_results(self) -> dict:
+        """What a snapshot of the session keeps: the study as far as it has run ("study", a
+        copy) and the network result on show ("network")."""
+        out: dict = {}
+        r = self.result
+        if r is not None and (r.runs or r.surfaces):
+            out["study"] = StudyResult(
+                dict(r.config), list(r.cells), list(r.runs), list(r.records), dict(r.surfaces)
+            )
+        if self.network_result is not None:
+            out["network"] = self.network_result
+        return out
+
+    def show_saved(self, landscape: dict) -> None:
+        """Show a reopened snapshot's landscape results in place of the page's own (a job
+        under way is cancelled); figures that cannot be drawn are reported, not raised."""
+        if self.worker.running:
+            self.worker.cancel()
+        self.worker.network_result = None
+        self.result = landscape.get("study")
+        self.network_result = landscape.get("network")
+        try:
+            with pn.io.hold():
+                for pane in (self.surface_pane, self.curve_pane, self.scatter_pane):
+                    pane.object = None
+                self.table_pane.object = None
+                self.network_pane.object = None
+                if self.network_result is not None:
+                    self.network_pane.object = views.network_now(self.network_result)
+                if self.result is not None:
+                    self._show_config(self.result.config)
+                    self._redraw()
+        except Exception as exc:  # noqa: BLE001 - a saved result never breaks the page
+            self._set_status(f"**saved landscape not shown**: {type(exc).__name__}: {exc}")
+            return
+        r = self.result
+        parts = [f"study: {len(r.runs)} runs of {len(r.cells)} cells"] if r is not None else []
+        parts += ["this network"] if self.network_result is not None else []
+        self.progress.value = 100 if parts else 0
+        self._set_status(f"from the snapshot: {', '.join(parts)}" if parts else "")
 
     def _redraw(self) -> None:
         r = self.result

@@ -30,6 +30,9 @@ class LandscapeTab(pn.viewable.Viewer):
             label="landscape of this network now", button_type="primary"
         )
         self.now_button.on_click(lambda e: self.network_now())
+        snapshots = getattr(app, "snapshots", None)
+        if snapshots is not None:  # the results go into the page's snapshots and back
+            snapshots.keep_landscape(self.page.saved_results, self.page.show_saved)
 
     def network_now(self, grid: int = 31, variance_grid: int = 11) -> bool:
         """Start the analysis of the page's current network; False (and a message) if there
@@ -43,6 +46,7 @@ class LandscapeTab(pn.viewable.Viewer):
             self.page._set_status(f"**no network to analyse**: {exc}")
             return False
         self.page.network_pane.object = None
+        self.page.network_result = None
         self.page.worker.analyse_snapshot(
             data, max_examples=MAX_EXAMPLES, grid=grid, variance_grid=variance_grid
         )

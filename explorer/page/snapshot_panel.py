@@ -92,6 +92,24 @@ class SnapshotPanel(pn.viewable.Viewer):
         )
         self.open_button = w.Button(label="open from folder", sizing_mode="stretch_width")
         self.open_button.on_click(lambda e: safe(self.open_from_folder, self.select.value))
+        self._landscape: tuple[Callable[[], dict], Callable[[dict], None]] | None = None
+        self._waiting: dict | None = None
+
+    def keep_landscape(self, get: Callable[[], dict], put: Callable[[dict], None]) -> None:
+        """Keep the page's landscape results in its snapshots (the landscape tab calls this):
+        ``get()`` gives them at each save, ``put(landscape)`` shows a reopened snapshot's.
+        A snapshot opened before the tab exists is shown when it registers."""
+        self._landscape = (get, put)
+        if self._waiting is not None:
+            waiting, self._waiting = self._waiting, None
+            put(waiting)
+
+    def show_landscape(self, landscape: dict) -> None:
+        """Hand a reopened snapshot's landscape results (maybe none) to the landscape tab."""
+        if self._landscape is None:
+            self._waiting = dict(landscape)
+        else:
+            self._landscape[1](dict(landscape))
 
     # -- saving ------------------------------------------------------------------------------
     def capture(self, timeout: float = 60.0):
@@ -99,7 +117,10 @@ class SnapshotPanel(pn.viewable.Viewer):
         if self.session.device is None:
             raise RuntimeError("nothing to save yet: start a run first")
         self.before_capture()
-        return self.session.capture(timeout)
+        data = self.session.capture(timeout)
+        if self._landscape is not None:
+            data.landscape = self._landscape[0]()
+        return data
 
     def save(self, path, timeout: float = 60.0, writer=None):
         """Write a snapshot (``.zip`` or folder) of the run; training goes on meanwhile."""
@@ -163,10 +184,16 @@ class SnapshotPanel(pn.viewable.Viewer):
             raise ValueError(str(exc)) from None
         self.session.stop()
         self.on_open(trainer, history)
+        self.show_landscape(data.landscape)
         until = f"up to {limit} steps" if limit else "until stopped"
+        text = (
+            f"opened {name}: step {trainer.step_count}, paused (press resume to train on, {until})"
+        )
+        # a part of the snapshot that could not be used (the rest is open): say so, named
+        dropped = "; ".join(data.problems)
         self.actions.notify(
-            f"opened {name}: step {trainer.step_count}, paused (press resume to train on, {until})",
-            level="info",
+            f"{text}. Not loaded: {dropped}" if dropped else text,
+            level="error" if dropped else "info",
         )
 
     def __panel__(self):

@@ -27,7 +27,8 @@ class SnapshotData:
     optimizer state, method state, unit ids and birth steps, the unit id counter, RNG states,
     the epoch order and cursor, step count, cost, validation history, phase times, knob
     values. ``history_rows`` maps each record kind to its records; ``history_tables`` holds the
-    "units" records (per-unit arrays at one step).
+    "units" records (per-unit arrays at one step). ``landscape`` holds the session's landscape
+    results, set by the page after ``capture`` (the trainer knows nothing of them).
     """
 
     config: dict
@@ -39,6 +40,11 @@ class SnapshotData:
     summary: dict = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
     created: str = ""
+    #: landscape results (:mod:`explorer.snapshot.landscape`): "study" (a StudyResult) and/or
+    #: "network" (the last "landscape of this network now", a LandscapeResult)
+    landscape: dict = field(default_factory=dict)
+    #: why a part of the loaded snapshot was left out (the rest loaded): one line each
+    problems: list[str] = field(default_factory=list)
 
     @property
     def method(self) -> str:

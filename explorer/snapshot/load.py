@@ -21,12 +21,14 @@ import safetensors.torch
 
 from explorer.data import bounded
 from explorer.snapshot.data import SnapshotData
+from explorer.snapshot.landscape import MAX_BYTES as MAX_LANDSCAPE_BYTES
+from explorer.snapshot.landscape import OPTIONAL_FILES, decode_landscape
 from explorer.snapshot.save import OPTIONAL_TRAINER_SCALARS, TRAINER_SCALARS
 from explorer.snapshot.schema import (
     FILES,
     FORMAT,
     MANIFEST,
-    SCHEMA_VERSION,
+    READABLE_VERSIONS,
     SnapshotError,
     decode_records,
     decode_tree,
@@ -55,15 +57,29 @@ def _reading(where: str, problem: str):
         ) from None
 
 
-def _read_container(path: Path) -> dict[str, bytes]:
+def _read_container(path: Path) -> tuple[dict[str, bytes], list[str]]:
+    """The snapshot's files, and a message per optional file left unread (over its cap)."""
     names = (MANIFEST, *FILES)
+    problems: list[str] = []
+
+    def too_big(name: str, size: int) -> bool:
+        if size <= MAX_LANDSCAPE_BYTES:
+            return False
+        problems.append(
+            f"{path}/{name}: {size} bytes, more than the limit of {MAX_LANDSCAPE_BYTES}; "
+            "the landscape results were not loaded"
+        )
+        return True
+
     st = bounded.stat_path(path, SnapshotError, f"{path}: no snapshot there")
     if stat.S_ISDIR(st.st_mode):
         out = {}
         total = 0
-        for name in names:
+        for name in (*names, *OPTIONAL_FILES):
             f = path / name
             if not os.path.lexists(f):
+                continue
+            if name in OPTIONAL_FILES and too_big(name, os.lstat(f).st_size):
                 continue
             blob = bounded.read_bytes(f, SnapshotError, BUDGET.member, f"{path}/{name}")
             total += len(blob)
@@ -72,7 +88,7 @@ def _read_container(path: Path) -> dict[str, bytes]:
                     f"{path}: files add up to more than the limit of {BUDGET.total} bytes"
                 )
             out[name] = blob
-        return out
+        return out, problems
     if st.st_size == 0:
         raise SnapshotError(f"{path}: empty file (0 bytes); not a snapshot .zip")
     with bounded.open_regular(path, SnapshotError, str(path)) as fh:
@@ -80,23 +96,31 @@ def _read_container(path: Path) -> dict[str, bytes]:
             zf = zipfile.ZipFile(fh)
         out = {}
         with zf:
-            for info in bounded.check_zip(zf, str(path), SnapshotError, BUDGET, set(names)):
+            optional = [
+                i
+                for i in zf.infolist()
+                if i.filename in OPTIONAL_FILES and not too_big(i.filename, i.file_size)
+            ]
+            wanted = set(names) | {i.filename for i in optional}
+            for info in bounded.check_zip(zf, str(path), SnapshotError, BUDGET, wanted):
                 with _reading(f"{path}/{info.filename}", "cannot be read from the zip"):
                     out[info.filename] = zf.read(info)
-    return out
+    return out, problems
 
 
-def _check_manifest(path: Path, files: dict[str, bytes]) -> dict:
+def _check_manifest(path: Path, files: dict[str, bytes], problems: list[str]) -> dict:
+    """The manifest, every required file checked against it; an optional file that is not
+    listed or does not match is dropped from ``files`` with a message in ``problems``."""
     if MANIFEST not in files:
         raise SnapshotError(f"{path}/{MANIFEST}: missing; {path} is not a snapshot")
     manifest = loads(files[MANIFEST], f"{path}/{MANIFEST}")
     if not isinstance(manifest, dict):
         raise SnapshotError(f"{path}/{MANIFEST}: expected a JSON object")
     version = manifest.get("schema_version")
-    if version != SCHEMA_VERSION or isinstance(version, bool):
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:
         raise SnapshotError(
-            f"{path}/{MANIFEST}: unknown schema_version {version!r}; this "
-            f"version of the explorer reads schema {SCHEMA_VERSION}"
+            f"{path}/{MANIFEST}: unknown schema_version {str(version)[:20]!r}; this "
+            f"version of the explorer reads schema {', '.join(map(str, READABLE_VERSIONS))}"
         )
     if manifest.get("format") != FORMAT:
         raise SnapshotError(
@@ -118,6 +142,21 @@ def _check_manifest(path: Path, files: dict[str, bytes]) -> dict:
                 f"manifest says {entry['sha256'][:12]}...); the file is "
                 "corrupted or was changed after saving"
             )
+    for name in OPTIONAL_FILES:
+        entry = listed.get(name)
+        if name not in files:
+            if entry is not None:
+                problems.append(f"{path}/{name}: listed in the manifest but missing")
+            continue
+        if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
+            problems.append(f"{path}/{name}: not listed in the manifest; not loaded")
+            del files[name]
+        elif hashlib.sha256(files[name]).hexdigest() != entry["sha256"]:
+            problems.append(
+                f"{path}/{name}: checksum mismatch; the file is corrupted or was changed "
+                "after saving, and was not loaded"
+            )
+            del files[name]
     return manifest
 
 
@@ -154,8 +193,8 @@ def _short(exc: BaseException) -> str:
 def load_snapshot(path: str | Path) -> SnapshotData:
     """Read and check a snapshot folder or ``.zip``; raises SnapshotError on any problem."""
     path = Path(path)
-    files = _read_container(path)
-    manifest = _check_manifest(path, files)
+    files, problems = _read_container(path)
+    manifest = _check_manifest(path, files, problems)
     at = {name: f"{path}/{name}" for name in FILES}
     session = loads(files["session.json"], at["session.json"])
     state = loads(files["state.json"], at["state.json"])
@@ -167,7 +206,7 @@ def load_snapshot(path: str | Path) -> SnapshotData:
     _npz(files["history.npz"], at["history.npz"])  # checked, though resume does not need it
 
     with _reading(at["session.json"], "unexpected structure"):
-        if session.get("schema_version") != SCHEMA_VERSION:
+        if session.get("schema_version") != manifest["schema_version"]:
             raise SnapshotError(
                 f"{at['session.json']}: schema_version "
                 f"{session.get('schema_version')!r} differs from the manifest"
@@ -211,7 +250,10 @@ def load_snapshot(path: str | Path) -> SnapshotData:
             "max_rows": int(spec["limits"]["max_rows"]),
             "max_tables": int(spec["limits"]["max_tables"]),
         }
+    landscape, dropped = decode_landscape(files, str(path))
     return SnapshotData(
+        landscape=landscape,
+        problems=problems + dropped,
         config=config,
         trainer=trainer,
         history_rows=rows,

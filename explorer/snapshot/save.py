@@ -30,6 +30,7 @@ import safetensors.torch
 from explorer.atomic import atomic_write, default_mode
 from explorer.history import history_arrays
 from explorer.snapshot.data import SnapshotData
+from explorer.snapshot.landscape import encode_landscape
 from explorer.snapshot.schema import (
     FORMAT,
     MANIFEST,
@@ -98,6 +99,7 @@ def encode(data: SnapshotData) -> dict[str, bytes]:
         "units": encode_records(data.history_tables, "units.", records),
     }
     return {
+        **encode_landscape(data.landscape),
         "session.json": dumps(session),
         "state.json": dumps(state),
         "state.safetensors": safetensors.torch.save(tensors),

@@ -15,7 +15,10 @@ A snapshot is a folder (or a ``.zip`` of the same files) of plain JSON and array
 ``records.npz``        the history records themselves, column-wise, exactly
 ``history.npz``        the same history as flat ``"kind.column"`` arrays, for reading
                        with numpy alone (``np.load(..., allow_pickle=False)``)
+``landscape.*``        optional: the landscape results (:mod:`explorer.snapshot.landscape`)
 =====================  ================================================================
+
+Schema 2 added the optional landscape files; schema 1 snapshots (without them) still load.
 
 JSON is strict (no NaN/Infinity literals: non-finite floats are ``{"__float__": "nan"}``);
 arrays are npz read with ``allow_pickle=False`` and safetensors. Nothing in a snapshot is
@@ -31,7 +34,9 @@ from typing import Any
 import numpy as np
 import torch
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: schema versions this explorer reads (1: before the landscape part)
+READABLE_VERSIONS = (1, 2)
 FORMAT = "sizing-explorer-snapshot"
 MANIFEST = "manifest.json"
 FILES = (

@@ -85,5 +85,6 @@ def load_uploaded_snapshot(
             data = load_snapshot(path)
         except SnapshotError as exc:
             raise SnapshotError(str(exc).replace(str(path), name).replace(folder, "")) from None
+        data.problems = [p.replace(str(path), name).replace(folder, "") for p in data.problems]
     data.config = safe_config(data.config, name)
     return data
