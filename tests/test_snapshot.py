@@ -418,7 +418,7 @@ def test_wrong_checksum(saved, tmp_path, name):
         load_snapshot(snap)
 
 
-@pytest.mark.parametrize("version", [0, 2, "1", None, True])
+@pytest.mark.parametrize("version", [0, 3, "1", "2", None, True])
 def test_unknown_schema_version(saved, tmp_path, version):
     snap = copy_of(saved[0], tmp_path)
     manifest = json.loads((snap / MANIFEST).read_text())

@@ -40,6 +40,8 @@ from explorer.snapshot.schema import (
 BUDGET = bounded.Budget(member=1 << 30, total=2 << 30, members=100_000)
 #: record kinds name files on export (``KIND.csv``): plain identifiers only
 KIND_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+#: the end of every message about a landscape file left out
+LOST = "the landscape results were not loaded"
 
 
 @contextmanager
@@ -66,8 +68,7 @@ def _read_container(path: Path) -> tuple[dict[str, bytes], list[str]]:
         if size <= MAX_LANDSCAPE_BYTES:
             return False
         problems.append(
-            f"{path}/{name}: {size} bytes, more than the limit of {MAX_LANDSCAPE_BYTES}; "
-            "the landscape results were not loaded"
+            f"{path}/{name}: {size} bytes, more than the limit of {MAX_LANDSCAPE_BYTES}; {LOST}"
         )
         return True
 
@@ -146,15 +147,14 @@ def _check_manifest(path: Path, files: dict[str, bytes], problems: list[str]) ->
         entry = listed.get(name)
         if name not in files:
             if entry is not None:
-                problems.append(f"{path}/{name}: listed in the manifest but missing")
+                problems.append(f"{path}/{name}: listed in the manifest but missing; {LOST}")
             continue
         if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
-            problems.append(f"{path}/{name}: not listed in the manifest; not loaded")
+            problems.append(f"{path}/{name}: not listed in the manifest; {LOST}")
             del files[name]
         elif hashlib.sha256(files[name]).hexdigest() != entry["sha256"]:
             problems.append(
-                f"{path}/{name}: checksum mismatch; the file is corrupted or was changed "
-                "after saving, and was not loaded"
+                f"{path}/{name}: checksum mismatch (corrupted or changed after saving); {LOST}"
             )
             del files[name]
     return manifest
@@ -250,7 +250,8 @@ def load_snapshot(path: str | Path) -> SnapshotData:
             "max_rows": int(spec["limits"]["max_rows"]),
             "max_tables": int(spec["limits"]["max_tables"]),
         }
-    landscape, dropped = decode_landscape(files, str(path))
+    # the landscape part is read only when its files came through whole (one message each)
+    landscape, dropped = decode_landscape(files, str(path)) if not problems else ({}, [])
     return SnapshotData(
         landscape=landscape,
         problems=problems + dropped,
