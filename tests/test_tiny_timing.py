@@ -4,6 +4,7 @@ checked with clocks the test drives, so every second is accounted for exactly.""
 from __future__ import annotations
 
 import collections
+import math
 
 import pytest
 
@@ -13,6 +14,7 @@ from explorer.bench import tiny_growth
 from explorer.config import RunConfig
 from explorer.trainer import Trainer
 from kernels import surgery
+from kernels.tiny.line_search import line_search
 from kernels.tiny.timing import PARTS, PartTimes
 
 #: seconds each wrapped function moves the two test clocks (wall, cpu): distinct per part,
@@ -119,3 +121,65 @@ def test_bench_rows_report_wall_and_cpu_share_with_parts(monkeypatch):
     assert wall["parts"] == {"capture": 2.0, "other": 2.0}
     assert cpu["median"] == 21.0 and cpu["met"] is None
     assert cpu["parts"] == {"capture": 3.0, "other": 1.0}
+
+
+# ---- the line search's parabolic vertex (one zoom round + one point) --------------------------
+@pytest.mark.parametrize(
+    ("es", "x_min"), [([0.0, 1.0, 3.0], 1.7), ([-2.0, -1.5, 4.0], 0.25), ([1.0, 2.0, 2.5], 2.2)]
+)
+def test_parabola_vertex_is_the_minimum_of_a_quadratic(es, x_min):
+    """Oracle: through three points of 2 (x - x_min)^2 + 5 (unevenly spaced) the vertex is
+    x_min; outside the bracket it is clipped; no minimum (concave, collinear, not finite)
+    gives None."""
+    from kernels.tiny.line_search import parabola_vertex
+
+    def f(x):
+        return 2 * (x - x_min) ** 2 + 5
+
+    assert parabola_vertex(es, [f(e) for e in es]) == pytest.approx(x_min, abs=1e-12)
+    assert parabola_vertex([0.0, 0.5, 1.0], [f(e - 9) for e in (0.0, 0.5, 1.0)]) == 1.0
+    assert parabola_vertex(es, [-f(e) for e in es]) is None
+    assert parabola_vertex(es, [3 * e for e in es]) is None
+    assert parabola_vertex(es, [f(es[0]), math.inf, f(es[2])]) is None
+
+
+@pytest.mark.parametrize("u", [-9.3, -0.41, 0.37, 4.05])
+def test_vertex_line_search_lands_on_the_minimum_in_one_round_and_one_point(u):
+    """Oracle: a loss quadratic in log2(gamma) with its minimum at 2^u: the vertex search
+    returns 2^u (the fitted parabola is the loss itself) after the grid, one round of 8
+    and one point; on (gamma - 0.3)^2 + 1 it returns the
+    best point evaluated and within 1% of 0.3."""
+    calls: list[int] = []
+
+    def loss(gs):
+        calls.append(len(gs))
+        return [(math.log2(g) - u) ** 2 + 1.0 if g > 0 else 9.0 for g in gs]
+
+    res = line_search(batch_loss=loss, grid_step=2, high_exp=10, vertex=True)
+    assert math.log2(res.gamma) == pytest.approx(u, abs=1e-9)
+    assert calls == [1 + 14, 8, 1] and res.evaluations == 1 + 14 + 8 + 1
+    # a vertex worse than a point already seen (a bump right at it) is not taken: the
+    # answer is the best point evaluated
+    values: list[float] = []
+
+    def bump(gs):
+        out = [
+            v + 10.0 * (g > 0 and abs(math.log2(g) - u) < 1e-6)
+            for g, v in zip(gs, loss(gs), strict=True)
+        ]
+        values.extend(out)
+        return out
+
+    bumped = line_search(batch_loss=bump, grid_step=2, high_exp=10, vertex=True)
+    assert bumped.loss == min(values) < 2.0 and abs(math.log2(bumped.gamma) - u) > 1e-6
+    seen: dict[float, float] = {}
+
+    def quadratic(gs):
+        seen.update({g: (g - 0.3) ** 2 + 1.0 for g in gs})
+        return [seen[g] for g in gs]
+
+    quad = line_search(batch_loss=quadratic, vertex=True)
+    assert quad.gamma == pytest.approx(0.3, rel=0.01)
+    # the answer is the best point evaluated (grid, round, vertex), never a guess
+    best = min((v, g) for g, v in seen.items() if g > 0)
+    assert (quad.loss, quad.gamma) == best

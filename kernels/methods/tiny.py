@@ -105,6 +105,7 @@ class Tiny(SizingMethod):
         self.line_search_kw = {
             "refine": int(line_search_refine),
             "grid_step": int(o.line_search_factor).bit_length() - 1,  # log2 of the factor
+            "vertex": bool(o.line_search_vertex),
         }
         self.neurons, self.tau_mode, self.route = neurons, tau_mode, route
         self.growth_seconds, self.activation = float(growth_seconds), activation

@@ -10,7 +10,12 @@ its two neighbours in log2(gamma):
   GridLoss`): the whole grid in one call, then two zoom rounds of ``refine`` evenly spaced
   points each (the bracket of width 2 grid_step shrinks to 4 grid_step / (refine + 1)^2 in
   log2: for the default 8, 0.05 with factor 2, about 1.7% in gamma, and 0.1 with factor 4,
-  3.5%; golden section's 10 evaluations reach 0.026 with factor 2), each round one call.
+  3.5%; golden section's 10 evaluations reach 0.026 with factor 2), each round one call;
+  with ``vertex`` the second round is replaced by one point, the vertex of the parabola
+  through the best point of the first round and its two neighbours (in log2 gamma; the
+  closed-form minimum of the fitted quadratic, clipped to their bracket), which costs one
+  grid point instead of ``refine``: the search ends at the best point it evaluated, never
+  worse than the first round's best (:func:`parabola_vertex`).
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ def line_search(
     loss_at_zero: float | None = None,
     batch_loss: Callable[[Sequence[float]], Sequence[float]] | None = None,
     grid_step: int = 1,
+    vertex: bool = False,
 ) -> LineSearchResult:
     """Local minimiser of ``loss`` (or ``batch_loss``) over gamma in [2^low_exp, 2^high_exp].
 
@@ -78,7 +84,8 @@ def line_search(
         if batch_loss is None:
             e, v, n = _golden(batch, lo, hi, refine)
         else:
-            e, v, n = _zoom(batch, lo, hi, best_e, best_v, refine)
+            known = dict(zip(exps, values, strict=True)) if vertex else None
+            e, v, n = _zoom(batch, lo, hi, best_e, best_v, refine, known=known)
         evals += n
         if v < best_v:
             best_e, best_v = e, v
@@ -104,17 +111,47 @@ def _golden(batch, lo: float, hi: float, steps: int) -> tuple[float, float, int]
     return best_e, best_v, steps + 2
 
 
-def _zoom(batch, lo, hi, best_e, best_v, points) -> tuple[float, float, int]:
+def parabola_vertex(e: Sequence[float], v: Sequence[float]) -> float | None:
+    """The minimiser of the parabola through (e[0], v[0]), (e[1], v[1]), (e[2], v[2]) with
+    e[0] < e[1] < e[2], clipped to [e[0], e[2]]; None when the three points are not strictly
+    convex (no minimum) or not finite."""
+    (a, b, c), (fa, fb, fc) = e, v
+    p, q = (b - a) * (fb - fc), (b - c) * (fb - fa)
+    den = p - q
+    if not all(math.isfinite(t) for t in (fa, fb, fc)) or not den < 0:
+        return None
+    # b - (1/2) ((b-a)^2 (fb-fc) - (b-c)^2 (fb-fa)) / ((b-a)(fb-fc) - (b-c)(fb-fa))
+    x = b - 0.5 * ((b - a) * p - (b - c) * q) / den
+    return min(max(x, a), c) if math.isfinite(x) else None
+
+
+def _zoom(batch, lo, hi, best_e, best_v, points, known=None) -> tuple[float, float, int]:
     """Two rounds of ``points`` evenly spaced log2(gamma) values, the bracket shrinking
     around the best point found so far (never past [lo, hi]); each round is one ``batch``
-    call."""
+    call. With ``known`` (the grid's log2 gamma -> loss): one round, then the parabola's
+    vertex through the best point seen and its neighbours (one call of one point, when
+    there is a vertex not evaluated yet)."""
     evals, floor, top = 0, lo, hi
-    for _ in range(2):
+    vertex = known is not None
+    seen = dict(known or {})
+    for _ in range(1 if vertex else 2):
         step = (hi - lo) / (points + 1)
         es = [lo + step * (j + 1) for j in range(points)]
         for e, v in zip(es, batch([2.0**e for e in es]), strict=True):
+            seen[e] = _finite(v)
             if _finite(v) < best_v:
                 best_e, best_v = e, _finite(v)
         evals += points
         lo, hi = max(best_e - step, floor), min(best_e + step, top)  # never past the grid
+    if vertex:
+        es = sorted(e for e in seen if floor <= e <= top)
+        i = es.index(best_e)
+        if 0 < i < len(es) - 1:
+            trio = es[i - 1 : i + 2]
+            x = parabola_vertex(trio, [seen[e] for e in trio])
+            if x is not None and min(abs(x - e) for e in trio) > 1e-9:
+                v = _finite(batch([2.0**x])[0])
+                evals += 1
+                if v < best_v:
+                    best_e, best_v = x, v
     return best_e, best_v, evals
