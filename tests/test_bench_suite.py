@@ -97,12 +97,19 @@ def test_page_rows_check_the_refresh_targets_and_skip_when_empty():
             "periods_ms": [240.0, 260.0, 250.0],
             "tick_cpu_ms": [12.0, 8.0, 11.0],
             "ticks_ms": [30.0],
+            "ack_ms": [100.0, 140.0, 120.0],
+            "browser_task_ms": [90.0, 70.0],
         }
     )
     by_name = {r["figure"].split(",")[0]: r for r in rows}
-    assert [r["met"] for r in rows] == [True, True, False, None]
+    assert [r["met"] for r in rows] == [True, True, False, None, None, None]
     assert by_name["page cost to the trainer"]["median"] == 5.0
     assert by_name["page refresh period"]["median"] == 250.0
+    browser = {
+        r["figure"]: r for r in rows if "browser" in r["figure"] or "Chromium" in r["figure"]
+    }
+    assert browser["page refresh, browser time per refresh (sent -> drawn)"]["median"] == 120.0
+    assert browser["page refresh, Chromium main-thread time per refresh"]["median"] == 80.0
     assert page_rows({})[0]["skipped"].startswith("with_page returned none")
 
 

@@ -171,6 +171,7 @@ def with_page(
     apps: list[ExplorerApp] = []
     ticks: list[tuple[float, float]] = []  # (wall, this thread's CPU) seconds per refresh
     starts: list[tuple[int, float]] = []  # (window, start) of each refresh that moved records
+    acks: list[float] = []  # the browser's acknowledgement time of each refresh (ms)
     refresh = [True]  # the A/B switch: False holds the page's refresh
     window = [0]  # the number of the current window (a period never spans two)
 
@@ -198,6 +199,16 @@ def with_page(
                 tick()
 
         app.refresher.tick = held_tick
+        book = app.refresher.browser
+        own_acked = book.acked
+
+        def timed_acked(seq, now):  # sent -> applied and drawn by the browser
+            before = book.acked_seq
+            own_acked(seq, now)
+            if book.acked_seq != before:
+                acks.append(book.latencies[-1])
+
+        book.acked = timed_acked
         apps.append(app)
         return app.template()
 
@@ -219,6 +230,8 @@ def with_page(
                     break
                 except Exception:  # noqa: BLE001 - the server is still starting
                     time.sleep(0.2)
+            cdp = page.context.new_cdp_session(page)  # Chromium's main-thread time
+            cdp.send("Performance.enable")
             page.get_by_role("button", name="start").click()
             app = None
             while app is None or app.runner.trainer is None or app.status != "running":
@@ -228,12 +241,15 @@ def with_page(
             app.knobs.param.watch(lambda e: set_at.append(time.perf_counter()), "lam")
             dragged = None
             toggles: list[tuple[int, bool]] = []
-            # (time, browser CPU, trainer thread's (on CPU, waiting for a CPU), step) per toggle
+            # (time, browser CPU, trainer thread's (on CPU, waiting for a CPU), step, Chromium's
+            # main-thread task seconds) per toggle
             marks: list[tuple] = []
             trainer_tid = trainer_task(app.runner)
 
             def mark(now, step):
-                marks.append((now, browser_cpu(), sched_times(trainer_tid), step))
+                metrics = cdp.send("Performance.getMetrics")["metrics"]
+                task_s = next((m["value"] for m in metrics if m["name"] == "TaskDuration"), 0.0)
+                marks.append((now, browser_cpu(), sched_times(trainer_tid), step, task_s))
 
             t_toggle = 0.0
             while app.runner.state == "running":
@@ -296,9 +312,18 @@ def with_page(
                 if u[4]
             }
             on_seconds = use[True][1]
+            # Chromium's main-thread time per refresh in each refreshing window (all of its
+            # tasks in the window, over the refreshes the window sent)
+            sent = [w for w, _ in starts]
+            out["browser_task_ms"] = [
+                1e3 * (m1[4] - m0[4]) / sent.count(i + 1)
+                for i, ((m0, m1), (_, on)) in enumerate(zip(pairwise(marks), toggles, strict=False))
+                if on and sent.count(i + 1)
+            ]
             out["server_share"] = 100 * sum(c for _, c in ticks) / on_seconds
         else:
             out["rate"] = _rate(steps, first, last)
+        out["ack_ms"] = acks
         out["periods_ms"] = [
             1e3 * (b - a) for (wa, a), (wb, b) in pairwise(starts) if wa == wb and b > a
         ]
@@ -352,6 +377,10 @@ def main(windows: int = 31, window_s: float = 3.0, hidden: list[int] | None = No
     )
     print(f"refresh wall time {_ms(page['ticks_ms'])}; CPU {_ms(page['tick_cpu_ms'])}")
     print(f"refresh period (refreshing windows) {_ms(page['periods_ms'])}")
+    print(
+        f"browser: acknowledgement (sent -> drawn) {_ms(page['ack_ms'])}; Chromium main "
+        f"thread per refresh {_ms(page['browser_task_ms'])}"
+    )
     for on, label in ((False, "held"), (True, "refreshing")):
         d = page["per_step_ms"].get(on)
         if d:

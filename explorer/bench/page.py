@@ -7,7 +7,11 @@ the served page, refresh held and refreshing in alternating windows of one run),
 process so that its server, browser and threads cannot disturb the other figures; the child
 prints its numbers as JSON. The refresh period is the time between the starts of consecutive
 refreshes (``Refresher.tick``, timed from the child while with_page does not report it), gaps
-longer than 80% of a window left out: they span a held window. Without Playwright, Chromium or
+longer than 80% of a window left out: they span a held window. The browser's rows say where
+the period comes from (the page keeps it at least twice the browser's time per refresh,
+:mod:`explorer.page.refresh`): the time from sending a refresh to the browser's acknowledgement
+that it has applied and drawn it, and Chromium's main-thread time (CDP ``Performance``
+``TaskDuration``) per refresh in each refreshing window. Without Playwright, Chromium or
 psutil the row says why it was skipped.
 """
 
@@ -36,7 +40,8 @@ try:  # time the refresher's tick from outside: with_page does not report the pe
 except (ImportError, AttributeError):
     pass
 page = with_page([256, 256], 300, windows=int(sys.argv[1]), window_s=window_s)
-keys = ("ab", "ticks_ms", "tick_cpu_ms", "periods_ms", "server_share", "per_step_ms")
+keys = ("ab", "ticks_ms", "tick_cpu_ms", "periods_ms", "server_share", "per_step_ms", "ack_ms",
+        "browser_task_ms")
 out = {k: page[k] for k in keys if k in page}
 out["ab"] = {k: v for k, v in out.get("ab", {}).items() if k in ("on", "off", "costs")}
 if "periods_ms" not in out and len(stamps) > 2:
@@ -81,6 +86,18 @@ def page_rows(page: dict[str, Any]) -> list[Figure]:
         )
     if page.get("ticks_ms"):
         rows.append(figure("page refresh, wall time per refresh", page["ticks_ms"], "ms"))
+    if page.get("ack_ms"):
+        rows.append(
+            figure("page refresh, browser time per refresh (sent -> drawn)", page["ack_ms"], "ms")
+        )
+    if page.get("browser_task_ms"):
+        rows.append(
+            figure(
+                "page refresh, Chromium main-thread time per refresh",
+                page["browser_task_ms"],
+                "ms",
+            )
+        )
     return rows or _skipped("with_page returned none of the page figures")
 
 
