@@ -1,4 +1,5 @@
 """The browser's acknowledgement of each refresh: a tiny component with no visible content.
+It also makes the page's BokehJS leaner per refresh (:mod:`explorer.page.lean_bokeh`).
 
 The page sets ``sent`` (the refresh's number) in the same message as the refresh's plot
 updates; the browser applies the message in order, so when it sees the new ``sent`` it has
@@ -13,6 +14,8 @@ from __future__ import annotations
 import param
 from panel.custom import JSComponent
 
+from explorer.page.lean_bokeh import LEAN_BOKEH_JS
+
 
 class RefreshAck(JSComponent):
     """Carries the refresh number to the browser and its acknowledgement back."""
@@ -22,8 +25,11 @@ class RefreshAck(JSComponent):
         default=0, bounds=(0, None), doc="the number of the last refresh the browser has drawn"
     )
 
-    _esm = """
+    _esm = (
+        LEAN_BOKEH_JS
+        + """
 export function render({ model }) {
+  lean_bokeh()  // the page's BokehJS without its per-paint style rewrites (lean_bokeh.py)
   model.on('sent', () => {
     const seq = model.sent
     requestAnimationFrame(() => setTimeout(() => { model.acked = seq }, 0))
@@ -33,6 +39,7 @@ export function render({ model }) {
   return el
 }
 """
+    )
 
     def __init__(self, **params) -> None:
         params.setdefault("height", 0)
