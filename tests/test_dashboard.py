@@ -192,3 +192,33 @@ def test_a_new_run_gives_every_step_plot_one_new_step_range():
     assert board.x_range is not old and not board.x_range.syncable
     assert all(f.x_range is board.x_range for f in step_figures)
     assert board.view("spectrum").figures()[0].x_range is board.x_range
+
+
+@pytest.mark.parametrize("name", ["units", "tradeoff", "fan_history"])
+def test_the_per_unit_views_and_the_tradeoff_plot_refresh_once_a_second(name):
+    """Each of these views' updates is a whole plot the browser repaints (issue 17): they take
+    their records at most once per SLOW interval, the per-step lines at every refresh."""
+    assert SLOW[name] == 1.0
+    board, clock = board_with_clock()
+    parts = increments(20)
+    feed(board, parts[0])
+    assert name not in board._pending
+    for part in parts[1:4]:
+        clock.now += 0.25
+        feed(board, part)
+    assert name in board._pending and "loss" not in board._pending
+
+
+def test_a_new_run_archives_the_whole_previous_run_in_the_tradeoff_plot():
+    """The size-vs-loss records that waited for their interval reach the plot before it keeps
+    the finished run's last point (the run's true end, as the plot fed everything at once)."""
+    board, clock = board_with_clock()
+    for part in increments(20):
+        clock.now += 0.25
+        feed(board, part)
+    assert "tradeoff" in board._pending
+    oracle = Dashboard(method="nonparametric", history=History())
+    feed(oracle, list(run_records()))
+    board.new_run(History())
+    oracle.new_run(History())
+    assert data(board.views["tradeoff"]) == data(oracle.views["tradeoff"])

@@ -80,8 +80,12 @@ KEEP_ACROSS_RUNS = frozenset({GROUPSPARSITY})
 #: be redrawn from the History; both are cheap (a few rows per refresh)
 ALWAYS_UPDATED = frozenset({"tradeoff", "groupsparsity"})
 #: views updated at most once per so many seconds (their records wait in between): the
-#: per-unit views, whose updates cost the server and the browser most per refresh
-SLOW = {"lifetimes": 1.0, "switches": 1.0}
+#: per-unit views and the size-vs-loss plot. BokehJS repaints a whole plot (its axes, legend,
+#: every glyph) for any change of its data, so each view updated at a refresh is one more plot
+#: the browser repaints before it can acknowledge the refresh (issue 17). The per-step lines
+#: (loss, accuracy, layer sizes, ShrinkNets' cost), the TINY spectra and the status line take
+#: every refresh (the page's refresh period); these views once a second.
+SLOW = {"units": 1.0, "lifetimes": 1.0, "fan_history": 1.0, "tradeoff": 1.0, "switches": 1.0}
 #: the card of each view
 CARD_OF = {view: spec.name for spec in CARDS for view in spec.views}
 

@@ -11,9 +11,10 @@ other methods. The dashboard never looks inside a view: it hands each view the n
 What a refresh sends is kept small (issue 17): a view whose card is collapsed or hidden, or
 every view while another tab is open (``on_screen``), is not updated at all; it is marked
 stale and redrawn from the run's History (reset, then the History as one increment) when it
-is shown again. The per-unit views (lifetimes, whose every update patches a column per unit,
-and the ShrinkNets switch points, one per unit and record) are updated at most once per
-``SLOW`` seconds; what arrives in between waits in the dashboard
+is shown again. The per-unit views (the unit scatter, lifetimes, whose every update patches a
+column per unit, the selected units' history, the ShrinkNets switch points, one per unit and
+record) and the size-vs-loss plot are updated at most once per ``SLOW`` seconds (1 s): each
+update is a whole plot the browser repaints; what arrives in between waits in the dashboard
 and is delivered at the next update or :meth:`Dashboard.flush_due`.
 """
 
@@ -89,7 +90,7 @@ class Dashboard(pn.viewable.Viewer):
         self._factories: dict[str, Callable[[], View]] = {
             "loss": lambda: LossView(x_range=self.x_range),
             "sizes": lambda: SizesView(x_range=self.x_range),
-            "units": lambda: UnitScatterView(self.selection, min_interval=0.4),
+            "units": lambda: UnitScatterView(self.selection),  # once a second: SLOW
             "lifetimes": lambda: LifetimeView(self.selection, x_range=self.x_range),
             "fan_history": lambda: FanHistoryView(
                 self.history, self.selection, x_range=self.x_range
@@ -277,6 +278,8 @@ class Dashboard(pn.viewable.Viewer):
     def new_run(self, history: History, method_label: str | None = None) -> None:
         """Empty the run's plots for a new run (earlier runs stay in the trade-off plot)."""
         self.history = history
+        if "tradeoff" in self._pending and "tradeoff" in self.views:  # the run it archives
+            _give(self.views["tradeoff"], self._pending.pop("tradeoff"))
         figures = [fig for view in self.views.values() for fig in view.figures()]
         self.x_range = renew_step_range(figures, self.x_range)
         if "fan_history" in self.views:

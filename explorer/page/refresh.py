@@ -11,8 +11,8 @@ carries, so a long period justified itself and the page sat at its 3 s cap (issu
 
 The browser has its say too (:class:`BrowserAck`): it acknowledges each refresh once it has
 applied it and drawn a frame; the page holds its next refresh while the last one is not
-acknowledged, and keeps the period at least twice the time the browser took to acknowledge
-(so a starved Chromium is at most about half busy with the page's refreshes).
+acknowledged, and keeps the period at least 4/3 of the time the browser took to acknowledge
+(so a starved Chromium is at most about three quarters busy with the page's refreshes).
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ from collections import deque
 
 #: the share of one core the fixed part of the refreshes may take on the server
 UI_SHARE = 0.04
-#: the share of the browser's time the refreshes may take (period >= latency / share)
-BROWSER_SHARE = 0.5
+#: the share of the browser's time the refreshes may take (period >= latency / share); the
+#: latency counts the wait for a CPU too, and a refresh is held anyway while the browser has not
+#: drawn the last one, so 3/4 leaves the browser a quarter of its time for the user
+BROWSER_SHARE = 0.75
 #: the slowest refresh the page falls back to when refreshes are expensive
 MAX_PERIOD_MS = 3000
 #: weight of the newest value in :func:`smoothed_cost`
