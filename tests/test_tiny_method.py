@@ -256,11 +256,13 @@ def test_cli_runs_tiny(capsys):
     assert "tiny on digits: sizes [1, 1] ->" in out
 
 
-def test_inserted_neurons_and_best_update_give_exactly_the_scored_loss():
-    """After a growth step the network's loss on the estimation batch is the loss the last
-    line search scored (layer 0, planned last) on its scoring batch: the inserted neurons
-    are the scored ones (sqrt(gamma) alpha, sqrt(gamma) omega) and gamma_0 dW* was applied
-    on every layer."""
+@pytest.mark.parametrize("holdout", [True, False])
+def test_inserted_neurons_and_best_update_give_exactly_the_scored_loss(holdout):
+    """After a growth step the network's loss on the scoring batch is the loss the last
+    line search scored (layer 0, planned last): the inserted neurons are the scored ones
+    (sqrt(gamma) alpha, sqrt(gamma) omega) and gamma_0 dW* was applied on every layer. The
+    scoring batch is rows n..2n of the data with ``holdout_scoring`` (the default), else
+    the estimation batch itself, rows 0..n (paper 003 sec. 3.3, eq. (6)-(7))."""
     import torch
     import torch.nn.functional as F  # noqa: N812
 
@@ -272,6 +274,7 @@ def test_inserted_neurons_and_best_update_give_exactly_the_scored_loss():
         batch_size=64,
         eval_every=1000,
         knobs={"growth_every": 20, "growth_rate": 3, "tau": 1e-6, "lr": 3e-3},
+        method_options={"holdout_scoring": holdout},
     )
     history = History()
     trainer = Trainer(config, sink=history.add)
@@ -279,12 +282,12 @@ def test_inserted_neurons_and_best_update_give_exactly_the_scored_loss():
     spectra = {r["layer"]: r for r in history.rows["spectrum"]}
     assert spectra[0]["accepted"] > 0 and spectra[0]["gamma"] > 0
     assert spectra[1]["gamma0"] > 0 and spectra[0]["gamma0"] > 0
-    # the line search scored the second batch (option holdout_scoring): rows n..2n of the data
     n, scored = spectra[0]["batch"], spectra[0]["scored_batch"]
     assert scored == n
-    x, y, _ = trainer.method.estimation_data(n + scored)
+    lo = n if holdout else 0
+    x, y, _ = trainer.method.estimation_data(lo + n)
     with torch.no_grad():
-        loss = float(F.cross_entropy(trainer.model(x[n:]), y[n:]))
+        loss = float(F.cross_entropy(trainer.model(x[lo:]), y[lo:]))
     assert loss == pytest.approx(spectra[0]["loss_after"], rel=1e-5, abs=1e-6)
     assert loss < spectra[0]["loss_before"]
 
