@@ -55,12 +55,13 @@ class TinyOptions(MethodOptions):
     threshold of sec. 2.4 stops growth, re-solving every epoch was most of a run's growth
     time, issue 17) and ``holdout_scoring`` (default true: the threshold's L and the line searches
     use a second batch of the same size, disjoint from the one that estimated dW* and the
-    neurons; see :mod:`kernels.tiny.growth`), ``update_ridge`` (Tikhonov term of S in the best
-    update dW*, relative to its mean diagonal; default 0 = the paper's inverse, see
+    neurons, a departure; false: the estimation batch itself, as paper 003 sec. 3.3 eq. (6)-(7)
+    and appendix C do; see :mod:`kernels.tiny.growth`), ``update_ridge`` (Tikhonov term of S in
+    the best update dW*, relative to its mean diagonal; default 0 = the paper's inverse, see
     :func:`kernels.tiny.bottleneck.best_update`), ``neuron_cap`` (growth_rate | rank, see
-    :data:`NEURON_CAPS`; default growth_rate) and ``max_growth_steps`` (stop growing after
-    this many growth steps, 0 = never stop; the paper grows a fixed number of times: 8 in
-    appendix C.1, 15 in C.3 / fig. 10) and ``on_reject`` (drop | halve, see
+    :data:`NEURON_CAPS`; default growth_rate) and ``max_growth_steps`` (stop growing after this
+    many growth steps, 0 = never stop; the paper grows a fixed number of times: 8 in appendix
+    C.1, 15 in C.3 / fig. 10) and ``on_reject`` (drop | halve, see
     :data:`kernels.tiny.growth.ON_REJECT`; default drop).
 
     What paper 003 does in its race (sec. 4, appendix C, fig. 10: MNIST, [1, 1] -> [929, 141],
@@ -74,16 +75,16 @@ class TinyOptions(MethodOptions):
     amplitudes on the minibatch, Adam lr 1e-4, batch 100, selu, Kaiming normal init.
 
     The ``tiny-race-digits`` / ``tiny-race-mnist`` presets follow it with ``neuron_cap=rank``,
-    ``max_growth_steps=15``. Departures left there, each measured or forced: growth every 10
-    (digits) / 40 (MNIST) training steps, not every 0.05 s (wall clock measures the machine's
-    other jobs); tau 1e-8 (the paper gives none; 1e-3 stops growth at [26, 10] on MNIST);
-    ``update_ridge`` 1e-2 (the paper inverts S: with the pseudo-inverse, gamma_0 dW* moves
-    made the loss explode on digits); L and the line searches on a second batch
-    (``holdout_scoring``); ridge 1e-3 in the neurons' S; the amplitude grid's safety bound;
-    elu, not selu; Adam lr 1e-3 for both racers (the paper: 1e-4); and equal *CPU time* of
-    the process for both racers (our rule), not equal wall clock. The method's defaults
-    (at most round(growth_rate) neurons per layer and step, growth once per epoch with no
-    step limit, tau 1e-3) stay as they are: they size the teacher network (issue 15)."""
+    ``max_growth_steps=15`` and ``holdout_scoring=false`` (L and the amplitudes on the
+    estimation minibatch, sec. 3.3). Departures left there, each measured or forced: growth
+    every 10 (digits) / 40 (MNIST) training steps, not every 0.05 s (wall clock measures the
+    machine's other jobs); tau 1e-8 (the paper gives none; 1e-3 stops growth at [26, 10] on
+    MNIST); ``update_ridge`` 1e-2 (the paper inverts S: with the pseudo-inverse, gamma_0 dW*
+    moves made the loss explode on digits); ridge 1e-3 in the neurons' S; the amplitude
+    grid's safety bound; elu, not selu; Adam lr 1e-3 for both racers (the paper: 1e-4); and equal
+    *CPU time* of the process for both racers (our rule), not equal wall clock. The method's
+    defaults (at most round(growth_rate) neurons per layer and step, growth once per epoch with
+    no step limit, tau 1e-3) stay as they are: they size the teacher network (issue 15)."""
 
     neurons: str = "optimal"
     tau_mode: str = "paper"

@@ -28,11 +28,13 @@ acts = ``capture(...)``:
   ``gamma0_capped``): it means the true minimum lies further out.
 
 Scoring batch (``scoring``, the method's option ``holdout_scoring``): the line searches and the
-threshold's L(f_theta) may use a second batch, disjoint from the one that estimated dW* and
-the neurons. Scored on the estimation batch itself, the search picks the amplitude that best
-fits that batch's noise (sec. 3.4: the estimate's variance grows with the layer's widths): on
-the teacher data set (seed 2) gamma_0 dW* moves of 10-25 on the output layer, fitted on 529
-samples, lowered that batch's loss and raised the training loss from 0.36 to 12 in 1500 steps.
+threshold's L(f_theta) may use a second batch, disjoint from the one that estimated dW* and the
+neurons (a departure: paper 003 scores on the estimation minibatch itself, sec. 3.3 eq. (6)-(7),
+appendix C; ``scoring=None`` does that, the TINY race presets use it). Scored on the estimation
+batch itself, the search picks the amplitude that best fits that batch's noise (sec. 3.4: the
+estimate's variance grows with the layer's widths): on the teacher data set (seed 2) gamma_0 dW*
+moves of 10-25 on the output layer, fitted on 529 samples, lowered that batch's loss and raised
+the training loss from 0.36 to 12 in 1500 steps.
 
 ``neurons="random"`` (appendix C.4): the same count of random fan-ins (S-normalised), the
 fan-outs that best use them (least squares on V_proj, i.e. the desired update projected on the
