@@ -1,5 +1,6 @@
-"""Where TINY's growth time goes, on the wall clock and in CPU time (issue 17): the parts are
-checked with clocks the test drives, so every second is accounted for exactly."""
+"""TINY's growth cost (issue 17): where the time goes, on the wall clock and in CPU time (the
+parts checked with clocks the test drives, so every second is accounted for exactly); the
+line search's parabolic vertex; the capture without autograd (bit for bit)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import collections
 import math
 
 import pytest
+import torch
+import torch.nn.functional as F  # noqa: N812
 
 import kernels.methods.tiny as tiny_method
 import kernels.tiny.growth as growth
@@ -183,3 +186,36 @@ def test_vertex_line_search_lands_on_the_minimum_in_one_round_and_one_point(u):
     # the answer is the best point evaluated (grid, round, vertex), never a guess
     best = min((v, g) for g, v in seen.items() if g > 0)
     assert (quad.loss, quad.gamma) == best
+
+
+# ---- capture without autograd ------------------------------------------------------------------
+@pytest.mark.parametrize("activation", ["elu", "selu", "tanh", "relu"])
+@pytest.mark.parametrize(
+    ("hidden", "bias", "dtype"),
+    [((5, 4), True, torch.float32), ((3, 6, 2), False, torch.float64), ((1,), True, torch.float32)],
+)
+def test_direct_capture_is_autograd_bit_for_bit(activation, hidden, bias, dtype):
+    """Oracle: the direct route (no autograd) gives exactly the inputs, pre-activations and
+    V_goal of the autograd route (a loss function that is not F.cross_entropy itself takes
+    that route), with and without ``b0``."""
+    from kernels.tiny.capture import capture, newest_rows
+    from kernels.tiny.network import GrowingMLP
+
+    g = torch.Generator().manual_seed(len(hidden))
+    model = GrowingMLP(7, hidden, 4, activation=activation, bias=bias, generator=g).to(dtype)
+    x = torch.randn(33, 7, generator=g, dtype=dtype) * 2
+    y = torch.randint(0, 4, (33,), generator=g)
+    _, _, b0, _ = newest_rows([(x, y)], 33, ones=bias)
+
+    def autograd_route(logits, labels, reduction):
+        return F.cross_entropy(logits, labels, reduction=reduction)
+
+    want = capture(model, x, y, autograd_route)
+    for got in (capture(model, x, y), capture(model, x, y, b0=b0)):
+        assert len(got) == len(want) == len(hidden) + 1
+        for a, b in zip(got, want, strict=True):
+            assert a.inputs.dtype == dtype and torch.equal(a.inputs, b.inputs)
+            assert torch.equal(a.pre, b.pre) and torch.equal(a.v_goal, b.v_goal)
+            assert not a.v_goal.requires_grad
+    with pytest.raises(ValueError, match="b0 must be x with the ones column"):
+        capture(model, x, y, b0=x[:, :3])
