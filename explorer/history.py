@@ -51,6 +51,37 @@ class History:
         for r in records:
             self.add(r)
 
+    def add_grouped(self, by_kind: dict[str, list[dict]]) -> None:
+        """Add records already grouped by kind (oldest first within a kind), under one lock:
+        the page's refresh adds a few hundred records at a time (issue 17). The History ends
+        as after :meth:`add` of each record in turn: a kind that would pass its limit is added
+        record by record, so it is thinned at the same points."""
+        if "" in by_kind or None in by_kind:
+            raise ValueError("a record needs a 'kind' key")
+        with self._lock:
+            for kind, records in by_kind.items():
+                if kind == UNITS:
+                    if len(self.tables) + len(records) <= self.max_tables:
+                        self.tables.extend(records)
+                        continue
+                    for r in records:
+                        self.tables.append(r)
+                        if len(self.tables) > self.max_tables:
+                            self.tables = _thin(self.tables)
+                    continue
+                limit = self.max_tables if kind in PER_UNIT else self.max_rows
+                rows = self.rows[kind]
+                if kind not in THINNED and kind not in PER_UNIT:
+                    rows.extend(records)
+                    continue
+                if len(rows) + len(records) <= limit:
+                    rows.extend(records)
+                    continue
+                for r in records:
+                    rows.append(r)
+                    if len(rows) > limit:
+                        rows = self.rows[kind] = _thin(rows)
+
     # -- reading ---------------------------------------------------------------------------
     def kinds(self) -> list[str]:
         return sorted(k for k, v in self.rows.items() if v) + (["units"] if self.tables else [])

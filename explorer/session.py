@@ -13,7 +13,6 @@ from __future__ import annotations
 import atexit
 import os
 import weakref
-from collections import defaultdict
 from collections.abc import Callable
 
 from explorer.config import RunConfig
@@ -21,6 +20,8 @@ from explorer.history import History
 from explorer.knobs import Knobs
 from explorer.runner import Runner, TrainerThread
 
+#: record kinds that change the run or its state rather than add to the History
+_CONTROL = ("run", "state")
 #: the most records one drain moves (the rest wait for the next one)
 DRAIN_LIMIT = 20_000
 #: torch threads of the trainer: one core stays free for the web server (see runner.py)
@@ -201,36 +202,35 @@ class Session:
         if self.runner is None:
             return 0
         records = self.runner.drain(limit)
-        batch: list[dict] = []
-
-        def flush() -> None:
-            if batch:
-                by_kind = group_records(batch)
-                self.note(by_kind)
-                on_records(by_kind)
-                batch.clear()
-
-        for rec in records:
-            kind = rec.get("kind")
-            if kind == "run":
-                flush()
+        start = 0
+        # the run and state records split the batch; the records between them are added to
+        # the History and handed on a stretch at a time (grouped once, issue 17)
+        for i in [i for i, r in enumerate(records) if r.get("kind") in _CONTROL]:
+            self._deliver(records[start:i], on_records)
+            start = i + 1
+            rec = records[i]
+            if rec["kind"] == "run":
                 self.new_run()
                 on_new_run()
                 self.last["run_started"] = rec
-            elif kind == "state":
-                if rec["state"] == "idle":
-                    flush()
-                    self.new_run()
-                    on_new_run()
-                flush()
-                self.status = rec["state"]
-                self.last["state"] = rec
-                on_state(rec)
-            else:
-                self.history.add(rec)
-                batch.append(rec)
-        flush()
+                continue
+            if rec["state"] == "idle":
+                self.new_run()
+                on_new_run()
+            self.status = rec["state"]
+            self.last["state"] = rec
+            on_state(rec)
+        self._deliver(records[start:], on_records)
         return len(records)
+
+    def _deliver(self, records: list[dict], on_records: Callable[[dict], object]) -> None:
+        """Add a stretch of records (no run or state record among them) to the History and
+        hand them on grouped by kind."""
+        if records:
+            by_kind = group_records(records)
+            self.history.add_grouped(by_kind)
+            self.note(by_kind)
+            on_records(by_kind)
 
 
 def status_line(status: str, device: str | None, step: dict | None, evaluation: dict | None) -> str:
@@ -269,10 +269,15 @@ def progress_percent(step: dict | None, total_steps: int) -> int:
 
 def group_records(records) -> dict[str, list[dict]]:
     """Records grouped by kind, oldest first within a kind (what views take)."""
-    out: dict[str, list[dict]] = defaultdict(list)
+    out: dict[str, list[dict]] = {}
     for r in records:
-        out[r.get("kind", "")].append(r)
-    return dict(out)
+        kind = r.get("kind", "")
+        rows = out.get(kind)
+        if rows is None:
+            out[kind] = [r]
+        else:
+            rows.append(r)
+    return out
 
 
 def history_records(history: History) -> dict[str, list[dict]]:

@@ -196,6 +196,30 @@ def test_sizes_view_one_line_per_layer_and_event_marks(recorded):
     assert view.events.data["y"][row] == sizes[step][events[0]["layer"]]
 
 
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        [[3, 2]] * 5,  # the usual refresh: every record has the same layers
+        [[3, 2], [3, 2, 1], [4]],  # a layer appears, then goes
+        [[2.5, 1.0]] * 3,  # float sizes stay floats
+    ],
+)
+def test_size_columns_equal_the_per_record_loop(sizes):
+    from explorer.views.palette import MAX_LAYERS
+    from explorer.views.sizes import size_columns
+
+    steps = list(range(len(sizes)))
+    got = size_columns(steps, sizes, max(map(len, sizes)))
+    want = {"step": np.asarray(steps)}
+    for i in range(MAX_LAYERS):
+        want[f"size_{i}"] = np.asarray([s[i] if i < len(s) else np.nan for s in sizes])
+    assert list(got) == list(want)
+    for key, values in want.items():
+        assert got[key].dtype == values.dtype and got[key].flags.c_contiguous, key
+        np.testing.assert_array_equal(got[key], values)
+    assert len({id(v) for v in got.values()}) == len(got)  # no column shares an array
+
+
 def test_unit_scatter_shows_latest_table_and_patches(recorded):
     _, history = recorded
     sel = UnitSelection()

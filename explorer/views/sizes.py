@@ -5,6 +5,7 @@ an entry hides it (e.g. the marks)."""
 
 from __future__ import annotations
 
+import numpy as np
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
@@ -88,6 +89,7 @@ class SizesView(View):
         self.fig.xaxis.axis_label = "step"
         self.fig.yaxis.axis_label = "units"
         self._sizes_at: dict[int, list[int]] = {}
+        self._steps: list[dict] | None = None  # the last step records (for _sizes_at)
         self._last_sizes: list[int] = []
 
     def sources(self):
@@ -95,28 +97,27 @@ class SizesView(View):
 
     def reset(self):
         super().reset()
-        self._sizes_at, self._last_sizes = {}, []
+        self._sizes_at, self._last_sizes, self._steps = {}, [], None
         for line, item in zip(self.lines, self.line_items, strict=True):
             line.visible = item.visible = False
 
     def update(self, records_by_kind):
         steps = records_by_kind.get(STEP, ())
         if steps:
-            n = max(len(r["sizes"]) for r in steps)
+            sizes = [r["sizes"] for r in steps]
+            n = max(map(len, sizes))
             for i in range(min(n, MAX_LAYERS)):
                 if not self.lines[i].visible:
                     self.lines[i].visible = True
                     self.line_items[i].visible = True
-            new = {"step": [r["step"] for r in steps]}
-            for i in range(MAX_LAYERS):
-                new[f"size_{i}"] = [
-                    r["sizes"][i] if i < len(r["sizes"]) else float("nan") for r in steps
-                ]
-            self.step_course.stream(columns(new))
-            # the step record of step s+1 holds the sizes after step s's surgery
-            self._sizes_at = {r["step"] - 1: r["sizes"] for r in steps}
+            self.step_course.stream(size_columns([r["step"] for r in steps], sizes, n))
+            self._steps = steps
         events = [e for e in records_by_kind.get(EVENT, ()) if e.get("event") in ("born", "died")]
         if events:
+            if self._steps is not None:
+                # the step record of step s+1 holds the sizes after step s's surgery
+                self._sizes_at = {r["step"] - 1: r["sizes"] for r in self._steps}
+                self._steps = None
             ys = []
             for e in events:
                 sizes = self._sizes_at.get(e["step"], self._last_sizes)
@@ -145,3 +146,20 @@ class SizesView(View):
 
     def __panel__(self):
         return self._pane(self.fig)
+
+
+def size_columns(steps: list, sizes: list, width: int) -> dict:
+    """The sizes source's columns for step records: ``step`` and ``size_0..`` (NaN past a
+    record's layers), as numpy arrays. Built as one array when every record has ``width``
+    layers (a refresh carries a few hundred records: the loop over rows and layers was a
+    tenth of its server time, issue 17); column by column otherwise."""
+    n = len(sizes)
+    out = {"step": np.asarray(steps)}
+    if all(len(s) == width for s in sizes):
+        table = np.asarray(sizes).reshape(n, width).T.copy()  # one contiguous row per layer
+        for i in range(MAX_LAYERS):
+            out[f"size_{i}"] = table[i] if i < width else np.full(n, np.nan)
+        return out
+    for i in range(MAX_LAYERS):
+        out[f"size_{i}"] = np.asarray([s[i] if i < len(s) else float("nan") for s in sizes])
+    return columns(out)
