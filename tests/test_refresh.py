@@ -131,3 +131,31 @@ def test_a_tick_held_for_the_browser_runs_when_it_answers_not_a_period_later():
     refresher.tick()
     assert len(drained) == 4
     refresher.callback = None
+
+
+def test_the_refresh_callbacks_do_not_mark_the_session_busy():
+    """Panel counts a periodic callback as a busy event (two updates of ``pn.state``'s busy
+    counter around each call, ~2 ms of the event loop each refresh here) unless it is a
+    background one: the refresh and the quick burst after a button are background work."""
+    import asyncio
+
+    import panel as pn
+
+    from explorer.page.refresher import background_callback
+
+    changes = []
+    watcher = pn.state.param.watch(lambda e: changes.append(e.new), "_busy_counter")
+    calls = []
+    try:
+        cb = background_callback(lambda: calls.append(1), 1000)
+        asyncio.run(cb._periodic_callback())
+        asyncio.run(cb._periodic_callback())
+        cb.stop()
+        assert calls == [1, 1] and changes == []
+        plain = pn.state.add_periodic_callback(lambda: calls.append(2), period=1000, start=False)
+        plain.running = True
+        asyncio.run(plain._periodic_callback())  # the check sees what it should catch
+        plain.stop()
+        assert calls[-1] == 2 and changes
+    finally:
+        pn.state.param.unwatch(watcher)

@@ -64,7 +64,7 @@ class Refresher(param.Parameterized):
     def start(self) -> None:
         """Start the periodic refresh (once)."""
         if self.callback is None:
-            self.callback = pn.state.add_periodic_callback(self.tick, period=self.period)
+            self.callback = background_callback(self.tick, self.period)
             doc = pn.state.curdoc
             if doc is not None and doc.session_context is not None:
                 self.next_tick = doc.add_next_tick_callback
@@ -139,4 +139,21 @@ class Refresher(param.Parameterized):
                 self._burst.stop()
                 self._burst = None
 
-        self._burst = pn.state.add_periodic_callback(quick, period=SOON_MS)
+        self._burst = background_callback(quick, SOON_MS)
+
+
+def background_callback(callback: Callable[[], None], period: int):
+    """``pn.state.add_periodic_callback(callback, period)``, run as background work.
+
+    Panel counts every periodic callback as a busy event (two updates of ``pn.state``'s busy
+    counter and their watchers around each call: ~1-2 ms of the server's event loop a refresh
+    here, outside the refresh itself, issue 17) for a busy indicator this page does not show
+    (``busy_indicator=None``). Panel's own ``PeriodicCallback(background=True)`` skips that;
+    ``pn.state.add_periodic_callback`` has no such argument, so it is set on the callback
+    before it starts (and it is registered with the session as usual, so it stops with it).
+    Its log lines (one per call) are off too."""
+    cb = pn.state.add_periodic_callback(callback, period=period, start=False)
+    cb._background = True  # Panel 1.9: PeriodicCallback.__init__(background=...)
+    cb.log = False
+    cb.start()
+    return cb
