@@ -275,6 +275,13 @@ class TrainerProcess(RunnerCommands):
             self._process.kill()
             self._process.join(5)
         self._thread.join(timeout)
+        # the commands queue's feeder thread ends only when the queue is closed (or garbage
+        # collected, which anything still holding this runner prevents): one thread per
+        # page ever served stayed behind (scripts/soak.py)
+        self._commands.close()
+        feeder = getattr(self._commands, "_thread", None)  # multiprocessing's, private
+        if feeder is not None:
+            feeder.join(timeout)
 
     @property
     def alive(self) -> bool:

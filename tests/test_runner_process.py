@@ -236,3 +236,15 @@ def test_a_child_killed_mid_record_ends_the_reader_too(tmp_path, monkeypatch):
         assert not left, left
     finally:
         runner.close()
+
+
+def test_close_leaves_no_thread_of_the_runner_behind():
+    """The commands queue's feeder thread goes with the child (it stayed, one per page ever
+    served, while anything held the runner: scripts/soak.py found three after three pages)."""
+    runner = TrainerProcess(RunConfig(method="static", hidden=[4]), name="leaves-nothing")
+    runner.send("pause")  # a command: the queue's feeder thread starts
+    feeder = runner._commands._thread
+    assert feeder is not None and feeder.is_alive()
+    runner.close(wait=True)
+    assert not feeder.is_alive()
+    assert not runner._thread.is_alive() and not runner._process.is_alive()

@@ -32,6 +32,16 @@ def add_serve_parser(sub) -> None:
 
 #: largest websocket message the served page accepts (an upload travels as one message)
 WEBSOCKET_MAX_BYTES = 100 << 20
+#: Bokeh server options of the served page. A closed tab's session (and its trainer) ends
+#: within ~2 s, not Bokeh's 15-32 s: Bokeh's names end in ``_milliseconds`` (``pn.serve``
+#: passes other names on unread, so ``check_unused_sessions=1000`` was silently ignored).
+#: The websocket limit is above the upload limits (64 MB), so a too-large upload gets a
+#: message from the page instead of a closed websocket and a dead page.
+SERVER_OPTIONS = {
+    "check_unused_sessions_milliseconds": 1000,
+    "unused_session_lifetime_milliseconds": 1000,
+    "websocket_max_message_size": WEBSOCKET_MAX_BYTES,
+}
 
 
 def serve_command(args) -> int:
@@ -60,7 +70,6 @@ def serve_command(args) -> int:
     print(f"Sizing Explorer at http://{args.address}:{args.port}/ (Ctrl-C stops)")
     _stop_on_sigterm()
     try:
-        # a closed tab's session (and its trainer) ends within ~2 s, not Bokeh's 15-32 s
         pn.serve(
             lambda: pn.pane.Markdown(LEFT_NOTE) if client_left() else make().template(),
             port=args.port,
@@ -68,11 +77,7 @@ def serve_command(args) -> int:
             show=args.show,
             title="Sizing Explorer",
             websocket_origin=[f"{args.address}:{args.port}", f"localhost:{args.port}"],
-            check_unused_sessions=1000,
-            unused_session_lifetime=1000,
-            # above the upload limits (64 MB), so a too-large upload gets a message
-            # from the page instead of a closed websocket and a dead page
-            websocket_max_message_size=WEBSOCKET_MAX_BYTES,
+            **SERVER_OPTIONS,
         )
     except KeyboardInterrupt:
         pass
