@@ -1,5 +1,5 @@
 """The served page's Bokeh server options reach Bokeh (``pn.serve`` passes names it does not
-know on unread: ``check_unused_sessions=1000`` left a closed tab's trainer running 15-32 s)."""
+know on unread: ``check_unused_sessions=1000`` left a closed tab's trainer running up to 32 s)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from conftest import free_port
 from explorer.cli.serve import SERVER_OPTIONS, WEBSOCKET_MAX_BYTES
 
 
-def test_a_closed_tabs_session_is_reaped_within_two_seconds():
+def test_a_closed_tabs_session_is_reaped_within_sixteen_seconds():
     from panel.io.state import state
 
     server = pn.serve(
@@ -27,7 +27,7 @@ def test_a_closed_tabs_session_is_reaped_within_two_seconds():
         bokeh_server = next(iter(state._servers.values()))[0]
         tornado = bokeh_server._tornado
         assert tornado._check_unused_sessions_milliseconds == 1000
-        assert tornado._unused_session_lifetime_milliseconds == 1000
+        assert tornado._unused_session_lifetime_milliseconds == 15_000
         assert tornado.settings["websocket_max_message_size"] == WEBSOCKET_MAX_BYTES
     finally:
         server.stop()

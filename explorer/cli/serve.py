@@ -33,13 +33,16 @@ def add_serve_parser(sub) -> None:
 #: largest websocket message the served page accepts (an upload travels as one message)
 WEBSOCKET_MAX_BYTES = 100 << 20
 #: Bokeh server options of the served page. A closed tab's session (and its trainer) ends
-#: within ~2 s, not Bokeh's 15-32 s: Bokeh's names end in ``_milliseconds`` (``pn.serve``
-#: passes other names on unread, so ``check_unused_sessions=1000`` was silently ignored).
-#: The websocket limit is above the upload limits (64 MB), so a too-large upload gets a
-#: message from the page instead of a closed websocket and a dead page.
+#: 15-16 s after the tab, not Bokeh's 15-32 s: unused sessions are looked for every second.
+#: Bokeh's names end in ``_milliseconds``; ``pn.serve`` passed ``check_unused_sessions=1000``
+#: (and a 1 s lifetime) on unread. The lifetime stays Bokeh's 15 s: a session counts as
+#: unused from its creation until the page's websocket connects, and with 1 s or 5 s a page
+#: loading on a busy machine (load 15) found its session gone and got a new one, its trainer
+#: never started (scripts/soak.py). The websocket limit is above the upload limits (64 MB),
+#: so a too-large upload gets a message from the page instead of a closed websocket.
 SERVER_OPTIONS = {
     "check_unused_sessions_milliseconds": 1000,
-    "unused_session_lifetime_milliseconds": 1000,
+    "unused_session_lifetime_milliseconds": 15_000,
     "websocket_max_message_size": WEBSOCKET_MAX_BYTES,
 }
 
