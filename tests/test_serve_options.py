@@ -23,8 +23,8 @@ def test_a_closed_tabs_session_is_reaped_within_sixteen_seconds():
     try:
         from conftest import poll
 
-        poll(lambda: state._servers, 60, what="the server")
-        bokeh_server = next(iter(state._servers.values()))[0]
+        poll(lambda: server.server_id in state._servers, 60, what="the server")
+        bokeh_server = state._servers[server.server_id][0]
         tornado = bokeh_server._tornado
         assert tornado._check_unused_sessions_milliseconds == 1000
         assert tornado._unused_session_lifetime_milliseconds == 15_000
