@@ -98,10 +98,11 @@ def _step(app) -> int:
     return int(last["step"]) if last else 0
 
 
-def _wait(cond, timeout: float, what: str, page=None) -> None:
+def _wait(cond, timeout: float, what, page=None) -> None:
     deadline = time.monotonic() + timeout
     while not cond():
         if time.monotonic() > deadline:
+            what = what() if callable(what) else what
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         if page is not None:
             page.wait_for_timeout(200)
@@ -180,10 +181,26 @@ def soak(
                 page.on("pageerror", lambda e, c=consoles[i]: c.append(("error", str(e))))
                 page.goto(url, timeout=240_000)
                 _wait(lambda i=i: len(apps) > i, 240, f"session {i}", page)
+                # a click before the page's websocket is open is lost (as conftest.open_page)
+                _wait(
+                    lambda c=consoles[i]: any("connection 0 is now open" in t for _, t in c),
+                    240,
+                    f"session {i}'s websocket",
+                    page,
+                )
                 page.get_by_role("button", name="start").click(timeout=240_000)
                 pages.append(page)
-            for i, app in enumerate(apps):
-                _wait(lambda a=app: _step(a) > 0, 240, f"session {i}'s first step", pages[0])
+            for app in apps:
+                _wait(
+                    lambda a=app: _step(a) > 0,
+                    240,
+                    lambda: (
+                        f"every session's first step ({len(apps)} pages built; "
+                        + "; ".join(f"{a.form.method} {a.status}: {a.message[:80]}" for a in apps)
+                        + ")"
+                    ),
+                    pages[0],
+                )
             pids = [a.runner.pid for a in apps]
             out["methods"] = [a.form.method for a in apps]
             t0 = time.monotonic()

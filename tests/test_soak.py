@@ -1,4 +1,4 @@
-"""Soak: three browser sessions train at once on the served page for 90 s (scripts/soak.py,
+"""Soak: three browser sessions train at once on the served page for 60 s (scripts/soak.py,
 niced), and what must stay bounded does: server RSS growth after warm-up, every History within
 its thinning rule (exercised: limits lowered so the runs pass them), no console error, every
 session's steps advancing, a closed tab's trainer process and threads gone, and all of them
@@ -20,10 +20,10 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
-def test_three_sessions_for_ninety_seconds_stay_bounded(tmp_path):
+def test_three_sessions_for_a_minute_stay_bounded(tmp_path):
     require_chromium()
     figures = tmp_path / "soak.json"
-    args = ["--seconds", "90", "--warmup", "30", "--close-at", "0.4", "--json", str(figures)]
+    args = ["--seconds", "60", "--warmup", "15", "--close-at", "0.4", "--json", str(figures)]
     proc = subprocess.run(
         ["nice", "-n", "10", sys.executable, str(ROOT / "scripts" / "soak.py"), *args],
         cwd=ROOT,
@@ -36,5 +36,5 @@ def test_three_sessions_for_ninety_seconds_stay_bounded(tmp_path):
     print("\n".join(report))
     assert proc.returncode == 0, "\n".join(report[-12:]) + proc.stderr[-3000:]
     out = json.loads(figures.read_text())
-    assert out["failures"] == [] and len(out["samples"]) >= 15
+    assert out["failures"] == [] and len(out["samples"]) >= 10
     assert out["apps_made"] == 3 and not any(out["after_all_closed"]["trainers_alive"])
