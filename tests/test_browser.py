@@ -80,6 +80,18 @@ def _selected(page, name):
     )
 
 
+#: the loss plot's legend view in the browser: its first entry's element is kept on the page
+#: object (``mark``) or compared with the one kept (``same``)
+LEGEND_ENTRY = """(what) => {
+  const fig = Bokeh.documents[0].get_model_by_name("loss_figure");
+  const legend = fig.right.find((m) => m.type == "Legend");
+  const view = Bokeh.index.find_one(legend);
+  const el = view.entries[0].el;
+  if (what == "mark") { window.__legend_entry = el; return true; }
+  return window.__legend_entry === el && el.isConnected;
+}"""
+
+
 def test_live_page_trains_links_and_takes_knobs(served):
     url, apps = served
     console: list[tuple[str, str]] = []
@@ -101,6 +113,17 @@ def test_live_page_trains_links_and_takes_knobs(served):
             what="lifetime bars",
             page=page,
         )
+        # the page's BokehJS is the lean one (explorer/page/lean_bokeh.py), and a legend keeps
+        # its entries across refreshes (it rebuilt them at every stream of its sources)
+        assert page.evaluate("() => window.Bokeh.__lean_refresh === true")
+        page.evaluate(LEGEND_ENTRY, "mark")
+        streamed = len(_model_data(page, "loss_steps", "step") or [])
+        wait_for(
+            lambda: len(_model_data(page, "loss_steps", "step") or []) != streamed,
+            what="more loss points in the browser",
+            page=page,
+        )
+        assert page.evaluate(LEGEND_ENTRY, "same")
 
         # drag the lambda slider (the first knob of the nonparametric method)
         before = app.knobs.lam

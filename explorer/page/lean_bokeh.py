@@ -19,15 +19,29 @@ with ``performance.now()`` counters, /work/notes/s6-browser/probe.py):
    when its entries (item, label) changed; otherwise it only updates which entries are hidden
    (an item's ``visible``) or inactive (a hidden renderer), what a rebuild would have changed.
 
-Both are guarded: a BokehJS without these methods (another version) is left as it is, and the
+3. **Plots out of sight painted at every refresh.** A plot scrolled out of the window was
+   repainted like the others whenever its data or the shared step axis changed. A plot out of
+   sight (an ``IntersectionObserver`` says so) now paints at most once per ``OFFSCREEN_MS``
+   (1 s), the last change always painted within that second, and at once when it scrolls into
+   sight. Its data is applied as before (the browser's copy of every source stays the
+   server's); only the drawing waits.
+
+All are guarded: a BokehJS without these methods (another version) is left as it is, and the
 page works the same, only slower. Nothing else of BokehJS is changed.
 """
 
 from __future__ import annotations
 
-#: installs the two changes once per page (``window.Bokeh.__lean_refresh`` marks it done);
-#: returns whether they are installed
-LEAN_BOKEH_JS = r"""
+#: how often a plot out of sight is painted at most (ms)
+OFFSCREEN_MS = 1000
+
+#: installs the changes once per page (``window.Bokeh.__lean_refresh`` marks it done);
+#: returns whether they are all installed
+LEAN_BOKEH_JS = (
+    r"""
+const OFFSCREEN_MS = """
+    + str(OFFSCREEN_MS)
+    + r"""
 function lean_bokeh() {
   const B = window.Bokeh
   if (B == null || typeof B.require !== "function") return false
@@ -58,7 +72,49 @@ function lean_bokeh() {
       done += 1
     }
   } catch (e) {}
-  B.__lean_refresh = done == 2
+  try {
+    const Plot = B.require("models/plots/plot_canvas").PlotView
+    const repaint = Plot.prototype.repaint
+    const remove = Plot.prototype.remove
+    if (typeof repaint === "function" && typeof IntersectionObserver === "function") {
+      Plot.prototype.repaint = function () {
+        if (this.__in_sight === undefined) {
+          this.__in_sight = true  // until the observer says otherwise
+          this.__observer = new IntersectionObserver((entries) => {
+            this.__in_sight = entries[entries.length - 1].isIntersecting
+            if (this.__in_sight && this.__late != null) {
+              clearTimeout(this.__late)
+              this.__late = null
+              if (!this.is_destroyed) this.repaint()
+            }
+          })
+          this.__observer.observe(this.el)
+        }
+        if (!this.__in_sight) {
+          const wait = OFFSCREEN_MS - (performance.now() - (this.__painted ?? -Infinity))
+          if (wait > 0) {
+            if (this.__late == null) {
+              this.__late = setTimeout(() => {
+                this.__late = null
+                if (!this.is_destroyed) this.repaint()
+              }, wait)
+            }
+            return
+          }
+        }
+        this.__painted = performance.now()
+        return repaint.call(this)
+      }
+      Plot.prototype.remove = function () {
+        this.__observer?.disconnect()
+        if (this.__late != null) clearTimeout(this.__late)
+        return remove.call(this)
+      }
+      done += 1
+    }
+  } catch (e) {}
+  B.__lean_refresh = done == 3
   return B.__lean_refresh
 }
 """
+)
