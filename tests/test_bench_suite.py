@@ -99,10 +99,11 @@ def test_page_rows_check_the_refresh_targets_and_skip_when_empty():
             "ticks_ms": [30.0],
             "ack_ms": [100.0, 140.0, 120.0],
             "browser_task_ms": [90.0, 70.0],
+            "browser_cpu_ms": [40.0, 60.0, 50.0],
         }
     )
     by_name = {r["figure"].split(",")[0]: r for r in rows}
-    assert [r["met"] for r in rows] == [True, True, False, None, None, None]
+    assert [r["met"] for r in rows] == [True, True, False, None, None, None, None]
     assert by_name["page cost to the trainer"]["median"] == 5.0
     assert by_name["page refresh period"]["median"] == 250.0
     browser = {
@@ -110,6 +111,7 @@ def test_page_rows_check_the_refresh_targets_and_skip_when_empty():
     }
     assert browser["page refresh, browser time per refresh (sent -> drawn)"]["median"] == 120.0
     assert browser["page refresh, Chromium main-thread time per refresh"]["median"] == 80.0
+    assert browser["page refresh, Chromium CPU per refresh (all its processes)"]["median"] == 50.0
     assert page_rows({})[0]["skipped"].startswith("with_page returned none")
 
 

@@ -314,12 +314,16 @@ def with_page(
             on_seconds = use[True][1]
             # Chromium's main-thread time per refresh in each refreshing window (all of its
             # tasks in the window, over the refreshes the window sent)
+            # and the CPU time of all of Chromium's processes (less moved by other jobs on the
+            # machine than the main thread's wall-clock task time)
             sent = [w for w, _ in starts]
-            out["browser_task_ms"] = [
-                1e3 * (m1[4] - m0[4]) / sent.count(i + 1)
+            per_window = [
+                (m0, m1, sent.count(i + 1))
                 for i, ((m0, m1), (_, on)) in enumerate(zip(pairwise(marks), toggles, strict=False))
                 if on and sent.count(i + 1)
             ]
+            out["browser_task_ms"] = [1e3 * (m1[4] - m0[4]) / n for m0, m1, n in per_window]
+            out["browser_cpu_ms"] = [1e3 * (m1[1] - m0[1]) / n for m0, m1, n in per_window]
             out["server_share"] = 100 * sum(c for _, c in ticks) / on_seconds
         else:
             out["rate"] = _rate(steps, first, last)
@@ -379,7 +383,8 @@ def main(windows: int = 31, window_s: float = 3.0, hidden: list[int] | None = No
     print(f"refresh period (refreshing windows) {_ms(page['periods_ms'])}")
     print(
         f"browser: acknowledgement (sent -> drawn) {_ms(page['ack_ms'])}; Chromium main "
-        f"thread per refresh {_ms(page['browser_task_ms'])}"
+        f"thread per refresh {_ms(page['browser_task_ms'])}; Chromium CPU per refresh "
+        f"{_ms(page['browser_cpu_ms'])}"
     )
     for on, label in ((False, "held"), (True, "refreshing")):
         d = page["per_step_ms"].get(on)

@@ -11,7 +11,8 @@ longer than 80% of a window left out: they span a held window. The browser's row
 the period comes from (the page keeps it at least twice the browser's time per refresh,
 :mod:`explorer.page.refresh`): the time from sending a refresh to the browser's acknowledgement
 that it has applied and drawn it, and Chromium's main-thread time (CDP ``Performance``
-``TaskDuration``) per refresh in each refreshing window. Without Playwright, Chromium or
+``TaskDuration``) and the CPU time of all its processes per refresh in each refreshing window
+(the CPU time is less moved by other jobs on the machine). Without Playwright, Chromium or
 psutil the row says why it was skipped.
 """
 
@@ -41,7 +42,7 @@ except (ImportError, AttributeError):
     pass
 page = with_page([256, 256], 300, windows=int(sys.argv[1]), window_s=window_s)
 keys = ("ab", "ticks_ms", "tick_cpu_ms", "periods_ms", "server_share", "per_step_ms", "ack_ms",
-        "browser_task_ms")
+        "browser_task_ms", "browser_cpu_ms")
 out = {k: page[k] for k in keys if k in page}
 out["ab"] = {k: v for k, v in out.get("ab", {}).items() if k in ("on", "off", "costs")}
 if "periods_ms" not in out and len(stamps) > 2:
@@ -95,6 +96,14 @@ def page_rows(page: dict[str, Any]) -> list[Figure]:
             figure(
                 "page refresh, Chromium main-thread time per refresh",
                 page["browser_task_ms"],
+                "ms",
+            )
+        )
+    if page.get("browser_cpu_ms"):
+        rows.append(
+            figure(
+                "page refresh, Chromium CPU per refresh (all its processes)",
+                page["browser_cpu_ms"],
                 "ms",
             )
         )
