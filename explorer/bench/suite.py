@@ -16,7 +16,8 @@ never in timed tests. The table's rows come from the benches registered below, i
   trainer (records on: step records, units every 10 steps, evaluation every 50) against a plain
   torch loop on the same data, net, batch and optimizer [<= 1.2] (:mod:`explorer.bench.training`).
 - ``tiny growth share``: TINY with its defaults on digits and the MNIST subset; the share of
-  wall time spent growing, split into capture, solve, line search, surgery and other [<= 20%]
+  wall time spent growing, split into capture, solve, line search, surgery and other [<= 20%],
+  and the same share in CPU time (its companion on a shared machine, no target)
   (:mod:`explorer.bench.tiny_growth`).
 - ``tiny eigen-solve``: Cholesky + SVD and LOBPCG at width 1024 (see ``bench --tiny``).
 - ``snapshot``: capture and write of a digits run's snapshot (:mod:`explorer.bench.snapshot`).
