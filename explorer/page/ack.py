@@ -11,6 +11,7 @@ not at all: :class:`~explorer.page.refresh.BrowserAck` holds the next refresh me
 
 from __future__ import annotations
 
+import panel as pn
 import param
 from panel.custom import JSComponent
 
@@ -46,3 +47,21 @@ export function render({ model }) {
         params.setdefault("width", 0)
         params.setdefault("margin", 0)
         super().__init__(**params)
+
+    def send(self, seq: int) -> None:
+        """Set ``sent`` to ``seq`` for the browser (a refresh's number, once per refresh).
+
+        On a served page the change is made on the component's rendered Bokeh model (its
+        ``data.sent``): the same change, in the same message, as ``self.sent = seq``, whose
+        trip through Panel's param-to-model machinery cost 0.6-1.8 ms of every refresh here
+        (issue 17; 0.3 ms this way). The param is kept in step without its watchers.
+        Elsewhere (a notebook, whose comm Panel pushes to) it is the plain param change."""
+        doc = pn.state.curdoc
+        if doc is None or doc.session_context is None:
+            self.sent = seq
+            return
+        with param.parameterized.discard_events(self):
+            self.sent = seq
+        for model, _ in list(self._models.values()):
+            if model.document is doc:
+                model.data.sent = seq

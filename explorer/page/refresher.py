@@ -88,7 +88,7 @@ class Refresher(param.Parameterized):
             n = moved if isinstance(moved, int) else 0
             if n:
                 self._last = self.clock()
-                self.ack.sent = self.browser.sent(self._last)
+                self.ack.send(self.browser.sent(self._last))
         if n:
             cpu_ms = (time.thread_time() - c0) * 1e3
             self.costs.add(n, cpu_ms)
