@@ -2,8 +2,9 @@
 
 Step scalars are kept column-wise; when a kind grows past ``max_rows`` its older half is
 thinned by two, so recent steps stay at full resolution and memory stays flat over hours
-(DESIGN.md, "History is bounded"). Unit tables are kept the same way, by table. Events, knob
-changes, spectra and phases are rare and kept whole.
+(DESIGN.md, "History is bounded"). Unit tables are kept the same way, by table, and so are
+TINY's spectra (one per layer at every growth step: ~1 per 35 steps of a page run, so not rare),
+past ``max_tables``. Events, knob changes and phases are rare and kept whole.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ from collections import defaultdict
 
 import numpy as np
 
-from kernels.records import EVAL, STEP, SWITCH, TRADEOFF, UNITS
+from kernels.records import EVAL, SPECTRUM, STEP, SWITCH, TRADEOFF, UNITS
 
 #: record kinds that are thinned when they grow long
 THINNED = {STEP, EVAL, TRADEOFF}
 #: record kinds that hold per-unit arrays (e.g. ShrinkNets "switch" records): kept like unit
 #: tables (thinned past ``max_tables``) and read in long format, one row per unit and step
 PER_UNIT = {SWITCH}
+#: kinds bounded by ``max_tables`` rows (each row holds an array)
+TABLE_LIKE = PER_UNIT | {SPECTRUM}
 #: scalar columns of a step record that hold lists (one value per hidden layer)
 LIST_COLUMNS = {"sizes"}
 
@@ -43,8 +46,8 @@ class History:
                 return
             rows = self.rows[kind]
             rows.append(record)
-            limit = self.max_tables if kind in PER_UNIT else self.max_rows
-            if (kind in THINNED or kind in PER_UNIT) and len(rows) > limit:
+            limit = self.max_tables if kind in TABLE_LIKE else self.max_rows
+            if (kind in THINNED or kind in TABLE_LIKE) and len(rows) > limit:
                 self.rows[kind] = _thin(rows)
 
     def extend(self, records) -> None:
@@ -69,9 +72,9 @@ class History:
                         if len(self.tables) > self.max_tables:
                             self.tables = _thin(self.tables)
                     continue
-                limit = self.max_tables if kind in PER_UNIT else self.max_rows
+                limit = self.max_tables if kind in TABLE_LIKE else self.max_rows
                 rows = self.rows[kind]
-                if kind not in THINNED and kind not in PER_UNIT:
+                if kind not in THINNED and kind not in TABLE_LIKE:
                     rows.extend(records)
                     continue
                 if len(rows) + len(records) <= limit:

@@ -31,6 +31,8 @@ def _records(n: int, seed: int = 0) -> list[dict]:
             out.append({"kind": "switch", "step": step, "unit_id": ids, "z": ids * 0.5})
         if step % 7 == 0:
             out.append({"kind": "event", "step": step, "event": "born", "unit_id": step})
+        if step % 4 == 0:
+            out.append({"kind": "spectrum", "step": step, "layer": 0, "eigenvalues": np.ones(3)})
         if step % 11 == 0:
             out.append({"kind": "knob", "step": step, "knob": "lr", "old": 0.1, "new": 0.2})
     return out
@@ -56,6 +58,18 @@ def test_add_grouped_keeps_what_adding_one_by_one_keeps(chunk):
         _one_by_one(oracle, part)
         assert _contents(ours) == _contents(oracle)
     assert len(ours.rows["step"]) < 300 and len(ours.tables) <= 9  # thinning happened
+    assert len(ours.rows["spectrum"]) <= 9  # TINY's spectra are bounded like unit tables
+
+
+def test_spectra_are_bounded_and_keep_the_newest_whole():
+    """A page run of TINY writes a spectrum per layer at every growth step (690 in 150 s of
+    the s6 soak): the History keeps at most ``max_tables`` of them, the newest half whole."""
+    history = History(max_tables=10)
+    for step in range(1, 101):
+        history.add({"kind": "spectrum", "step": step, "layer": 0, "eigenvalues": [1.0]})
+    steps = [r["step"] for r in history.rows["spectrum"]]
+    assert len(steps) <= 10 and steps[-1] == 100 and steps == sorted(steps)
+    assert steps[-5:] == [96, 97, 98, 99, 100]
 
 
 def test_add_grouped_refuses_a_record_without_a_kind():
