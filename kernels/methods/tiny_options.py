@@ -44,11 +44,13 @@ class TinyOptions(MethodOptions):
     amplitudes on that grid, 2, 4 or 8; default 4: 14 points from 2^-16 to 2^10 instead of
     27 with 2, and the zoom rounds then end within 3.5% of the best amplitude instead of 1.7%;
     the line search was the largest part of a growth step on digits, issue 17),
-    ``line_search_vertex`` (default true: the second zoom round is replaced by one point, the
+    ``line_search_vertex`` (true: the second zoom round is replaced by one point, the
     vertex of the parabola through the best point of the first round and its neighbours; in
     800-step digits runs (3 seeds, 189 searches) its loss decrease was within 0.21% of the
     two rounds' on every search that gained more than 1e-4, amplitudes 2% apart (median),
-    for 9 grid points instead of 16; false: the two rounds) and
+    for 9 grid points instead of 16, 0.79x the line search's CPU time. Default false, the two
+    rounds: with the vertex the teacher's seed 1 grows to [33, 15], past issue 15's [w, 2w]
+    = [16, 32], where the two rounds give [24, 11]; `scripts/teacher_table.py`) and
     ``backoff`` (a growth step that adds
     no neuron doubles the wait before the next one, up to ``backoff`` times the schedule; one
     that adds neurons returns to the schedule; 1 = always the schedule; default 8: once the
@@ -100,7 +102,7 @@ class TinyOptions(MethodOptions):
     safety: float = SAFETY
     line_search_refine: int = 8
     line_search_factor: int = 4
-    line_search_vertex: bool = True
+    line_search_vertex: bool = False
     backoff: int = 8
     holdout_scoring: bool = True
     update_ridge: float = 0.0
