@@ -309,3 +309,17 @@ def test_defaults_size_the_teacher_network():
     tiny, static = run("--method", "tiny"), run("--method", "static", "--hidden", "16")
     assert 16 <= tiny["sizes"][0] <= 32
     assert tiny["test_acc"] >= static["test_acc"] - 0.01
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2])
+def test_defaults_size_the_teacher_network_on_the_other_seeds(seed):
+    """Issue 15's table has three seeds: the first layer ends in [16, 32] on seeds 1 and 2 too
+    ([24, 11] and [23, 9]). With ``line_search_vertex=true`` as the default seed 1 ended at
+    [33, 15]: a cheaper line search is not free to change where growth stops."""
+    from explorer.cli import build_parser, run_config
+
+    argv = ["run", "--dataset", "teacher", "--seed", str(seed), "--device", "cpu"]
+    trainer = Trainer(run_config(build_parser().parse_args([*argv, "--method", "tiny"])))
+    trainer.run()
+    assert 16 <= trainer.summary()["sizes"][0] <= 32
