@@ -147,11 +147,12 @@ register(
 #: spectrum). update_ridge 1e-2: with the pseudo-inverse dW* (ridge 0) the gamma_0 dW* moves on
 #: the output layer made the loss explode on digits (see kernels.tiny.bottleneck.best_update).
 #: line_search_factor 2 and line_search_vertex false: the amplitude grid and the two zoom rounds
-#: the race was measured with (the method's default grid factor is 4, issue 17). holdout_scoring false: the threshold's L(f_theta) and the
-#: amplitude line searches on the estimation minibatch itself, as sec. 3.3 writes them (eq.
-#: (6)-(7) average over the minibatch fixed in sec. 3, the one S, N and dW* come from; appendix
-#: C: n_mb is the batch "for estimating theta(gamma) and dW*"); the method's default scores a
-#: second, disjoint batch (a departure, kept for the teacher sizing of issue 15).
+#: the race was measured with (the method's default grid factor is 4, issue 17). holdout_scoring
+#: false: the threshold's L(f_theta) and the amplitude line searches on the estimation minibatch
+#: itself, as sec. 3.3 writes them (eq. (6)-(7) average over the minibatch fixed in sec. 3, the one
+#: S, N and dW* come from; appendix C: n_mb is the batch "for estimating theta(gamma) and dW*");
+#: the method's default scores a second, disjoint batch (a departure, kept for the teacher sizing
+#: of issue 15).
 TINY_RACE_OPTIONS = {
     "tau_mode": "paper",
     "neuron_cap": "rank",
