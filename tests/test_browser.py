@@ -92,6 +92,14 @@ LEGEND_ENTRY = """(what) => {
 }"""
 
 
+#: when the "selected units" plot (no data while nothing is selected) last painted: it has
+#: only the shared step range to follow (explorer/page/lean_bokeh.py, change 4)
+FAN_PAINTED = """() => {
+  const fig = Bokeh.documents[0].get_model_by_name("fan_history_figure");
+  return Bokeh.index.find_one(fig).__painted ?? null;
+}"""
+
+
 def test_live_page_trains_links_and_takes_knobs(served):
     url, apps = served
     console: list[tuple[str, str]] = []
@@ -124,6 +132,14 @@ def test_live_page_trains_links_and_takes_knobs(served):
             page=page,
         )
         assert page.evaluate(LEGEND_ENTRY, "same")
+        # the empty "selected units" plot repaints as the run's step range moves (it kept
+        # its first axis, -1..1, when the range was replaced at the run's start)
+        painted = page.evaluate(FAN_PAINTED)
+        wait_for(
+            lambda: page.evaluate(FAN_PAINTED) != painted,
+            what="the empty selected-units plot to repaint with the step range",
+            page=page,
+        )
 
         # drag the lambda slider (the first knob of the nonparametric method)
         before = app.knobs.lam

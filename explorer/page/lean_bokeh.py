@@ -1,4 +1,4 @@
-"""Two BokehJS habits that made each refresh cost the browser several times its drawing, and the
+"""BokehJS habits that made each refresh cost the browser several times its drawing, and the
 page's JavaScript that stops them (installed once per page by the refresh acknowledgement
 component, :mod:`explorer.page.ack`; issue 17).
 
@@ -25,6 +25,16 @@ with ``performance.now()`` counters, /work/notes/s6-browser/probe.py):
    (1 s), the last change always painted within that second, and at once when it scrolls into
    sight. Its data is applied as before (the browser's copy of every source stays the
    server's); only the drawing waits.
+
+4. **A plot given a new range did not repaint when that range moved** (a BokehJS gap, not a
+   cost). ``PlotView.connect_signals`` connects each range's ``change`` to a repaint once;
+   when the figure's ``x_range`` is replaced later, the frame takes the new range but nothing
+   listens to it. The page replaces the shared step range at every new run
+   (:func:`explorer.views.base.renew_step_range`), after the plots were built, so a plot
+   whose own data does not change (the "selected units" plot with nothing selected) kept the
+   axis of its first paint, -1..1, while the others showed the run's steps. Each plot view
+   now also repaints when its current x or y range changes (views built before this is
+   installed are found through ``Bokeh.index``).
 
 All are guarded: a BokehJS without these methods (another version) is left as it is, and the
 page works the same, only slower. Nothing else of BokehJS is changed.
@@ -113,7 +123,40 @@ function lean_bokeh() {
       done += 1
     }
   } catch (e) {}
-  B.__lean_refresh = done == 3
+  try {
+    const Plot = B.require("models/plots/plot_canvas").PlotView
+    const { traverse_views } = B.require("core/build_views")
+    const connect_signals = Plot.prototype.connect_signals
+    if (typeof connect_signals === "function" && typeof traverse_views === "function") {
+      const follow = (view) => {
+        if (view.__follows_ranges) return
+        view.__follows_ranges = true
+        const followed = new WeakSet([view.model.x_range, view.model.y_range])
+        const connect = () => {
+          for (const range of [view.model.x_range, view.model.y_range]) {
+            if (range == null || followed.has(range)) continue
+            followed.add(range)
+            view.connect(range.change, () => {
+              if (range === view.model.x_range || range === view.model.y_range) {
+                view.request_repaint()
+              }
+            })
+          }
+        }
+        const { x_range, y_range } = view.model.properties
+        view.on_change([x_range, y_range], connect)
+      }
+      Plot.prototype.connect_signals = function () {
+        connect_signals.call(this)
+        follow(this)
+      }
+      traverse_views([...B.index], (view) => {
+        if (view instanceof Plot) follow(view)
+      })
+      done += 1
+    }
+  } catch (e) {}
+  B.__lean_refresh = done == 4
   return B.__lean_refresh
 }
 """
