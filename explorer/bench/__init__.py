@@ -8,6 +8,7 @@
   (``python -m explorer bench --tiny``, ``python -m explorer.bench.tiny --race 30``)
 - :mod:`explorer.bench.app`: what the live page costs training (``python -m explorer bench --app``;
   needs the ``bench`` extra for ``psutil`` and the ``test`` extra for Playwright)
+- :mod:`explorer.bench.cpu_use`: Chromium's CPU and the trainer thread's run/wait times for it
 - :mod:`explorer.bench.snapshot`: snapshot write/load/restore times
   (``python -m explorer.bench.snapshot``)
 """

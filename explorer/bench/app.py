@@ -18,15 +18,14 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import queue
 import socket
 import statistics
 import time
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
+from explorer.bench.cpu_use import browser_cpu, sched_times, trainer_task
 from explorer.bench.teardown import TEARDOWN_LOGGERS, quiet_teardown  # noqa: F401
 
 CHROMIUM = "/usr/bin/chromium"
@@ -82,43 +81,6 @@ def headless(hidden, first, last) -> float:
     history.extend(r for r in runner.drain() if r["kind"] not in ("state", "run"))
     runner.close()
     return _rate(history.rows["step"], first, last)
-
-
-def browser_cpu() -> float:
-    """CPU seconds used so far by the Chromium processes this benchmark started."""
-    try:
-        import psutil
-    except ImportError:  # optional: the share of the browser is then not reported
-        return float("nan")
-    total = 0.0
-    for proc in psutil.Process().children(recursive=True):
-        try:
-            if "chrom" in proc.name().lower():
-                cpu = proc.cpu_times()
-                total += cpu.user + cpu.system
-        except psutil.Error:  # a process that ended between the listing and the read
-            continue
-    return total
-
-
-def sched_times(task: str) -> tuple[float, float]:
-    """(seconds on a CPU, seconds runnable but waiting for one) of a thread so far, from
-    Linux's /proc/PID/task/TID/schedstat (``task`` = "PID/TID"); (nan, nan) elsewhere."""
-    try:
-        pid, tid = task.split("/")
-        text = Path(f"/proc/{pid}/task/{tid}/schedstat").read_text()
-        run_ns, wait_ns, _ = text.split()
-    except (OSError, ValueError):
-        return float("nan"), float("nan")
-    return int(run_ns) / 1e9, int(wait_ns) / 1e9
-
-
-def trainer_task(runner) -> str:
-    """ "PID/TID" of the thread that runs the trainer (a child process's main thread)."""
-    process = getattr(runner, "_process", None)
-    if process is not None:
-        return f"{process.pid}/{process.pid}"
-    return f"{os.getpid()}/{runner._thread.native_id}"
 
 
 def window_rates(step_records: list[dict], toggles: list[tuple[int, bool]]) -> dict:

@@ -119,15 +119,7 @@ def capture(
     model.eval()
     h, inputs, pres = x, [], []
     for j, lin in enumerate(model.linears):
-        if j == 0 and b0 is not None:
-            if b0.shape != (x.shape[0], x.shape[1] + (lin.bias is not None)):
-                raise ValueError(
-                    f"b0 must be x with the ones column, got {tuple(b0.shape)} for x "
-                    f"{tuple(x.shape)}"
-                )
-            inputs.append(b0.detach())
-        else:
-            inputs.append(with_ones(h.detach(), lin.bias is not None))
+        inputs.append(_layer_input(j, lin, h.detach(), x, b0).detach())
         z = lin(h)
         pres.append(z)
         h = hidden_output(model, j, z) if j < model.n_hidden else z
@@ -138,6 +130,18 @@ def capture(
         LayerActivity(b, a.detach(), -g.detach())
         for b, a, g in zip(inputs, pres, grads, strict=True)
     ]
+
+
+def _layer_input(j: int, lin, h: torch.Tensor, x: torch.Tensor, b0) -> torch.Tensor:
+    """B of Linear ``j``: its input ``h`` with the ones column, or for the first Linear the
+    caller's ``b0`` (x with that column already written, :func:`newest_rows`)."""
+    if j == 0 and b0 is not None:
+        if b0.shape != (x.shape[0], x.shape[1] + (lin.bias is not None)):
+            raise ValueError(
+                f"b0 must be x with the ones column, got {tuple(b0.shape)} for x {tuple(x.shape)}"
+            )
+        return b0
+    return with_ones(h, lin.bias is not None)
 
 
 #: backward of each activation as autograd computes it: (grad, pre-activation z) -> grad of z
@@ -175,15 +179,7 @@ def _capture_direct(model, x, y, b0) -> list[LayerActivity]:
     with torch.no_grad():
         h = x
         for j, lin in enumerate(model.linears):
-            if j == 0 and b0 is not None:
-                if b0.shape != (x.shape[0], x.shape[1] + (lin.bias is not None)):
-                    raise ValueError(
-                        f"b0 must be x with the ones column, got {tuple(b0.shape)} for x "
-                        f"{tuple(x.shape)}"
-                    )
-                inputs.append(b0)
-            else:
-                inputs.append(with_ones(h, lin.bias is not None))
+            inputs.append(_layer_input(j, lin, h, x, b0))
             z = F.linear(h, lin.weight, lin.bias)
             pres.append(z)
             h = model.activation(z) if j < model.n_hidden else z
