@@ -119,3 +119,40 @@ def test_gpu_rows_say_not_measured_without_a_cuda_device(monkeypatch):
     monkeypatch.setattr(suite.torch.cuda, "is_available", lambda: False)
     (row,) = suite.gpu_figures(quick=True)
     assert row["skipped"] == "not measured: no GPU (no CUDA device)"
+
+
+def test_median_ci_is_a_bootstrap_interval_around_the_median():
+    values = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0]
+    lo, hi = table.median_ci(values)
+    # numpy oracle: the same resampling by hand
+    rng = np.random.default_rng(0)
+    picks = rng.integers(0, len(values), (4000, len(values)))
+    medians = np.median(np.asarray(values)[picks], axis=1)
+    assert (lo, hi) == (np.percentile(medians, 2.5), np.percentile(medians, 97.5))
+    assert lo < 6.0 < hi and hi - lo < 10.0
+    assert table.median_ci([3.0, 3.0, 3.0]) == (3.0, 3.0)
+    assert table.median_ci([4.0]) == (4.0, 4.0)
+    # more values of the same spread: a narrower interval
+    lo4, hi4 = table.median_ci(values * 4)
+    assert hi4 - lo4 < hi - lo
+
+
+def test_page_rows_give_the_cost_a_confidence_interval_and_the_trainer_wait():
+    from explorer.bench.page import page_rows
+
+    costs = [-2.0, 8.0, 3.0, 5.0, 4.0]
+    rows = page_rows(
+        {
+            "ab": {"on": 90.0, "off": 100.0, "costs": costs},
+            "run_queue_ms": {"held": [0.05, 0.04, 0.06], "refreshing": [0.3, 0.2, 0.25]},
+        }
+    )
+    cost = rows[0]
+    assert cost["ci95"] == table.median_ci(costs)
+    wait = {r["figure"]: r["median"] for r in rows[1:]}
+    assert wait == {
+        "page bench, trainer's wait for a CPU per step, held windows": 0.05,
+        "page bench, trainer's wait for a CPU per step, refreshing windows": 0.25,
+    }
+    result = {"machine": {}, "figures": rows}
+    assert "95% confidence interval of the median" in suite.format_table(result)

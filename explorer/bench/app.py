@@ -25,10 +25,13 @@ import time
 from itertools import pairwise
 from typing import Any
 
-from explorer.bench.cpu_use import browser_cpu, sched_times, trainer_task
+from explorer.bench.cpu_use import browser_cpu, sched_times, trainer_task, window_use
+from explorer.bench.table import median_ci
 from explorer.bench.teardown import TEARDOWN_LOGGERS, quiet_teardown  # noqa: F401
 
 CHROMIUM = "/usr/bin/chromium"
+#: the sums per kind of window (:func:`explorer.bench.cpu_use.window_use`'s keys)
+_USE = ("browser_s", "wall_s", "cpu_s", "wait_s", "steps")
 ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -247,17 +250,11 @@ def with_page(
         steps = app.runner.out.steps
         if windows:
             out["ab"] = window_rates(steps, toggles)
+            per = window_use(marks, toggles)
             # per state: browser CPU s, wall s, trainer on-CPU s, run-queue s, steps
-            use = {True: [0.0] * 5, False: [0.0] * 5}
-            for (m0, m1), (_, on) in zip(pairwise(marks), toggles, strict=False):
-                deltas = (
-                    m1[1] - m0[1],
-                    m1[0] - m0[0],
-                    m1[2][0] - m0[2][0],
-                    m1[2][1] - m0[2][1],
-                    m1[3] - m0[3],
-                )
-                use[on] = [a + b for a, b in zip(use[on], deltas, strict=True)]
+            use = {
+                on: [sum(w[k] for w in per if w["on"] == on) for k in _USE] for on in (True, False)
+            }
             out["browser_cores"] = {
                 on: u[0] / u[1] if u[1] else float("nan") for on, u in use.items()
             }
@@ -273,19 +270,21 @@ def with_page(
                 for on, u in use.items()
                 if u[4]
             }
+            # the trainer's wait for a CPU per step in each window, by kind of window
+            out["run_queue_ms"] = {
+                label: [1e3 * w["wait_s"] / w["steps"] for w in per if w["on"] == on and w["steps"]]
+                for on, label in ((False, "held"), (True, "refreshing"))
+            }
             on_seconds = use[True][1]
             # Chromium's main-thread time per refresh in each refreshing window (all of its
             # tasks in the window, over the refreshes the window sent)
             # and the CPU time of all of Chromium's processes (less moved by other jobs on the
             # machine than the main thread's wall-clock task time)
             sent = [w for w, _ in starts]
-            per_window = [
-                (m0, m1, sent.count(i + 1))
-                for i, ((m0, m1), (_, on)) in enumerate(zip(pairwise(marks), toggles, strict=False))
-                if on and sent.count(i + 1)
-            ]
-            out["browser_task_ms"] = [1e3 * (m1[4] - m0[4]) / n for m0, m1, n in per_window]
-            out["browser_cpu_ms"] = [1e3 * (m1[1] - m0[1]) / n for m0, m1, n in per_window]
+            per_window = [(w, sent.count(i + 1)) for i, w in enumerate(per)]
+            per_window = [(w, n) for w, n in per_window if w["on"] and n]
+            out["browser_task_ms"] = [1e3 * w["task_s"] / n for w, n in per_window]
+            out["browser_cpu_ms"] = [1e3 * w["browser_s"] / n for w, n in per_window]
             out["server_share"] = 100 * sum(c for _, c in ticks) / on_seconds
         else:
             out["rate"] = _rate(steps, first, last)
@@ -331,10 +330,17 @@ def main(windows: int = 31, window_s: float = 3.0, hidden: list[int] | None = No
     q = statistics.quantiles(costs, n=4) if len(costs) > 1 else costs * 3
     print(f"page open, refreshing:   {ab['on']:6.1f} steps/s")
     print(f"page open, refresh held: {ab['off']:6.1f} steps/s")
+    lo, hi = median_ci(costs)
     print(
         f"page cost per refreshing window against the held windows beside it: median "
-        f"{statistics.median(costs):.1f}%, quartiles {q[0]:.1f}% .. {q[2]:.1f}%, "
-        f"n={len(costs)}; pooled {100 * (1 - ab['on'] / ab['off']):.1f}%"
+        f"{statistics.median(costs):.1f}% (95% CI {lo:.1f} .. {hi:.1f}%, bootstrap), quartiles "
+        f"{q[0]:.1f}% .. {q[2]:.1f}%, n={len(costs)}; "
+        f"pooled {100 * (1 - ab['on'] / ab['off']):.1f}%"
+    )
+    wait = page["run_queue_ms"]
+    print(
+        "trainer's wait for a CPU per step (schedstat), median of the windows: held "
+        f"{_ms(wait['held'])}; refreshing {_ms(wait['refreshing'])}"
     )
     print(
         f"server CPU in the refresh (GIL the trainer waits for): {page['server_share']:.1f}% "

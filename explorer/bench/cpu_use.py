@@ -5,6 +5,7 @@ trainer waiting for a CPU, which Linux's schedstat counts apart from the time it
 from __future__ import annotations
 
 import os
+from itertools import pairwise
 from pathlib import Path
 
 
@@ -43,3 +44,24 @@ def trainer_task(runner) -> str:
     if process is not None:
         return f"{process.pid}/{process.pid}"
     return f"{os.getpid()}/{runner._thread.native_id}"
+
+
+def window_use(marks: list[tuple], toggles: list[tuple[int, bool]]) -> list[dict]:
+    """What each window of :func:`explorer.bench.app.with_page` used, from the marks taken at
+    its toggles (time, Chromium CPU, trainer's (on a CPU, waiting for one), step, Chromium's
+    main-thread task seconds): per window whether it refreshed and the seconds and steps
+    between its two marks."""
+    out = []
+    for (m0, m1), (_, on) in zip(pairwise(marks), toggles, strict=False):
+        out.append(
+            {
+                "on": on,
+                "wall_s": m1[0] - m0[0],
+                "browser_s": m1[1] - m0[1],
+                "cpu_s": m1[2][0] - m0[2][0],
+                "wait_s": m1[2][1] - m0[2][1],
+                "steps": m1[3] - m0[3],
+                "task_s": m1[4] - m0[4],
+            }
+        )
+    return out

@@ -14,6 +14,12 @@ that it has applied and drawn it, and Chromium's main-thread time (CDP ``Perform
 ``TaskDuration``) and the CPU time of all its processes per refresh in each refreshing window
 (the CPU time is less moved by other jobs on the machine). Without Playwright, Chromium or
 psutil the row says why it was skipped.
+
+The cost's per-window values move by +-10-20 points with the other jobs on a shared machine
+(their quartiles say how much), so the row also gives a bootstrap 95% confidence interval of
+their median (:func:`explorer.bench.table.median_ci`), and two rows give the trainer thread's
+wait for a CPU per step (Linux schedstat) in the held and the refreshing windows: on 2 cores
+the page's cost is mostly that wait.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from explorer.bench.table import Figure, figure
+from explorer.bench.table import Figure, figure, median_ci
 
 _CHILD = """
 import json, sys, time
@@ -42,7 +48,7 @@ except (ImportError, AttributeError):
     pass
 page = with_page([256, 256], 300, windows=int(sys.argv[1]), window_s=window_s)
 keys = ("ab", "ticks_ms", "tick_cpu_ms", "periods_ms", "server_share", "per_step_ms", "ack_ms",
-        "browser_task_ms", "browser_cpu_ms")
+        "browser_task_ms", "browser_cpu_ms", "run_queue_ms")
 out = {k: page[k] for k in keys if k in page}
 out["ab"] = {k: v for k, v in out.get("ab", {}).items() if k in ("on", "off", "costs")}
 if "periods_ms" not in out and len(stamps) > 2:
@@ -69,8 +75,19 @@ def page_rows(page: dict[str, Any]) -> list[Figure]:
                 "<= 5",
                 lambda v: v <= 5,
                 steps_per_s={k: page["ab"].get(k) for k in ("on", "off")},
+                ci95=median_ci(costs),
             )
         )
+    wait = page.get("run_queue_ms") or {}
+    for label in ("held", "refreshing"):
+        if wait.get(label):
+            rows.append(
+                figure(
+                    f"page bench, trainer's wait for a CPU per step, {label} windows",
+                    wait[label],
+                    "ms",
+                )
+            )
     if page.get("periods_ms"):
         rows.append(
             figure("page refresh period", page["periods_ms"], "ms", "<= 250", lambda v: v <= 250)

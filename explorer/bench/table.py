@@ -49,6 +49,20 @@ def figure(
     }
 
 
+def median_ci(
+    values: list[float], level: float = 0.95, resamples: int = 4000, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval of the median of ``values`` (resampled with
+    replacement ``resamples`` times, a fixed seed: the same values give the same interval)."""
+    data = np.asarray(values, dtype=float)
+    if data.size < 2:
+        return float(np.median(data)), float(np.median(data))
+    picks = np.random.default_rng(seed).integers(0, data.size, (resamples, data.size))
+    medians = np.median(data[picks], axis=1)
+    tail = 50 * (1 - level)
+    return float(np.percentile(medians, tail)), float(np.percentile(medians, 100 - tail))
+
+
 def alternate(blocks: dict[str, Callable[[], object]], repeats: int, inner: int) -> dict:
     """Milliseconds per call of each function, timed in alternating blocks of ``inner`` calls
     (the order rotates each repetition)."""
@@ -132,6 +146,12 @@ def format_table(result: dict) -> str:
             f"{f['figure']:66s} {f['median']:8.3g}{f['unit']:1s} "
             f"{f['p25']:8.3g}-{f['p75']:<8.3g} {f['n']:3d} {f['target'] or '':>7s} {met}"
         )
+        if "ci95" in f:
+            lo, hi = f["ci95"]
+            lines.append(
+                f"    95% confidence interval of the median (bootstrap over the n values): "
+                f"{lo:.3g} .. {hi:.3g}{f['unit']}"
+            )
         if "parts" in f:
             lines.append("    " + ", ".join(f"{k} {v:.1f}%" for k, v in f["parts"].items()))
         if "ms" in f:
