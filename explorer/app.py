@@ -127,6 +127,7 @@ class ExplorerApp(pn.viewable.Viewer):
         if replay is not None:
             self.status = "replay"
             self.dashboard_update(history_records(replay))
+            self.dashboard.settle_step_axis()
             self.scrubber = ReplayScrubber(
                 self.session, self.dashboard, self.dashboard_update, self._refresh_status, safe
             )
@@ -248,6 +249,8 @@ class ExplorerApp(pn.viewable.Viewer):
             # running (a pause or the end shows the whole picture at once)
             for error in self.dashboard.flush_due(everything=self.status != "running"):
                 self.notify(error)
+            if self.status != "running":
+                self.dashboard.settle_step_axis()
             if n:
                 self._refresh_status()
         return n

@@ -179,19 +179,53 @@ def test_a_hidden_view_of_a_replay_scrubbed_back_shows_no_later_step(step):
     assert max(board.views["sizes"].steps.data["step"]) <= step
 
 
-def test_a_new_run_gives_every_step_plot_one_new_step_range():
-    """BokehJS keeps every plot view's old bounds in a DataRange1d: only a new range forgets
-    the previous run's extent (the browser side: tests/test_browser_views.py)."""
+def test_the_step_plots_share_one_step_axis_that_follows_each_run():
+    """The step axis is set from the server (explorer.views.step_axis): it spans the steps
+    shown, in coarse steps while running, exactly once the run stops, and a new run starts
+    it afresh (issue 12: never the previous run's extent; the browser side:
+    tests/test_browser_views.py)."""
     board, _ = board_with_clock()
-    feed(board, increments()[0])
-    board.cards["tiny"].visible = True  # a card built later takes the range of its run
-    old = board.x_range
-    step_figures = [f for v in board.views.values() for f in v.figures() if f.x_range is old]
-    assert len(step_figures) >= 5
+    parts = increments()
+    board.cards["tiny"].visible = True  # a card built later takes the same axis
+    axis = board.x_range
+    for part in parts:
+        feed(board, part)
+        last = max(r["step"] for r in part if "step" in r)
+        assert last < axis.end <= last + 0.3 * last + 8, (last, axis.end)
+        assert axis.start <= min(r["step"] for r in parts[0] if "step" in r)
+    step_figures = [f for v in board.views.values() for f in v.figures() if f.x_range is axis]
+    assert len(step_figures) >= 5 and axis.syncable  # the browser tells the user's zoom
+    assert board.view("spectrum").figures()[0].x_range is axis
+    board.settle_step_axis()  # the run stopped: exact, 2% padding
+    steps = [r["step"] for r in run_records() if "step" in r]
+    first, last = min(steps), max(steps)
+    assert axis.end == pytest.approx(last + 0.02 * (last - first))
     board.new_run(History())
-    assert board.x_range is not old and not board.x_range.syncable
-    assert all(f.x_range is board.x_range for f in step_figures)
-    assert board.view("spectrum").figures()[0].x_range is board.x_range
+    feed(board, parts[0][: len(parts[0]) // 2])
+    last = max(r["step"] for r in parts[0][: len(parts[0]) // 2] if "step" in r)
+    assert board.x_range is axis and last < axis.end <= 1.3 * last + 8
+
+
+def test_the_step_axis_stops_following_after_a_zoom_and_follows_again_after_reset():
+    from explorer.views.step_axis import StepAxis
+
+    axis = StepAxis()
+    r = axis.range
+    axis.show(0, 1000)
+    followed = (r.start, r.end)
+    assert (r.reset_start, r.reset_end) == followed and axis.following
+    r.start, r.end = 200.0, 400.0  # what the browser sends for a zoom
+    assert not axis.following
+    axis.show(None, 5000)
+    assert (r.start, r.end) == (200.0, 400.0)  # the user's view stays
+    r.start, r.end = r.reset_start, r.reset_end  # the Reset tool: the followed extent
+    assert axis.following
+    axis.show(None, 5000)
+    assert r.end > 5000
+    r.end = 7000.0
+    axis.reset()  # a new run follows again
+    axis.show(10, 50)
+    assert axis.following and 50 < r.end <= 50 + 0.3 * 40 + 8 and r.start <= 10
 
 
 @pytest.mark.parametrize("name", ["units", "tradeoff", "fan_history"])

@@ -15,7 +15,10 @@ is shown again. The per-unit views (the unit scatter, lifetimes, whose every upd
 column per unit, the selected units' history, the ShrinkNets switch points, one per unit and
 record) and the size-vs-loss plot are updated at most once per ``SLOW`` seconds (1 s): each
 update is a whole plot the browser repaints; what arrives in between waits in the dashboard
-and is delivered at the next update or :meth:`Dashboard.flush_due`.
+and is delivered at the next update or :meth:`Dashboard.flush_due`. The step plots share
+one step axis set from the server in coarse steps (:mod:`explorer.views.step_axis`), so a
+plot whose own data did not change is not repainted because another plot's data moved the
+axis.
 """
 
 from __future__ import annotations
@@ -51,9 +54,8 @@ from explorer.views import (
     UnitSelection,
     View,
     history_records,
-    renew_step_range,
-    step_range,
 )
+from explorer.views.step_axis import StepAxis
 
 
 class Dashboard(pn.viewable.Viewer):
@@ -83,7 +85,9 @@ class Dashboard(pn.viewable.Viewer):
         super().__init__(**params)
         self.history = history if history is not None else History()
         self.selection = UnitSelection()
-        self.x_range = step_range()
+        #: the step axis of every step plot, set from the server (explorer.views.step_axis)
+        self.step_axis = StepAxis()
+        self.x_range = self.step_axis.range
         self.views: dict[str, View] = {}
         self.seen: set[str] = set()
         self._extras = extras or {}
@@ -202,6 +206,8 @@ class Dashboard(pn.viewable.Viewer):
         steps = [r["step"] for rows in by_kind.values() for r in rows[-1:] if "step" in r]
         if steps:
             self._upto = max(steps if self._upto is None else [*steps, self._upto])
+        firsts = [r["step"] for rows in by_kind.values() for r in rows[:1] if "step" in r]
+        self.step_axis.show(min(firsts) if firsts else None, self._upto)
         errors = []
         now = self.clock()
         for name, view in list(self.views.items()):
@@ -280,8 +286,7 @@ class Dashboard(pn.viewable.Viewer):
         self.history = history
         if "tradeoff" in self._pending and "tradeoff" in self.views:  # the run it archives
             _give(self.views["tradeoff"], self._pending.pop("tradeoff"))
-        figures = [fig for view in self.views.values() for fig in view.figures()]
-        self.x_range = renew_step_range(figures, self.x_range)
+        self.step_axis.reset()
         if "fan_history" in self.views:
             self.views["fan_history"].history = history
         if method_label is not None and "tradeoff" in self.views:
@@ -304,6 +309,12 @@ class Dashboard(pn.viewable.Viewer):
             View.reset(self.views["tradeoff"])
         self._forget()
         self.selection.clear()
+        self.step_axis.reset()
+
+    def settle_step_axis(self) -> None:
+        """The run is not running: the step axis spans its steps exactly (2% padding), not
+        up to the next coarse step (unless the user zoomed or panned it)."""
+        self.step_axis.show(None, None, exact=True)
 
     def _forget(self) -> None:
         """Drop what waits for hidden and slow views (their plots were just emptied)."""

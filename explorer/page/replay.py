@@ -70,6 +70,7 @@ class ReplayScrubber(pn.viewable.Viewer):
             self.session.last.update(step=None, eval=None)
             self.session.note(records)
             self.show(records)
+            self.dashboard.settle_step_axis()
             if records.get("units"):  # the throttled scatter shows its table at once
                 self.dashboard.show_units_at_once(records["units"][-1])
             self.refresh()

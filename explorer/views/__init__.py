@@ -6,7 +6,6 @@ from explorer.views.base import (
     View,
     group_records,
     history_records,
-    renew_step_range,
     step_range,
 )
 from explorer.views.cost import CostView
@@ -38,6 +37,5 @@ __all__ = [
     "View",
     "group_records",
     "history_records",
-    "renew_step_range",
     "step_range",
 ]

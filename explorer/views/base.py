@@ -15,6 +15,7 @@ import panel as pn
 from bokeh.document.events import ColumnDataChangedEvent, ModelChangedEvent
 from bokeh.models import CDSView, DataRange1d, GroupFilter, Legend, Plot
 
+from explorer.views.step_axis import STEP_AXIS
 from kernels.records import UNITS
 
 #: rows of a step line drawn at full resolution (the newest); the older course of the run is
@@ -159,23 +160,11 @@ def history_records(history) -> dict[str, list[dict]]:
 
 
 def step_range() -> DataRange1d:
-    """The x range shared by every plot whose x axis is the training step (a new one for
-    each run: :func:`renew_step_range`)."""
+    """An auto x range for plots whose x axis is the training step, shared by the views of a
+    notebook or an exported page. The live page's views share a range set from the server
+    instead (:class:`explorer.views.step_axis.StepAxis`): this one moves in the browser at
+    every refresh and repaints every plot on it."""
     return DataRange1d(name="step_range", range_padding=0.02, only_visible=True, syncable=False)
-
-
-def renew_step_range(figures, old: DataRange1d) -> DataRange1d:
-    """Give every figure whose x range is ``old`` one new step range; returns it.
-
-    BokehJS's DataRange1d keeps the data bounds of every plot view that ever drew with it
-    and never forgets one, and a plot drawn again (a tab switch, a card shown again) leaves
-    its old view's bounds behind: the shared step axis kept the previous run's extent after
-    a new run (issue 12). A new range starts with no bounds."""
-    new = step_range()
-    for fig in figures:
-        if fig.x_range is old:
-            fig.x_range = new
-    return new
 
 
 class View(pn.viewable.Viewer):
@@ -233,7 +222,8 @@ def quiet_ranges(fig) -> None:
         *fig.extra_x_ranges.values(),
         *fig.extra_y_ranges.values(),
     ):
-        axis_range.syncable = False
+        if axis_range.name != STEP_AXIS:  # the live page's step axis hears the user's zoom
+            axis_range.syncable = False
 
 
 #: name of glyphs that only give a legend entry its swatch (no data of the run)
