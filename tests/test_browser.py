@@ -92,6 +92,21 @@ LEGEND_ENTRY = """(what) => {
 }"""
 
 
+#: the loss plot's y axis measured, its range widened 1000 times and measured again in the same
+#: task: the kept extents (explorer/page/lean_bokeh.py, change 6) must be those of the new range
+AXIS_EXTENTS = """() => {
+  const fig = Bokeh.documents[0].get_model_by_name("loss_figure");
+  const axis = Bokeh.index.find_one(fig.left[0]);
+  const range = axis.ranges[0];
+  const [start, end] = [range.start, range.end];
+  const before = JSON.stringify(axis.extents);
+  range.setv({start, end: start + 1000 * (end - start)});
+  const kept = JSON.stringify(axis.extents);
+  axis.__extents_key = undefined;
+  const fresh = JSON.stringify(axis.extents);
+  range.setv({start, end});
+  return {before, kept, fresh};
+}"""
 #: when the "selected units" plot (no data while nothing is selected) last painted: it has
 #: only the shared step range to follow (explorer/page/lean_bokeh.py, change 4)
 FAN_PAINTED = """() => {
@@ -132,6 +147,8 @@ def test_live_page_trains_links_and_takes_knobs(served):
             page=page,
         )
         assert page.evaluate(LEGEND_ENTRY, "same")
+        extents = page.evaluate(AXIS_EXTENTS)
+        assert extents["kept"] == extents["fresh"] != extents["before"], extents
         # the empty "selected units" plot repaints as the run's step range moves (it kept
         # its first axis, -1..1, when the range was replaced at the run's start)
         painted = page.evaluate(FAN_PAINTED)
