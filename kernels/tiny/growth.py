@@ -263,7 +263,10 @@ def plan_layer(
         gamma, gamma_capped, gamma_max, rejected, reason = 0.0, False, 0.0, 0, ""
         proposed = count
         while count:
-            pre_t = (sb_prev @ alpha).T.contiguous()[:, None]  # k x 1 x n: the new units
+            # k x 1 x n: the new units (the first time on the estimation batch itself, the
+            # product is pre_new's, not computed again: n x d x k, 2800 x 785 on MNIST)
+            first = scoring is None and count == proposed
+            pre_t = (pre_new if first else sb_prev @ alpha).T.contiguous()[:, None]
             high = safe_high_exp(
                 float(lead_matmul(omega, act(pre_t)).norm()),
                 scale,

@@ -1,0 +1,83 @@
+"""TINY's growth step made cheaper without changing what it computes (issue 17, session 7):
+each fast path against the plain computation it replaces, bit for bit."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from kernels.tiny.capture import _logits_gradient
+from kernels.tiny.grid_loss import cross_entropy_columns, exp_floor
+
+
+def _plain_cross_entropy_columns(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The formula before the clamp (oracle)."""
+    top = logits.amax(0, keepdim=True)
+    lse = (logits - top).exp().sum(0).log() + top[0]
+    picked = logits.gather(0, y.view(1, 1, -1).expand(1, logits.shape[1], -1))[0]
+    return (lse - picked).mean(1)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_clamped_cross_entropy_is_the_plain_formula_bit_for_bit(dtype):
+    """Logits of a line-search grid whose large amplitudes spread them over thousands: many
+    shifted logits lie below exp's floor (subnormal or zero terms); the loss per grid point is
+    the plain formula's exactly, including inf and NaN columns."""
+    g = torch.Generator().manual_seed(3)
+    scales = torch.tensor([1e-3, 1.0, 10.0, 100.0, 1e3, 1e4], dtype=dtype).view(1, -1, 1)
+    logits = torch.randn(10, 6, 301, generator=g, dtype=dtype) * scales
+    logits[3, 2, 7], logits[0, 4, 9] = math.inf, math.nan
+    y = torch.randint(0, 10, (301,), generator=g)
+    shifted = logits - logits.amax(0, keepdim=True)
+    assert int((shifted < exp_floor(dtype)).sum()) > 1000  # the clamp is exercised
+    got, want = cross_entropy_columns(logits, y), _plain_cross_entropy_columns(logits, y)
+    assert torch.equal(got.isnan(), want.isnan())
+    assert torch.equal(got.nan_to_num(0.0), want.nan_to_num(0.0))
+
+
+def test_exp_floor_is_where_exp_leaves_the_normal_numbers():
+    for dtype in (torch.float32, torch.float64):
+        floor, tiny = exp_floor(dtype), torch.finfo(dtype).tiny
+        assert float(torch.tensor(floor, dtype=dtype).exp()) >= tiny
+        assert float(torch.tensor(floor - 1, dtype=dtype).exp()) < tiny
+    assert exp_floor(torch.float32) == -87.0
+
+
+def _row_major_gradient(h: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """What autograd computes for the summed cross-entropy's logits (oracle)."""
+    log_p = torch.log_softmax(h, 1)
+    picked = torch.zeros_like(log_p).scatter_(1, y.view(-1, 1), -1.0)
+    return torch.ops.aten._log_softmax_backward_data(picked, log_p, 1, log_p.dtype)
+
+
+@pytest.mark.parametrize(
+    ("classes", "n", "dtype"),
+    [
+        (10, 800, torch.float32),
+        (10, 435, torch.float32),
+        (10, 412, torch.float32),
+        (10, 2803, torch.float32),
+        (2, 17, torch.float32),
+        (7, 1, torch.float32),
+        (15, 333, torch.float32),
+        (16, 333, torch.float32),  # row-major route
+        (10, 333, torch.float64),  # row-major route
+    ],
+)
+def test_logits_gradient_is_autograd_bit_for_bit(classes, n, dtype):
+    """Oracle: the class-major route (samples padded to whole vectors) gives the row-major
+    kernels' values exactly, for sample counts that are not multiples of 16, large and tiny
+    logits, inf and NaN."""
+    g = torch.Generator().manual_seed(classes * 1000 + n)
+    h = torch.randn(n, classes, generator=g, dtype=dtype)
+    h *= torch.logspace(-3, 3, n, dtype=dtype).view(-1, 1)
+    h[0, 0] = math.inf
+    h[n // 2, classes - 1] = -1e30
+    h[-1, 1 % classes] = math.nan
+    y = torch.randint(0, classes, (n,), generator=g)
+    got, want = _logits_gradient(h, y), _row_major_gradient(h, y)
+    assert got.shape == want.shape and got.is_contiguous()
+    assert torch.equal(got.isnan(), want.isnan())
+    assert torch.equal(got.nan_to_num(7.0), want.nan_to_num(7.0))
