@@ -60,6 +60,22 @@ def one_torch_thread():
     torch.set_num_threads(before)
 
 
+@pytest.fixture
+def tiny_growth_config():
+    """A short TINY run on digits from [1, 1] with a growth step every 10 steps that accepts
+    every neuron (tau 0): 25 steps, two growth steps (the growth-time tests)."""
+    from explorer.config import RunConfig
+
+    return RunConfig(
+        method="tiny",
+        dataset="digits",
+        hidden=[1, 1],
+        steps=25,
+        batch_size=64,
+        knobs={"growth_every": 10, "tau": 0.0, "growth_rate": 2},
+    )
+
+
 # -- the served page in headless Chromium (the browser tests) ----------------------------------
 #: Chromium's flags for the browser tests (no sandbox in containers, nothing fetched)
 BROWSER_ARGS = [

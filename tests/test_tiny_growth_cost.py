@@ -146,16 +146,8 @@ def test_a_growth_step_that_adds_neurons_returns_to_the_schedule():
     assert steps == want
 
 
-def test_growth_time_parts_cover_the_growth_step():
-    config = RunConfig(
-        method="tiny",
-        dataset="digits",
-        hidden=[1, 1],
-        steps=25,
-        batch_size=64,
-        knobs={"growth_every": 10, "tau": 0.0, "growth_rate": 2},
-    )
-    trainer = Trainer(config)
+def test_growth_time_parts_cover_the_growth_step(tiny_growth_config):
+    trainer = Trainer(tiny_growth_config)
     trainer.run(25)
     seconds = trainer.method.seconds
     assert set(seconds) == {"capture", "solve", "line_search", "surgery", "other"}

@@ -81,3 +81,47 @@ def test_logits_gradient_is_autograd_bit_for_bit(classes, n, dtype):
     assert got.shape == want.shape and got.is_contiguous()
     assert torch.equal(got.isnan(), want.isnan())
     assert torch.equal(got.nan_to_num(7.0), want.nan_to_num(7.0))
+
+
+def _tensor_count(eigenvalues, tau, mode, cap, loss):
+    """accepted_count's rule in float64 tensor ops (oracle)."""
+    gains = eigenvalues.double() ** 2
+    if gains.numel() == 0:
+        return 0
+    if mode == "paper":
+        gains = gains * float(loss)
+    limit = tau * float(gains.max()) if mode == "relative" else tau
+    count = int((gains > limit).sum())
+    return count if cap is None else min(count, max(int(cap), 0))
+
+
+@pytest.mark.parametrize("mode", ["paper", "absolute", "relative"])
+def test_accepted_count_in_python_floats_is_the_tensor_rule(mode):
+    from kernels.tiny.best_neurons import accepted_count
+
+    g = torch.Generator().manual_seed(5)
+    cases = [torch.rand(12, generator=g) * 10 ** float(e) for e in range(-4, 3)]
+    cases += [torch.tensor([]), torch.tensor([2.0, math.nan, 1.0]), torch.tensor([math.inf, 1.0])]
+    cases += [torch.tensor([0.1, 0.1, 0.1], dtype=torch.float64)]
+    for ev in cases:
+        for tau in (0.0, 1e-6, 1e-3, 0.5, 0.01):
+            for cap in (None, 0, 2):
+                want = _tensor_count(ev, tau, mode, cap, 0.37)
+                assert accepted_count(ev, tau, mode, cap, loss=0.37) == want, (ev, tau, cap)
+
+
+def test_support_of_s_is_the_tensor_rule():
+    """Inputs zero on the whole batch (diag(S) = 0, or below 1e-14 of the largest) leave the
+    support; a NaN diagonal leaves none; None means every input."""
+    from kernels.tiny.best_neurons import _support
+
+    def tensor_rule(s):
+        d = torch.diagonal(s)
+        return torch.nonzero(d > d.abs().max().clamp_min(1e-300) * 1e-14).flatten()
+
+    full = torch.diag(torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64))
+    assert _support(full) is None
+    for diag in ([0.0, 2.0, 0.0, 1e-20, 5.0], [0.0, 0.0], [1.0, math.nan, 2.0], [3.0, 0.0]):
+        s = torch.diag(torch.tensor(diag, dtype=torch.float64))
+        got = _support(s)
+        assert got is not None and torch.equal(got, tensor_rule(s)), diag

@@ -14,7 +14,6 @@ import torch.nn.functional as F  # noqa: N812
 import kernels.methods.tiny as tiny_method
 import kernels.tiny.growth as growth
 from explorer.bench import tiny_growth
-from explorer.config import RunConfig
 from explorer.trainer import Trainer
 from kernels import surgery
 from kernels.tiny.line_search import line_search
@@ -65,7 +64,7 @@ def test_part_times_add_per_clock_and_name_unknown_parts():
         PartTimes({})
 
 
-def test_each_part_gets_exactly_its_own_time_on_both_clocks(monkeypatch):
+def test_each_part_gets_exactly_its_own_time_on_both_clocks(monkeypatch, tiny_growth_config):
     """Oracle: with clocks that move only inside capture, line search, eigen-solve and
     surgery (scratch copy and grow), each part equals its ticks times its calls on each clock,
     and 'other' (the rest of a growth step) is exactly 0."""
@@ -77,15 +76,7 @@ def test_each_part_gets_exactly_its_own_time_on_both_clocks(monkeypatch):
     monkeypatch.setattr(
         tiny_method, "scratch_copy", clocks.wrap("surgery", tiny_method.scratch_copy)
     )
-    config = RunConfig(
-        method="tiny",
-        dataset="digits",
-        hidden=[1, 1],
-        steps=25,
-        batch_size=64,
-        knobs={"growth_every": 10, "tau": 0.0, "growth_rate": 2},
-    )
-    trainer = Trainer(config)
+    trainer = Trainer(tiny_growth_config)
     method = trainer.method
     assert isinstance(method, tiny_method.Tiny)
     method.timing = PartTimes({"wall": lambda: clocks.wall, "cpu": lambda: clocks.cpu})

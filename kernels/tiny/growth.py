@@ -243,7 +243,7 @@ def plan_layer(
     count = accepted_count(sol.eigenvalues, tau, tau_mode, cap, loss=loss_before)
     if neurons == "optimal":
         alpha, omega = sol.scaled(count)
-        gains = [float(v) for v in sol.eigenvalues[:count]]
+        gains = sol.eigenvalues[:count].tolist()
     else:
         alpha, omega = random_neurons(s, n, count, generator)
         v_k = b_prev.double() @ alpha.double()  # n x k
