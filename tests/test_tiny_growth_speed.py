@@ -125,3 +125,23 @@ def test_support_of_s_is_the_tensor_rule():
         s = torch.diag(torch.tensor(diag, dtype=torch.float64))
         got = _support(s)
         assert got is not None and torch.equal(got, tensor_rule(s)), diag
+
+
+def test_live_inputs_are_the_columns_not_zero_on_the_batch():
+    """Oracle |B|.max(0) != 0: columns only negative, only positive, mixed, 0 and -0.0, with
+    a NaN, all zero but one entry."""
+    from kernels.tiny.bottleneck import SPLIT_FROM, live_moments
+
+    g = torch.Generator().manual_seed(6)
+    b = torch.randn(40, SPLIT_FROM + 6, generator=g)
+    b[:, 0] = -b[:, 0].abs() - 1e-3
+    b[:, 1] = b[:, 1].abs()
+    b[:, 2], b[:, 3] = 0.0, -0.0
+    b[:, 4] = 0.0
+    b[7, 4] = math.nan
+    b[:, 5] = 0.0
+    b[-1, 5] = -1e-30
+    b[:, 6:20] = 0.0
+    _, _, live = live_moments(b, b[:, :3])
+    want = torch.nonzero(b.abs().amax(0) != 0).flatten()
+    assert live is not None and torch.equal(live, want) and 0 in live and 2 not in live

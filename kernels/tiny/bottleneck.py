@@ -35,7 +35,9 @@ def live_moments(
     n, d = b.shape
     if d < SPLIT_FROM:
         return b.T @ b / n, b.T @ v / n, None
-    live = torch.nonzero(b.abs().amax(0) != 0).flatten()  # NaN != 0: a NaN column stays
+    # a column is live when its largest or smallest entry is not 0 (NaN != 0: a NaN column
+    # stays); two reductions instead of |B| (an n x d temporary, 8.8 MB on MNIST) and one
+    live = torch.nonzero((b.amax(0) != 0) | (b.amin(0) != 0)).flatten()
     bl = b.index_select(1, live)
     m = len(live)
     edges = [round(i * m / BLOCKS) for i in range(BLOCKS + 1)]
