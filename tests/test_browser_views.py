@@ -3,7 +3,8 @@
 BokehJS's DataRange1d keeps the data bounds of every plot view that ever drew with it and
 never forgets one; a plot drawn again (a tab switch, a card shown again) leaves its old view's
 bounds behind, so a shared step axis kept the previous run's extent (a TINY run at step
-11278 drawn on an axis to 16000).
+11278 drawn on an axis to 16000). The live page's step axis is now set from the server
+(explorer/views/step_axis.py): it follows each run and leaves a user's pan alone until Reset.
 """
 
 from __future__ import annotations
@@ -79,6 +80,46 @@ def test_a_new_run_starts_the_step_axis_afresh(served):
     # session before the empty figures got an anchor); none over two runs and a tab switch
     unranged = [t for _, t in console if "could not set initial ranges" in t or "log axis" in t]
     assert unranged == []
+
+
+#: the middle of the sizes plot's frame, in page coordinates
+_FRAME_MIDDLE_JS = """() => {
+  const view = Bokeh.index.find_one(Bokeh.documents[0].get_model_by_name('sizes_figure'));
+  const rect = view.canvas_view.el.getBoundingClientRect();
+  const {x, y, width, height} = view.frame.bbox;
+  return [rect.left + x + width / 2, rect.top + y + height / 2];
+}"""
+
+
+def test_a_panned_step_axis_stays_put_until_reset(served):
+    """The step axis follows the run from the server (explorer/views/step_axis.py) but
+    leaves a user's pan alone; the plot's Reset gives it back to the run."""
+    url, apps = served
+    console: list[tuple[str, str]] = []
+    with open_page(url, console, viewport=(1366, 900), timeout_ms=240_000) as page:
+        app = _first_run(page, apps, 500)
+        x, y = page.evaluate(_FRAME_MIDDLE_JS)
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x - 150, y, steps=6)  # the pan tool: drag to see later steps
+        page.mouse.up()
+        axis = app.dashboard.step_axis
+        wait_for(lambda: not axis.following, what="the server to hear the pan", page=page)
+        panned = _range_end(page)
+        step = _step(app)
+        wait_for(lambda: _step(app) > 2 * step + 200, timeout=240, what="more steps", page=page)
+        page.wait_for_timeout(1000)
+        assert _range_end(page) == panned  # not pulled back to the run's end
+        page.evaluate(
+            "() => Bokeh.index.find_one("
+            "Bokeh.documents[0].get_model_by_name('sizes_figure')).reset()"
+        )  # what the Reset tool does
+        wait_for(lambda: axis.following, what="the axis to follow again", page=page)
+        wait_for(
+            lambda: _range_end(page) > _step(app) - 100 > panned,
+            what="the axis at the run's end again",
+            page=page,
+        )
 
 
 _ROWS_JS = """names => Object.fromEntries(names.map(name => {
