@@ -93,7 +93,7 @@ LEGEND_ENTRY = """(what) => {
 
 
 #: the loss plot's y axis measured, its range widened 1000 times and measured again in the same
-#: task: the kept extents (explorer/page/lean_bokeh.py, change 6) must be those of the new range
+#: task: the kept extents (explorer/page/lean_bokeh.py, change 5) must be those of the new range
 AXIS_EXTENTS = """() => {
   const fig = Bokeh.documents[0].get_model_by_name("loss_figure");
   const axis = Bokeh.index.find_one(fig.left[0]);

@@ -36,20 +36,20 @@ with ``performance.now()`` counters, /work/notes/s6-browser/probe.py):
    now also repaints when its current x or y range changes (views built before this is
    installed are found through ``Bokeh.index``).
 
-5. **CSS custom properties read at every draw.** Every getter of a visual (a line's colour,
-   a label's font...) reads ``--bk-...`` through ``getComputedStyle(el).getPropertyValue``
-   (``VisualProperties._get_css_value``), whether or not a style sheet sets one (neither
-   BokehJS's nor Panel's do): about 1600 reads a refresh, 26 ms, most of them for the tick
-   labels of the axes. Each value is now read once per element per task (a macrotask: the
-   paints of one animation frame share it) and kept until the task ends; a style sheet
-   changed by a later message or user action is read fresh in its own task.
-
-6. **Axis extents measured again and again.** An axis's ``extents`` (its ticks, their
+5. **Axis extents measured again and again.** An axis's ``extents`` (its ticks, their
    labels formatted and measured, the axis label) is computed about five times per paint of
    its plot (the layout's size, the bounding box, the paint itself) with no cache: 30 a
-   refresh, 29 ms, the largest single item in the JS counters after the paints themselves.
+   refresh, 29-66 ms, the largest single item in the JS counters after the paints themselves.
    It is now kept for the rest of the task while the axis's range, cross range and location
-   are the same (a change of font, ticker or formatter comes in another task).
+   are the same (a change of font, ticker or formatter comes in another task): 13 ms a
+   refresh where it was 66 in the same sitting.
+
+   Not kept: BokehJS reads every visual's CSS custom properties (``--bk-...``) through
+   ``getComputedStyle`` at every draw (1300-1700 reads a refresh, 26-42 ms in the counters).
+   A cache of those reads per element for one task did not lower that time in the counters
+   (24 -> 28 us per read, inclusive, at load 7; perhaps the reads that cost are the first
+   after a style change, which recompute the style, but that was not shown), so it was left
+   out.
 
 All are guarded: a BokehJS without these methods (another version) is left as it is, and the
 page works the same, only slower. Nothing else of BokehJS is changed.
@@ -67,7 +67,7 @@ LEAN_BOKEH_JS = (
 const OFFSCREEN_MS = """
     + str(OFFSCREEN_MS)
     + r"""
-let task = 0  // which task (macrotask) runs now: changes 5 and 6 keep values for one task
+let task = 0  // which task (macrotask) runs now: change 5 keeps values for one task
 let task_ends = false
 function this_task() {
   if (!task_ends) {
@@ -184,35 +184,6 @@ function lean_bokeh() {
     }
   } catch (e) {}
   try {
-    const { VisualProperties } = B.require("core/visuals/visual")
-    const css_value = VisualProperties.prototype._get_css_value
-    if (typeof css_value === "function") {
-      let cache = null  // element -> (property -> value), for the current task only
-      let cache_task = -1
-      VisualProperties.prototype._get_css_value = function (name) {
-        const el = this.obj.el
-        if (!(el instanceof Element)) return css_value.call(this, name)
-        if (cache_task !== this_task()) {
-          cache = new WeakMap()
-          cache_task = this_task()
-        }
-        let values = cache.get(el)
-        if (values === undefined) {
-          values = new Map()
-          cache.set(el, values)
-        }
-        const key = this.css_prefix + name
-        let value = values.get(key)
-        if (value === undefined) {
-          value = css_value.call(this, name)
-          values.set(key, value)
-        }
-        return value
-      }
-      done += 1
-    }
-  } catch (e) {}
-  try {
     const { AxisView } = B.require("models/axes/axis")
     const extents = Object.getOwnPropertyDescriptor(AxisView.prototype, "extents")
     if (extents != null && typeof extents.get === "function") {
@@ -232,7 +203,7 @@ function lean_bokeh() {
       done += 1
     }
   } catch (e) {}
-  B.__lean_refresh = done == 6
+  B.__lean_refresh = done == 5
   return B.__lean_refresh
 }
 """
