@@ -33,3 +33,35 @@ def test_a_short_race_reports_growth(capsys):
     assert row["method"] == "tiny" and row["tau"] == 1e-6
     assert row["growth_steps"] <= 2 and row["cpu_s"] >= 0.5
     assert sum(row["sizes"]) == 2 + row["accepted"]
+
+
+def test_data_options_reach_both_racers_and_the_row(capsys):
+    for method in ("tiny", "static"):
+        config = tiny_race.race_config(method, "mnist", 0, data_options={"limit": 500})
+        assert config.dataset_options == {"limit": 500}
+    argv = ["--dataset", "mnist", "--seeds", "0", "--cpu-seconds", "0.2", "--methods", "static"]
+    assert tiny_race.main([*argv, "--data-option", "limit=500"]) == 0
+    row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    # limit counts the test part too: 500 -> 400 pool (15% of it validation) + 100 test
+    assert row["data_options"] == {"limit": 500} and row["n_train"] == 340
+    assert row["train_loss"] > 0 and row["test_loss"] > 0 and 0 <= row["train_acc"] <= 1
+
+
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [
+        (["--data-option", "limt=500"], "unknown option(s) limt"),
+        (["--data-option", "limit=5"], "limit=5; accepted: None or an int >= 20"),
+        (["--data-option", "limit"], "--data-option 'limit' must look like key=value"),
+        (["--knob", "tua=1e-3"], "--knob tua: unknown knob; accepted: lam"),
+        (["--knob", "tau=big"], "knob tau must be a finite number"),
+        (["--knob", "tau=true"], "--knob tau must be a number, got 'True'"),
+        (["--knob", "tau=2"], "--tau must be between 0 and 1"),
+        (["--option", "neuron=random"], "did you mean 'neurons'"),
+    ],
+)
+def test_bad_flags_are_refused_before_any_run(flag, message, capsys):
+    argv = ["--dataset", "mnist", "--seeds", "0", "--cpu-seconds", "60"]
+    assert tiny_race.main([*argv, *flag]) == 2  # would run 2 minutes if it ran at all
+    out, err = capsys.readouterr()
+    assert out == "" and message in err and len(err.strip().splitlines()) == 1
