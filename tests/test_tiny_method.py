@@ -256,11 +256,14 @@ def test_cli_runs_tiny(capsys):
     assert "tiny on digits: sizes [1, 1] ->" in out
 
 
-@pytest.mark.parametrize("holdout", [True, False])
-def test_inserted_neurons_and_best_update_give_exactly_the_scored_loss(holdout):
+@pytest.mark.parametrize(
+    ("holdout", "amplitude"), [(True, "split"), (False, "split"), (False, "fan_in")]
+)
+def test_inserted_neurons_and_best_update_give_exactly_the_scored_loss(holdout, amplitude):
     """After a growth step the network's loss on the scoring batch is the loss the last
     line search scored (layer 0, planned last): the inserted neurons are the scored ones
-    (sqrt(gamma) alpha, sqrt(gamma) omega) and gamma_0 dW* was applied on every layer. The
+    ((sqrt(gamma) alpha, sqrt(gamma) omega), or (gamma alpha, omega) with
+    ``amplitude="fan_in"``, sec. 3.3 eq. (7)) and gamma_0 dW* was applied on every layer. The
     scoring batch is rows n..2n of the data with ``holdout_scoring`` (the default), else
     the estimation batch itself, rows 0..n (paper 003 sec. 3.3, eq. (6)-(7))."""
     import torch
@@ -274,7 +277,7 @@ def test_inserted_neurons_and_best_update_give_exactly_the_scored_loss(holdout):
         batch_size=64,
         eval_every=1000,
         knobs={"growth_every": 20, "growth_rate": 3, "tau": 1e-6, "lr": 3e-3},
-        method_options={"holdout_scoring": holdout},
+        method_options={"holdout_scoring": holdout, "amplitude": amplitude},
     )
     history = History()
     trainer = Trainer(config, sink=history.add)
@@ -290,6 +293,14 @@ def test_inserted_neurons_and_best_update_give_exactly_the_scored_loss(holdout):
         loss = float(F.cross_entropy(trainer.model(x[lo:]), y[lo:]))
     assert loss == pytest.approx(spectra[0]["loss_after"], rel=1e-5, abs=1e-6)
     assert loss < spectra[0]["loss_before"]
+    # the new fan-outs (the last columns of Linear 1) have length sqrt(lambda_k) (scaled
+    # unit v_k) times sqrt(gamma) with "split", times 1 with "fan_in"
+    count, gamma = spectra[0]["accepted"], spectra[0]["gamma"]
+    lengths = trainer.model.linears[1].weight[:, -count:].detach().norm(dim=0).double()
+    expected = torch.as_tensor(spectra[0]["eigenvalues"][:count]).sqrt()
+    expected *= 1.0 if amplitude == "fan_in" else gamma**0.5
+    assert abs(gamma - 1.0) > 0.1  # the two scalings differ here
+    torch.testing.assert_close(lengths, expected, rtol=1e-4, atol=1e-7)
 
 
 @pytest.mark.slow

@@ -121,7 +121,7 @@ class Tiny(SizingMethod):
         self.backoff = int(o.backoff)
         self.holdout = bool(o.holdout_scoring)
         self.neuron_cap, self.max_growth_steps = o.neuron_cap, int(o.max_growth_steps)
-        self.on_reject = o.on_reject
+        self.on_reject, self.amplitude = o.on_reject, o.amplitude
         self._plan: list[tuple[int, torch.Tensor | None, TinyAddition | None]] = []
         self._pending_records: list[dict] = []
         self.growth_steps = 0
@@ -250,6 +250,7 @@ class Tiny(SizingMethod):
                 scoring=scoring,
                 update_ridge=self.update_ridge,
                 on_reject=self.on_reject,
+                amplitude=self.amplitude,
                 clocks=tuple(timing.clocks.values()),
             )
             spent, searched = timing.since(t0), plan.line_search_times

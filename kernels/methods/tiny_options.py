@@ -9,7 +9,7 @@ import torch
 
 from kernels.methods.base import Addition, MethodOptions
 from kernels.tiny.best_neurons import ROUTES, TAU_MODES
-from kernels.tiny.growth import MAX_GAMMA, NEURONS, ON_REJECT, SAFETY
+from kernels.tiny.growth import AMPLITUDES, MAX_GAMMA, NEURONS, ON_REJECT, SAFETY
 from kernels.tiny.network import ACTIVATIONS
 
 BATCH_RULES = ("sqrt", "compound")
@@ -64,7 +64,10 @@ class TinyOptions(MethodOptions):
     :data:`NEURON_CAPS`; default growth_rate) and ``max_growth_steps`` (stop growing after this
     many growth steps, 0 = never stop; the paper grows a fixed number of times: 8 in appendix
     C.1, 15 in C.3 / fig. 10) and ``on_reject`` (drop | halve, see
-    :data:`kernels.tiny.growth.ON_REJECT`; default drop).
+    :data:`kernels.tiny.growth.ON_REJECT`; default drop) and ``amplitude`` (split | fan_in:
+    how gamma scales the new neurons, (sqrt(gamma) alpha_k, sqrt(gamma) omega_k), the remark of
+    sec. 3.3, or (gamma alpha_k, omega_k), eq. (7); see :data:`kernels.tiny.growth.AMPLITUDES`;
+    default split).
 
     What paper 003 does in its race (sec. 4, appendix C, fig. 10: MNIST, [1, 1] -> [929, 141],
     against a static [1000, 1000], 20 s of wall clock on 7 CPUs): every neuron of the solution
@@ -109,6 +112,7 @@ class TinyOptions(MethodOptions):
     neuron_cap: str = "growth_rate"
     max_growth_steps: int = 0
     on_reject: str = "drop"
+    amplitude: str = "split"
 
     def problems(self) -> list[str]:
         problems = super().problems()
@@ -135,6 +139,10 @@ class TinyOptions(MethodOptions):
         if self.on_reject not in ON_REJECT:
             problems.append(
                 f"on_reject must be one of {', '.join(ON_REJECT)}, got '{self.on_reject}'"
+            )
+        if self.amplitude not in AMPLITUDES:
+            problems.append(
+                f"amplitude must be one of {', '.join(AMPLITUDES)}, got '{self.amplitude}'"
             )
         if not 0 <= int(self.max_growth_steps) <= 10**6:
             problems.append(f"max_growth_steps must be in [0, 10^6], got {self.max_growth_steps}")

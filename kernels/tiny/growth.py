@@ -13,7 +13,9 @@ acts = ``capture(...)``:
   accepted while lambda_k^2 L(f_theta) > tau (sec. 2.4 end; ``tau_mode``), at most ``cap``;
 - amplitudes (sec. 3.3): gamma_0* = argmin loss(W_{l+1} + gamma_0 dW*), then
   gamma* = argmin loss with the neurons (sqrt(gamma) alpha_k, sqrt(gamma) omega_k) added (the
-  remark of sec. 3.3 with gamma_1 = gamma_2, so fan-in and fan-out keep equal lengths).
+  remark of sec. 3.3 with gamma_1 = gamma_2, so fan-in and fan-out keep equal lengths), or
+  with ``amplitude="fan_in"`` (gamma alpha_k, omega_k), eq. (7)'s own theta(gamma); both
+  give the same first-order move gamma (B alpha_k) omega_k^T.
   Each is kept only when it lowers the estimation batch's loss: a best-update move that
   does not is dropped (gamma_0 = 0), and neurons whose best amplitude does not are
   *rejected* (none added; ``rejected`` and ``reject_reason`` say so). With
@@ -63,6 +65,10 @@ from kernels.tiny.grid_loss import GridLoss, lead_matmul
 from kernels.tiny.line_search import line_search
 
 NEURONS = ("optimal", "random")
+#: how the amplitude gamma scales the new neurons (sec. 3.3): ``split`` (sqrt(gamma) alpha_k,
+#: sqrt(gamma) omega_k: the remark of sec. 3.3 with gamma_1 = gamma_2, fan-in and fan-out keep
+#: equal lengths) or ``fan_in`` ((gamma alpha_k, omega_k): eq. (7)'s theta(gamma) itself)
+AMPLITUDES = ("split", "fan_in")
 #: what a rejected bundle of neurons becomes: ``drop`` (none is added) or ``halve`` (the first
 #: half, the largest lambda_k, gets its own line search, down to a single neuron)
 ON_REJECT = ("drop", "halve")
@@ -157,11 +163,13 @@ def plan_layer(
     update_ridge: float = 0.0,
     on_reject: str = "drop",
     clocks: Sequence[Callable[[], float]] = (time.perf_counter,),
+    amplitude: str = "split",
 ) -> LayerGrowth:
     """Plan the growth of hidden layer ``layer`` from the captured activities ``acts``
     (``ridge``: see ``best_neurons``; ``update_ridge``: the same Tikhonov term for dW*, see
     ``best_update``; ``max_gamma``, ``safety``: the amplitude grid, see the module docstring;
-    ``line_search_kw``: further arguments of ``line_search``).
+    ``line_search_kw``: further arguments of ``line_search``; ``amplitude``: see
+    :data:`AMPLITUDES`).
 
     ``scoring`` = (activities, labels) of a second batch: the loss L(f_theta) of the
     threshold and the line searches are computed on it instead of on the batch that
@@ -174,6 +182,9 @@ def plan_layer(
         raise ValueError(f"neurons must be one of {', '.join(NEURONS)}, got '{neurons}'")
     if on_reject not in ON_REJECT:
         raise ValueError(f"on_reject must be one of {', '.join(ON_REJECT)}, got '{on_reject}'")
+    if amplitude not in AMPLITUDES:
+        raise ValueError(f"amplitude must be one of {', '.join(AMPLITUDES)}, got '{amplitude}'")
+    fan_in_only = amplitude == "fan_in"
     if not 0 <= layer < model.n_hidden:
         raise IndexError(f"hidden layer {layer} does not exist (0..{model.n_hidden - 1})")
     if len(model.post[layer]):
@@ -277,8 +288,12 @@ def plan_layer(
             gamma_max = 2.0**high
             res = line_search(
                 batch_loss=grid(
-                    lambda g, b=base, w=omega, p=pre_t: (
-                        b + g.sqrt() * lead_matmul(w, act(g.sqrt() * p))
+                    (lambda g, b=base, w=omega, p=pre_t: b + lead_matmul(w, act(g * p)))
+                    if fan_in_only
+                    else (
+                        lambda g, b=base, w=omega, p=pre_t: (
+                            b + g.sqrt() * lead_matmul(w, act(g.sqrt() * p))
+                        )
                     )
                 ),
                 low_exp=low_exp,
@@ -306,7 +321,8 @@ def plan_layer(
             )
     ls_times = [done + clock() - t for done, clock, t in zip(ls_times, clocks, t0, strict=True)]
 
-    root = math.sqrt(gamma)
+    # the scale of the fan-ins and of the fan-outs: what the line search scored
+    root, out_scale = (gamma, 1.0) if fan_in_only else (math.sqrt(gamma), math.sqrt(gamma))
     lin = model.linears[layer]
     rows = (alpha * root).T.contiguous()
     fan_in, bias = (
@@ -320,7 +336,7 @@ def plan_layer(
         update,
         fan_in,
         bias,
-        (omega * root).contiguous(),
+        (omega * out_scale).contiguous(),
         sol,
         count,
         gains,
