@@ -22,6 +22,8 @@ def test_racers_take_the_preset_and_the_overrides():
     assert other.knobs == get_preset("tiny-race-digits").knobs
     static = tiny_race.race_config("static", "digits", 0)
     assert (static.method, static.hidden, static.knobs["lr"]) == ("static", [1000, 1000], 1e-3)
+    shaped = tiny_race.race_config("static", "digits", 0, static_hidden=(604, 125))
+    assert shaped.hidden == [604, 125] and shaped.knobs == static.knobs
     with pytest.raises(ValueError, match="the race runs 'tiny' or 'static'"):
         tiny_race.race_config("shrinknets", "digits", 0)
 
@@ -58,6 +60,8 @@ def test_data_options_reach_both_racers_and_the_row(capsys):
         (["--knob", "tau=true"], "--knob tau must be a number, got 'True'"),
         (["--knob", "tau=2"], "--tau must be between 0 and 1"),
         (["--option", "neuron=random"], "did you mean 'neurons'"),
+        (["--static-hidden", "604;125"], "--static-hidden '604;125' must be sizes separated"),
+        (["--static-hidden", "604,0"], "hidden sizes must be a non-empty list of integers >= 1"),
     ],
 )
 def test_bad_flags_are_refused_before_any_run(flag, message, capsys):

@@ -10,7 +10,8 @@ its training steps do. TINY runs with the settings of the ``tiny-race-<dataset>`
 15 growth steps a short training interval apart, batch 100, Adam 1e-3); the static net with
 batch 100 and Adam 1e-3. ``--option``/``--knob`` override the preset's values;
 ``--data-option`` (e.g. ``limit=5000``: MNIST's total examples, test part included) goes to
-both racers' data set.
+both racers' data set; ``--static-hidden 604,125`` races a static net of another shape (e.g.
+TINY's final one) instead of [1000, 1000].
 
 ``python -m explorer.bench.tiny_race --dataset digits --seeds 0,1,2 --cpu-seconds 30``
 prints one JSON line per run (steps, sizes, test accuracy, neurons added and rejected by the
@@ -37,9 +38,11 @@ def race_config(
     options: dict[str, Any] | None = None,
     knobs: dict[str, Any] | None = None,
     data_options: dict[str, Any] | None = None,
+    static_hidden: tuple[int, ...] = (1000, 1000),
 ):
     """The RunConfig of one racer: ``tiny`` from the ``tiny-race-<dataset>`` preset (or
-    ``tiny-race-digits`` for a data set without its own), ``static`` [1000, 1000];
+    ``tiny-race-digits`` for a data set without its own), ``static`` ``static_hidden``
+    ([1000, 1000], the paper's; e.g. TINY's final sizes for a static net of its shape);
     ``data_options`` go to the data set of either."""
     from explorer.config import RunConfig
     from explorer.presets import PRESETS
@@ -56,7 +59,10 @@ def race_config(
     )
     if method == "static":
         return RunConfig(
-            method="static", hidden=[1000, 1000], knobs={"lr": 1e-3, **(knobs or {})}, **common
+            method="static",
+            hidden=list(static_hidden),
+            knobs={"lr": 1e-3, **(knobs or {})},
+            **common,
         )
     if method != "tiny":
         raise ValueError(f"the race runs 'tiny' or 'static', got '{method}'")
@@ -78,12 +84,19 @@ def race_run(
     options: dict[str, Any] | None = None,
     knobs: dict[str, Any] | None = None,
     data_options: dict[str, Any] | None = None,
+    static_hidden: tuple[int, ...] = (1000, 1000),
 ) -> dict:
     """Train ``method`` ("tiny" or "static") for ``cpu_seconds`` of process CPU time."""
     from explorer.trainer import Trainer
 
     config = race_config(
-        method, dataset, seed, options=options, knobs=knobs, data_options=data_options
+        method,
+        dataset,
+        seed,
+        options=options,
+        knobs=knobs,
+        data_options=data_options,
+        static_hidden=static_hidden,
     )
     spectra: list[dict] = []  # every one: the History thins spectra, and the counts are sums
     trainer = Trainer(config, sink=lambda r: spectra.append(r) if r["kind"] == "spectrum" else None)
@@ -122,6 +135,7 @@ def check_flags(
     options: dict[str, Any],
     knobs: dict[str, Any],
     data_options: dict[str, Any],
+    static_hidden: tuple[int, ...] = (1000, 1000),
 ) -> None:
     """Refuse bad flags before any run: each racer's configuration and method options
     (``check_fields``, ``check_options``), knob names and values (``_check_knob``: finite,
@@ -134,7 +148,13 @@ def check_flags(
 
     for method in methods:
         config = race_config(
-            method, dataset, 0, options=options, knobs=knobs, data_options=data_options
+            method,
+            dataset,
+            0,
+            options=options,
+            knobs=knobs,
+            data_options=data_options,
+            static_hidden=static_hidden,
         )
         problems = check_fields(config)
         if problems:
@@ -147,6 +167,15 @@ def check_flags(
             raise ValueError(f"--knob {name} must be a number, got {str(value)[:40]!r}")
         _check_knob(name, value)
     load_dataset(dataset, seed=0, **data_options)
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(t) for t in text.split(","))
+    except ValueError:
+        raise ValueError(
+            f"--static-hidden '{text[:40]}' must be sizes separated by commas, e.g. 604,125"
+        ) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,6 +194,11 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="data set option KEY=VALUE for both racers, e.g. limit=5000",
     )
+    parser.add_argument(
+        "--static-hidden",
+        default="1000,1000",
+        help="the static net's hidden sizes, e.g. 604,125 (TINY's final shape)",
+    )
     args = parser.parse_args(argv)
     from explorer.cli.arguments import _options
 
@@ -173,14 +207,15 @@ def main(argv: list[str] | None = None) -> int:
         data_options = _options(args.data_option, "--data-option")
         methods = args.methods.split(",")
         seeds = [int(s) for s in args.seeds.split(",")]
-        check_flags(args.dataset, methods, options, knobs, data_options)
+        static_hidden = _sizes(args.static_hidden)
+        check_flags(args.dataset, methods, options, knobs, data_options, static_hidden)
     except ValueError as exc:
         print(f"error: {' '.join(str(exc).split())[:500]}", file=sys.stderr)
         return 2
     torch.set_num_threads(1)
     for seed in seeds:
         for method in methods:
-            extra: dict[str, Any] = dict(data_options=data_options)
+            extra: dict[str, Any] = dict(data_options=data_options, static_hidden=static_hidden)
             if method == "tiny":
                 extra.update(options=options, knobs=knobs)
             row = race_run(method, args.dataset, seed, args.cpu_seconds, **extra)
