@@ -37,6 +37,7 @@ from explorer.page import (
     set_knob,
     tab_factories,
 )
+from explorer.page.closed_tab import end_with_its_tab
 from explorer.page.knob_panel import lifetime_for
 from explorer.session import Session, history_records, progress_percent, status_line
 
@@ -311,6 +312,7 @@ class ExplorerApp(pn.viewable.Viewer):
             return
         self.refresher.start()
         pn.state.on_session_destroyed(lambda ctx: self.close(wait=False))
+        end_with_its_tab(pn.state.curdoc)  # a closed tab's trainer goes within seconds
 
     def template(self) -> pn.template.BaseTemplate:
         tmpl = PageTemplate(

@@ -29,6 +29,7 @@ on the parent's sentinel). Nothing here joins or waits on the caller's thread un
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import multiprocessing as mp
@@ -150,6 +151,22 @@ def _child_main(config, knob_values, dataset, max_steps, threads, commands, reco
         runner._loop()
     finally:
         outbox.close()
+    _exit_now()  # a close was asked: the loop ended without an exception
+
+
+def _exit_now() -> None:
+    """In the child, after a close was asked and every record sent: exit without the
+    interpreter's teardown (torch's and every module's), which took 1.5-5.8 s of a closed
+    tab's 16-19 s at load 6-7, against 0.25-0.46 s this way. Nothing in the child needs it:
+    its records are sent and its pipe closed (``_Outbox.close``), it reads the command queue
+    and never writes to it, and the parent's resource tracker owns the queue's locks."""
+    import sys
+
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed or broken stream: nothing to keep
+            stream.flush()
+    os._exit(0)
 
 
 def exit_message(exitcode: int | None) -> str:

@@ -2,11 +2,11 @@
 what must stay bounded (issue 16's brief, session 6).
 
 The page is served in this process as ``python -m explorer serve`` serves it (each session's
-trainer in a child process, closed tabs reaped after ~1 s); headless Chromium opens
+trainer in a child process, a closed tab's session ended within seconds); headless Chromium opens
 ``--sessions`` pages, each starts a different method, and they train for ``--seconds``. Every
 ``--period`` s a sample is taken: the server's RSS and thread counts, each trainer child's
 RSS, each session's step and History sizes. One session is closed at ``--close-at`` of the
-run (``explorer serve`` reaps it ~16 s later). Checks (each can fail; the figures are
+run (``explorer serve`` ends it about a second later). Checks (each can fail; the figures are
 printed and written with ``--json``):
 
 - server RSS growth from the end of ``--warmup`` to just before the close <= ``--rss-bound``
@@ -30,21 +30,15 @@ import json
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-CHROMIUM = "/usr/bin/chromium"
-BROWSER_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
+from tests.conftest import BROWSER_ARGS, CHROMIUM, start_server  # noqa: E402
+from tests.conftest import process_alive as alive  # noqa: E402
+
 METHODS = ("nonparametric", "shrinknets", "tiny")
 
 
@@ -58,17 +52,6 @@ def status_field(pid: int | str, field: str) -> int | None:
     except (OSError, ValueError):
         return None
     return None
-
-
-def alive(pid: int | None) -> bool:
-    """The process exists and is not a zombie."""
-    if pid is None:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def history_sizes(app) -> dict:
@@ -120,17 +103,13 @@ def soak(
     max_tables: int = 50,
     rss_bound: float = 60.0,
     thread_slack: int = 4,
-    reap_s: float = 45.0,
+    reap_s: float = 20.0,
 ) -> dict:
     """Run the soak; returns the figures and ``failures`` (empty when every check holds)."""
-    import socket
-
-    import panel as pn
     import torch
     from playwright.sync_api import sync_playwright
 
     from explorer.app import ExplorerApp
-    from explorer.cli.serve import SERVER_OPTIONS
     from explorer.config import RunConfig
     from explorer.history import PER_UNIT, THINNED, History
     from explorer.page.runs_tab import served_tabs
@@ -151,21 +130,8 @@ def soak(
         apps.append(app)
         return app.template()
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    base_threads = (status_field("self", "Threads"), threading.active_count())
-    server = pn.serve(
-        make,
-        port=port,
-        address="127.0.0.1",
-        threaded=True,
-        show=False,
-        liveness=True,
-        **SERVER_OPTIONS,  # as `explorer serve`: a closed tab is reaped within ~16 s
-    )
-    url = f"http://127.0.0.1:{port}/"
-    _wait(lambda: _live(url), 120, "the server")
+    # served as `explorer serve` serves it (its Bokeh options: a closed tab ends in seconds)
+    url, server = start_server(make, timeout=120)
     base_threads = (status_field("self", "Threads"), threading.active_count())
     consoles: list[list] = [[] for _ in range(sessions)]
     failures: list[str] = []
@@ -217,7 +183,7 @@ def soak(
                     out["closed_gone_t"] = samples[-1]["t"]
             out["closed_at_t"] = closed_t
             out["apps_made"] = len(apps)
-            # the server reaps a closed tab's session ~16 s after it (SERVER_OPTIONS)
+            # a closed tab's session ends about a second after it (explorer/page/closed_tab.py)
             out["reap_s"] = reap_s
             deadline = t0 + (closed_t or 0) + reap_s
             while (closed_reader.is_alive() or alive(pids[0])) and time.monotonic() < deadline:
@@ -247,13 +213,6 @@ def soak(
             app.close(wait=False)
         server.stop()
     return out
-
-
-def _live(url: str) -> bool:
-    try:
-        return urllib.request.urlopen(url + "liveness", timeout=5).status == 200
-    except OSError:
-        return False
 
 
 def _check(out, apps, warmup, rss_bound, thread_slack, max_rows, max_tables, thinned, per_unit):
@@ -324,7 +283,7 @@ def main(argv=None) -> int:
     ap.add_argument("--max-tables", type=int, default=50, help="History max_tables in the soak")
     ap.add_argument("--rss-bound", type=float, default=60.0, help="MB of RSS growth allowed")
     ap.add_argument("--thread-slack", type=int, default=4, help="threads left over allowed")
-    ap.add_argument("--reap-s", type=float, default=45, help="seconds a closed tab may take")
+    ap.add_argument("--reap-s", type=float, default=20, help="seconds a closed tab may take")
     ap.add_argument("--json", default="", help="write the figures here")
     args = ap.parse_args(argv)
     out = soak(

@@ -6,19 +6,18 @@ writes assets/runs.png (runs view) and assets/compare.png (three runs compared).
 import os
 import re
 import sys
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the test modules import conftest by that name
 os.environ["SIZING_EXPLORER_SNAPSHOTS"] = sys.argv[1]
 
-import panel as pn  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from explorer.app import ExplorerApp  # noqa: E402
 from explorer.page.runs_tab import runs_tab  # noqa: E402
-from tests.test_browser import ARGS, CHROMIUM, free_port, wait_for  # noqa: E402
+from tests.conftest import BROWSER_ARGS, CHROMIUM, start_server, wait_for  # noqa: E402
 from tests.test_browser_runs import RUN_POINT_ON_SCREEN  # noqa: E402
 
 panels = []
@@ -29,19 +28,9 @@ def tab(app):
     return panels[-1]
 
 
-port = free_port()
-server = pn.serve(
-    lambda: ExplorerApp(tabs={"runs": tab}).template(),
-    port=port,
-    address="127.0.0.1",
-    threaded=True,
-    show=False,
-    liveness=True,
-)
-url = f"http://127.0.0.1:{port}/"
-wait_for(lambda: urllib.request.urlopen(url + "liveness", timeout=5).status == 200)
+url, server = start_server(lambda: ExplorerApp(tabs={"runs": tab}).template())
 with sync_playwright() as p:
-    browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+    browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
     page = browser.new_page(viewport={"width": 1500, "height": 1000})
     page.goto(url, timeout=240_000)
     page.wait_for_timeout(3000)

@@ -95,7 +95,8 @@ def free_port() -> int:
 
 def wait_for(condition, timeout=120.0, what="condition", page=None):
     """Poll ``condition`` until it returns something true (returned); with a page, wait
-    through Playwright so its events arrive. A server not listening yet counts as false."""
+    through Playwright so its events arrive. A server not listening yet counts as false.
+    ``what`` names what was awaited (a string, or a function giving the current state)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -108,7 +109,45 @@ def wait_for(condition, timeout=120.0, what="condition", page=None):
             page.wait_for_timeout(100)
         else:
             time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
+
+
+def start_server(app_fn: Callable[[], object], timeout: float = 120.0):
+    """Serve ``app_fn`` (a Panel object per browser session) as `python -m explorer serve`
+    does (its Bokeh options, explorer/cli/serve.py) on a free port of 127.0.0.1, in a thread;
+    returns ``(url, server)`` once the server answers (``server.stop()`` ends it)."""
+    import panel as pn
+
+    from explorer.cli.serve import SERVER_OPTIONS
+
+    port = free_port()
+    server = pn.serve(
+        app_fn,
+        port=port,
+        address="127.0.0.1",
+        threaded=True,
+        show=False,
+        liveness=True,
+        **SERVER_OPTIONS,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    wait_for(
+        lambda: urllib.request.urlopen(url + "liveness", timeout=5).status == 200,
+        timeout=timeout,
+        what="server",
+    )
+    return url, server
+
+
+def process_alive(pid: int | None) -> bool:
+    """The process exists and is not a zombie (an exited child not yet reaped)."""
+    if pid is None:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 @pytest.fixture
@@ -117,8 +156,6 @@ def serve():
     browser session on a free local port, as `python -m explorer serve` does; the apps made
     are listed in ``apps`` (first session first). Closed and stopped at teardown."""
     require_chromium()  # skipped without Chromium, failed under CI's REQUIRE_BROWSER
-    import panel as pn
-
     threads = torch.get_num_threads()
     apps: list = []
     servers: list = []
@@ -129,17 +166,8 @@ def serve():
             apps.append(app)
             return app.template()
 
-        port = free_port()
-        servers.append(
-            pn.serve(
-                app_fn, port=port, address="127.0.0.1", threaded=True, show=False, liveness=True
-            )
-        )
-        url = f"http://127.0.0.1:{port}/"
-        wait_for(
-            lambda: urllib.request.urlopen(url + "liveness", timeout=5).status == 200,
-            what="server",
-        )
+        url, server = start_server(app_fn)
+        servers.append(server)
         return url, apps
 
     yield start
@@ -151,9 +179,16 @@ def serve():
 
 
 @contextmanager
-def open_page(url: str, console: list, viewport=(1500, 1150), timeout_ms: int = 60_000):
+def open_page(
+    url: str,
+    console: list,
+    viewport=(1500, 1150),
+    timeout_ms: int = 60_000,
+    init_script: str | None = None,
+):
     """A headless Chromium page at ``url`` once its Bokeh websocket is open; console
-    messages and page errors are appended to ``console`` as (type, text)."""
+    messages and page errors are appended to ``console`` as (type, text); ``init_script``
+    runs in the page before its own scripts."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -162,6 +197,8 @@ def open_page(url: str, console: list, viewport=(1500, 1150), timeout_ms: int = 
             page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
             page.on("console", lambda m: console.append((m.type, m.text)))
             page.on("pageerror", lambda e: console.append(("error", f"{e} {e.stack or ''}")))
+            if init_script is not None:
+                page.add_init_script(init_script)
             page.goto(url, timeout=timeout_ms)
             wait_for(
                 lambda: any("Websocket connection 0 is now open" in t for _, t in console),

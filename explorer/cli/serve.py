@@ -32,14 +32,15 @@ def add_serve_parser(sub) -> None:
 
 #: largest websocket message the served page accepts (an upload travels as one message)
 WEBSOCKET_MAX_BYTES = 100 << 20
-#: Bokeh server options of the served page. A closed tab's session (and its trainer) ends
-#: 15-16 s after the tab, not Bokeh's 15-32 s: unused sessions are looked for every second.
-#: Bokeh's names end in ``_milliseconds``; ``pn.serve`` passed ``check_unused_sessions=1000``
-#: (and a 1 s lifetime) on unread. The lifetime stays Bokeh's 15 s: a session counts as
-#: unused from its creation until the page's websocket connects, and with 1 s or 5 s a page
-#: loading on a busy machine (load 15) found its session gone and got a new one, its trainer
-#: never started (scripts/soak.py). The websocket limit is above the upload limits (64 MB),
-#: so a too-large upload gets a message from the page instead of a closed websocket.
+#: Bokeh server options of the served page. Unused sessions are looked for every second, so a
+#: closed tab's session (and its trainer) ends about a second after its websocket closes
+#: (explorer/page/closed_tab.py asks Bokeh to expire it). Bokeh's names end in
+#: ``_milliseconds``; ``pn.serve`` passed ``check_unused_sessions=1000`` (and a 1 s lifetime)
+#: on unread. The lifetime stays Bokeh's 15 s: it is how long a page still loading may take
+#: to open its websocket, and with 1 s or 5 s a page loading on a busy machine (load 15)
+#: found its session gone and got a new one, its trainer never started (scripts/soak.py).
+#: The websocket limit is above the upload limits (64 MB), so a too-large upload gets a
+#: message from the page instead of a closed websocket.
 SERVER_OPTIONS = {
     "check_unused_sessions_milliseconds": 1000,
     "unused_session_lifetime_milliseconds": 15_000,

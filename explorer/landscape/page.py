@@ -13,6 +13,7 @@ import param
 from explorer.landscape import views
 from explorer.landscape.runtime import LandscapeWorker
 from explorer.landscape.study import StudyConfig, StudyResult
+from explorer.page.closed_tab import end_with_its_tab
 
 CONTROLS = (
     "n_nodes",
@@ -251,6 +252,7 @@ class LandscapePage(pn.viewable.Viewer):
     def __panel__(self):
         if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
             pn.state.on_session_destroyed(lambda ctx: self.close())
+            end_with_its_tab(pn.state.curdoc)
         return pn.Row(
             pn.Column(*self.sidebar(), width=320),
             pn.Column(*self.main(), sizing_mode="stretch_width"),
@@ -260,6 +262,7 @@ class LandscapePage(pn.viewable.Viewer):
     def template(self) -> pn.template.BaseTemplate:
         if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
             pn.state.on_session_destroyed(lambda ctx: self.close())
+            end_with_its_tab(pn.state.curdoc)
         return pn.template.BootstrapTemplate(
             title="Sizing Explorer: cell landscapes",
             sidebar=self.sidebar(),
