@@ -301,7 +301,7 @@ def test_the_page_trains_until_stopped_unless_given_a_limit(app):
     app.start()
     wait_until(app, lambda: app.status == "running" and steps(app) > 2)
     assert not app.status_bar.progress.visible  # an open-ended run has no bar
-    assert "until you press stop" in app.status_bar.line.object
+    assert "until you press stop" in app.status_bar.text
     app.stop()
     wait_until(app, lambda: app.status == "stopped")
     app.form.max_steps = 3
@@ -329,17 +329,17 @@ def test_a_button_says_at_once_what_it_set_under_way(app):
     """Pause and resume show their effect at once: the status line says "pausing" /
     "resuming" from the click itself, before the trainer's state record arrives."""
     app._command("start")
-    assert app.status_bar.line.object.startswith("**starting…**")
+    assert app.status_bar.text.startswith("**starting…**")
     wait_until(app, lambda: app.status == "running" and steps(app) > 2)
     app._command("pause")
-    assert app.status_bar.line.object.startswith("**pausing…**")
+    assert app.status_bar.text.startswith("**pausing…**")
     wait_until(app, lambda: app.status == "paused")
-    assert app.status_bar.line.object.startswith("**paused**")
+    assert app.status_bar.text.startswith("**paused**")
     app._command("resume")
-    assert app.status_bar.line.object.startswith("**resuming…**")
+    assert app.status_bar.text.startswith("**resuming…**")
     wait_until(app, lambda: app.status == "running")
     app._command("pause")  # a command that does nothing says nothing
     wait_until(app, lambda: app.status == "paused")
     app._command("pause")
-    assert app.status_bar.line.object.startswith("**paused**")
+    assert app.status_bar.text.startswith("**paused**")
     app.stop()
