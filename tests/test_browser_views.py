@@ -76,11 +76,26 @@ def test_a_new_run_starts_the_step_axis_afresh(served):
         end = wait_for(lambda: _range_end(page), what="the step range", page=page)
         # the axis spans the new run (2% padding), not the first run's extent
         assert second <= end < min(first, 1.05 * second + 50), (first, second, end)
+        assert page.evaluate(_PAINTS_AFTER_RANGE_FIT_JS) == 1
     # an auto range with no data makes BokehJS warn at each render (issue 12: 300-400 a
     # session before the empty figures got an anchor); none over two runs and a tab switch
     unranged = [t for _, t in console if "could not set initial ranges" in t or "log axis" in t]
     assert unranged == []
 
+
+#: paints of the loss plot after its auto y range is moved away from its data: the paint that
+#: follows fits the range back, and that move must not ask for a second paint (lean_bokeh.py,
+#: change 6)
+_PAINTS_AFTER_RANGE_FIT_JS = """() => new Promise((resolve) => {
+  const fig = Bokeh.documents[0].get_model_by_name("loss_figure");
+  const view = Bokeh.index.find_one(fig);
+  let paints = 0;
+  const own = view._actual_paint;
+  view._actual_paint = function () { paints += 1; return own.call(this); };
+  view._range_manager.invalidate_dataranges = true;
+  fig.y_range.setv({start: fig.y_range.start / 10});
+  setTimeout(() => { delete view._actual_paint; resolve(paints); }, 600);
+})"""
 
 #: the middle of the sizes plot's frame, in page coordinates
 _FRAME_MIDDLE_JS = """() => {
