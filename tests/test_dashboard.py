@@ -256,3 +256,25 @@ def test_a_new_run_archives_the_whole_previous_run_in_the_tradeoff_plot():
     board.new_run(History())
     oracle.new_run(History())
     assert data(board.views["tradeoff"]) == data(oracle.views["tradeoff"])
+
+
+def test_a_plots_reset_follows_the_run_again_when_the_browser_sent_no_range_change():
+    """A refresh crossing the user's pan on the wire: the browser ends up showing the
+    followed extent while the server holds the pan's, so the Reset tool changes nothing in
+    the browser's range and sends no range change back. The plot's Reset event alone must
+    give the axis back to the run (a browser test flaked on this under load)."""
+    from bokeh.events import Reset
+
+    board, _ = board_with_clock()
+    parts = increments()
+    feed(board, parts[0])
+    axis, r = board.step_axis, board.x_range
+    r.start, r.end = r.start + 50.0, r.end + 50.0  # the pan as the server heard it
+    assert not axis.following
+    for part in parts[1:]:
+        feed(board, part)  # the run goes on; the axis is the user's
+    panned = (r.start, r.end)
+    sizes = board.view("sizes").figures()[0]
+    sizes._trigger_event(Reset(sizes))  # what BokehJS sends after the Reset tool
+    last = max(rec["step"] for rec in parts[-1] if "step" in rec)
+    assert axis.following and (r.start, r.end) != panned and last < r.end <= 1.3 * last + 8

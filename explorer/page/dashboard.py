@@ -137,7 +137,9 @@ class Dashboard(pn.viewable.Viewer):
         if name not in self._factories:
             raise KeyError(f"no view named '{name}'; views: {', '.join(self._factories)}")
         if name not in self.views:
-            self.views[name] = self._factories[name]()
+            self.views[name] = view = self._factories[name]()
+            for fig in view.figures():
+                self.step_axis.attach(fig)
         return self.views[name]
 
     def all_views(self) -> dict[str, View]:

@@ -17,13 +17,15 @@ other range to itself: :func:`explorer.views.base.quiet_ranges`). A start or end
 browser other than the axis's own is the user's zoom or pan: the axis stops following. The
 plots' Reset tool puts a ``Range1d`` back to its ``reset_start``/``reset_end``, which are kept
 equal to the followed extent, so the browser then sends that extent and the axis follows
-again.
+again; the plot's Reset event (sent even when the reset changed nothing in the browser)
+resumes it in any case (:meth:`StepAxis.attach`).
 """
 
 from __future__ import annotations
 
 import math
 
+from bokeh.events import Reset
 from bokeh.models import Range1d
 
 #: name of the driven step range (the browser sends its start and end back)
@@ -59,8 +61,24 @@ class StepAxis:
         self._setting = False
         self._first: float | None = None
         self._last: float | None = None
+        self._exact = False
         self.range.on_change("start", self._from_browser)
         self.range.on_change("end", self._from_browser)
+
+    def attach(self, fig) -> None:
+        """Follow the run again when ``fig``'s Reset tool is pressed (if it draws on the axis).
+
+        The range's own echo is not enough: a refresh that crosses the user's pan on the wire
+        leaves the browser showing the followed extent while the server holds the pan's, so
+        the Reset changes nothing in the browser and sends nothing back (a browser test
+        flaked on it under load). BokehJS sends the plot's Reset event in any case."""
+        if fig.x_range is self.range:
+            fig.on_event(Reset, self.resume)
+
+    def resume(self, event=None) -> None:
+        """Follow the run again, at once (the plots' Reset)."""
+        self.following = True
+        self.show(None, None, exact=self._exact)
 
     def reset(self) -> None:
         """A new run or a cleared page: follow again, from the next steps shown."""
@@ -74,6 +92,7 @@ class StepAxis:
             self._first = first if self._first is None else min(first, self._first)
         if last is not None:
             self._last = last
+        self._exact = exact
         if not self.following or self._first is None or self._last is None:
             return
         lo, hi = self._first, max(self._last, self._first + 1)
