@@ -23,9 +23,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 def test_three_sessions_for_a_minute_stay_bounded(tmp_path):
     require_chromium()
     figures = tmp_path / "soak.json"
-    # --reap-s: a closed tab's trainer and reader must go; they take about a second (its
-    # session expires when its websocket closes, explorer/page/closed_tab.py), and 30 s still
-    # leaves room for CI's 2 cores under the soak's own three sessions at nice 10
+    # --reap-s: a closed tab's trainer and reader must go, counted from the end of Chromium's
+    # page close (which itself took ~10 s at load 17); they take about a second (its session
+    # expires when its websocket closes, explorer/page/closed_tab.py), and 30 s leaves room
+    # for CI's 2 cores under the soak's own three sessions at nice 10
     args = ["--seconds", "60", "--warmup", "15", "--close-at", "0.4", "--reap-s", "30"]
     args += ["--json", str(figures)]
     proc = subprocess.run(
