@@ -16,8 +16,10 @@ no Panel in it), composed by :class:`explorer.app.ExplorerApp`:
   refresh period, pure; :class:`Refresher` (refresher.py): the periodic drain that uses them,
   with :class:`RefreshAck` (ack.py), the browser's acknowledgement of each refresh
 - :func:`register_tab` (tabs.py): more tabs beside the live plots
+- curdoc_guard.py: Bokeh's ``curdoc()`` put back after a server callback that raised
 """
 
+from explorer.page import curdoc_guard
 from explorer.page.ack import RefreshAck
 from explorer.page.actions import Actions
 from explorer.page.controls import RunControls
@@ -38,6 +40,8 @@ from explorer.page.snapshot_panel import SnapshotPanel, snapshot_files, snapshot
 from explorer.page.status import StatusBar
 from explorer.page.sweep_panel import GroupSparsityPanel
 from explorer.page.tabs import LIVE, TABS, register_tab, tab_factories, unregister_tab
+
+curdoc_guard.install()  # before any page is served: one failing callback leaks no curdoc
 
 __all__ = [
     "CARDS",
