@@ -13,7 +13,13 @@ from types import SimpleNamespace
 import pytest
 
 from explorer.page import BrowserAck, CostModel, Refresher, refresh_period
-from explorer.page.refresh import ACK_TIMEOUT_S, BROWSER_SHARE, MAX_PERIOD_MS, UI_SHARE
+from explorer.page.refresh import (
+    ACK_TIMEOUT_S,
+    BROWSER_SHARE,
+    FLOOR_MS,
+    MAX_PERIOD_MS,
+    UI_SHARE,
+)
 
 
 def settle(rule, fixed_ms=8.0, per_record_ms=0.01, records_per_s=300.0, start_ms=3000, n=60):
@@ -196,3 +202,13 @@ def test_the_refresh_number_reaches_the_browser_as_the_param_change_did():
     assert len(direct) == len(through_param) == 1
     assert direct[0]["attr"] == "sent" and direct[0]["new"] == 3
     assert {**direct[0], "new": 4} == through_param[0]
+
+
+def test_the_default_floor_keeps_a_fast_page_at_4_hz_and_no_faster():
+    """Issue 17 asks for "live at 4 Hz" (a median period of 250 ms or less) beside a trainer
+    the page must not slow by more than 5%: a page whose server and browser keep up refreshes
+    at the default floor, 240 ms (under 250 with the callback's jitter), not faster."""
+    refresher = Refresher(lambda: 0)
+    assert refresher.period == FLOOR_MS == 240
+    assert refresh_period(refresher.period, 1.0, 50.0) == 240  # cheap: the floor
+    assert refresh_period(refresher.period, 1.0, 0.75 * 400) == 400  # a slow browser stretches it

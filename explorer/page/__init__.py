@@ -26,6 +26,7 @@ from explorer.page.controls import RunControls
 from explorer.page.dashboard import CARDS, CardSpec, Dashboard, cards_for, declared_kinds
 from explorer.page.knob_panel import KnobPanel, set_knob, slider_format, slider_range
 from explorer.page.refresh import (
+    FLOOR_MS,
     MAX_PERIOD_MS,
     UI_SHARE,
     BrowserAck,
@@ -45,6 +46,7 @@ curdoc_guard.install()  # before any page is served: one failing callback leaks 
 
 __all__ = [
     "CARDS",
+    "FLOOR_MS",
     "LIVE",
     "MAX_PERIOD_MS",
     "TABS",

@@ -14,7 +14,7 @@ import panel as pn
 import param
 
 from explorer.page.ack import RefreshAck
-from explorer.page.refresh import BrowserAck, CostModel, refresh_period
+from explorer.page.refresh import FLOOR_MS, BrowserAck, CostModel, refresh_period
 
 #: period (ms) of the quick refreshes after a command, and how long they go on at most (s)
 SOON_MS = 50
@@ -32,7 +32,7 @@ class Refresher(param.Parameterized):
     that moved records."""
 
     period = param.Integer(
-        default=200,
+        default=FLOOR_MS,
         bounds=(50, 10_000),
         doc="Shortest time (ms) between two refreshes of the plots. The page stretches it "
         "when a refresh's fixed server cost would take more than 4% of a core (UI_SHARE) or "
