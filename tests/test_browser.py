@@ -108,6 +108,66 @@ AXIS_EXTENTS = """() => {
   range.setv({start, end});
   return {before, kept, fresh};
 }"""
+#: the loss plot's y axis: how often its tick labels are measured (``max_size``) when its extent
+#: is asked for again with the same labels (0: kept, lean_bokeh.py change 8), and again with a
+#: larger font (1: measured anew, and wider)
+LABELS_MEASURED = """() => {
+  const fig = Bokeh.documents[0].get_model_by_name("loss_figure");
+  const axis = Bokeh.index.find_one(fig.left[0]);
+  const labels = axis.compute_labels(axis.tick_coords.major[axis.dimension]);
+  const proto = Object.getPrototypeOf(labels);
+  const max_size = proto.max_size;
+  let calls = 0;
+  proto.max_size = function () { calls += 1; return max_size.call(this); };
+  try {
+    const first = axis._tick_label_extents()[0];
+    calls = 0;
+    const again = axis._tick_label_extents()[0];
+    const same = calls;
+    const size = axis.model.major_label_text_font_size;
+    axis.model.major_label_text_font_size = "30px";
+    calls = 0;
+    const larger = axis._tick_label_extents()[0];
+    const anew = calls;
+    axis.model.major_label_text_font_size = size;
+    return {first, again, same, larger, anew};
+  } finally {
+    proto.max_size = max_size;
+  }
+}"""
+#: a glyph renderer's position style sheet on the loss plot (lean_bokeh.py change 7: written
+#: once, not at every paint, since the renderer's element is empty)
+GLYPH_POSITION = """() => {
+  const fig = Bokeh.documents[0].get_model_by_name("loss_figure");
+  const view = Bokeh.index.find_one(fig.renderers.find((r) => r.data_source?.name == "loss_steps"));
+  return {css: view.position.css, painted: Bokeh.index.find_one(fig).__painted};
+}"""
+#: minor ticks of a log ticker over 9 decades (none: lean_bokeh.py change 9) and over 2
+LOG_MINOR_TICKS = """() => {
+  const { LogTicker } = Bokeh.require("models/tickers/log_ticker");
+  const ticker = new LogTicker();
+  const wide = ticker.get_ticks_no_defaults(1e-9, 1, null, 6);
+  const narrow = ticker.get_ticks_no_defaults(1e-2, 1, null, 6);
+  return [wide.major.length, wide.minor.length, narrow.major.length, narrow.minor.length];
+}"""
+#: how often a canvas measures a text whose width BokehJS asks for twice (once: kept after the
+#: first, lean_bokeh.py change 10), and whether both widths agree with a fresh measurement
+TEXT_MEASURED = """() => {
+  const { text_width } = Bokeh.require("core/graphics");
+  const proto = CanvasRenderingContext2D.prototype;
+  const measure = proto.measureText;
+  let calls = 0;
+  proto.measureText = function (text) { calls += 1; return measure.call(this, text); };
+  try {
+    const text = `${Math.random()}`, font = "bold 17px sans-serif";
+    const widths = [text_width(text, font), text_width(text, font)];
+    const ctx = document.createElement("canvas").getContext("2d");
+    ctx.font = font;
+    return {calls, widths, fresh: measure.call(ctx, text).width};
+  } finally {
+    proto.measureText = measure;
+  }
+}"""
 #: when the "selected units" plot (no data while nothing is selected) last painted: it has
 #: only the shared step range to follow (explorer/page/lean_bokeh.py, change 4)
 FAN_PAINTED = """() => {
@@ -150,6 +210,24 @@ def test_live_page_trains_links_and_takes_knobs(served):
         assert page.evaluate(LEGEND_ENTRY, "same")
         extents = page.evaluate(AXIS_EXTENTS)
         assert extents["kept"] == extents["fresh"] != extents["before"], extents
+        measured = page.evaluate(LABELS_MEASURED)
+        assert measured["same"] == 0 and measured["again"] == measured["first"], measured
+        assert measured["anew"] == 1 and measured["larger"] > measured["first"], measured
+        measured = page.evaluate(TEXT_MEASURED)
+        assert measured["calls"] == 1 and measured["widths"] == [measured["fresh"]] * 2, measured
+        wide_major, wide_minor, narrow_major, narrow_minor = page.evaluate(LOG_MINOR_TICKS)
+        assert wide_major >= 5 and wide_minor == 0 and narrow_major >= 2 and narrow_minor > 0
+        position = page.evaluate(GLYPH_POSITION)
+        streamed = len(_model_data(page, "loss_steps", "step") or [])
+        wait_for(
+            lambda: (
+                len(_model_data(page, "loss_steps", "step") or []) > streamed + 20
+                and page.evaluate(GLYPH_POSITION)["painted"] != position["painted"]
+            ),
+            what="more loss points drawn",
+            page=page,
+        )
+        assert page.evaluate(GLYPH_POSITION)["css"] == position["css"]
         # the empty "selected units" plot repaints as the run's step range moves (it kept
         # its first axis, -1..1, when the range was replaced at the run's start)
         painted = page.evaluate(FAN_PAINTED)

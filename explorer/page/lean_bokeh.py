@@ -59,6 +59,26 @@ with ``performance.now()`` counters, /work/notes/s6-browser/probe.py):
    after a style change, which recompute the style, but that was not shown), so it was left
    out.
 
+Session 8, from a CDP CPU profile and a style-invalidation trace of the same page (notes s8):
+
+7. **Glyph renderers' position sheets rewritten at every paint.** A glyph renderer's element is
+   placed over its glyph's bounding box in screen units, which moves whenever data arrives or a
+   range moves, so change 1 did not stop those writes. Each write invalidates style, and the
+   next CSS read (the axes' background) forced a style recalculation: 4.3 a refresh, 21 ms.
+   The element is empty (the glyph is drawn on the canvas), so it now keeps its first position
+   unless it holds content: 2 recalculations a refresh, 6 ms.
+8. **Tick labels measured at every paint.** An axis's extent measures every tick label
+   (``_oriented_labels_extent``, a canvas ``measureText`` per label) for the plot's layout, at
+   every paint (change 5 keeps it only for one task): the largest ``measureText`` caller. It is
+   now kept while the labels' texts, font, side, orientation and standoff are the same.
+9. **Minor ticks of a log axis over many decades** drew as a dense bar (the loss plot over 9
+   decades: 5 minor ticks a decade in 150 px). A log axis spanning more than
+   ``MINOR_DECADES`` decades now draws none (a cosmetic fix, and a little less drawing).
+10. **Text widths measured again and again.** BokehJS measures a text's width on a canvas
+    (``core/graphics`` ``text_width``) for every label it sizes or places, at every paint. A
+    width is now kept per (font, text), at most ``TEXT_WIDTHS`` of them, all dropped when a
+    web font finishes loading.
+
 All are guarded: a BokehJS without these methods (another version) is left as it is, and the
 page works the same, only slower. Nothing else of BokehJS is changed.
 """
@@ -67,6 +87,10 @@ from __future__ import annotations
 
 #: how often a plot out of sight is painted at most (ms)
 OFFSCREEN_MS = 1000
+#: a log axis spanning more decades than this draws no minor ticks (change 9)
+MINOR_DECADES = 4
+#: how many measured text widths the page keeps at most (change 10)
+TEXT_WIDTHS = 4096
 
 #: installs the changes once per page (``window.Bokeh.__lean_refresh`` marks it done);
 #: returns whether they are all installed
@@ -74,6 +98,12 @@ LEAN_BOKEH_JS = (
     r"""
 const OFFSCREEN_MS = """
     + str(OFFSCREEN_MS)
+    + """
+const MINOR_DECADES = """
+    + str(MINOR_DECADES)
+    + """
+const TEXT_WIDTHS = """
+    + str(TEXT_WIDTHS)
     + r"""
 let task = 0  // which task (macrotask) runs now: change 5 keeps values for one task
 let task_ends = false
@@ -86,6 +116,24 @@ function this_task() {
     }, 0)
   }
   return task
+}
+function has_content(view) {
+  // a renderer's element holds only its style sheets unless it draws into the DOM
+  const root = view.shadow_el ?? view.el?.shadowRoot
+  if (root == null) return true
+  for (const child of root.children) {
+    if (child.tagName !== "STYLE" && child.tagName !== "LINK") return true
+  }
+  return false
+}
+function label_text(item) {
+  // a tick label's text: a TextBox's, or base^exponent (a log axis's BaseExpo); else undefined
+  if (typeof item?.text === "string") return item.text
+  if (item?.base != null && item?.expo != null) {
+    const [base, expo] = [label_text(item.base), label_text(item.expo)]
+    if (typeof base === "string" && typeof expo === "string") return `${base}^${expo}`
+  }
+  return undefined
 }
 function lean_bokeh() {
   const B = window.Bokeh
@@ -243,7 +291,81 @@ function lean_bokeh() {
       done += 1
     }
   } catch (e) {}
-  B.__lean_refresh = done == 6
+  try {
+    const { GlyphRendererView } = B.require("models/renderers/glyph_renderer")
+    const update_position = GlyphRendererView.prototype.update_position
+    if (typeof update_position === "function") {
+      // change 7: an empty glyph renderer element keeps its first position
+      GlyphRendererView.prototype.update_position = function () {
+        if (this.__positioned && !has_content(this)) return
+        this.__positioned = true
+        return update_position.call(this)
+      }
+      done += 1
+    }
+  } catch (e) {}
+  try {
+    const { AxisView } = B.require("models/axes/axis")
+    const extent = AxisView.prototype._oriented_labels_extent
+    if (typeof extent === "function") {
+      // change 8: the tick labels' extent kept while their texts and font are the same
+      AxisView.prototype._oriented_labels_extent = function (labels, orient, standoff, visuals) {
+        const items = labels?.items
+        if (!Array.isArray(items) || typeof visuals?.font_value !== "function") {
+          return extent.call(this, labels, orient, standoff, visuals)
+        }
+        const texts = items.map(label_text)
+        if (!texts.every((text) => typeof text === "string")) {
+          return extent.call(this, labels, orient, standoff, visuals)
+        }
+        const key = [
+          this.panel?.side, orient, standoff, visuals.doit, visuals.font_value(),
+          this.plot_view?.base_font_size, texts.join("\u0001"),
+        ].join("\u0002")
+        if (this.__label_extent_key !== key) {
+          this.__label_extent = extent.call(this, labels, orient, standoff, visuals)
+          this.__label_extent_key = key
+        }
+        return this.__label_extent
+      }
+      done += 1
+    }
+  } catch (e) {}
+  try {
+    const { LogTicker } = B.require("models/tickers/log_ticker")
+    const get_ticks = LogTicker.prototype.get_ticks_no_defaults
+    if (typeof get_ticks === "function") {
+      // change 9: no minor ticks on a log axis that spans more than MINOR_DECADES
+      LogTicker.prototype.get_ticks_no_defaults = function (low, high, cross, desired) {
+        const ticks = get_ticks.call(this, low, high, cross, desired)
+        const decades = Math.abs(Math.log10(high) - Math.log10(low))
+        if (decades > MINOR_DECADES && ticks != null) return { ...ticks, minor: [] }
+        return ticks
+      }
+      done += 1
+    }
+  } catch (e) {}
+  try {
+    const graphics = B.require("core/graphics")
+    const text_width = graphics.text_width
+    if (typeof text_width === "function") {
+      // change 10: a text's width in a font measured once (until a web font loads)
+      const widths = new Map()
+      document.fonts?.addEventListener?.("loadingdone", () => widths.clear())
+      graphics.text_width = (text, font) => {
+        const key = `${font}\u0000${text}`
+        let width = widths.get(key)
+        if (width === undefined) {
+          if (widths.size >= TEXT_WIDTHS) widths.clear()
+          width = text_width(text, font)
+          widths.set(key, width)
+        }
+        return width
+      }
+      done += graphics.text_width !== text_width ? 1 : 0
+    }
+  } catch (e) {}
+  B.__lean_refresh = done == 10
   return B.__lean_refresh
 }
 """
