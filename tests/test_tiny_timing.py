@@ -5,6 +5,7 @@ line search's parabolic vertex; the capture without autograd (bit for bit)."""
 from __future__ import annotations
 
 import collections
+import dataclasses
 import math
 
 import pytest
@@ -14,6 +15,7 @@ import torch.nn.functional as F  # noqa: N812
 import kernels.methods.tiny as tiny_method
 import kernels.tiny.growth as growth
 from explorer.bench import tiny_growth
+from explorer.bench.table import format_table
 from explorer.trainer import Trainer
 from kernels import surgery
 from kernels.tiny.line_search import line_search
@@ -94,6 +96,51 @@ def test_each_part_gets_exactly_its_own_time_on_both_clocks(monkeypatch, tiny_gr
     assert fresh.seconds == method.seconds and fresh.cpu_seconds == method.cpu_seconds
 
 
+@pytest.mark.parametrize("rate", [2, 0])
+def test_growth_steps_that_add_nothing_are_counted_with_their_time(
+    monkeypatch, tiny_growth_config, rate
+):
+    """Oracle: growth rate 0 (at most 0 neurons a layer) makes every growth step add
+    nothing, and the empty steps' time is then all of the growth time on both clocks (the
+    driven clocks move only inside the growth functions, and apply grows nothing); growth
+    rate 2 counts exactly the steps whose proposal had no addition."""
+    clocks = DrivenClocks()
+    monkeypatch.setattr(tiny_method, "capture", clocks.wrap("capture", tiny_method.capture))
+    monkeypatch.setattr(growth, "line_search", clocks.wrap("line_search", growth.line_search))
+    monkeypatch.setattr(surgery, "grow", clocks.wrap("surgery", surgery.grow))
+    adding: list[bool] = []
+    propose = tiny_method.Tiny.propose
+
+    def counted(self, ctx):
+        before = self.growth_steps
+        proposal = propose(self, ctx)
+        if self.growth_steps > before:
+            adding.append(bool(proposal.additions))
+        return proposal
+
+    monkeypatch.setattr(tiny_method.Tiny, "propose", counted)
+    config = dataclasses.replace(
+        tiny_growth_config, knobs={**tiny_growth_config.knobs, "growth_rate": rate}
+    )
+    trainer = Trainer(config)
+    method = trainer.method
+    assert isinstance(method, tiny_method.Tiny)
+    method.timing = PartTimes({"wall": lambda: clocks.wall, "cpu": lambda: clocks.cpu})
+    trainer.run(35)  # rate 0: the backoff doubles the wait, growth steps at 10 and 30
+    timing = method.timing
+    assert len(adding) == method.growth_steps >= 2
+    assert timing.empty_steps == adding.count(False)
+    if rate == 0:
+        assert not any(adding)
+        assert timing.empty["wall"] == sum(method.seconds.values()) > 0
+        assert timing.empty["cpu"] == sum(method.cpu_seconds.values()) > 0
+    elif all(adding):
+        assert timing.empty == {"wall": 0.0, "cpu": 0.0}
+    fresh = type(method)()
+    fresh.load_state_dict(method.state_dict())
+    assert fresh.timing.empty_steps == timing.empty_steps and fresh.timing.empty == timing.empty
+
+
 def test_bench_rows_report_wall_and_cpu_share_with_parts(monkeypatch):
     runs = {
         seed: {
@@ -103,6 +150,9 @@ def test_bench_rows_report_wall_and_cpu_share_with_parts(monkeypatch):
             "cpu_parts": {"capture": 3.0 * seed, "other": 1.0},
             "sizes": [3, 2],
             "growth_steps": 4,
+            "empty_steps": seed,
+            "empty_share": 30.0 + seed,
+            "empty_cpu_share": 40.0 - seed,
         }
         for seed in range(3)
     }
@@ -115,6 +165,11 @@ def test_bench_rows_report_wall_and_cpu_share_with_parts(monkeypatch):
     assert wall["parts"] == {"capture": 2.0, "other": 2.0}
     assert cpu["median"] == 21.0 and cpu["met"] is None
     assert cpu["parts"] == {"capture": 3.0, "other": 1.0}
+    assert wall["empty_steps"] == [0, 1, 2] and wall["empty_share"] == 31.0
+    assert cpu["empty_share"] == 39.0
+    assert "growth steps that added no neuron: 31% of the growth time ([0, 1, 2] steps)" in (
+        format_table({"machine": {}, "figures": rows})
+    )
 
 
 # ---- the line search's parabolic vertex (one zoom round + one point) --------------------------

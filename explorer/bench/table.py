@@ -154,6 +154,11 @@ def format_table(result: dict) -> str:
             )
         if "parts" in f:
             lines.append("    " + ", ".join(f"{k} {v:.1f}%" for k, v in f["parts"].items()))
+        if "empty_share" in f:
+            lines.append(
+                f"    growth steps that added no neuron: {f['empty_share']:.0f}% of the growth "
+                "time" + (f" ({f['empty_steps']} steps)" if "empty_steps" in f else "")
+            )
         if "ms" in f:
             lines.append(
                 "    ms per step: " + ", ".join(f"{k} {v:.2f}" for k, v in f["ms"].items())

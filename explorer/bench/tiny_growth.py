@@ -31,7 +31,9 @@ DATASETS = ("digits", "mnist")
 def growth_share(dataset: str, steps: int, seed: int = 0) -> dict:
     """One run of TINY with its defaults: wall seconds, growth share and its parts (in % of
     the wall time), the same in CPU time (``cpu``, ``cpu_share``, ``cpu_parts``), growth
-    steps, final sizes."""
+    steps, final sizes, and the growth steps that added no neuron (``empty_steps``) with
+    their share of the growth time (``empty_share``, ``empty_cpu_share``: % of the wall and
+    CPU growth time; ``PartTimes.empty``)."""
     from explorer.config import RunConfig
     from explorer.trainer import Trainer
 
@@ -52,7 +54,14 @@ def growth_share(dataset: str, steps: int, seed: int = 0) -> dict:
         "cpu_parts": {k: 100 * v / cpu for k, v in cpu_seconds.items()},
         "growth_steps": trainer.method.growth_steps,
         "sizes": list(trainer.model.hidden_sizes),
+        "empty_steps": trainer.method.timing.empty_steps,
+        "empty_share": _percent(trainer.method.timing.empty["wall"], sum(seconds.values())),
+        "empty_cpu_share": _percent(trainer.method.timing.empty["cpu"], sum(cpu_seconds.values())),
     }
+
+
+def _percent(part: float, whole: float) -> float:
+    return 100 * part / whole if whole > 0 else 0.0
 
 
 def tiny_growth_figures(quick: bool = False, seeds: int | None = None) -> list[dict]:
@@ -78,6 +87,8 @@ def tiny_growth_figures(quick: bool = False, seeds: int | None = None) -> list[d
                 parts=_median_parts(runs, "parts"),
                 sizes=runs[0]["sizes"],
                 growth_steps=[r["growth_steps"] for r in runs],
+                empty_steps=[r["empty_steps"] for r in runs],
+                empty_share=statistics.median(r["empty_share"] for r in runs),
             )
         )
         rows.append(
@@ -86,6 +97,7 @@ def tiny_growth_figures(quick: bool = False, seeds: int | None = None) -> list[d
                 [r["cpu_share"] for r in runs],
                 "%",
                 parts=_median_parts(runs, "cpu_parts"),
+                empty_share=statistics.median(r["empty_cpu_share"] for r in runs),
             )
         )
     return rows
@@ -112,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{dataset} seed {seed}: growth {r['share']:.1f}% of {r['wall']:.1f} s wall "
                 f"({parts}), {r['cpu_share']:.1f}% of {r['cpu']:.1f} s CPU ({cpu_parts}); "
-                f"{r['growth_steps']} growth steps, sizes {r['sizes']}",
+                f"{r['growth_steps']} growth steps, sizes {r['sizes']}; "
+                f"{r['empty_steps']} added no neuron ({r['empty_share']:.0f}% of the growth "
+                f"time, {r['empty_cpu_share']:.0f}% in CPU time)",
                 flush=True,
             )
     return 0

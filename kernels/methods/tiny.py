@@ -322,7 +322,10 @@ class Tiny(SizingMethod):
         self._last_growth = time.perf_counter()
         # other: the whole propose minus the parts counted above
         spent = tuple(now - c for now, c in zip(timing.totals(), counted, strict=True))
-        timing.add("other", tuple(a - b for a, b in zip(timing.since(start), spent, strict=True)))
+        whole = timing.since(start)
+        timing.add("other", tuple(a - b for a, b in zip(whole, spent, strict=True)))
+        if not proposal.additions:  # its gamma_0 dW* moves are still applied
+            timing.add_empty(whole)
         return proposal
 
     def apply(self, ctx: StepContext, proposal: Proposal) -> list[dict]:
@@ -363,6 +366,8 @@ class Tiny(SizingMethod):
             "growth_steps": self.growth_steps,
             "seconds": dict(self.seconds),
             "cpu_seconds": dict(self.cpu_seconds),
+            "empty_steps": self.timing.empty_steps,
+            "empty_seconds": dict(self.timing.empty),
             "last_step": self._last_step,
             "wait": self._wait,
         }
@@ -372,6 +377,8 @@ class Tiny(SizingMethod):
         self.growth_steps = int(state.get("growth_steps", 0))
         self.seconds.update(state.get("seconds", {}))
         self.cpu_seconds.update(state.get("cpu_seconds", {}))
+        self.timing.empty_steps = int(state.get("empty_steps", 0))
+        self.timing.empty.update(state.get("empty_seconds", {}))
         last = state.get("last_step")
         self._last_step = None if last is None else int(last)
         self._wait = int(state.get("wait", 1))

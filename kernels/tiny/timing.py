@@ -32,6 +32,9 @@ class PartTimes:
         if not self.clocks:
             raise ValueError("PartTimes needs at least one clock")
         self.seconds = {name: dict.fromkeys(PARTS, 0.0) for name in self.clocks}
+        #: growth steps that added no neuron (:meth:`add_empty`) and their seconds per clock
+        self.empty_steps = 0
+        self.empty = dict.fromkeys(self.clocks, 0.0)
 
     def now(self) -> tuple[float, ...]:
         """One reading of every clock."""
@@ -47,6 +50,13 @@ class PartTimes:
             raise KeyError(f"unknown growth-step part {part!r}; known: {', '.join(PARTS)}")
         for name, s in zip(self.clocks, spent, strict=True):
             self.seconds[name][part] += s
+
+    def add_empty(self, spent: tuple[float, ...]) -> None:
+        """Count a growth step that added no neuron, whose whole time ``spent`` (one value
+        per clock) is already booked to the parts."""
+        self.empty_steps += 1
+        for name, s in zip(self.clocks, spent, strict=True):
+            self.empty[name] += s
 
     def totals(self) -> tuple[float, ...]:
         """The sum over the parts, per clock."""
