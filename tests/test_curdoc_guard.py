@@ -32,3 +32,42 @@ def test_a_callback_that_returns_sees_its_document_and_gives_it_back():
     doc = Document()
     assert invoke_with_curdoc(doc, curdoc) is doc
     assert curdoc() is not doc
+
+
+def test_a_callback_that_raises_is_logged_on_one_line_with_its_name(caplog):
+    """An exception out of a server callback is logged (one line): some never reach Bokeh's
+    or Tornado's logs (Panel's ``unlocked`` swallows a RuntimeError from its ``unhold``)."""
+
+    def refresh_plots():
+        raise ValueError("a bad\nvalue")
+
+    with caplog.at_level("ERROR", logger="explorer.server"), pytest.raises(ValueError):
+        invoke_with_curdoc(Document(), refresh_plots)
+    [record] = [r for r in caplog.records if r.name == "explorer.server"]
+    line = record.getMessage()
+    assert "\n" not in line
+    assert line.startswith("server callback refresh_plots (tests/test_curdoc_guard.py) raised")
+    assert "ValueError: a bad value" in line
+    assert "test_curdoc_guard.py" in line and "refresh_plots" in line
+
+
+def test_the_log_line_names_the_project_frame_that_ran_a_failing_change(caplog):
+    """A Bokeh model changed where its session's lock is not held raises inside Bokeh's own
+    change callback: the line names this project's frame that made the change."""
+    from bokeh.models import Div
+
+    doc = Document()
+    div = Div(text="a")
+    doc.add_root(div)
+
+    def session_patched(event):  # what Bokeh's ServerSession does outside its lock
+        raise RuntimeError("_pending_writes should be non-None when we have a document lock")
+
+    doc.on_change(session_patched)
+    with caplog.at_level("ERROR", logger="explorer.server"), pytest.raises(RuntimeError):
+        div.text = "b"  # this test stands for the project's code here
+    [record] = [r for r in caplog.records if r.name == "explorer.server"]
+    line = record.getMessage()
+    assert "server callback session_patched" in line and "_pending_writes" in line
+    # the caller is a test here, not explorer/: no project frame is made up
+    assert "innermost project frame" not in line

@@ -14,15 +14,32 @@ eleven later tests of the suite see a closed page's document (a clean-clone CI r
 ``finally``. Bokeh's ``invoke_with_curdoc`` imports ``patch_curdoc`` from its module at each
 call, so the replacement takes effect everywhere. Feature-detected: with a Bokeh without the
 list (another implementation), nothing is replaced.
+
+Every exception that leaves a callback is also logged, one line on the ``explorer.server``
+logger (:func:`describe`): the callback, where it raised and the innermost frame of this
+project on the way. Bokeh and Tornado log some of these with a traceback, but not all: an
+exception from a change made outside the session's lock goes back to whoever made the
+change (Panel's ``unlocked`` catches such a ``RuntimeError`` and says nothing).
 """
 
 from __future__ import annotations
 
+import logging
+import traceback
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import bokeh.io.doc as bokeh_doc
+
+log = logging.getLogger("explorer.server")
+#: frames of Bokeh's callback plumbing, skipped when naming the callback that raised
+_PLUMBING = (
+    "contextlib.py",
+    "bokeh/document/callbacks.py",
+    "bokeh/io/doc.py",
+    "explorer/page/curdoc_guard.py",
+)
 
 
 @contextmanager
@@ -33,8 +50,54 @@ def patch_curdoc(doc) -> Iterator[None]:
     del doc
     try:
         yield
+    except Exception as exc:
+        log.error("%s", describe(exc, traceback.extract_stack()[:-1]))
+        raise
     finally:
         patched.pop()
+
+
+def describe(exc: BaseException, caller: traceback.StackSummary | list) -> str:
+    """One line on an exception that left a server callback: the callback (the first frame
+    below Bokeh's plumbing), the exception, where it was raised and the innermost frame of
+    this project (``explorer/``) in the callback or in ``caller``, the stack that ran it
+    (a model changed from a thread is such a caller)."""
+    below = [f for f in traceback.extract_tb(exc.__traceback__) if not _plumbing(f)]
+    callback = _name(below[0]) if below else "?"
+    text = " ".join(str(exc).split())[:200]
+    line = f"server callback {callback} raised {type(exc).__name__}: {text}"
+    if below:
+        line += f" (at {_where(below[-1])})"
+    ours = [f for f in [*caller, *below] if _ours(f) and not _plumbing(f)]
+    if ours:
+        line += f"; innermost project frame {_where(ours[-1])}"
+    return line
+
+
+def _plumbing(frame: traceback.FrameSummary) -> bool:
+    return frame.filename.replace("\\", "/").endswith(_PLUMBING)
+
+
+def _ours(frame: traceback.FrameSummary) -> bool:
+    return "/explorer/" in frame.filename.replace("\\", "/")
+
+
+def _name(frame: traceback.FrameSummary) -> str:
+    return f"{frame.name} ({_short(frame.filename)})"
+
+
+def _where(frame: traceback.FrameSummary) -> str:
+    return f"{_short(frame.filename)}:{frame.lineno} {frame.name}"
+
+
+def _short(filename: str) -> str:
+    """A file's path from its package on (``bokeh/server/session.py``)."""
+    parts = filename.replace("\\", "/").split("/")
+    for root in ("site-packages", "explorer", "tests", "scripts"):
+        if root in parts[:-1]:
+            i = len(parts) - 1 - parts[::-1].index(root)
+            return "/".join(parts[i + 1 :] if root == "site-packages" else parts[i:])
+    return "/".join(parts[-2:])
 
 
 def install() -> bool:
