@@ -53,6 +53,7 @@ def serve_command(args) -> int:
 
     from explorer.access import LEFT_NOTE, client_left
     from explorer.app import ExplorerApp
+    from explorer.page.reconnect import serve_settings
     from explorer.page.runs_tab import served_tabs
 
     if not 0 < args.port < 65536:
@@ -72,6 +73,7 @@ def serve_command(args) -> int:
             )
 
     print(f"Sizing Explorer at http://{args.address}:{args.port}/ (Ctrl-C stops)")
+    serve_settings()  # a dropped websocket reconnects (explorer/page/reconnect.py)
     _stop_on_sigterm()
     try:
         pn.serve(

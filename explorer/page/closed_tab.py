@@ -6,7 +6,7 @@ tick; only then do ``on_session_destroyed`` callbacks (the page's trainer close)
 one lifetime covers two waits: a page still loading has no websocket yet (on a busy machine
 that took more than 5 s, and a shorter lifetime lost the page's session), and a page whose
 websocket dropped may reconnect (BokehJS tries at once, then after 2, 4, 8 and 16 s, where
-the page allows it: ``pn.config.reconnect``, off by default).
+the page allows it: ``pn.config.reconnect``, off in Panel, on for this page).
 
 Here the second wait is shortened alone: when a page's websocket closes (Bokeh's
 ``ConnectionLost`` on the server's document), a timeout callback ``grace_s`` later (at once
@@ -16,10 +16,10 @@ second with ``explorer serve``'s options, explorer/cli/serve.py; `panel serve` n
 ``--check-unused-sessions 1000`` for the same), and the page's ``on_session_destroyed``
 callbacks run. A page that never connected keeps the full lifetime.
 
-Panel's default (``pn.config.reconnect`` False) tells BokehJS never to reconnect, so the
-grace applies only where a page turns reconnecting on. With it on, this page's reconnect
-fails anyway in BokehJS 3.9.2 ("Failed to repull session Error: buffer for id=... not
-found", seen in Chromium): the grace keeps the server's side right for when it works.
+Panel's default (``pn.config.reconnect`` False) tells BokehJS never to reconnect, and then
+there is no grace. The served page turns reconnecting on (explorer/page/reconnect.py, which
+also works around BokehJS 3.9.2's failing re-pull of a document with binary arrays), so a
+closed tab's trainer goes about ``RECONNECT_GRACE_S`` + 1 s after its websocket closes.
 """
 
 from __future__ import annotations
