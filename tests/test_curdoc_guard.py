@@ -71,3 +71,44 @@ def test_the_log_line_names_the_project_frame_that_ran_a_failing_change(caplog):
     assert "server callback session_patched" in line and "_pending_writes" in line
     # the caller is a test here, not explorer/: no project frame is made up
     assert "innermost project frame" not in line
+
+
+def test_a_status_line_drawn_off_the_servers_thread_is_not_written_on_the_model():
+    """Off the event loop (a test's or a notebook's thread), ``pn.state.curdoc`` answers
+    whichever session the loop runs a callback for at that instant (Bokeh's process-wide
+    curdoc list): the status line and the refresh number must not write that session's
+    models from here (outside its lock: Bokeh's "_pending_writes should be non-None"), but
+    leave the change to Panel, which schedules it on the session's own thread."""
+    import threading
+    import weakref
+
+    from panel.io.state import state
+
+    from explorer.page import RefreshAck, StatusBar
+
+    class Context:  # a served document's session context (the direct path needs one)
+        id = "session"
+
+    bar, ack, doc, context = StatusBar(), RefreshAck(), Document(), Context()
+    doc.add_root(bar.line.get_root(doc))
+    doc.add_root(ack.get_root(doc))
+    doc._session_context = weakref.ref(context)
+    line_model = next(m for m, _ in bar.line._models.values() if m.document is doc)
+    ack_model = next(m for m, _ in ack._models.values() if m.document is doc)
+    loop_thread = threading.Thread(target=lambda: None)
+    loop_thread.start()
+    loop_thread.join()
+    state._thread_id_[doc] = loop_thread.ident  # the document belongs to the loop's thread
+    changes: list = []
+    doc.on_change(changes.append)
+    bokeh_doc._PATCHED_CURDOCS.append(weakref.ref(doc))  # the loop runs one of its callbacks
+    try:
+        assert state.curdoc is doc  # what this thread sees meanwhile
+        bar.show("**running** · step 7", None)
+        ack.send(5)
+    finally:
+        bokeh_doc._PATCHED_CURDOCS.pop()
+        doc._session_context = None
+    assert bar.text == "**running** · step 7" and ack.sent == 5  # the params are set
+    assert "running" not in line_model.text and ack_model.data.sent != 5  # the models not
+    assert not [c for c in changes if hasattr(c, "attr")]  # no model change from here

@@ -11,10 +11,10 @@ not at all: :class:`~explorer.page.refresh.BrowserAck` holds the next refresh me
 
 from __future__ import annotations
 
-import panel as pn
 import param
 from panel.custom import JSComponent
 
+from explorer.page.curdoc_guard import served_here
 from explorer.page.lean_bokeh import LEAN_BOKEH_JS
 
 
@@ -55,9 +55,10 @@ export function render({ model }) {
         ``data.sent``): the same change, in the same message, as ``self.sent = seq``, whose
         trip through Panel's param-to-model machinery cost 0.6-1.8 ms of every refresh here
         (issue 17; 0.3 ms this way). The param is kept in step without its watchers.
-        Elsewhere (a notebook, whose comm Panel pushes to) it is the plain param change."""
-        doc = pn.state.curdoc
-        if doc is None or doc.session_context is None:
+        Elsewhere (a notebook, whose comm Panel pushes to; another thread than the
+        session's) it is the plain param change, which Panel schedules on the session."""
+        doc = served_here()  # not from another thread (explorer/page/curdoc_guard.py)
+        if doc is None:
             self.sent = seq
             return
         with param.parameterized.discard_events(self):

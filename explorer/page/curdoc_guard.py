@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import bokeh.io.doc as bokeh_doc
+import panel as pn
 
 log = logging.getLogger("explorer.server")
 #: frames of Bokeh's callback plumbing, skipped when naming the callback that raised
@@ -98,6 +99,28 @@ def _short(filename: str) -> str:
             i = len(parts) - 1 - parts[::-1].index(root)
             return "/".join(parts[i + 1 :] if root == "site-packages" else parts[i:])
     return "/".join(parts[-2:])
+
+
+def served_here():
+    """The served document whose callback runs now, on this thread; None elsewhere (no
+    server session, a notebook, or another thread).
+
+    ``pn.state.curdoc`` alone does not say that: on a thread other than the server's event
+    loop (a test's, a notebook's, a worker's) it answers Bokeh's ``curdoc()``, the last
+    document on the process-wide list above, i.e. whichever session's callback the event
+    loop runs at that instant. A Bokeh model written directly from there changes that live
+    session's document outside its lock: Bokeh raises "_pending_writes should be non-None
+    when we have a document lock" in the session's change callback (inside
+    ``patch_curdoc``: before this module's guard, the leaked curdoc), or the change goes
+    out unlocked beside the loop's own. This is Panel's own test before it writes a model
+    directly (``state._unblocked``: the document is the current one, this is the thread it
+    was built on, and its websocket has connected); elsewhere Panel schedules the change
+    on the document's event loop, so the callers (the status line, the refresh
+    acknowledgement) take the plain param change there."""
+    doc = pn.state.curdoc
+    if doc is None or doc.session_context is None or not pn.state._unblocked(doc):
+        return None
+    return doc
 
 
 def install() -> bool:

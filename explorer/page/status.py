@@ -9,6 +9,8 @@ import time
 import panel as pn
 import param
 
+from explorer.page.curdoc_guard import served_here
+
 #: while a run trains, its line (the step count) is redrawn at most this often (s): the
 #: Markdown pane cost the server 1-2 ms of each refresh to render and send (issue 17)
 TRAINING_EVERY_S = 1.0
@@ -68,11 +70,12 @@ class StatusBar(pn.viewable.Viewer):
         the same change, in the same message, as ``self.line.object = ...``, without
         Panel's param-to-model trip (the Markdown pane cost ~1.0 ms a line, an HTML pane
         through its param 0.6-0.7). The param is kept in step without its watchers.
-        Elsewhere (a notebook) it is the plain param change (as ``RefreshAck.send``)."""
+        Elsewhere (a notebook; another thread than the session's) it is the plain param
+        change (as ``RefreshAck.send``), which Panel schedules on the session."""
         self.text = text
         drawn = line_html(text)
-        doc = pn.state.curdoc
-        if doc is None or doc.session_context is None:
+        doc = served_here()  # not from another thread (explorer/page/curdoc_guard.py)
+        if doc is None:
             self.line.object = drawn
             return
         with param.parameterized.discard_events(self.line):
