@@ -112,3 +112,54 @@ def test_a_status_line_drawn_off_the_servers_thread_is_not_written_on_the_model(
     assert bar.text == "**running** · step 7" and ack.sent == 5  # the params are set
     assert "running" not in line_model.text and ack_model.data.sent != 5  # the models not
     assert not [c for c in changes if hasattr(c, "attr")]  # no model change from here
+
+
+class LockedSession:
+    """What a served document's ServerSession does with a change: Bokeh raises unless the
+    session's lock is held (``_pending_writes`` is a list only then)."""
+
+    def __init__(self, locked: bool) -> None:
+        self._pending_writes = [] if locked else None
+        self._subscribed_connections: set = set()
+
+    def _document_patched(self, event) -> None:
+        if self._pending_writes is None:
+            raise RuntimeError("_pending_writes should be non-None when we have a document lock")
+        self._pending_writes.append(event)
+
+
+def test_a_status_line_drawn_in_a_callback_without_the_lock_leaves_it_to_panel():
+    """Panel runs a button's click without the session's lock when browser changes are
+    waiting (the refresh acknowledgements, several a second): the status line's "starting…"
+    written on its model raised Bokeh's "_pending_writes should be non-None" (a soak, session
+    8). Under the lock (a periodic refresh) the line is still written on the model."""
+    import threading
+    import weakref
+
+    from panel.io.state import set_curdoc, state
+
+    from explorer.page import StatusBar
+
+    for locked in (False, True):
+        bar, doc = StatusBar(), Document()
+        doc.add_root(bar.line.get_root(doc))
+        session = LockedSession(locked)
+
+        class Context:
+            id = "session"
+
+        Context.session = session
+        context = Context()
+        doc._session_context = weakref.ref(context)
+        doc.callbacks.on_change_dispatch_to(session)
+        state._connected[doc] = state._loaded[doc] = True
+        state._thread_id_[doc] = threading.get_ident()  # built on this thread, as served
+        try:
+            with set_curdoc(doc):
+                bar.show("**idle** · step 0", None)
+                bar.pending("starting")
+        finally:
+            doc._session_context = None
+        assert bar.text == "**starting…** · step 0"
+        patched = [e for e in session._pending_writes or [] if getattr(e, "attr", "") == "text"]
+        assert len(patched) == (2 if locked else 0)  # direct only under the lock

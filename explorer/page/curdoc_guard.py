@@ -102,24 +102,36 @@ def _short(filename: str) -> str:
 
 
 def served_here():
-    """The served document whose callback runs now, on this thread; None elsewhere (no
-    server session, a notebook, or another thread).
+    """The served document whose callback runs now, on this thread, under its session's
+    lock; None elsewhere (no server session, a notebook, another thread, or a callback
+    that runs without the lock).
 
-    ``pn.state.curdoc`` alone does not say that: on a thread other than the server's event
-    loop (a test's, a notebook's, a worker's) it answers Bokeh's ``curdoc()``, the last
-    document on the process-wide list above, i.e. whichever session's callback the event
-    loop runs at that instant. A Bokeh model written directly from there changes that live
-    session's document outside its lock: Bokeh raises "_pending_writes should be non-None
-    when we have a document lock" in the session's change callback (inside
-    ``patch_curdoc``: before this module's guard, the leaked curdoc), or the change goes
-    out unlocked beside the loop's own. This is Panel's own test before it writes a model
-    directly (``state._unblocked``: the document is the current one, this is the thread it
-    was built on, and its websocket has connected); elsewhere Panel schedules the change
-    on the document's event loop, so the callers (the status line, the refresh
-    acknowledgement) take the plain param change there."""
+    Only there may a Bokeh model of the page be written directly: a change elsewhere
+    reaches the live session's change callback outside its lock, and Bokeh raises
+    "_pending_writes should be non-None when we have a document lock" there (inside
+    ``patch_curdoc``: before this module's guard, the leaked curdoc). Two places did that:
+
+    - Panel runs a button's click without the document lock (``async_execute`` marks its
+      coroutine ``nolock``) whenever the document is not "unblocked" at the click or has
+      browser changes waiting (``Reactive._server_event``): the status line's "starting…"
+      drawn from the start button then raised (seen in a soak, 12:19 UTC session 8, logged
+      by :func:`describe` with ``explorer/page/status.py _draw``). Panel's own changes
+      there go through ``unlocked()``, which writes them to the websocket itself.
+    - On a thread other than the server's event loop (a test's, a notebook's) ``pn.state.
+      curdoc`` answers Bokeh's ``curdoc()``, the last document on the process-wide list
+      above: whichever session's callback the loop runs at that instant.
+
+    The test is Panel's own before a direct write (``state._unblocked``: the current
+    document, the thread it was built on, its websocket connected) and Bokeh's own lock
+    flag (``ServerSession._pending_writes``, set only while the lock is held). Elsewhere
+    the callers (the status line, the refresh acknowledgement) make the plain param change,
+    which Panel dispatches safely."""
     doc = pn.state.curdoc
     if doc is None or doc.session_context is None or not pn.state._unblocked(doc):
         return None
+    session = getattr(doc.session_context, "session", None)
+    if session is not None and getattr(session, "_pending_writes", ()) is None:
+        return None  # a callback without the session's lock
     return doc
 
 
