@@ -56,7 +56,7 @@ def test_a_dropped_websocket_reconnects_and_the_page_keeps_updating(serve):
         page.evaluate("() => window.__sockets.at(-1).close()")  # as a proxy's reset does
         wait_for(
             lambda: any("Reconnected websocket" in t for _, t in console),
-            what="BokehJS to reconnect",
+            what=lambda: f"BokehJS to reconnect; console: {[t[:120] for _, t in console[-8:]]}",
             page=page,
         )
         server_step = apps[0].history.last("step")["step"]
