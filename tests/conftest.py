@@ -114,7 +114,7 @@ def wait_for(condition, timeout=120.0, what="condition", page=None):
 
 def start_server(app_fn: Callable[[], object], timeout: float = 120.0):
     """Serve ``app_fn`` (a Panel object per browser session) as `python -m explorer serve`
-    does (its Bokeh options, explorer/cli/serve.py, and reconnecting on) on a free port of
+    does (its Bokeh options, explorer/cli/serve.py, and its reconnect setting) on a free port of
     127.0.0.1, in a thread; returns ``(url, server)`` once the server answers
     (``server.stop()`` ends it)."""
     import panel as pn
@@ -122,7 +122,7 @@ def start_server(app_fn: Callable[[], object], timeout: float = 120.0):
     from explorer.cli.serve import SERVER_OPTIONS
     from explorer.page.reconnect import serve_settings
 
-    serve_settings()  # as `explorer serve`: a dropped websocket reconnects
+    serve_settings()  # as `explorer serve`
     port = free_port()
     server = pn.serve(
         app_fn,

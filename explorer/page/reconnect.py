@@ -16,11 +16,19 @@ first pull and a repull alike. The cost is the reply's size (base64: 4/3 of the 
 once per page load or reconnect. Feature-detected: without Bokeh's ``pull_doc_reply``
 message class of this shape, nothing is replaced.
 
-:func:`serve_settings` turns reconnecting on for the served page (Panel's default is off: a
-dropped websocket left the page dead until reloaded) with the fix installed; ``explorer
-serve``, ``panel serve apps/explorer.py`` and the tests' server call it. A closed tab's
-session then waits ``closed_tab.RECONNECT_GRACE_S`` (3 s) for its websocket to come back
-before its trainer is closed.
+:func:`serve_settings` (called by ``explorer serve``, ``panel serve apps/explorer.py`` and
+the tests' server) turns reconnecting on, with the fix installed, only where
+:data:`RECONNECT` says so, and it is **off**. With the fix the re-pull works, but on a quiet
+machine 2 of 3 reconnects (a browser test that closed the page's websocket, session 8,
+commit 37c921f; 2 of 6 under load) then failed on the new websocket, at every retry, with
+BokehJS's "Closing connection: Error: Expected text fragment but received binary fragment"
+(and "No msgid in header"): the frames of two messages arrive interleaved on the new
+socket. Their writer was not found: Bokeh's ``Message.send`` holds the connection's
+``write_lock`` for a whole message, and Panel's ``unlocked()`` / ``_dispatch_msgs`` write
+their frames in one go when that lock is free. A page that reconnects into a garbled stream
+is worse than one that says its connection is gone, so the page keeps Panel's default (no
+reconnect) until that is found; a closed tab's trainer then goes about a second after its
+websocket closes (:mod:`explorer.page.closed_tab`).
 """
 
 from __future__ import annotations
@@ -39,13 +47,19 @@ def _create_inline(cls, request_id, document, **metadata: Any):
     return cls(header, metadata, content)
 
 
-def serve_settings() -> None:
-    """The served page reconnects a dropped websocket (``pn.config.reconnect``), with its
-    whole document pulled again (:func:`install`). Call before the server starts."""
+#: whether the served page reconnects a dropped websocket: off, see the module's docstring
+RECONNECT = False
+
+
+def serve_settings(reconnect: bool = RECONNECT) -> None:
+    """Where ``reconnect``, the served page reconnects a dropped websocket
+    (``pn.config.reconnect``), with its whole document pulled again (:func:`install`); else
+    Panel's default. Call before the server starts."""
     import panel as pn
 
-    install()
-    pn.config.reconnect = True
+    if reconnect:
+        install()
+    pn.config.reconnect = bool(reconnect)
 
 
 def install() -> bool:
