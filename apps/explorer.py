@@ -18,7 +18,7 @@ from explorer.app import ExplorerApp  # noqa: E402
 from explorer.page.reconnect import serve_settings  # noqa: E402
 from explorer.page.runs_tab import served_tabs  # noqa: E402
 
-serve_settings()  # reconnecting: off for now (explorer/page/reconnect.py says why)
+serve_settings()  # a dropped websocket reconnects (Panel reads it after this script)
 refused = session_refusal()
 if client_left():  # a tab closed while this request waited: build nothing for it
     pass

@@ -122,7 +122,7 @@ def start_server(app_fn: Callable[[], object], timeout: float = 120.0):
     from explorer.cli.serve import SERVER_OPTIONS
     from explorer.page.reconnect import serve_settings
 
-    serve_settings()  # as `explorer serve`
+    serve_settings()  # as `explorer serve`: a dropped websocket reconnects
     port = free_port()
     server = pn.serve(
         app_fn,

@@ -33,8 +33,8 @@ def add_serve_parser(sub) -> None:
 #: largest websocket message the served page accepts (an upload travels as one message)
 WEBSOCKET_MAX_BYTES = 100 << 20
 #: Bokeh server options of the served page. Unused sessions are looked for every second, so a
-#: closed tab's session (and its trainer) ends about a second after its websocket closes
-#: (explorer/page/closed_tab.py asks Bokeh to expire it). Bokeh's names end in
+#: closed tab's session (and its trainer) ends about a second after the 3 s it is given to
+#: reconnect (explorer/page/closed_tab.py asks Bokeh to expire it). Bokeh's names end in
 #: ``_milliseconds``; ``pn.serve`` passed ``check_unused_sessions=1000`` (and a 1 s lifetime)
 #: on unread. The lifetime stays Bokeh's 15 s: it is how long a page still loading may take
 #: to open its websocket, and with 1 s or 5 s a page loading on a busy machine (load 15)
@@ -73,7 +73,7 @@ def serve_command(args) -> int:
             )
 
     print(f"Sizing Explorer at http://{args.address}:{args.port}/ (Ctrl-C stops)")
-    serve_settings()  # reconnecting: off for now (explorer/page/reconnect.py says why)
+    serve_settings()  # a dropped websocket reconnects (explorer/page/reconnect.py)
     _stop_on_sigterm()
     try:
         pn.serve(

@@ -1,5 +1,6 @@
 """The browser's acknowledgement of each refresh: a tiny component with no visible content.
-It also makes the page's BokehJS leaner per refresh (:mod:`explorer.page.lean_bokeh`).
+It also makes the page's BokehJS leaner per refresh (:mod:`explorer.page.lean_bokeh`) and
+its reconnects sound (:mod:`explorer.page.reconnect`).
 
 The page sets ``sent`` (the refresh's number) in the same message as the refresh's plot
 updates; the browser applies the message in order, so when it sees the new ``sent`` it has
@@ -16,6 +17,7 @@ from panel.custom import JSComponent
 
 from explorer.page.curdoc_guard import served_here
 from explorer.page.lean_bokeh import LEAN_BOKEH_JS
+from explorer.page.reconnect import FRESH_RECEIVER_JS
 
 
 class RefreshAck(JSComponent):
@@ -28,9 +30,11 @@ class RefreshAck(JSComponent):
 
     _esm = (
         LEAN_BOKEH_JS
+        + FRESH_RECEIVER_JS
         + """
 export function render({ model }) {
   lean_bokeh()  // the page's BokehJS without its per-paint style rewrites (lean_bokeh.py)
+  fresh_receiver()  // a reconnected websocket starts a new message (reconnect.py)
   model.on('sent', () => {
     const seq = model.sent
     requestAnimationFrame(() => setTimeout(() => { model.acked = seq }, 0))

@@ -6,7 +6,7 @@ tick; only then do ``on_session_destroyed`` callbacks (the page's trainer close)
 one lifetime covers two waits: a page still loading has no websocket yet (on a busy machine
 that took more than 5 s, and a shorter lifetime lost the page's session), and a page whose
 websocket dropped may reconnect (BokehJS tries at once, then after 2, 4, 8 and 16 s, where
-the page allows it: ``pn.config.reconnect``, off in Panel and, for now, for this page).
+the page allows it: ``pn.config.reconnect``, off in Panel, on for this page).
 
 Here the second wait is shortened alone: when a page's websocket closes (Bokeh's
 ``ConnectionLost`` on the server's document), a timeout callback ``grace_s`` later (at once
@@ -17,9 +17,9 @@ second with ``explorer serve``'s options, explorer/cli/serve.py; `panel serve` n
 callbacks run. A page that never connected keeps the full lifetime.
 
 Panel's default (``pn.config.reconnect`` False) tells BokehJS never to reconnect, and then
-there is no grace: a closed tab's trainer goes about 1 s after its websocket closes. Where
-reconnecting is turned on (explorer/page/reconnect.py says why it is off), the grace is
-``RECONNECT_GRACE_S`` and the trainer goes about that + 1 s after the close.
+there is no grace. The served page turns reconnecting on (explorer/page/reconnect.py, which
+also mends two BokehJS 3.9.2 defects that broke it), so a closed tab's trainer goes about
+``RECONNECT_GRACE_S`` + 1 s after its websocket closes.
 """
 
 from __future__ import annotations

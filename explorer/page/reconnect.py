@@ -16,19 +16,23 @@ first pull and a repull alike. The cost is the reply's size (base64: 4/3 of the 
 once per page load or reconnect. Feature-detected: without Bokeh's ``pull_doc_reply``
 message class of this shape, nothing is replaced.
 
+:data:`FRESH_RECEIVER_JS` mends a second BokehJS 3.9.2 defect that reconnecting meets:
+``ClientConnection`` builds its message ``Receiver`` once, in its constructor, and keeps it
+across sockets. A socket that closes in the middle of a message (a PATCH-DOC arrives as
+3 + 2 x buffers websocket frames; this page's carry up to ~30 buffers) leaves the receiver
+part-way through it, and the new socket's first frames are then read as the rest of the old
+message: "Closing connection: Error: Expected text fragment but received binary fragment" /
+"No msgid in header", at every message after, on a socket BokehJS then fails to close (its
+close code 1002 is refused by the browser). Seen in 2 of 3 reconnects on a quiet machine
+(session 8); the frames the server wrote on the new socket, logged one by one, parse as
+whole messages. The patch gives each new socket a new receiver (``_on_open``).
+
 :func:`serve_settings` (called by ``explorer serve``, ``panel serve apps/explorer.py`` and
-the tests' server) turns reconnecting on, with the fix installed, only where
-:data:`RECONNECT` says so, and it is **off**. With the fix the re-pull works, but on a quiet
-machine 2 of 3 reconnects (a browser test that closed the page's websocket, session 8,
-commit 37c921f; 2 of 6 under load) then failed on the new websocket, at every retry, with
-BokehJS's "Closing connection: Error: Expected text fragment but received binary fragment"
-(and "No msgid in header"): the frames of two messages arrive interleaved on the new
-socket. Their writer was not found: Bokeh's ``Message.send`` holds the connection's
-``write_lock`` for a whole message, and Panel's ``unlocked()`` / ``_dispatch_msgs`` write
-their frames in one go when that lock is free. A page that reconnects into a garbled stream
-is worse than one that says its connection is gone, so the page keeps Panel's default (no
-reconnect) until that is found; a closed tab's trainer then goes about a second after its
-websocket closes (:mod:`explorer.page.closed_tab`).
+the tests' server) turns reconnecting on (``pn.config.reconnect``, off in Panel: a dropped
+websocket left the page dead until reloaded), with the inline re-pull installed; the
+receiver patch runs in every page (:class:`explorer.page.ack.RefreshAck`). A closed tab's
+session then waits ``closed_tab.RECONNECT_GRACE_S`` (3 s) for its websocket to come back
+before its trainer is closed.
 """
 
 from __future__ import annotations
@@ -47,8 +51,32 @@ def _create_inline(cls, request_id, document, **metadata: Any):
     return cls(header, metadata, content)
 
 
-#: whether the served page reconnects a dropped websocket: off, see the module's docstring
-RECONNECT = False
+#: whether the served page reconnects a dropped websocket (see the module's docstring)
+RECONNECT = True
+
+#: gives each new websocket of the page's BokehJS connection a new message receiver;
+#: returns whether it is installed (feature-detected: false where BokehJS differs)
+FRESH_RECEIVER_JS = r"""
+function fresh_receiver() {
+  const B = window.Bokeh
+  if (B == null || typeof B.require !== "function") return false
+  if (B.__fresh_receiver) return true
+  try {
+    const { ClientConnection } = B.require("client/connection")
+    const { Receiver } = B.require("protocol/receiver")
+    const on_open = ClientConnection.prototype._on_open
+    if (typeof on_open !== "function" || typeof Receiver !== "function") return false
+    ClientConnection.prototype._on_open = function (...args) {
+      this._receiver = new Receiver()  // not the half-read message of the socket that closed
+      return on_open.apply(this, args)
+    }
+    B.__fresh_receiver = true
+  } catch (e) {
+    return false
+  }
+  return true
+}
+"""
 
 
 def serve_settings(reconnect: bool = RECONNECT) -> None:
