@@ -70,6 +70,7 @@ from kernels import surgery
 from kernels.methods.base import Proposal, SizingMethod, StepContext, unit_event
 from kernels.methods.registry import register
 from kernels.methods.tiny_options import BATCH_RULES, TinyAddition, TinyOptions
+from kernels.methods.tiny_records import spectrum_record
 from kernels.records import SPECTRUM
 from kernels.tiny.capture import capture, newest_rows
 from kernels.tiny.growth import plan_layer
@@ -213,17 +214,28 @@ class Tiny(SizingMethod):
         x_all, y_all, b0_all = self.estimation_data(
             parts * max(sizes), ones=model.linears[0].bias is not None
         )
-        t0 = timing.now()
-        work = scratch_copy(model)
-        timing.add("surgery", timing.since(t0))
+        # the network the next layer is planned on: ``model`` itself until a planned move
+        # changes it, then a scratch copy (the moves of the last layer planned are not
+        # replayed on it: nothing reads them); ``update_without_neurons`` false: one capture
+        # on the largest batch serves every layer while no move has changed the network
+        # (each row depends on its own sample only, ``LayerActivity.rows``)
+        work, shared = model, None
+        lengths = [min(sizes[layer], len(y_all) // parts) for layer in range(model.n_hidden)]
         proposal = Proposal()
         self._plan, self._pending_records = [], []
         for layer in reversed(range(model.n_hidden)):
-            n = min(sizes[layer], len(y_all) // parts)
-            x, y = x_all[: parts * n], y_all[: parts * n]
-            b0 = None if b0_all is None else b0_all[: parts * n]
+            n = lengths[layer]
             t0 = timing.now()
-            acts = capture(work, x, y, F.cross_entropy, b0=b0)
+            if self.opts.update_without_neurons:
+                x, y = x_all[: parts * n], y_all[: parts * n]
+                b0 = None if b0_all is None else b0_all[: parts * n]
+                acts = capture(work, x, y, F.cross_entropy, b0=b0)
+            else:
+                if shared is None:
+                    m = parts * max(lengths)
+                    b0 = None if b0_all is None else b0_all[:m]
+                    shared = capture(work, x_all[:m], y_all[:m], F.cross_entropy, b0=b0)
+                acts, y = [a.rows(0, parts * n) for a in shared], y_all[: parts * n]
             scoring = None
             if self.holdout:  # per-sample rows: a capture of 2n rows is two captures of n
                 scoring = ([a.rows(n, 2 * n) for a in acts], y[n:])
@@ -251,15 +263,19 @@ class Tiny(SizingMethod):
                 update_ridge=self.update_ridge,
                 on_reject=self.on_reject,
                 amplitude=self.amplitude,
+                update_without_neurons=bool(self.opts.update_without_neurons),
                 clocks=tuple(timing.clocks.values()),
             )
             spent, searched = timing.since(t0), plan.line_search_times
             timing.add("solve", tuple(a - b for a, b in zip(spent, searched, strict=True)))
             timing.add("line_search", searched)
-            t0 = timing.now()
-            _add_update(work, layer + 1, plan.update)
-            surgery.grow(work, layer, plan.fan_in, plan.fan_out, bias=plan.bias)
-            timing.add("surgery", timing.since(t0))
+            if layer and (plan.update is not None or plan.count):
+                t0 = timing.now()
+                work = scratch_copy(model) if work is model else work
+                _add_update(work, layer + 1, plan.update)
+                surgery.grow(work, layer, plan.fan_in, plan.fan_out, bias=plan.bias)
+                shared = None
+                timing.add("surgery", timing.since(t0))
             addition = None
             if plan.count:
                 key = "lambda_k" if self.neurons == "optimal" else "gain"
@@ -279,34 +295,15 @@ class Tiny(SizingMethod):
                 proposal.additions.append(addition)
             self._plan.append((layer, plan.update, addition))
             self._pending_records.append(
-                {
-                    "kind": SPECTRUM,
-                    "step": int(ctx.step),
-                    "layer": layer,
-                    "eigenvalues": plan.solution.eigenvalues.detach().cpu().double().numpy(),
-                    "accepted": int(plan.count),
-                    "rejected": int(plan.rejected),
-                    "reject_reason": plan.reject_reason,
-                    "gamma_capped": bool(plan.gamma_capped),
-                    "gamma0_capped": bool(plan.gamma0_capped),
-                    "gamma_max": float(plan.gamma_max),
-                    "tau": float(knobs.tau),
-                    "tau_mode": self.tau_mode,
-                    "bottleneck_before": plan.bottleneck_before,
-                    "bottleneck_after": plan.bottleneck_after,
-                    "unit_ids": [],
-                    "solve_seconds": plan.solution.seconds,
-                    "route": plan.solution.route,
-                    "line_search_seconds": plan.line_search_seconds,
-                    "capture_seconds": capture_times[0],
-                    "gamma0": plan.gamma0,
-                    "gamma": plan.gamma,
-                    "loss_before": plan.loss_before,
-                    "loss_after": plan.loss_after,
-                    "batch": plan.batch,
-                    "scored_batch": len(scoring[1]) if scoring else plan.batch,
-                    "neurons": self.neurons,
-                }
+                spectrum_record(
+                    ctx.step,
+                    plan,
+                    tau=float(knobs.tau),
+                    tau_mode=self.tau_mode,
+                    neurons=self.neurons,
+                    capture_seconds=capture_times[0],
+                    scored_batch=len(scoring[1]) if scoring else plan.batch,
+                )
             )
         if self.batch_rule == "compound":
             dims = [model.linears[0].in_features, *model.hidden_sizes, model.out_features]

@@ -67,7 +67,10 @@ class TinyOptions(MethodOptions):
     :data:`kernels.tiny.growth.ON_REJECT`; default drop) and ``amplitude`` (split | fan_in:
     how gamma scales the new neurons, (sqrt(gamma) alpha_k, sqrt(gamma) omega_k), the remark of
     sec. 3.3, or (gamma alpha_k, omega_k), eq. (7); see :data:`kernels.tiny.growth.AMPLITUDES`;
-    default split).
+    default split) and ``update_without_neurons`` (true: every layer of a growth step gets its
+    gamma_0 dW* move, eq. (6), found by line search; false: only a layer where some neuron
+    passes the threshold does, as sec. 3.3 chooses gamma_0 "when adding neurons", and a layer
+    where none passes costs its capture, its solves and one loss evaluation; default true).
 
     What paper 003 does in its race (sec. 4, appendix C, fig. 10: MNIST, [1, 1] -> [929, 141],
     against a static [1000, 1000], 20 s of wall clock on 7 CPUs): every neuron of the solution
@@ -113,6 +116,7 @@ class TinyOptions(MethodOptions):
     max_growth_steps: int = 0
     on_reject: str = "drop"
     amplitude: str = "split"
+    update_without_neurons: bool = False
 
     def problems(self) -> list[str]:
         problems = super().problems()

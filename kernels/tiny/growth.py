@@ -164,12 +164,19 @@ def plan_layer(
     on_reject: str = "drop",
     clocks: Sequence[Callable[[], float]] = (time.perf_counter,),
     amplitude: str = "split",
+    update_without_neurons: bool = True,
 ) -> LayerGrowth:
     """Plan the growth of hidden layer ``layer`` from the captured activities ``acts``
     (``ridge``: see ``best_neurons``; ``update_ridge``: the same Tikhonov term for dW*, see
     ``best_update``; ``max_gamma``, ``safety``: the amplitude grid, see the module docstring;
     ``line_search_kw``: further arguments of ``line_search``; ``amplitude``: see
     :data:`AMPLITUDES`).
+
+    ``update_without_neurons`` false: a layer where no neuron passes the threshold gets no
+    gamma_0 dW* move and no gamma_0 search (sec. 3.3 chooses gamma_0 "when adding neurons",
+    eq. (6)-(7)); its L(f_theta) is one grid point (gamma_0 = 0). A layer whose neurons pass
+    the threshold is planned exactly as with true (the default, the move on every layer),
+    even when its own line search then rejects them.
 
     ``scoring`` = (activities, labels) of a second batch: the loss L(f_theta) of the
     threshold and the line searches are computed on it instead of on the batch that
@@ -232,7 +239,12 @@ def plan_layer(
     scale = max(float(s_next.norm()) / math.sqrt(rows_n), 1.0) * math.sqrt(rows_n)
     with torch.no_grad():
         base, gamma0, gamma0_capped, res0 = a_t, 0.0, False, None
-        if dw is not None:
+        loss_before, search = math.inf, dw is not None
+        if search and not update_without_neurons:
+            # the threshold first, on L(f_theta) alone: no neuron passes, no gamma_0 search
+            loss_before = grid(lambda g: a_t)([0.0])[0]
+            search = accepted_count(sol.eigenvalues, tau, tau_mode, cap, loss=loss_before) > 0
+        if search and dw is not None:
             move = (dw @ sb_l.T).contiguous()[:, None]  # d x 1 x n: B_l dW*^T, feature-major
             high0 = safe_high_exp(
                 float(move.norm()), scale, safety=safety, max_gamma=max_gamma, low_exp=low_exp
@@ -243,7 +255,7 @@ def plan_layer(
                 high_exp=high0,
                 **kw,
             )
-        loss_before = res0.loss_at_zero if res0 is not None else math.inf
+            loss_before = res0.loss_at_zero
         if not math.isfinite(loss_before):  # no best update, or a move that is not finite
             loss_before = grid(lambda g: a_t)([0.0])[0]
         loss_after = loss_before
