@@ -17,7 +17,9 @@ growth steps when that option is > 0, as the paper's experiments grow 8 or 15 ti
    ``neuron_cap="rank"``, as the paper: K* = R), and the amplitudes gamma_0 (on
    dW*) and gamma (on the neurons) by line search (sec. 3.3) on a factor-2 grid up to
    ``max_gamma`` within a safety bound (:mod:`kernels.tiny.growth`). Neurons whose best
-   amplitude does not lower the estimation batch's loss are rejected, not added;
+   amplitude does not lower the estimation batch's loss are rejected, not added. A layer where
+   no neuron passes the threshold gets no gamma_0 dW* move (sec. 3.3 chooses gamma_0 when
+   adding neurons; ``update_without_neurons=true``: the move on every layer);
 3. ``apply`` adds gamma_0 dW* to Linear l+1 and inserts the neurons with kernels.surgery.grow
    (Adam's state for the new entries starts at zero).
 

@@ -1,0 +1,129 @@
+"""TINY's ``update_without_neurons`` option (paper 003 sec. 3.3: gamma_0 is chosen "when adding
+neurons"): a layer where no neuron passes the threshold gets no gamma_0 dW* move and costs one
+loss evaluation, against the old path (the move on every layer) on the same captures; a layer
+whose neurons pass is planned bit for bit as before; one capture serves a growth step while no
+planned move changed the network."""
+
+import pytest
+import torch
+import torch.nn.functional as F  # noqa: N812
+
+import kernels.methods.tiny as tiny_method
+import kernels.tiny.growth as growth
+from explorer.config import RunConfig
+from explorer.history import History
+from explorer.presets import TINY_RACE_OPTIONS
+from explorer.trainer import Trainer
+from kernels.methods.tiny_options import TinyOptions
+from kernels.tiny import GrowingMLP, capture, plan_layer
+
+
+def trained_net(seed=2, hidden=(3, 3), d=8, classes=3, n=256, steps=30):
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    model = GrowingMLP(d, list(hidden), classes, generator=g).double()
+    x = torch.randn(n, d, generator=g, dtype=torch.float64)
+    teacher = torch.randn(d, classes, generator=g, dtype=torch.float64)
+    y = (torch.tanh(x @ teacher) + 0.3 * (x**2) @ teacher.abs()).argmax(1)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(steps):
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+    return model, x, y
+
+
+@pytest.fixture
+def grid_points(monkeypatch):
+    """The amplitudes every GridLoss of plan_layer is asked for, in one list."""
+    asked: list[float] = []
+
+    class Counted(growth.GridLoss):
+        def __call__(self, gammas):
+            asked.extend(float(g) for g in gammas)
+            return super().__call__(gammas)
+
+    monkeypatch.setattr(growth, "GridLoss", Counted)
+    return asked
+
+
+def test_option_defaults_and_the_race_presets_pin_the_measured_path():
+    assert TinyOptions().update_without_neurons is False
+    assert TINY_RACE_OPTIONS["update_without_neurons"] is True
+
+
+def test_a_layer_that_adds_no_neuron_gets_no_move_and_one_grid_point(grid_points):
+    model, x, y = trained_net()
+    acts = capture(model, x, y)
+    # tau far above every lambda_k^2 L: no neuron passes on either path
+    old = plan_layer(model, acts, 0, y, tau=1e6, cap=2, update_without_neurons=True)
+    searched = len(grid_points)
+    new = plan_layer(model, acts, 0, y, tau=1e6, cap=2, update_without_neurons=False)
+    assert old.count == new.count == 0
+    # the old path searched gamma_0 and moved W_1 by gamma_0 dW*
+    assert old.update is not None and old.gamma0 > 0 and searched > 10
+    # the same captures and solves
+    assert torch.equal(old.solution.eigenvalues, new.solution.eigenvalues)
+    assert old.bottleneck_before == new.bottleneck_before
+    # no move, no search: L(f_theta) alone, one grid point
+    assert new.update is None and new.gamma0 == 0.0 and new.fan_in.shape[0] == 0
+    assert grid_points[searched:] == [0.0]
+    with torch.no_grad():
+        loss = float(F.cross_entropy(model(x), y))
+    assert new.loss_before == new.loss_after == pytest.approx(loss, rel=1e-12)
+    assert new.loss_before == pytest.approx(old.loss_before, rel=1e-12)
+
+
+def test_a_layer_whose_neurons_pass_is_planned_as_before():
+    model, x, y = trained_net()
+    acts = capture(model, x, y)
+    old = plan_layer(model, acts, 0, y, tau=0.0, cap=2, update_without_neurons=True)
+    new = plan_layer(model, acts, 0, y, tau=0.0, cap=2, update_without_neurons=False)
+    assert new.count == old.count == 2 and new.gamma0 > 0
+    assert new.update is not None and old.update is not None
+    assert torch.equal(new.update, old.update)
+    for name in ("fan_in", "bias", "fan_out"):
+        assert torch.equal(getattr(new, name), getattr(old, name)), name
+    for name in ("gamma0", "gamma", "loss_before", "loss_after", "bottleneck_after"):
+        assert getattr(new, name) == getattr(old, name), name
+
+
+def run_digits(monkeypatch, options, growth_rate):
+    """31 steps on digits from [6, 5], one growth step at step 30: the rows of its captures."""
+    rows: list[int] = []
+    real = tiny_method.capture
+
+    def counted(model, x, y, *args, **kw):
+        rows.append(len(y))
+        return real(model, x, y, *args, **kw)
+
+    monkeypatch.setattr(tiny_method, "capture", counted)
+    config = RunConfig(
+        method="tiny",
+        dataset="digits",
+        hidden=[6, 5],
+        steps=31,
+        batch_size=64,
+        eval_every=1000,
+        method_options=options,
+        knobs={"growth_every": 30, "growth_rate": growth_rate, "tau": 1e-6, "lr": 3e-3},
+    )
+    history = History()
+    trainer = Trainer(config, sink=history.add)
+    trainer.run()
+    return rows, history.rows["spectrum"]
+
+
+def test_one_capture_serves_the_step_while_no_move_changed_the_network(monkeypatch):
+    # growth rate 0, no neuron may pass: one capture of the largest batch (layer 0's, 2 x 800
+    # rows with the holdout) serves both layers, and neither gets a gamma_0 move
+    rows, spectra = run_digits(monkeypatch, {}, growth_rate=0)
+    assert rows == [1600] and len(spectra) == 2
+    assert all(r["accepted"] == 0 and r["gamma0"] == 0.0 for r in spectra)
+    assert [r["scored_batch"] for r in spectra] == [316, 800]  # 100 sqrt(max(6, 10)), 100 sqrt(64)
+    # the old path: a capture per layer, and the top layer's gamma_0 move changes the network
+    rows, spectra = run_digits(monkeypatch, {"update_without_neurons": True}, growth_rate=0)
+    assert rows == [632, 1600] and spectra[0]["gamma0"] > 0
+    # neurons pass on the top layer: the network changes, layer 0 gets its own capture
+    rows, spectra = run_digits(monkeypatch, {}, growth_rate=4)
+    assert rows == [1600, 1600] and spectra[0]["accepted"] > 0
