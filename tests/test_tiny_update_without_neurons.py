@@ -1,8 +1,8 @@
 """TINY's ``update_without_neurons`` option (paper 003 sec. 3.3: gamma_0 is chosen "when adding
-neurons"): a layer where no neuron passes the threshold gets no gamma_0 dW* move and costs one
-loss evaluation, against the old path (the move on every layer) on the same captures; a layer
-whose neurons pass is planned bit for bit as before; one capture serves a growth step while no
-planned move changed the network."""
+neurons"): a layer where no neuron passes the threshold gets no gamma_0 dW* move and no search
+(its L(f_theta) from the captured logits), against the old path (the move on every layer) on
+the same captures; a layer whose neurons pass is planned bit for bit as before; one capture
+serves a growth step while no planned move changed the network."""
 
 import pytest
 import torch
@@ -16,6 +16,7 @@ from explorer.presets import TINY_RACE_OPTIONS
 from explorer.trainer import Trainer
 from kernels.methods.tiny_options import TinyOptions
 from kernels.tiny import GrowingMLP, capture, plan_layer
+from kernels.tiny.growth import captured_loss
 
 
 def trained_net(seed=2, hidden=(3, 3), d=8, classes=3, n=256, steps=30):
@@ -52,26 +53,48 @@ def test_option_defaults_and_the_race_presets_pin_the_measured_path():
     assert TINY_RACE_OPTIONS["update_without_neurons"] is True
 
 
-def test_a_layer_that_adds_no_neuron_gets_no_move_and_one_grid_point(grid_points):
+@pytest.mark.parametrize("holdout", [False, True])
+def test_a_layer_that_adds_no_neuron_gets_no_move_and_no_search(grid_points, holdout):
     model, x, y = trained_net()
-    acts = capture(model, x, y)
+    acts, scoring, xs, ys = capture(model, x, y), None, x, y
+    if holdout:  # L and the searches on a second batch (the method's holdout_scoring)
+        acts, scoring = (
+            capture(model, x[:128], y[:128]),
+            (capture(model, x[128:], y[128:]), y[128:]),
+        )
+        xs, ys, y = x[128:], y[128:], y[:128]
     # tau far above every lambda_k^2 L: no neuron passes on either path
-    old = plan_layer(model, acts, 0, y, tau=1e6, cap=2, update_without_neurons=True)
+    kw = dict(tau=1e6, cap=2, scoring=scoring)
+    old = plan_layer(model, acts, 0, y, update_without_neurons=True, **kw)
     searched = len(grid_points)
-    new = plan_layer(model, acts, 0, y, tau=1e6, cap=2, update_without_neurons=False)
+    new = plan_layer(model, acts, 0, y, update_without_neurons=False, **kw)
     assert old.count == new.count == 0
     # the old path searched gamma_0 and moved W_1 by gamma_0 dW*
     assert old.update is not None and old.gamma0 > 0 and searched > 10
     # the same captures and solves
     assert torch.equal(old.solution.eigenvalues, new.solution.eigenvalues)
     assert old.bottleneck_before == new.bottleneck_before
-    # no move, no search: L(f_theta) alone, one grid point
+    # no move, no search: L(f_theta) alone, from the captured logits (no grid point)
     assert new.update is None and new.gamma0 == 0.0 and new.fan_in.shape[0] == 0
-    assert grid_points[searched:] == [0.0]
+    assert grid_points[searched:] == []
     with torch.no_grad():
-        loss = float(F.cross_entropy(model(x), y))
+        loss = float(F.cross_entropy(model(xs), ys))
     assert new.loss_before == new.loss_after == pytest.approx(loss, rel=1e-12)
     assert new.loss_before == pytest.approx(old.loss_before, rel=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_the_captured_loss_is_the_networks_loss(dtype):
+    model, x, y = trained_net()
+    model, x = model.to(dtype), x.to(dtype)
+    with torch.no_grad():
+        loss = float(F.cross_entropy(model(x), y))
+    rel = 1e-6 if dtype == torch.float32 else 1e-12
+    assert captured_loss(capture(model, x, y), y) == pytest.approx(loss, rel=rel)
+    # another loss function is called on the row-major logits
+    mse = captured_loss(capture(model, x, y), y, loss_fn=lambda z, t: z.square().mean())
+    with torch.no_grad():
+        assert mse == pytest.approx(float(model(x).square().mean()), rel=rel)
 
 
 def test_a_layer_whose_neurons_pass_is_planned_as_before():

@@ -61,7 +61,7 @@ from kernels.tiny.bottleneck import (
     on_all_inputs,
 )
 from kernels.tiny.capture import LayerActivity
-from kernels.tiny.grid_loss import GridLoss, lead_matmul
+from kernels.tiny.grid_loss import GridLoss, cross_entropy_columns, lead_matmul
 from kernels.tiny.line_search import line_search
 
 NEURONS = ("optimal", "random")
@@ -141,6 +141,19 @@ def safe_high_exp(
     return max(high, low_exp + 1)
 
 
+def captured_loss(acts: list[LayerActivity], y: torch.Tensor, loss_fn=F.cross_entropy) -> float:
+    """L(f_theta) on the captured batch: the loss of its logits (the last Linear's outputs),
+    with the cross-entropy over the class axis as the amplitude grid computes it
+    (:func:`kernels.tiny.grid_loss.cross_entropy_columns`); not finite -> inf."""
+    logits = acts[-1].pre
+    with torch.no_grad():
+        if loss_fn is F.cross_entropy:
+            value = float(cross_entropy_columns(logits.T.contiguous()[:, None], y)[0])
+        else:
+            value = float(loss_fn(logits, y))
+    return value if math.isfinite(value) else math.inf
+
+
 def plan_layer(
     model,
     acts: list[LayerActivity],
@@ -174,9 +187,9 @@ def plan_layer(
 
     ``update_without_neurons`` false: a layer where no neuron passes the threshold gets no
     gamma_0 dW* move and no gamma_0 search (sec. 3.3 chooses gamma_0 "when adding neurons",
-    eq. (6)-(7)); its L(f_theta) is one grid point (gamma_0 = 0). A layer whose neurons pass
-    the threshold is planned exactly as with true (the default, the move on every layer),
-    even when its own line search then rejects them.
+    eq. (6)-(7)); its L(f_theta) is the captured logits' loss (:func:`captured_loss`). A
+    layer whose neurons pass the threshold is planned exactly as with true (this function's
+    default, the move on every layer), even when its own line search then rejects them.
 
     ``scoring`` = (activities, labels) of a second batch: the loss L(f_theta) of the
     threshold and the line searches are computed on it instead of on the batch that
@@ -241,8 +254,9 @@ def plan_layer(
         base, gamma0, gamma0_capped, res0 = a_t, 0.0, False, None
         loss_before, search = math.inf, dw is not None
         if search and not update_without_neurons:
-            # the threshold first, on L(f_theta) alone: no neuron passes, no gamma_0 search
-            loss_before = grid(lambda g: a_t)([0.0])[0]
+            # the threshold first, on L(f_theta) alone (the captured logits' loss): no neuron
+            # passes, no gamma_0 search
+            loss_before = captured_loss(acts if scoring is None else scoring[0], y_s, loss_fn)
             search = accepted_count(sol.eigenvalues, tau, tau_mode, cap, loss=loss_before) > 0
         if search and dw is not None:
             move = (dw @ sb_l.T).contiguous()[:, None]  # d x 1 x n: B_l dW*^T, feature-major
