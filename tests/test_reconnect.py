@@ -17,8 +17,10 @@ from explorer.page.reconnect import install
 reply_module = importlib.import_module("bokeh.protocol.messages.pull_doc_reply")
 
 #: the page's WebSocket objects, kept so that a test can close one; with ``__close_mid`` set,
-#: a socket closes right after the header frame of a message with buffers (BokehJS has read
-#: that frame and waits for the rest), as a drop in the middle of a message does
+#: a socket closes right after the header frame of a document patch (BokehJS has read that
+#: frame and waits for the metadata, content and any buffers), as a drop in the middle of a
+#: message does. (A refresh's arrays travel inline, explorer/page/inline_arrays.py: its
+#: patch is 3 frames, header, metadata and content; it had 2 more per array.)
 SOCKETS = """
 window.__sockets = [];
 window.__close_mid = false;
@@ -29,7 +31,7 @@ window.WebSocket = class extends _WS {
     window.__sockets.push(this);
     this.addEventListener("message", (event) => {
       if (window.__close_mid && typeof event.data === "string"
-          && /"num_buffers": *[1-9]/.test(event.data)) {
+          && /"msgtype": *"PATCH-DOC"/.test(event.data)) {
         window.__close_mid = false;
         this.close();
       }

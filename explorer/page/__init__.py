@@ -17,9 +17,10 @@ no Panel in it), composed by :class:`explorer.app.ExplorerApp`:
   with :class:`RefreshAck` (ack.py), the browser's acknowledgement of each refresh
 - :func:`register_tab` (tabs.py): more tabs beside the live plots
 - curdoc_guard.py: Bokeh's ``curdoc()`` put back after a server callback that raised
+- inline_arrays.py: a refresh's small arrays inside its message's JSON (3 websocket frames)
 """
 
-from explorer.page import curdoc_guard
+from explorer.page import curdoc_guard, inline_arrays
 from explorer.page.ack import RefreshAck
 from explorer.page.actions import Actions
 from explorer.page.controls import RunControls
@@ -43,6 +44,7 @@ from explorer.page.sweep_panel import GroupSparsityPanel
 from explorer.page.tabs import LIVE, TABS, register_tab, tab_factories, unregister_tab
 
 curdoc_guard.install()  # before any page is served: one failing callback leaks no curdoc
+inline_arrays.install()  # a refresh in 3 websocket frames, not 3 + 2 per array
 
 __all__ = [
     "CARDS",

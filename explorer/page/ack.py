@@ -1,5 +1,6 @@
 """The browser's acknowledgement of each refresh: a tiny component with no visible content.
-It also makes the page's BokehJS leaner per refresh (:mod:`explorer.page.lean_bokeh`) and
+It also makes the page's BokehJS leaner per refresh (:mod:`explorer.page.lean_bokeh`,
+:mod:`explorer.page.lean_data`) and
 its reconnects sound (:mod:`explorer.page.reconnect`).
 
 The page sets ``sent`` (the refresh's number) in the same message as the refresh's plot
@@ -17,6 +18,7 @@ from panel.custom import JSComponent
 
 from explorer.page.curdoc_guard import served_here
 from explorer.page.lean_bokeh import LEAN_BOKEH_JS
+from explorer.page.lean_data import LEAN_DATA_JS
 from explorer.page.reconnect import FRESH_RECEIVER_JS
 
 
@@ -30,10 +32,12 @@ class RefreshAck(JSComponent):
 
     _esm = (
         LEAN_BOKEH_JS
+        + LEAN_DATA_JS
         + FRESH_RECEIVER_JS
         + """
 export function render({ model }) {
   lean_bokeh()  // the page's BokehJS without its per-paint style rewrites (lean_bokeh.py)
+  lean_data()  // a stream sets each renderer's data once (lean_data.py)
   fresh_receiver()  // a reconnected websocket starts a new message (reconnect.py)
   model.on('sent', () => {
     const seq = model.sent

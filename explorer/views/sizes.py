@@ -1,12 +1,18 @@
 """Hidden layer sizes over training steps, one line per layer; unit births (up triangles)
 and deaths (down triangles) as light marks on the line of their layer, drawn beneath the
 lines so a burst of events does not hide them. The legend sits beside the plot; clicking
-an entry hides it (e.g. the marks)."""
+an entry hides it (e.g. the marks).
+
+A layer the run does not have yet keeps its line hidden and reads no rows (an empty
+:func:`absent` view): BokehJS sets a renderer's data at every stream of its source, hidden
+or not, and the 6 lines of absent layers of a 2-layer net were half of the browser's
+``set_data`` time a refresh (issue 17, session 9). The layer's line gets all rows when the
+layer appears."""
 
 from __future__ import annotations
 
 import numpy as np
-from bokeh.models import ColumnDataSource, HoverTool
+from bokeh.models import CDSView, ColumnDataSource, HoverTool, IndexFilter
 from bokeh.plotting import figure
 
 from explorer.views.base import (
@@ -68,6 +74,7 @@ class SizesView(View):
                 line_width=2,
                 visible=False,
                 legend_label=f"layer {i}",
+                view=absent(),
             )
             for i in range(MAX_LAYERS)
         ]
@@ -100,6 +107,7 @@ class SizesView(View):
         self._sizes_at, self._last_sizes, self._steps = {}, [], None
         for line, item in zip(self.lines, self.line_items, strict=True):
             line.visible = item.visible = False
+            line.view = absent()
 
     def update(self, records_by_kind):
         steps = records_by_kind.get(STEP, ())
@@ -108,6 +116,7 @@ class SizesView(View):
             n = max(map(len, sizes))
             for i in range(min(n, MAX_LAYERS)):
                 if not self.lines[i].visible:
+                    self.lines[i].view = CDSView()  # every row
                     self.lines[i].visible = True
                     self.line_items[i].visible = True
             self.step_course.stream(size_columns([r["step"] for r in steps], sizes, n))
@@ -146,6 +155,11 @@ class SizesView(View):
 
     def __panel__(self):
         return self._pane(self.fig)
+
+
+def absent() -> CDSView:
+    """The view of a layer's line before the layer exists: no rows."""
+    return CDSView(filter=IndexFilter([]))
 
 
 def size_columns(steps: list, sizes: list, width: int) -> dict:

@@ -1,0 +1,57 @@
+"""A refresh in three websocket frames: the plots' new rows travel inside the message's JSON.
+
+Bokeh sends a document change (``PATCH-DOC``) as three text frames (header, metadata,
+content) and, for each NumPy array in it, two more: the buffer's id and its bytes. A refresh
+of the live page streams about 19 small arrays (a few hundred rows of a dozen columns), so
+it went out as ~41 websocket frames (measured, issue 17): 41 ``socket.send`` calls and
+tornado writes in the server (a cProfile of its event loop: 41 writes a refresh, the
+largest item after the refresh itself), and 41 frames for Chromium's network service to
+pass to the page and for BokehJS's receiver to assemble.
+
+:func:`install` makes ``PATCH-DOC`` carry every array of at most :data:`INLINE_BYTES` inline,
+base64 in the JSON: Bokeh's own non-deferred encoding (``Serializer(deferred=False)``, what
+``Document.to_json(deferred=False)`` and :mod:`explorer.page.reconnect` use), which BokehJS
+decodes to the same typed arrays. A refresh is then three frames. The cost is the size
+(base64: 4/3 of the bytes, a few KiB a refresh); a larger array (a replaced course of a long
+run, a big table) still goes as a binary buffer. Installed once per process when
+:mod:`explorer.page` is imported (every server of this page), feature-detected: without
+Bokeh's ``patch_doc`` module using a ``Serializer`` of this shape nothing is changed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from bokeh.core.serialization import Serializer
+
+#: an array of at most this many bytes goes inline in a PATCH-DOC (larger: a binary frame)
+INLINE_BYTES = 64 * 1024
+
+_patch_doc = importlib.import_module("bokeh.protocol.messages.patch_doc")
+
+
+class InlineSerializer(Serializer):
+    """Bokeh's ``Serializer`` that keeps small byte buffers inline (base64) when deferred."""
+
+    def _encode_bytes(self, obj: Any) -> Any:
+        if self._deferred and memoryview(obj).nbytes <= INLINE_BYTES:
+            self._deferred = False
+            try:
+                return super()._encode_bytes(obj)
+            finally:
+                self._deferred = True
+        return super()._encode_bytes(obj)
+
+
+def install() -> bool:
+    """Send ``PATCH-DOC`` messages with small arrays inline; False where Bokeh differs."""
+    current = getattr(_patch_doc, "Serializer", None)
+    if current is InlineSerializer:
+        return True
+    if current is not Serializer or not callable(getattr(Serializer, "_encode_bytes", None)):
+        return False
+    if not hasattr(Serializer(), "_deferred"):
+        return False
+    _patch_doc.Serializer = InlineSerializer
+    return True
