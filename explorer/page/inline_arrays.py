@@ -35,12 +35,13 @@ class InlineSerializer(Serializer):
     """Bokeh's ``Serializer`` that keeps small byte buffers inline (base64) when deferred."""
 
     def _encode_bytes(self, obj: Any) -> Any:
-        if self._deferred and memoryview(obj).nbytes <= INLINE_BYTES:
-            self._deferred = False
+        state = self.__dict__  # Bokeh's Serializer keeps ``_deferred`` per instance
+        if state.get("_deferred") and memoryview(obj).nbytes <= INLINE_BYTES:
+            state["_deferred"] = False
             try:
                 return super()._encode_bytes(obj)
             finally:
-                self._deferred = True
+                state["_deferred"] = True
         return super()._encode_bytes(obj)
 
 
@@ -51,7 +52,7 @@ def install() -> bool:
         return True
     if current is not Serializer or not callable(getattr(Serializer, "_encode_bytes", None)):
         return False
-    if not hasattr(Serializer(), "_deferred"):
+    if "_deferred" not in getattr(Serializer, "__annotations__", {}):
         return False
-    _patch_doc.Serializer = InlineSerializer
+    setattr(_patch_doc, "Serializer", InlineSerializer)  # noqa: B010 (a module's global)
     return True
