@@ -107,6 +107,15 @@ def test_the_refresher_skips_a_tick_while_the_browser_is_behind():
     refresher.callback = None
 
 
+def test_a_tick_whose_refresh_stops_the_refresher_ends_quietly():
+    """A closing app stops the refresher while a tick runs (seen at a bench's teardown:
+    "'NoneType' object has no attribute 'period'" from the tick, on the server's loop)."""
+    refresher = Refresher(lambda: refresher.stop() or 10)
+    refresher.callback = SimpleNamespace(period=200, stop=lambda: None)
+    refresher.tick()
+    assert refresher.callback is None and len(refresher.log) == 1
+
+
 def test_a_tick_held_for_the_browser_runs_when_it_answers_not_a_period_later():
     drained = []
     refresher = Refresher(lambda: drained.append(1) or 10)

@@ -108,20 +108,21 @@ class Refresher(param.Parameterized):
         acknowledgement time (:func:`~explorer.page.refresh.refresh_period`). A tick within
         half a period of the last refresh (one run early when the browser caught up) waits
         for the next."""
-        if self.callback is None:
+        callback = self.callback  # once: ``stop`` may clear it meanwhile (a closing app)
+        if callback is None:
             self.refresh()
             return
         last = self._last
-        if last is None or self.clock() - last >= self.callback.period / 2e3:
+        if last is None or self.clock() - last >= callback.period / 2e3:
             self.refresh()
         period = refresh_period(
             self.period,
             self.costs.fixed_ms,
             self.browser.latency_ms,
-            current_ms=self.callback.period,
+            current_ms=callback.period,
         )
-        if abs(period - self.callback.period) > HYSTERESIS_MS:
-            self.callback.period = period
+        if abs(period - callback.period) > HYSTERESIS_MS:
+            callback.period = period
 
     def soon(self, done: Callable[[], bool], within_s: float = SOON_FOR_S) -> None:
         """Refresh every ``SOON_MS`` (while the browser keeps up) until ``done()`` holds (the
