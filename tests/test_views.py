@@ -188,12 +188,12 @@ def test_sizes_view_one_line_per_layer_and_event_marks(recorded):
     assert [line.visible for line in view.lines[:3]] == [True, True, False]
     # a line reads every row once its layer exists, none before (BokehJS sets the data of
     # hidden renderers too at every stream)
-    kinds = [type(line.view.filter).__name__ for line in view.lines[:3]]
-    assert kinds == ["AllIndices", "AllIndices", "IndexFilter"]
-    assert list(view.lines[2].view.filter.indices) == []
+    views = [line.view for line in view.lines]
+    assert [line.view.filter.indices for line in view.lines[:3]] == [None, None, []]
     view.reset()
     assert all(list(line.view.filter.indices) == [] for line in view.lines)
     view.update(group_records(records))
+    assert [line.view for line in view.lines] == views  # the same models, changed in place
     sizes = [r["sizes"] for r in records if r["kind"] == "step"]
     np.testing.assert_array_equal(view.steps.data["size_0"], [s[0] for s in sizes])
     events = [r for r in records if r["kind"] == "event"]
