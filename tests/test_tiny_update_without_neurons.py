@@ -15,23 +15,14 @@ from explorer.history import History
 from explorer.presets import TINY_RACE_OPTIONS
 from explorer.trainer import Trainer
 from kernels.methods.tiny_options import TinyOptions
-from kernels.tiny import GrowingMLP, capture, plan_layer
+from kernels.tiny import capture, plan_layer
 from kernels.tiny.growth import captured_loss
+from tests.test_tiny import small_net
 
 
-def trained_net(seed=2, hidden=(3, 3), d=8, classes=3, n=256, steps=30):
-    g = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    model = GrowingMLP(d, list(hidden), classes, generator=g).double()
-    x = torch.randn(n, d, generator=g, dtype=torch.float64)
-    teacher = torch.randn(d, classes, generator=g, dtype=torch.float64)
-    y = (torch.tanh(x @ teacher) + 0.3 * (x**2) @ teacher.abs()).argmax(1)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(steps):
-        opt.zero_grad()
-        F.cross_entropy(model(x), y).backward()
-        opt.step()
-    return model, x, y
+def trained_net():
+    """A small trained double-precision net (test_tiny's, seed 2, widths [3, 3], 30 steps)."""
+    return small_net(seed=2, hidden=(3, 3), train_steps=30)
 
 
 @pytest.fixture
