@@ -221,3 +221,32 @@ def test_the_default_floor_keeps_a_fast_page_at_4_hz_and_no_faster():
     assert refresher.period == FLOOR_MS == 240
     assert refresh_period(refresher.period, 1.0, 50.0) == 240  # cheap: the floor
     assert refresh_period(refresher.period, 1.0, 0.75 * 400) == 400  # a slow browser stretches it
+
+
+def test_the_period_returns_to_the_floor_after_a_burst_of_costly_refreshes():
+    """Within the hysteresis (a change of 25 ms or less is not made) a period stretched by a
+    few costly refreshes used to stay 8-24 ms above the floor once they had passed (248 ms in
+    the bench, where issue 17 asks for 250 or less): the floor itself is always taken."""
+    cost = [30.0]
+    refresher = Refresher(lambda: 1)
+    now = [0.0]
+    refresher.clock = lambda: now[0]
+    refresher.callback = SimpleNamespace(period=FLOOR_MS)
+    refresher.costs = SimpleNamespace(fixed_ms=cost[0], add=lambda records, ms: None)
+    for _ in range(3):
+        now[0] += 1.0
+        refresher.tick()
+        refresher.ack.acked = refresher.ack.sent  # drawn at once: the browser is quick
+    assert refresher.callback.period == int(30.0 / UI_SHARE)  # stretched: 750 ms
+    refresher.costs.fixed_ms = (FLOOR_MS + 20) * UI_SHARE  # within 25 ms of it: not moved
+    refresher.callback.period = FLOOR_MS + 10
+    now[0] += 1.0
+    refresher.tick()
+    refresher.ack.acked = refresher.ack.sent
+    assert refresher.callback.period == FLOOR_MS + 10
+    refresher.costs.fixed_ms = 1.0  # cheap again: the rule asks for the floor, and gets it
+    now[0] += 1.0
+    refresher.tick()
+    refresher.ack.acked = refresher.ack.sent
+    assert refresher.callback.period == FLOOR_MS
+    refresher.callback = None
