@@ -15,7 +15,9 @@ moves them to ``out`` and keeps ``state``, ``message`` and a small ``trainer`` s
 (device, step count) current.
 Knob changes are sent as a "knobs" command as they happen, so the child's trainer reads
 them at its next step as it would on a thread. A capture (snapshot) runs in the child
-between two steps; the History, which lives here, is attached when it comes back.
+between two steps; the History, which lives here, is attached when it comes back. While it
+is the only trainer running, its compute thread has cores of its own and this process's
+threads the others (:mod:`explorer.cores`, a "cores" command).
 
 A dying child: the pipe ends when the child does, however it ends, even in the middle of
 a record (kill -9 while writing leaves half a record, and then end-of-file, because no other
@@ -43,13 +45,14 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 from explorer.config import RunConfig, resolve_device
+from explorer.cores import PLANNER, place_trainer
 from explorer.knobs import Knobs, knob_names, switch_names
 from explorer.runner import COMMANDS as THREAD_COMMANDS
 from explorer.runner import RunnerCommands, TrainerThread, fold_status
 
 log = logging.getLogger(__name__)
 
-COMMANDS = (*THREAD_COMMANDS, "knobs")
+COMMANDS = (*THREAD_COMMANDS, "knobs", "cores")
 
 
 class _ChildRunner(TrainerThread):
@@ -60,6 +63,8 @@ class _ChildRunner(TrainerThread):
     def _handle(self, command: str, kwargs: dict) -> None:
         if command == "knobs":
             self.knobs.param.update(**kwargs["values"])
+        elif command == "cores":
+            place_trainer(kwargs["trainer"], kwargs["helpers"])
         elif command == "capture":
             if self.trainer is None:
                 self.out.put(
@@ -277,6 +282,7 @@ class TrainerProcess(RunnerCommands):
         if not self._closed:
             self.knobs.param.unwatch(self._watcher)
             self._closed = True
+            PLANNER.leave(self)
             if not self._exited:
                 self._commands.put(("close", {}))
         if wait:
@@ -330,12 +336,14 @@ class TrainerProcess(RunnerCommands):
             self._status = fold_status(self._status, record, self.config)
             if kind == "state":
                 self.state, self.message = record["state"], record.get("message", "")
+                PLANNER.running(self, self.state == "running")
             self.out.put(record)
         self._records.close()
         self._process.join(5)  # the pipe ends as the child dies; reap it for its exit code
         self._on_exit(self._process.exitcode)
 
     def _on_exit(self, exitcode: int | None) -> None:
+        PLANNER.leave(self)
         if self._closed:
             self._fail_pending("this trainer process is closed")
             return

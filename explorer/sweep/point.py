@@ -75,6 +75,9 @@ def run_point(point: dict, out: str, torch_threads: int = 1) -> dict:
     """Train one point (``SweepPoint.to_dict()``), save its snapshot under ``out``."""
     import torch
 
+    from explorer.cores import release
+
+    release()  # a local worker started by a server that placed its trainer: every core again
     previous_threads = torch.get_num_threads()  # restored: an in-process worker shares it
     torch.set_num_threads(max(1, int(torch_threads)))
     try:
