@@ -145,14 +145,18 @@ def test_page_rows_give_the_cost_a_confidence_interval_and_the_trainer_wait():
         {
             "ab": {"on": 90.0, "off": 100.0, "costs": costs},
             "run_queue_ms": {"held": [0.05, 0.04, 0.06], "refreshing": [0.3, 0.2, 0.25]},
+            "cores": "trainer's compute thread on [1], the server's threads on [0], Chromium free",
         }
     )
     cost = rows[0]
     assert cost["ci95"] == table.median_ci(costs)
+    assert cost["cores"].startswith("trainer's compute thread on [1]")
     wait = {r["figure"]: r["median"] for r in rows[1:]}
     assert wait == {
         "page bench, trainer's wait for a CPU per step, held windows": 0.05,
         "page bench, trainer's wait for a CPU per step, refreshing windows": 0.25,
     }
     result = {"machine": {}, "figures": rows}
-    assert "95% confidence interval of the median" in suite.format_table(result)
+    text = suite.format_table(result)
+    assert "95% confidence interval of the median" in text
+    assert "    cores: trainer's compute thread on [1]" in text  # where the cost was measured

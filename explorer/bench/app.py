@@ -210,6 +210,7 @@ def with_page(
             # main-thread task seconds) per toggle
             marks: list[tuple] = []
             trainer_tid = trainer_task(app.runner)
+            out["cores"] = placement_text()
 
             def mark(now, step):
                 metrics = cdp.send("Performance.getMetrics")["metrics"]
@@ -312,6 +313,20 @@ def with_page(
     return out
 
 
+def placement_text() -> str:
+    """Where the trainer and the page run (:mod:`explorer.cores`), for the table."""
+    from explorer.cores import PLANNER
+
+    p = PLANNER.placement
+    if p is None:
+        why = "placement off" if not PLANNER.enabled else "nothing placed"
+        return f"{why}: every thread may run on any of cores {sorted(PLANNER.cores)}"
+    return (
+        f"trainer's compute thread on {sorted(p.trainer)}, the server's threads on "
+        f"{sorted(p.page)}, Chromium free"
+    )
+
+
 def _ms(values: list[float]) -> str:
     if not values:
         return "n/a"
@@ -337,6 +352,7 @@ def main(windows: int = 31, window_s: float = 3.0, hidden: list[int] | None = No
         f"{q[0]:.1f}% .. {q[2]:.1f}%, n={len(costs)}; "
         f"pooled {100 * (1 - ab['on'] / ab['off']):.1f}%"
     )
+    print(f"cores: {page.get('cores')}")
     wait = page["run_queue_ms"]
     print(
         "trainer's wait for a CPU per step (schedstat), median of the windows: held "

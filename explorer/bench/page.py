@@ -47,8 +47,8 @@ try:  # time the refresher's tick from outside: with_page does not report the pe
 except (ImportError, AttributeError):
     pass
 page = with_page([256, 256], 300, windows=int(sys.argv[1]), window_s=window_s)
-keys = ("ab", "ticks_ms", "tick_cpu_ms", "periods_ms", "server_share", "per_step_ms", "ack_ms",
-        "browser_task_ms", "browser_cpu_ms", "run_queue_ms")
+keys = ("ab", "cores", "ticks_ms", "tick_cpu_ms", "periods_ms", "server_share", "per_step_ms",
+        "ack_ms", "browser_task_ms", "browser_cpu_ms", "run_queue_ms")
 out = {k: page[k] for k in keys if k in page}
 out["ab"] = {k: v for k, v in out.get("ab", {}).items() if k in ("on", "off", "costs")}
 if "periods_ms" not in out and len(stamps) > 2:
@@ -76,6 +76,7 @@ def page_rows(page: dict[str, Any]) -> list[Figure]:
                 lambda v: v <= 5,
                 steps_per_s={k: page["ab"].get(k) for k in ("on", "off")},
                 ci95=median_ci(costs),
+                cores=page.get("cores", "not reported"),
             )
         )
     wait = page.get("run_queue_ms") or {}

@@ -159,6 +159,8 @@ def format_table(result: dict) -> str:
                 f"    growth steps that added no neuron: {f['empty_share']:.0f}% of the growth "
                 "time" + (f" ({f['empty_steps']} steps)" if "empty_steps" in f else "")
             )
+        if "cores" in f:
+            lines.append(f"    cores: {f['cores']}")
         if "ms" in f:
             lines.append(
                 "    ms per step: " + ", ".join(f"{k} {v:.2f}" for k, v in f["ms"].items())
