@@ -15,7 +15,7 @@ trainers' torch threads leave at least one core to the rest: one trainer with th
 ``TORCH_THREADS`` (cores - 1). Two running trainers on two cores, or a trainer asking for every
 core, leave every thread free, so no trainer is ever confined to less than it asked for. The
 page gets the lowest-numbered core(s), where interrupts and housekeeping tend to land.
-``EXPLORER_CORES=off`` in the server's environment turns placement off.
+``SIZING_EXPLORER_CORES=off`` in the server's environment turns placement off.
 
 Children started from a placed server inherit its cores: a sweep's local Dask workers widen
 their own thread back to every core (:func:`release`) before they train.
@@ -34,9 +34,9 @@ from typing import Protocol
 log = logging.getLogger(__name__)
 
 #: environment variable: "off" turns placement off (anything else, or unset: on)
-SWITCH = "EXPLORER_CORES"
+SWITCH = "SIZING_EXPLORER_CORES"
 #: environment variable: the cores the server started with, for its children (:func:`release`)
-MACHINE = "EXPLORER_CORES_MACHINE"
+MACHINE = "SIZING_EXPLORER_CORES_MACHINE"
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ def place_trainer(trainer: Iterable[int], helpers: Iterable[int]) -> None:
 
 def release() -> None:
     """Widen the calling thread (and what it starts) to the cores the first process of this
-    tree had (``EXPLORER_CORES_MACHINE``, inherited from the server): for work started from a
+    tree had (``SIZING_EXPLORER_CORES_MACHINE``, inherited from the server): for work started from a
     placed server that must not stay on the page's cores (a sweep's local workers)."""
     if supported():
         os.sched_setaffinity(0, _inherited_cores())

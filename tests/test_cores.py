@@ -83,7 +83,7 @@ def test_the_planner_places_one_trainer_and_frees_everything_for_two(own_cores):
 
 
 def test_the_planner_can_be_turned_off(monkeypatch):
-    monkeypatch.setenv("EXPLORER_CORES", "off")
+    monkeypatch.setenv("SIZING_EXPLORER_CORES", "off")
     planner = Planner({0, 1})
     a = FakeTrainer()
     planner.running(a, True)
