@@ -268,6 +268,31 @@ def test_bench_window_rates_compare_each_refreshing_window_with_its_neighbours()
     assert ab["off"] > ab["on"]
 
 
+def test_bench_window_rates_take_a_refreshing_window_from_its_catch_up_on():
+    """The first refresh after a held window drains that window's records at once: the
+    trainer crawls meanwhile (here 20 steps at 20 steps/s), then runs at the page's steady
+    cost (10%). From the settled step on, the cost is the steady one; whole, it is more."""
+    from explorer.bench.app import window_rates
+
+    steps, t, s = [{"step": 0, "time": 0.0}], 0.0, 0
+    toggles, settled = [], {}
+    for i in range(7):
+        on = bool(i % 2)
+        toggles.append((s, on))
+        for k in range(200):
+            s += 1
+            t += 1 / (20.0 if on and k < 20 else 90.0 if on else 100.0)
+            steps.append({"step": s, "time": t})
+            if on and k == 19:
+                settled[i] = s
+    toggles.append((s, True))
+    ab = window_rates(steps, toggles, settled)
+    assert len(ab["costs"]) == len(ab["costs_with_catch_up"]) == 3
+    assert all(abs(c - 10.0) < 1e-6 for c in ab["costs"])
+    assert all(c > 30.0 for c in ab["costs_with_catch_up"])
+    assert window_rates(steps, toggles)["costs"] == ab["costs_with_catch_up"]
+
+
 def test_refresh_period_is_a_floor_the_adaptive_stretch_respects():
     from types import SimpleNamespace
 

@@ -143,7 +143,7 @@ def test_page_rows_give_the_cost_a_confidence_interval_and_the_trainer_wait():
     costs = [-2.0, 8.0, 3.0, 5.0, 4.0]
     rows = page_rows(
         {
-            "ab": {"on": 90.0, "off": 100.0, "costs": costs},
+            "ab": {"on": 90.0, "off": 100.0, "costs": costs, "costs_with_catch_up": [9, 7, 8]},
             "run_queue_ms": {"held": [0.05, 0.04, 0.06], "refreshing": [0.3, 0.2, 0.25]},
             "cores": "trainer's compute thread on [1], the server's threads on [0], Chromium free",
         }
@@ -160,3 +160,5 @@ def test_page_rows_give_the_cost_a_confidence_interval_and_the_trainer_wait():
     text = suite.format_table(result)
     assert "95% confidence interval of the median" in text
     assert "    cores: trainer's compute thread on [1]" in text  # where the cost was measured
+    assert cost["median"] == 4.0 and cost["with_catch_up"] == 8.0
+    assert "counted whole: 8%" in text

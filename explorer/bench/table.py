@@ -159,6 +159,11 @@ def format_table(result: dict) -> str:
                 f"    growth steps that added no neuron: {f['empty_share']:.0f}% of the growth "
                 "time" + (f" ({f['empty_steps']} steps)" if "empty_steps" in f else "")
             )
+        if "with_catch_up" in f:
+            lines.append(
+                "    each refreshing window from its first refresh on (the held window's "
+                f"records caught up before it); counted whole: {f['with_catch_up']:.3g}{f['unit']}"
+            )
         if "cores" in f:
             lines.append(f"    cores: {f['cores']}")
         if "ms" in f:
