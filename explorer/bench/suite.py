@@ -148,7 +148,7 @@ register("trainer", _trainer)
 register("tiny growth", lambda quick: tiny_growth_figures(quick))  # explorer.bench.tiny_growth
 register("tiny routes", lambda quick: tiny_route_figures(3), quick=False)
 register("snapshot", _snapshot, quick=False)
-register("page", lambda quick: page_figures(41, 3.0), quick=False)
+register("page", lambda quick: page_figures(61, 3.0), quick=False)
 register("gpu", lambda quick: gpu_figures(quick))
 
 
