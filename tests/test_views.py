@@ -199,7 +199,7 @@ def test_sizes_view_one_line_per_layer_and_event_marks(recorded):
     events = [r for r in records if r["kind"] == "event"]
     assert len(view.events.data["unit_id"]) == len(events) == 10  # 5 growth steps x 2 layers
     # a birth mark sits on its layer's line right after the growth step
-    row = list(view.events.data["unit_id"]).index(events[0]["unit_id"])
+    row = list(view.events.data["unit_id"]).index(str(events[0]["unit_id"]))
     step = events[0]["step"]
     assert view.events.data["y"][row] == sizes[step][events[0]["layer"]]
 
@@ -584,16 +584,50 @@ def test_cost_model_named_for_all_methods():
 
 
 def test_sizes_marks_are_light_beneath_the_lines_and_in_the_legend():
+    from explorer.views.sizes import MARK_ALPHA
+
     view = SizesView()
     glyphs = [r for r in view.fig.renderers if r.data_source is view.events]
-    assert len(glyphs) == 2 and all(g.glyph.fill_alpha < 0.5 for g in glyphs)
+    assert len(glyphs) == 2 and glyphs == view.marks
     assert max(view.fig.renderers.index(g) for g in glyphs) < min(
         view.fig.renderers.index(r) for r in view.lines
     )
-    labels = [getattr(item.label, "value", None) for item in view.fig.legend[0].items]
-    assert {"unit born", "unit died"} <= set(labels)
+    items = {getattr(item.label, "value", None): item for item in view.fig.legend[0].items}
+    assert {"unit born", "unit died"} <= set(items)
+    for mark, event in zip(glyphs, ("unit born", "unit died"), strict=True):
+        # the swatch: a row-less key glyph of one mark's look, whose visible drives the marks'
+        (key,) = items[event].renderers
+        assert key.glyph.fill_alpha == MARK_ALPHA and key.glyph.marker == mark.glyph.marker
+        (link,) = key.js_property_callbacks["change:visible"]
+        assert link.args["other"] is mark and "other.visible = this.visible" in link.code
     view.update(group_records(_lifetime_records()))
     assert set(view.events.data["event"]) == {"unit born", "unit died"}
+    assert np.allclose(view.events.data["alpha"], MARK_ALPHA)  # one unit a mark
+
+
+def test_sizes_marks_of_one_step_and_layer_merge_into_one_of_their_stacked_alpha():
+    from explorer.views.sizes import HOVER_IDS, MARK_ALPHA, merge_marks
+
+    def event(step, layer, unit, kind="born", cause="split"):
+        return {"step": step, "layer": layer, "unit_id": unit, "event": kind, "cause": cause}
+
+    events = [event(5, 0, u) for u in range(3)] + [event(5, 1, 9), event(5, 0, 7, "died")]
+    events += [event(8, 0, 20 + u, cause=c) for u, c in enumerate(["a", "b"] * 6)]
+    ys = [4, 4, 4, 2, 4] + [6] * 12
+    data = merge_marks(events, ys)
+    assert list(data["step"]) == [5, 5, 5, 8] and list(data["layer"]) == [0, 1, 0, 0]
+    assert data["event"] == ["unit born", "unit born", "unit died", "unit born"]
+    assert list(data["y"]) == [4, 2, 4, 6]
+    assert data["unit_id"][:3] == ["3 units: 0, 1, 2", "9", "7"]
+    ids = ", ".join(str(20 + u) for u in range(HOVER_IDS))
+    assert data["unit_id"][3] == f"12 units: {ids}, ..."
+    assert data["cause"] == ["split", "split", "split", "a; b"]
+    # oracle: k marks of alpha a composited over a background, one after the other
+    for k, alpha in zip([3, 1, 1, 12], data["alpha"], strict=True):
+        stacked = 0.0  # the marks' colour's share of the pixel
+        for _ in range(k):
+            stacked = MARK_ALPHA + (1 - MARK_ALPHA) * stacked
+        assert alpha == pytest.approx(stacked)
 
 
 def test_lifetimes_show_living_units_only_by_default():

@@ -3,6 +3,14 @@ and deaths (down triangles) as light marks on the line of their layer, drawn ben
 lines so a burst of events does not hide them. The legend sits beside the plot; clicking
 an entry hides it (e.g. the marks).
 
+The marks of one growth step's units on one layer coincide (same step, same layer size):
+they are drawn as one mark whose alpha is that of ``k`` stacked marks, ``1 - (1 - a)^k``
+(stacked alpha composes so), with the ``k`` unit ids in its hover (:func:`merge_marks`).
+On a 256-256 digits page they were half of the marks, and the marks the largest paint of a
+refresh (issue 17, session 10). The legend draws its swatches from row-less key glyphs
+(BokehJS draws a glyph's swatch with its first row's alpha), each linked to its marks'
+``visible``, so a click on the entry still hides the marks.
+
 A layer the run does not have yet keeps its line hidden and reads no rows (an empty
 :func:`absent` view): BokehJS sets a renderer's data at every stream of its source, hidden
 or not, and the 6 lines of absent layers of a 2-layer net were half of the browser's
@@ -12,20 +20,30 @@ layer appears."""
 from __future__ import annotations
 
 import numpy as np
-from bokeh.models import CDSView, ColumnDataSource, HoverTool, IndexFilter
+from bokeh.models import CDSView, ColumnDataSource, GroupFilter, HoverTool, IndexFilter
 from bokeh.plotting import figure
 
 from explorer.views.base import (
+    LEGEND_KEY,
     LINE_ROWS,
     View,
     columns,
     figure_defaults,
-    legend_groups,
     outside_legend,
     step_range,
 )
 from explorer.views.palette import BORN_COLOR, DIED_COLOR, MAX_LAYERS, layer_color
 from kernels.records import EVENT, STEP
+
+#: alpha of one unit's birth or death mark
+MARK_ALPHA = 0.35
+#: unit ids a merged mark's hover lists (then "...")
+HOVER_IDS = 8
+#: each event's legend entry and look
+MARK_STYLES = {
+    "unit born": {"color": BORN_COLOR, "marker": "triangle"},
+    "unit died": {"color": DIED_COLOR, "marker": "inverted_triangle"},
+}
 
 
 class SizesView(View):
@@ -39,7 +57,7 @@ class SizesView(View):
             {"step": [], **{f"size_{i}": [] for i in range(MAX_LAYERS)}}, name="sizes_steps"
         )
         self.events = ColumnDataSource(
-            {k: [] for k in ("step", "y", "layer", "unit_id", "event", "cause", "color", "marker")},
+            {k: [] for k in ("step", "y", "layer", "unit_id", "event", "cause", "alpha")},
             name="sizes_events",
         )
         self.step_course = self.course(self.steps, recent)
@@ -52,19 +70,29 @@ class SizesView(View):
         )
         legend = outside_legend(self.fig)
         # marks first: later glyphs are drawn on top, so the lines stay visible
-        marks = legend_groups(
-            self.fig,
-            "step",
-            "y",
-            self.events,
-            "event",
-            {
-                "unit born": {"color": BORN_COLOR, "marker": "triangle"},
-                "unit died": {"color": DIED_COLOR, "marker": "inverted_triangle"},
-            },
-            size=6,
-            alpha=0.35,
-        )
+        marks = []
+        for event, style in MARK_STYLES.items():
+            mark = self.fig.scatter(
+                "step",
+                "y",
+                source=self.events,
+                view=CDSView(filter=GroupFilter(column_name="event", group=event)),
+                size=6,
+                alpha="alpha",
+                **style,
+            )
+            key = self.fig.scatter(
+                x=[np.nan],
+                y=[np.nan],
+                size=6,
+                alpha=MARK_ALPHA,
+                legend_label=event,
+                name=LEGEND_KEY,
+                **style,
+            )
+            key.js_link("visible", mark, "visible")
+            marks.append(mark)
+        self.marks = marks
         self.lines = [
             self.fig.line(
                 "step",
@@ -83,7 +111,7 @@ class SizesView(View):
             HoverTool(
                 renderers=marks,
                 tooltips=[
-                    ("unit", "@unit_id"),
+                    ("units", "@unit_id"),
                     ("layer", "@layer"),
                     ("step", "@step"),
                     ("", "@event"),
@@ -131,30 +159,47 @@ class SizesView(View):
             for e in events:
                 sizes = self._sizes_at.get(e["step"], self._last_sizes)
                 ys.append(sizes[e["layer"]] if e["layer"] < len(sizes) else 0)
-            self.event_course.stream(
-                columns(
-                    {
-                        "step": [e["step"] for e in events],
-                        "y": ys,
-                        "layer": [e["layer"] for e in events],
-                        "unit_id": [e["unit_id"] for e in events],
-                        "event": ["unit " + e["event"] for e in events],
-                        "cause": [e.get("cause", "") for e in events],
-                        "color": [
-                            BORN_COLOR if e["event"] == "born" else DIED_COLOR for e in events
-                        ],
-                        "marker": [
-                            "triangle" if e["event"] == "born" else "inverted_triangle"
-                            for e in events
-                        ],
-                    }
-                )
-            )
+            self.event_course.stream(merge_marks(events, ys))
         if steps:
             self._last_sizes = list(steps[-1]["sizes"])
 
     def __panel__(self):
         return self._pane(self.fig)
+
+
+def merge_marks(events: list[dict], ys: list) -> dict:
+    """The events source's columns for birth/death ``events`` (their marks at heights
+    ``ys``): one row per (step, layer, event), in first-seen order, with the unit ids (the
+    first :data:`HOVER_IDS`) and causes of its ``k`` events and alpha ``1 - (1 - a)^k``,
+    the alpha of ``k`` marks of alpha ``a`` drawn over each other (source-over compositing:
+    each lets ``1 - a`` of what is beneath through)."""
+    groups: dict[tuple, list[int]] = {}
+    for i, e in enumerate(events):
+        groups.setdefault((e["step"], e["layer"], e["event"]), []).append(i)
+    rows = list(groups.values())
+    counts = np.array([len(r) for r in rows])
+    return {
+        **columns(
+            {
+                "step": [events[r[0]]["step"] for r in rows],
+                "y": [ys[r[0]] for r in rows],
+                "layer": [events[r[0]]["layer"] for r in rows],
+            }
+        ),
+        "unit_id": [_unit_ids([events[i]["unit_id"] for i in r]) for r in rows],
+        "event": ["unit " + events[r[0]]["event"] for r in rows],
+        "cause": [
+            "; ".join(dict.fromkeys(str(events[i].get("cause", "")) for i in r)) for r in rows
+        ],
+        "alpha": 1.0 - (1.0 - MARK_ALPHA) ** counts,
+    }
+
+
+def _unit_ids(ids: list) -> str:
+    shown = ", ".join(str(i) for i in ids[:HOVER_IDS])
+    if len(ids) == 1:
+        return shown
+    return f"{len(ids)} units: {shown}" + (", ..." if len(ids) > HOVER_IDS else "")
 
 
 def absent() -> CDSView:
