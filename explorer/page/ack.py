@@ -1,6 +1,6 @@
 """The browser's acknowledgement of each refresh: a tiny component with no visible content.
 It also makes the page's BokehJS leaner per refresh (:mod:`explorer.page.lean_bokeh`,
-:mod:`explorer.page.lean_data`) and
+:mod:`explorer.page.lean_data`, :mod:`explorer.page.lean_paint`) and
 its reconnects sound (:mod:`explorer.page.reconnect`).
 
 The page sets ``sent`` (the refresh's number) in the same message as the refresh's plot
@@ -19,6 +19,7 @@ from panel.custom import JSComponent
 from explorer.page.curdoc_guard import served_here
 from explorer.page.lean_bokeh import LEAN_BOKEH_JS
 from explorer.page.lean_data import LEAN_DATA_JS
+from explorer.page.lean_paint import LEAN_PAINT_JS
 from explorer.page.reconnect import FRESH_RECEIVER_JS
 
 
@@ -33,11 +34,13 @@ class RefreshAck(JSComponent):
     _esm = (
         LEAN_BOKEH_JS
         + LEAN_DATA_JS
+        + LEAN_PAINT_JS
         + FRESH_RECEIVER_JS
         + """
 export function render({ model }) {
   lean_bokeh()  // the page's BokehJS without its per-paint style rewrites (lean_bokeh.py)
   lean_data()  // a stream sets each renderer's data once (lean_data.py)
+  lean_paint()  // a scatter's markers set their style only when it changes (lean_paint.py)
   fresh_receiver()  // a reconnected websocket starts a new message (reconnect.py)
   model.on('sent', () => {
     const seq = model.sent
