@@ -16,17 +16,8 @@ wrapped with a counter, /work/notes/s10-paint/):
     so the picture is the same pixel for pixel (a browser test draws a scatter both ways
     and compares them).
 
-14. **Every legend swatch drawn again at every paint.** A legend entry's swatch (its glyph's
-    look) is a small canvas of its own, and BokehJS clears and draws every entry's at every
-    paint of its plot, hidden entries included: 14 canvases a refresh on the three step
-    plots (the sizes legend has 10 entries), each then rastered and composited again. A
-    swatch is now drawn only when what it is drawn from changed: the entry's size and
-    label, and for each of its renderers whether it has rows, the row the swatch takes
-    and the glyph's visuals (and marker) at that row. Measured with every swatch drawn
-    once only (an experiment): 75, 76 -> 65, 73 ms of Chromium's CPU a refresh.
-
 Feature-detected like lean_bokeh: a BokehJS without these methods is left as it is.
-``window.Bokeh.__lean_paint`` says whether both changes are installed.
+``window.Bokeh.__lean_paint`` says whether the change is installed.
 """
 
 from __future__ import annotations
@@ -51,44 +42,12 @@ PLAIN_MARKERS = (
     "x",
 )
 
-#: installs the changes once per page; returns whether they are installed
+#: installs the change once per page; returns whether it is installed
 LEAN_PAINT_JS = (
     r"""
 const PLAIN_MARKERS = new Set("""
     + repr(list(PLAIN_MARKERS)).replace("'", '"')
     + r""")
-function swatch_key(legend, { glyph, item, label }) {
-  // what an entry's swatch is drawn from (LegendView._paint_glyphs, GlyphRendererView
-  // .draw_legend); null when it cannot be told (then it is always drawn)
-  try {
-    const { glyph_width, glyph_height } = legend.model
-    const field = item.get_field_from_label_prop()
-    const parts = [glyph_width, glyph_height, glyph.canvas?.width, glyph.canvas?.height,
-      devicePixelRatio, label, field, item.index]
-    for (const renderer of item.renderers) {
-      const view = legend.plot_view.views.find_one(renderer)
-      const g = view?.glyph
-      if (view == null || g == null) {
-        parts.push(renderer.id, null)
-        continue
-      }
-      if (g.data_size == 0) {
-        parts.push(renderer.id, 0)
-        continue
-      }
-      const i = item.index == null ? view.get_reference_point(field, label)
-        : renderer.view.get_subset_index(item.index)
-      const visuals = []
-      for (const visual of g.visuals) {
-        visuals.push(visual.attrs.map((attr) => visual[attr]?.get?.(i) ?? visual[attr]?.value))
-      }
-      parts.push(renderer.id, g.data_size, i, g.model.type, g.marker?.get?.(i) ?? null, visuals)
-    }
-    return JSON.stringify(parts)
-  } catch (e) {
-    return null
-  }
-}
 function lean_paint() {
   const B = window.Bokeh
   if (B == null || typeof B.require !== "function") return false
@@ -148,32 +107,7 @@ function lean_paint() {
       done += 1
     }
   } catch (e) {}
-  try {
-    const { LegendView } = B.require("models/annotations/legend")
-    const paint_glyphs = LegendView.prototype._paint_glyphs
-    if (typeof paint_glyphs === "function") {
-      // change 14: a legend entry's swatch drawn again only when what it shows changed
-      LegendView.prototype._paint_glyphs = function () {
-        const all = this.entries
-        if (!Array.isArray(all)) return paint_glyphs.call(this)
-        const changed = all.filter((entry) => {
-          const key = swatch_key(this, entry)
-          if (key != null && key === entry.__swatch) return false
-          entry.__swatch = key
-          return true
-        })
-        if (changed.length == all.length) return paint_glyphs.call(this)
-        this.entries = changed  // BokehJS draws this.entries' swatches
-        try {
-          return paint_glyphs.call(this)
-        } finally {
-          this.entries = all
-        }
-      }
-      done += 1
-    }
-  } catch (e) {}
-  B.__lean_paint = done == 2
+  B.__lean_paint = done == 1
   return B.__lean_paint
 }
 """
