@@ -84,3 +84,55 @@ def test_scatter_markers_set_their_style_once_and_draw_the_same_picture():
     finally:
         server.stop()
     assert [t for kind, t in console if kind == "error"] == []
+
+
+def _sizes_page():
+    import panel as pn
+
+    from explorer.page.ack import RefreshAck
+    from explorer.views import SizesView
+    from explorer.views.base import group_records
+
+    view = SizesView()
+    events = [
+        {"kind": "event", "step": 5, "layer": 0, "unit_id": u, "event": "born", "cause": "c"}
+        for u in range(3)
+    ] + [{"kind": "event", "step": 7, "layer": 0, "unit_id": 9, "event": "died", "cause": "c"}]
+    view.update(group_records(events))
+    return pn.Column(RefreshAck(), view)
+
+
+#: clicks the sizes legend's entry ``label`` as a user would (its pointerdown); returns
+#: whether each mark renderer (born, died) is visible in the browser then
+CLICK_ENTRY = """(label) => new Promise((resolve) => {
+  const doc = Bokeh.documents[0];
+  const fig = doc.get_model_by_name("sizes_figure");
+  const legend = fig.center.concat(fig.right).find((m) => m.type == "Legend");
+  const view = Bokeh.index.find_one(legend);
+  const entry = view.entries.find((e) => e.label == label);
+  entry.el.dispatchEvent(new PointerEvent("pointerdown", {bubbles: true}));
+  const source = doc.get_model_by_name("sizes_events");
+  const marks = fig.renderers.filter((r) => r.data_source === source);
+  // the link is a CustomJS callback, which BokehJS runs asynchronously
+  setTimeout(() => resolve(marks.map((r) => r.visible)), 200);
+})"""
+
+
+def test_a_click_on_a_marks_legend_entry_hides_its_merged_marks():
+    require_chromium()
+    url, server = start_server(_sizes_page)
+    console: list[tuple[str, str]] = []
+    try:
+        with open_page(url, console) as page:
+            wait_for(
+                lambda: page.evaluate("() => window.Bokeh?.__lean_paint === true"),
+                what="the page built",
+                page=page,
+            )
+            page.wait_for_timeout(500)
+            assert page.evaluate(CLICK_ENTRY, "unit born") == [False, True]
+            assert page.evaluate(CLICK_ENTRY, "unit died") == [False, False]
+            assert page.evaluate(CLICK_ENTRY, "unit born") == [True, False]
+    finally:
+        server.stop()
+    assert [t for kind, t in console if kind == "error"] == []

@@ -9,7 +9,8 @@ they are drawn as one mark whose alpha is that of ``k`` stacked marks, ``1 - (1 
 On a 256-256 digits page they were half of the marks, and the marks the largest paint of a
 refresh (issue 17, session 10). The legend draws its swatches from row-less key glyphs
 (BokehJS draws a glyph's swatch with its first row's alpha), each linked to its marks'
-``visible``, so a click on the entry still hides the marks.
+``visible``, so a click on the entry still hides the marks. The keys sit on the plot's
+overlay layer, which a stream does not repaint (they draw nothing there).
 
 A layer the run does not have yet keeps its line hidden and reads no rows (an empty
 :func:`absent` view): BokehJS sets a renderer's data at every stream of its source, hidden
@@ -88,6 +89,7 @@ class SizesView(View):
                 alpha=MARK_ALPHA,
                 legend_label=event,
                 name=LEGEND_KEY,
+                level="overlay",  # draws nothing: kept off the layer every stream repaints
                 **style,
             )
             key.js_link("visible", mark, "visible")
