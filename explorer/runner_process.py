@@ -45,7 +45,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 from explorer.config import RunConfig, resolve_device
-from explorer.cores import PLANNER, place_trainer
+from explorer.cores import PLANNER, place_trainer, release
 from explorer.knobs import Knobs, knob_names, switch_names
 from explorer.runner import COMMANDS as THREAD_COMMANDS
 from explorer.runner import RunnerCommands, TrainerThread, fold_status
@@ -144,6 +144,9 @@ class _Outbox:
 
 
 def _child_main(config, knob_values, dataset, max_steps, threads, commands, records) -> None:
+    # started from a server thread placed on the page's cores: every core until the server's
+    # planner says otherwise (left there, a second tab's trainer fought the server for them)
+    release()
     _exit_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the server, which closes us
     runner = _ChildRunner(
@@ -282,7 +285,7 @@ class TrainerProcess(RunnerCommands):
         if not self._closed:
             self.knobs.param.unwatch(self._watcher)
             self._closed = True
-            PLANNER.leave(self)
+            self._place(None)
             if not self._exited:
                 self._commands.put(("close", {}))
         if wait:
@@ -336,14 +339,25 @@ class TrainerProcess(RunnerCommands):
             self._status = fold_status(self._status, record, self.config)
             if kind == "state":
                 self.state, self.message = record["state"], record.get("message", "")
-                PLANNER.running(self, self.state == "running")
+                self._place(self.state == "running")
             self.out.put(record)
         self._records.close()
         self._process.join(5)  # the pipe ends as the child dies; reap it for its exit code
         self._on_exit(self._process.exitcode)
 
+    def _place(self, running: bool | None) -> None:
+        """Tell the server's core planner (None: this trainer is gone); a failure there is
+        logged and never ends the reader."""
+        try:
+            if running is None or self._closed or self._exited:  # a late record: gone
+                PLANNER.leave(self)
+            else:
+                PLANNER.running(self, running)
+        except Exception:
+            log.exception("core placement failed")
+
     def _on_exit(self, exitcode: int | None) -> None:
-        PLANNER.leave(self)
+        self._place(None)
         if self._closed:
             self._fail_pending("this trainer process is closed")
             return

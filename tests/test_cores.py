@@ -134,3 +134,29 @@ def test_a_running_trainer_process_gets_its_core_and_gives_it_back(own_cores):
     finally:
         runner.close()
     assert PLANNER.placement is None
+
+
+@TWO_CORES
+def test_a_trainer_started_by_a_placed_server_thread_starts_on_every_core(monkeypatch):
+    """A second tab's trainer is spawned by a server thread on the page's core; it must not
+    stay there until the planner hears it run (it then fought the server for that core and a
+    closed tab's session outlived it by 50 s: the soak test, red)."""
+    from explorer.runner_process import TrainerProcess
+
+    monkeypatch.setattr(PLANNER, "enabled", False)  # only the child's own release() acts
+    cores = set(PLANNER.cores)
+    seen: list = []
+
+    def spawn():  # a thread of its own, placed as the server's threads are
+        os.sched_setaffinity(0, {min(cores)})
+        seen.append(TrainerProcess(RunConfig(hidden=[16], steps=10), threads=1))
+
+    thread = threading.Thread(target=spawn)
+    thread.start()
+    thread.join()
+    runner = seen[0]
+    try:
+        assert runner.pid is not None
+        poll(lambda: os.sched_getaffinity(runner.pid) == cores, what="the child to widen")
+    finally:
+        runner.close()
