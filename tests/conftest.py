@@ -211,3 +211,24 @@ def open_page(
             yield page
         finally:
             browser.close()
+
+
+@contextmanager
+def lean_page(app_fn: Callable[[], object], flag: str, what: str):
+    """A headless Chromium page of ``app_fn`` served as `explorer serve` does, yielded once
+    ``window.Bokeh.<flag>`` is true (a lean BokehJS change installed; ``what`` names it for a
+    timeout). The server stops afterwards; a page that logged an error fails the test."""
+    require_chromium()
+    url, server = start_server(app_fn)
+    console: list[tuple[str, str]] = []
+    try:
+        with open_page(url, console) as page:
+            wait_for(
+                lambda: page.evaluate(f"() => window.Bokeh?.{flag} === true"),
+                what=what,
+                page=page,
+            )
+            yield page
+    finally:
+        server.stop()
+    assert [t for kind, t in console if kind == "error"] == []

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import open_page, require_chromium, start_server, wait_for
+from conftest import lean_page
 
 pytestmark = pytest.mark.browser
 
@@ -49,21 +49,9 @@ def _page():
 
 
 def test_a_stream_sets_a_renderers_data_once():
-    require_chromium()
-    url, server = start_server(_page)
-    console: list[tuple[str, str]] = []
-    try:
-        with open_page(url, console) as page:
-            wait_for(
-                lambda: page.evaluate("() => window.Bokeh?.__lean_data === true"),
-                what="the lean data changes installed",
-                page=page,
-            )
-            for _ in range(3):
-                counts = page.evaluate(STREAM_ONCE)
-                assert counts["data"] == 1, counts  # 2 without change 11
-                assert counts["visuals"] == 1, counts  # the one in set_data (change 12)
-                assert counts["rows"] == counts["n"], counts
-    finally:
-        server.stop()
-    assert [t for kind, t in console if kind == "error"] == []
+    with lean_page(_page, "__lean_data", "the lean data changes installed") as page:
+        for _ in range(3):
+            counts = page.evaluate(STREAM_ONCE)
+            assert counts["data"] == 1, counts  # 2 without change 11
+            assert counts["visuals"] == 1, counts  # the one in set_data (change 12)
+            assert counts["rows"] == counts["n"], counts

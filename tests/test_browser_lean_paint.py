@@ -4,7 +4,7 @@ picture (explorer/page/lean_paint.py, change 13)."""
 from __future__ import annotations
 
 import pytest
-from conftest import open_page, require_chromium, start_server, wait_for
+from conftest import lean_page
 
 pytestmark = pytest.mark.browser
 
@@ -63,27 +63,15 @@ def _page():
 
 
 def test_scatter_markers_set_their_style_once_and_draw_the_same_picture():
-    require_chromium()
-    url, server = start_server(_page)
-    console: list[tuple[str, str]] = []
-    try:
-        with open_page(url, console) as page:
-            wait_for(
-                lambda: page.evaluate("() => window.Bokeh?.__lean_paint === true"),
-                what="the lean paint change installed",
-                page=page,
-            )
-            for name in ("uniform", "by_row"):
-                got = page.evaluate(DRAW_BOTH, name)
-                assert got["installed"] and got["markers"] == 200, got
-                assert got["drawn"] > 1000, got  # the markers were drawn
-                assert got["differ"] == 0, got  # the same picture
-                assert got["each"] == 200, got  # BokehJS: a dash array per marker
-                # the page: one per style change (the row alphas change 3 times)
-                assert got["lean"] == (1 if name == "uniform" else 4), got
-    finally:
-        server.stop()
-    assert [t for kind, t in console if kind == "error"] == []
+    with lean_page(_page, "__lean_paint", "the lean paint change installed") as page:
+        for name in ("uniform", "by_row"):
+            got = page.evaluate(DRAW_BOTH, name)
+            assert got["installed"] and got["markers"] == 200, got
+            assert got["drawn"] > 1000, got  # the markers were drawn
+            assert got["differ"] == 0, got  # the same picture
+            assert got["each"] == 200, got  # BokehJS: a dash array per marker
+            # the page: one per style change (the row alphas change 3 times)
+            assert got["lean"] == (1 if name == "uniform" else 4), got
 
 
 def _sizes_page():
@@ -119,20 +107,8 @@ CLICK_ENTRY = """(label) => new Promise((resolve) => {
 
 
 def test_a_click_on_a_marks_legend_entry_hides_its_merged_marks():
-    require_chromium()
-    url, server = start_server(_sizes_page)
-    console: list[tuple[str, str]] = []
-    try:
-        with open_page(url, console) as page:
-            wait_for(
-                lambda: page.evaluate("() => window.Bokeh?.__lean_paint === true"),
-                what="the page built",
-                page=page,
-            )
-            page.wait_for_timeout(500)
-            assert page.evaluate(CLICK_ENTRY, "unit born") == [False, True]
-            assert page.evaluate(CLICK_ENTRY, "unit died") == [False, False]
-            assert page.evaluate(CLICK_ENTRY, "unit born") == [True, False]
-    finally:
-        server.stop()
-    assert [t for kind, t in console if kind == "error"] == []
+    with lean_page(_sizes_page, "__lean_paint", "the page built") as page:
+        page.wait_for_timeout(500)
+        assert page.evaluate(CLICK_ENTRY, "unit born") == [False, True]
+        assert page.evaluate(CLICK_ENTRY, "unit died") == [False, False]
+        assert page.evaluate(CLICK_ENTRY, "unit born") == [True, False]
