@@ -16,6 +16,7 @@ from explorer.views.base import (
     outside_legend,
     step_range,
 )
+from explorer.views.markers import readable_markers
 from explorer.views.palette import KNOB_COLOR, TRAIN_COLOR, VAL_COLOR
 from kernels.records import EVAL, KNOB, STEP
 
@@ -45,6 +46,7 @@ class LossView(View):
         self.acc_fig = figure(
             title="accuracy", x_range=x_range, name="accuracy_figure", **figure_defaults(height=200)
         )
+        pairs: list[tuple] = []
         for fig, train, val in (
             (self.loss_fig, "loss", "val_loss"),
             (self.acc_fig, "acc", "val_acc"),
@@ -59,7 +61,7 @@ class LossView(View):
                 line_dash="dashed",
             )
             fig.line("step", train, source=self.steps, color=TRAIN_COLOR, legend_label="train")
-            fig.line(
+            val_line = fig.line(
                 "step",
                 val,
                 source=self.evals,
@@ -67,7 +69,8 @@ class LossView(View):
                 line_width=2,
                 legend_label="validation",
             )
-            fig.scatter("step", val, source=self.evals, color=VAL_COLOR, size=4)
+            val_marks = fig.scatter("step", val, source=self.evals, color=VAL_COLOR, size=4)
+            pairs.append((fig, val_line, val_marks))
             fig.add_tools(
                 HoverTool(
                     renderers=[marks],
@@ -80,6 +83,8 @@ class LossView(View):
                 )
             )
             fig.xaxis.axis_label = "step"
+        # an evaluation's marker only while the evaluations in view are far enough apart
+        readable_markers(self.evals, "step", x_range, pairs)
 
     def sources(self):
         return [self.steps, self.evals, self.knob_marks]
