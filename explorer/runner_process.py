@@ -10,9 +10,9 @@ the trainer waits for nobody's GIL; the server's Python only unpickles the recor
 How: the child (``spawn``: a fresh interpreter, safe with torch and CUDA) runs a
 ``TrainerThread``'s command loop on its main thread, fed by a multiprocessing queue; its
 records come back through a pipe of our own whose writing end only the child holds (a feeder
-thread there sends them, so the trainer never waits for this side), and a reader thread here
-moves them to ``out`` and keeps ``state``, ``message`` and a small ``trainer`` stand-in
-(device, step count) current.
+thread there sends them in batches every ``BATCH_S``, so the trainer never waits for this
+side), and a reader thread here moves them to ``out`` and keeps ``state``, ``message`` and a
+small ``trainer`` stand-in (device, step count) current.
 Knob changes are sent as a "knobs" command as they happen, so the child's trainer reads
 them at its next step as it would on a thread. A capture (snapshot) runs in the child
 between two steps; the History, which lives here, is attached when it comes back. While it
@@ -39,6 +39,7 @@ import os
 import queue
 import signal
 import threading
+import time
 from concurrent.futures import Future
 from multiprocessing.connection import wait as wait_for_handles
 from types import SimpleNamespace
@@ -112,14 +113,27 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+#: how long the child's feeder gathers records before it sends them as one batch (seconds):
+#: a 240 ms page refresh does not see it, and the trainer's ~500 records a second cross in
+#: ~50 sends instead of one each
+BATCH_S = 0.02
+
+
 class _Outbox:
-    """In the child: ``put`` queues a record and a feeder thread sends it down the pipe (as a
-    multiprocessing queue's feeder would), so a step never waits for the parent's reader."""
+    """In the child: ``put`` queues a record and a feeder thread sends what is queued down the
+    pipe as one list every ``BATCH_S`` at most (as a multiprocessing queue's feeder would, so
+    a step never waits for the parent's reader).
+
+    Why batches: one send a record woke the feeder (a futex wake from the trainer's core, an
+    interrupt on the page's) and the server's reader for each of ~500 steps a second; while
+    the feeder sleeps between batches a ``put`` wakes nobody (issue 17: the page's core is
+    where the browser draws)."""
 
     _END = object()
 
-    def __init__(self, connection) -> None:
+    def __init__(self, connection, batch_s: float = BATCH_S) -> None:
         self._connection = connection
+        self._batch_s = batch_s
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._feed, name="records-feeder", daemon=True)
         self._thread.start()
@@ -128,13 +142,41 @@ class _Outbox:
         self._queue.put(record)
 
     def _feed(self) -> None:
-        while (record := self._queue.get()) is not self._END:
-            try:
-                self._connection.send(record)
-            except OSError:  # the parent is gone: nobody to tell
+        while True:
+            first = self._queue.get()
+            if first is not self._END:
+                time.sleep(self._batch_s)  # let the batch gather; puts meanwhile wake nobody
+            batch, ended = [], False
+            item = first
+            while True:
+                if item is self._END:
+                    ended = True
+                else:
+                    batch.append(item)
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if batch and not self._send(batch):
                 return
-            except Exception:  # a record that cannot be pickled: drop it, keep the run
-                log.exception("a record of kind %r could not be sent", record.get("kind"))
+            if ended:
+                return
+
+    def _send(self, batch: list[dict]) -> bool:
+        """Send ``batch``; False when the parent is gone."""
+        try:
+            self._connection.send(batch)
+        except OSError:  # the parent is gone: nobody to tell
+            return False
+        except Exception:  # a record that cannot be pickled: send the others one by one
+            for record in batch:
+                try:
+                    self._connection.send([record])
+                except OSError:
+                    return False
+                except Exception:
+                    log.exception("a record of kind %r could not be sent", record.get("kind"))
+        return True
 
     def close(self) -> None:
         """Send what is queued, then close the pipe (the parent's reader sees its end)."""
@@ -326,24 +368,28 @@ class TrainerProcess(RunnerCommands):
         child exits, asked or not, even half-way through a record; then report the exit."""
         while True:
             try:
-                record = self._records.recv()
+                batch = self._records.recv()
             except (EOFError, OSError):  # the child is gone (OSError: mid-record)
                 break
-            except Exception:  # one record that cannot be unpickled here: skip it
-                log.exception("a record from the trainer could not be read")
+            except Exception:  # one batch that cannot be unpickled here: skip it
+                log.exception("records from the trainer could not be read")
                 continue
-            kind = record.get("kind")
-            if kind == "_capture":
-                self._answer(record)
-                continue
-            self._status = fold_status(self._status, record, self.config)
-            if kind == "state":
-                self.state, self.message = record["state"], record.get("message", "")
-                self._place(self.state == "running")
-            self.out.put(record)
+            for record in batch if isinstance(batch, list) else [batch]:
+                self._take(record)
         self._records.close()
         self._process.join(5)  # the pipe ends as the child dies; reap it for its exit code
         self._on_exit(self._process.exitcode)
+
+    def _take(self, record: dict) -> None:
+        kind = record.get("kind")
+        if kind == "_capture":
+            self._answer(record)
+            return
+        self._status = fold_status(self._status, record, self.config)
+        if kind == "state":
+            self.state, self.message = record["state"], record.get("message", "")
+            self._place(self.state == "running")
+        self.out.put(record)
 
     def _place(self, running: bool | None) -> None:
         """Tell the server's core planner (None: this trainer is gone); a failure there is

@@ -248,3 +248,78 @@ def test_close_leaves_no_thread_of_the_runner_behind():
     runner.close(wait=True)
     assert not feeder.is_alive()
     assert not runner._thread.is_alive() and not runner._process.is_alive()
+
+
+class _Pipe:
+    """A pipe end that keeps what is sent (and pickles it, as a real one would)."""
+
+    def __init__(self) -> None:
+        self.sent: list = []
+        self.closed = False
+
+    def send(self, obj) -> None:
+        import pickle
+
+        pickle.dumps(obj)
+        self.sent.append(obj)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_the_childs_outbox_sends_records_in_order_in_few_batches():
+    """Records put in quick succession cross as one batch each ``batch_s`` (one send a record
+    woke the server's reader ~500 times a second), none lost or reordered; close sends the
+    rest and closes the pipe."""
+    pipe = _Pipe()
+    outbox = runner_process._Outbox(pipe, batch_s=0.2)
+    for k in range(50):
+        outbox.put({"kind": "step", "step": k})
+    poll(lambda: pipe.sent, 30, what="a batch")
+    outbox.put({"kind": "step", "step": 50})
+    outbox.close()
+    assert pipe.closed
+    assert all(isinstance(batch, list) for batch in pipe.sent)
+    assert len(pipe.sent) <= 3, [len(b) for b in pipe.sent]
+    assert [r["step"] for batch in pipe.sent for r in batch] == list(range(51))
+
+
+def test_a_record_that_cannot_be_pickled_loses_only_itself():
+    pipe = _Pipe()
+    outbox = runner_process._Outbox(pipe, batch_s=0.05)
+    outbox.put({"kind": "step", "step": 1})
+    outbox.put({"kind": "bad", "value": lambda: None})  # a lambda does not pickle
+    outbox.put({"kind": "step", "step": 2})
+    outbox.close()
+    assert [r["step"] for batch in pipe.sent for r in batch] == [1, 2]
+
+
+def test_the_reader_takes_batches_and_single_records_alike():
+    """The parent's reader unpacks a batch into ``out`` in order (and still takes a bare
+    record), keeping the state it folds."""
+    runner = TrainerProcess.__new__(TrainerProcess)
+    taken: list = []
+    runner._take = taken.append  # type: ignore[method-assign]
+    batches = iter([[{"step": 1}, {"step": 2}], {"step": 3}])
+
+    class _Records:
+        def recv(self):
+            try:
+                return next(batches)
+            except StopIteration:
+                raise EOFError from None
+
+        def close(self) -> None:
+            pass
+
+    class _Process:
+        exitcode = 0
+
+        def join(self, timeout=None) -> None:
+            pass
+
+    runner._records = _Records()
+    runner._process = _Process()
+    runner._on_exit = lambda code: taken.append(("exit", code))  # type: ignore[method-assign]
+    runner._read()
+    assert taken == [{"step": 1}, {"step": 2}, {"step": 3}, ("exit", 0)]
