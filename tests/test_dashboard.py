@@ -15,7 +15,7 @@ import torch
 
 from explorer.config import RunConfig
 from explorer.history import History
-from explorer.page.cards import SLOW
+from explorer.page.cards import SLOW, STEADY
 from explorer.page.dashboard import Dashboard
 from explorer.session import group_records
 from explorer.trainer import Trainer
@@ -278,3 +278,54 @@ def test_a_plots_reset_follows_the_run_again_when_the_browser_sent_no_range_chan
     sizes._trigger_event(Reset(sizes))  # what BokehJS sends after the Reset tool
     last = max(rec["step"] for rec in parts[-1] if "step" in rec)
     assert axis.following and (r.start, r.end) != panned and last < r.end <= 1.3 * last + 8
+
+
+def level(first: int, n: int, sizes: list[int] | None = None) -> list[dict]:
+    """``n`` step records from step ``first`` on, as the run's last one (or at ``sizes``)."""
+    last = [r for r in run_records() if r["kind"] == "step"][-1]
+    return [dict(last, step=s, sizes=list(sizes or last["sizes"])) for s in range(first, first + n)]
+
+
+def test_the_sizes_plot_waits_while_its_lines_only_extend_level():
+    """The layer sizes take every refresh while a size changes, and once per STEADY interval
+    while the lines only extend level (issue 17); what waited arrives with the next change or
+    at the interval, nothing lost or reordered."""
+    board, clock = board_with_clock()
+    feed(board, list(run_records()))
+    sizes, loss = board.views["sizes"], board.views["loss"]
+    before, loss_before = data(sizes), data(loss)
+    first = run_records()[-1]["step"] + 1
+    held = level(first, 10)
+    clock.now += 0.25
+    feed(board, held)
+    assert data(sizes) == before and "sizes" in board._pending  # level: it waits
+    assert data(loss) != loss_before  # the loss takes every refresh
+    grown = level(first + 10, 5, sizes=[n + 1 for n in held[0]["sizes"]])
+    clock.now += 0.25
+    feed(board, grown)  # a size changed: at once, with what waited before it
+    assert "sizes" not in board._pending
+    oracle = SizesView()
+    oracle.update(group_records(list(run_records()) + held + grown))
+    assert data(sizes) == data(oracle)
+    after = level(first + 15, 5, sizes=grown[0]["sizes"])
+    clock.now += 0.25
+    feed(board, after)
+    assert "sizes" in board._pending
+    clock.now += STEADY["sizes"]
+    assert board.flush_due() == [] and "sizes" not in board._pending
+    oracle.update(group_records(after))
+    assert data(sizes) == data(oracle)
+
+
+def test_what_changes_the_sizes_plot():
+    view = SizesView()
+    step = level(1, 1)
+    assert view.changes({}) is False
+    assert view.changes(group_records(step)) is True  # nothing drawn yet
+    view.update(group_records(step))
+    assert view.changes(group_records(level(2, 3))) is False
+    assert view.changes(group_records(level(2, 1, sizes=[1, 1]))) is True
+    born = {"kind": "event", "step": 2, "layer": 0, "unit_id": 7, "event": "born", "cause": "c"}
+    assert view.changes(group_records([born])) is True
+    view.reset()
+    assert view.changes(group_records(level(2, 1))) is True

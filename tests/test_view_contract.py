@@ -118,6 +118,9 @@ def test_every_view_takes_every_record(run, chunks):
     for part in np.array_split(np.arange(len(records)), chunks):
         increment = group_records([records[i] for i in part])
         for view in views:
+            # whether the increment changes the view is a plain answer, asked before update
+            assert view.changes(increment) in (True, False), type(view).__name__
+            assert view.changes({}) is False, type(view).__name__
             view.update(increment)
     selection = views[2].selection
     selection.unit_ids = [int(history.latest_units()["unit_id"][0])]  # fills the fan history

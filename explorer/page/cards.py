@@ -86,6 +86,19 @@ ALWAYS_UPDATED = frozenset({"tradeoff", "groupsparsity"})
 #: (loss, accuracy, layer sizes, ShrinkNets' cost), the TINY spectra and the status line take
 #: every refresh (the page's refresh period); these views once a second.
 SLOW = {"units": 1.0, "lifetimes": 1.0, "fan_history": 1.0, "tradeoff": 1.0, "switches": 1.0}
+#: views updated at every refresh while their records change what they show (``View.changes``:
+#: a layer's size, a birth or death) and at most once per so many seconds while they only
+#: extend it (the layer sizes' lines held level). A run that stopped growing and pruning spent
+#: a repaint of the sizes plot a refresh on a longer level line: its largest plot, ~6 ms of
+#: Chromium's main thread a refresh on a 256-256 digits page (issue 17, session 11)
+STEADY = {"sizes": 1.0}
+
+
+def interval(name: str) -> float:
+    """The longest a view's records may wait (s): 0 for the views updated at every refresh."""
+    return SLOW.get(name, STEADY.get(name, 0.0))
+
+
 #: the card of each view
 CARD_OF = {view: spec.name for spec in CARDS for view in spec.views}
 

@@ -15,10 +15,12 @@ is shown again. The per-unit views (the unit scatter, lifetimes, whose every upd
 column per unit, the selected units' history, the ShrinkNets switch points, one per unit and
 record) and the size-vs-loss plot are updated at most once per ``SLOW`` seconds (1 s): each
 update is a whole plot the browser repaints; what arrives in between waits in the dashboard
-and is delivered at the next update or :meth:`Dashboard.flush_due`. The step plots share
-one step axis set from the server in coarse steps (:mod:`explorer.views.step_axis`), so a
-plot whose own data did not change is not repainted because another plot's data moved the
-axis.
+and is delivered at the next update or :meth:`Dashboard.flush_due`. The layer sizes plot
+(``STEADY``) takes every refresh while a size changes or a unit is born or dies, and once a
+second while its lines only extend level (the view says which: ``View.changes``). The step
+plots share one step axis set from the server in coarse steps
+(:mod:`explorer.views.step_axis`), so a plot whose own data did not change is not repainted
+because another plot's data moved the axis.
 """
 
 from __future__ import annotations
@@ -36,9 +38,11 @@ from explorer.page.cards import (
     CARDS,
     KEEP_ACROSS_RUNS,
     SLOW,
+    STEADY,
     CardSpec,
     cards_for,
     declared_kinds,
+    interval,
 )
 from explorer.views import (
     CostView,
@@ -221,14 +225,17 @@ class Dashboard(pn.viewable.Viewer):
                 errors += self._catch_up(name)
                 continue
             increment = by_kind
-            if name in SLOW:
+            if name in SLOW or name in STEADY:
+                # a STEADY view's records wait only while they change nothing it shows (the
+                # ones already waiting did not: they would have been delivered)
+                urgent = name in STEADY and _changes(view, by_kind)
                 waiting = self._pending.setdefault(name, {})
                 for kind, rows in by_kind.items():
                     waiting.setdefault(kind, []).extend(rows)
-                if now < self._due.get(name, 0.0):
+                if now < self._due.get(name, 0.0) and not urgent:
                     continue
                 increment = self._pending.pop(name)
-                self._due[name] = now + SLOW[name]
+                self._due[name] = now + interval(name)
             errors += _give(view, increment)
         return errors
 
@@ -240,7 +247,7 @@ class Dashboard(pn.viewable.Viewer):
         now = self.clock()
         for name in list(self._pending):
             if (everything or now >= self._due.get(name, 0.0)) and name in self.views:
-                self._due[name] = now + SLOW.get(name, 0.0)
+                self._due[name] = now + interval(name)
                 errors += _give(self.views[name], self._pending.pop(name))
         return errors
 
@@ -342,6 +349,15 @@ class Dashboard(pn.viewable.Viewer):
             c["shrinknets"],
             **row,
         )
+
+
+def _changes(view: View, increment: dict[str, list[dict]]) -> bool:
+    """``view.changes``; a view that cannot tell (a malformed record) takes the records at
+    once, and its ``update`` then says what is wrong (:func:`_give`)."""
+    try:
+        return bool(view.changes(increment))
+    except Exception:
+        return True
 
 
 def _give(view: View, by_kind: dict[str, list[dict]]) -> list[str]:

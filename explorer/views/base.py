@@ -174,6 +174,13 @@ class View(pn.viewable.Viewer):
     #: the running method emits one of them
     kinds: tuple[str, ...] = ()
 
+    def changes(self, records_by_kind: dict[str, list[dict]]) -> bool:
+        """Whether these records (not yet given to ``update``) change what the view shows
+        beyond extending it to newer steps as it is; a page may hold the ones that do not
+        for a while (``STEADY`` in explorer/page/cards.py). Any record does, unless a view
+        says otherwise."""
+        return bool(records_by_kind)
+
     def update(self, records_by_kind: dict[str, list[dict]]) -> None:
         raise NotImplementedError  # abstract: each view says how it takes its records
 

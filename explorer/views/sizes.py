@@ -139,6 +139,13 @@ class SizesView(View):
             line.visible = item.visible = False
             line.view.filter.indices = []  # no rows (in place, see absent)
 
+    def changes(self, records_by_kind):
+        """A birth or death, or a step whose sizes differ from the last ones drawn: a step at
+        the same sizes only extends the lines level."""
+        if any(e.get("event") in ("born", "died") for e in records_by_kind.get(EVENT, ())):
+            return True
+        return any(r.get("sizes") != self._last_sizes for r in records_by_kind.get(STEP, ()))
+
     def update(self, records_by_kind):
         steps = records_by_kind.get(STEP, ())
         if steps:
