@@ -10,9 +10,9 @@ the trainer waits for nobody's GIL; the server's Python only unpickles the recor
 How: the child (``spawn``: a fresh interpreter, safe with torch and CUDA) runs a
 ``TrainerThread``'s command loop on its main thread, fed by a multiprocessing queue; its
 records come back through a pipe of our own whose writing end only the child holds (a feeder
-thread there sends them in batches every ``BATCH_S``, so the trainer never waits for this
-side), and a reader thread here moves them to ``out`` and keeps ``state``, ``message`` and a
-small ``trainer`` stand-in (device, step count) current.
+thread there sends them in batches, :class:`~explorer.outbox.Outbox`, so the trainer never
+waits for this side), and a reader thread here moves them to ``out`` and keeps ``state``,
+``message`` and a small ``trainer`` stand-in (device, step count) current.
 Knob changes are sent as a "knobs" command as they happen, so the child's trainer reads
 them at its next step as it would on a thread. A capture (snapshot) runs in the child
 between two steps; the History, which lives here, is attached when it comes back. While it
@@ -39,7 +39,6 @@ import os
 import queue
 import signal
 import threading
-import time
 from concurrent.futures import Future
 from multiprocessing.connection import wait as wait_for_handles
 from types import SimpleNamespace
@@ -48,6 +47,7 @@ from typing import Any, cast
 from explorer.config import RunConfig, resolve_device
 from explorer.cores import PLANNER, place_trainer, release
 from explorer.knobs import Knobs, knob_names, switch_names
+from explorer.outbox import Outbox
 from explorer.runner import COMMANDS as THREAD_COMMANDS
 from explorer.runner import RunnerCommands, TrainerThread, fold_status
 
@@ -113,78 +113,6 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-#: how long the child's feeder gathers records before it sends them as one batch (seconds):
-#: a 240 ms page refresh does not see it, and the trainer's ~500 records a second cross in
-#: ~50 sends instead of one each
-BATCH_S = 0.02
-
-
-class _Outbox:
-    """In the child: ``put`` queues a record and a feeder thread sends what is queued down the
-    pipe as one list every ``BATCH_S`` at most (as a multiprocessing queue's feeder would, so
-    a step never waits for the parent's reader).
-
-    Why batches: one send a record woke the feeder (a futex wake from the trainer's core, an
-    interrupt on the page's) and the server's reader for each of ~500 steps a second; while
-    the feeder sleeps between batches a ``put`` wakes nobody (issue 17: the page's core is
-    where the browser draws)."""
-
-    _END = object()
-
-    def __init__(self, connection, batch_s: float = BATCH_S) -> None:
-        self._connection = connection
-        self._batch_s = batch_s
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._feed, name="records-feeder", daemon=True)
-        self._thread.start()
-
-    def put(self, record: dict) -> None:
-        self._queue.put(record)
-
-    def _feed(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is not self._END:
-                time.sleep(self._batch_s)  # let the batch gather; puts meanwhile wake nobody
-            batch, ended = [], False
-            item = first
-            while True:
-                if item is self._END:
-                    ended = True
-                else:
-                    batch.append(item)
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            if batch and not self._send(batch):
-                return
-            if ended:
-                return
-
-    def _send(self, batch: list[dict]) -> bool:
-        """Send ``batch``; False when the parent is gone."""
-        try:
-            self._connection.send(batch)
-        except OSError:  # the parent is gone: nobody to tell
-            return False
-        except Exception:  # a record that cannot be pickled: send the others one by one
-            for record in batch:
-                try:
-                    self._connection.send([record])
-                except OSError:
-                    return False
-                except Exception:
-                    log.exception("a record of kind %r could not be sent", record.get("kind"))
-        return True
-
-    def close(self) -> None:
-        """Send what is queued, then close the pipe (the parent's reader sees its end)."""
-        self._queue.put(self._END)
-        self._thread.join()
-        self._connection.close()
-
-
 def _child_main(config, knob_values, dataset, max_steps, threads, commands, records) -> None:
     # started from a server thread placed on the page's cores: every core until the server's
     # planner says otherwise (left there, a second tab's trainer fought the server for them)
@@ -194,7 +122,7 @@ def _child_main(config, knob_values, dataset, max_steps, threads, commands, reco
     runner = _ChildRunner(
         config, Knobs(**knob_values), dataset, max_steps, threads=threads, start=False
     )
-    outbox = _Outbox(records)
+    outbox = Outbox(records)
     runner._commands = commands
     runner.out = cast(queue.Queue, outbox)  # the child's runner only puts into ``out``
     try:
@@ -208,7 +136,7 @@ def _exit_now() -> None:
     """In the child, after a close was asked and every record sent: exit without the
     interpreter's teardown (torch's and every module's), which took 1.5-5.8 s of a closed
     tab's 16-19 s at load 6-7, against 0.25-0.46 s this way. Nothing in the child needs it:
-    its records are sent and its pipe closed (``_Outbox.close``), it reads the command queue
+    its records are sent and its pipe closed (``Outbox.close``), it reads the command queue
     and never writes to it, and the parent's resource tracker owns the queue's locks."""
     import sys
 

@@ -17,6 +17,7 @@ from explorer import runner_process
 from explorer.app import ExplorerApp
 from explorer.config import RunConfig
 from explorer.history import History
+from explorer.outbox import Outbox
 from explorer.runner_process import TrainerProcess
 
 pytestmark = pytest.mark.slow  # child processes / Dask clusters: tens of seconds each
@@ -272,7 +273,7 @@ def test_the_childs_outbox_sends_records_in_order_in_few_batches():
     woke the server's reader ~500 times a second), none lost or reordered; close sends the
     rest and closes the pipe."""
     pipe = _Pipe()
-    outbox = runner_process._Outbox(pipe, batch_s=0.2)
+    outbox = Outbox(pipe, batch_s=0.2)
     for k in range(50):
         outbox.put({"kind": "step", "step": k})
     poll(lambda: pipe.sent, 30, what="a batch")
@@ -286,7 +287,7 @@ def test_the_childs_outbox_sends_records_in_order_in_few_batches():
 
 def test_a_record_that_cannot_be_pickled_loses_only_itself():
     pipe = _Pipe()
-    outbox = runner_process._Outbox(pipe, batch_s=0.05)
+    outbox = Outbox(pipe, batch_s=0.05)
     outbox.put({"kind": "step", "step": 1})
     outbox.put({"kind": "bad", "value": lambda: None})  # a lambda does not pickle
     outbox.put({"kind": "step", "step": 2})
