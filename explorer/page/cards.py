@@ -83,8 +83,8 @@ ALWAYS_UPDATED = frozenset({"tradeoff", "groupsparsity"})
 #: per-unit views and the size-vs-loss plot. BokehJS repaints a whole plot (its axes, legend,
 #: every glyph) for any change of its data, so each view updated at a refresh is one more plot
 #: the browser repaints before it can acknowledge the refresh (issue 17). The per-step lines
-#: (loss, accuracy, layer sizes, ShrinkNets' cost), the TINY spectra and the status line take
-#: every refresh (the page's refresh period); these views once a second.
+#: (loss, accuracy, ShrinkNets' cost), the TINY spectra and the status line take every refresh
+#: (the page's refresh period), the layer sizes as ``STEADY`` says; these views once a second.
 SLOW = {"units": 1.0, "lifetimes": 1.0, "fan_history": 1.0, "tradeoff": 1.0, "switches": 1.0}
 #: views updated at every refresh while their records change what they show (``View.changes``:
 #: a layer's size, a birth or death) and at most once per so many seconds while they only
